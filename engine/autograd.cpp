@@ -1,0 +1,83 @@
+#include "engine/autograd.h"
+
+#include <unordered_set>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cxr {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+
+// Post-order DFS over grad_fn edges: every node comes after all nodes that consume it.
+void topological_order(const std::shared_ptr<TensorImpl>& root, std::vector<std::shared_ptr<TensorImpl>>& order) {
+  std::unordered_set<TensorImpl*> visited;
+  // Iterative, so a deep graph (ResNet50 has hundreds of ops) cannot overflow the stack.
+  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack{{root, 0}};
+  visited.insert(root.get());
+  while (!stack.empty()) {
+    auto& [impl, next_input] = stack.back();
+    const auto& inputs = impl->grad_fn ? impl->grad_fn->inputs : std::vector<std::shared_ptr<TensorImpl>>{};
+    if (next_input < inputs.size()) {
+      const auto& input = inputs[next_input++];
+      if (input && visited.insert(input.get()).second) stack.push_back({input, 0});
+      continue;
+    }
+    order.push_back(impl);
+    stack.pop_back();
+  }
+}
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+
+NoGrad::NoGrad() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGrad::~NoGrad() { g_grad_enabled = previous_; }
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& output, const char* op, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  if (!needs_grad(inputs)) return;
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  for (const Tensor& t : inputs) node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl() : nullptr);
+  node->backward = std::move(backward);
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
+}
+
+void run_backward(const Tensor& root) {
+  CXR_CHECK(root.defined() && root.numel() == 1, "backward: needs a one-element tensor, got " << root.describe());
+  CXR_CHECK(root.requires_grad(), "backward: " << root.describe() << " does not require grad");
+  std::vector<std::shared_ptr<TensorImpl>> order;
+  topological_order(root.impl(), order);
+
+  NoGrad no_grad;  // gradient arithmetic is not itself recorded
+  root.impl()->grad = Tensor::full(root.shape(), 1.0f, root.device(), "grad").impl();
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    TensorImpl& impl = **it;
+    if (!impl.grad_fn) continue;  // a leaf: keeps its accumulated gradient
+    std::shared_ptr<Node> node = std::move(impl.grad_fn);  // frees this part of the graph when done
+    if (impl.grad) {
+      std::vector<Tensor> grads = node->backward(Tensor(impl.grad));
+      CXR_CHECK(grads.size() == node->inputs.size(), "backward of " << node->op << ": wrong gradient count");
+      for (size_t i = 0; i < grads.size(); ++i) {
+        const auto& input = node->inputs[i];
+        if (!input || !grads[i].defined()) continue;
+        CXR_CHECK(grads[i].shape() == input->shape, "backward of " << node->op << ": gradient " << shape_str(grads[i].shape())
+                                                                   << " does not match input " << shape_str(input->shape));
+        // Out-of-place sum: a gradient may alias another tensor's storage (reshape passes views on).
+        input->grad = input->grad ? add(Tensor(input->grad), grads[i]).impl() : grads[i].impl();
+      }
+    }
+    impl.grad.reset();  // intermediate gradients are not kept
+  }
+}
+
+}  // namespace cxr

@@ -1,0 +1,55 @@
+// The differentiable ops. Each one checks shapes and devices (errors name the tensors), runs the
+// CPU kernel or its CUDA twin (kernels/), and records its backward for autograd.
+// One file per op family in engine/ops/.
+#pragma once
+#include <cstdint>
+
+#include "engine/tensor.h"
+
+namespace cxr {
+
+// Elementwise and reductions (engine/ops/elementwise.cpp).
+Tensor add(const Tensor& a, const Tensor& b);  // same shape
+Tensor mul(const Tensor& a, const Tensor& b);  // same shape
+Tensor scale(const Tensor& x, float alpha);
+Tensor sum(const Tensor& x);   // one element
+Tensor mean(const Tensor& x);  // one element
+
+// Activations (engine/ops/activation.cpp).
+Tensor relu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+
+// Shape (engine/ops/reshape.cpp): a view sharing storage; -1 infers one dimension.
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor flatten(const Tensor& x);  // [N, ...] -> [N, prod(...)], NHWC order as Keras's Flatten
+
+// Conv2D (engine/ops/conv2d.cpp): x NHWC, weight OHWI [K, R, S, C], bias [K] or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int stride_h, int stride_w,
+              bool same_padding);
+
+// Dense (engine/ops/dense.cpp): x [B, in], weight [in, out] (Keras's layout), bias [out] or undefined.
+Tensor dense(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// MaxPool2D (engine/ops/pool.cpp), NHWC.
+Tensor max_pool2d(const Tensor& x, int pool_h, int pool_w, int stride_h, int stride_w, bool same_padding);
+
+// BatchNormalization over the last axis (engine/ops/batchnorm.cpp). In training mode it normalises
+// with batch statistics and updates the moving statistics in place (Keras's rule, facts §3);
+// in inference mode it uses the moving statistics.
+struct BatchNormOptions {
+  bool training = false;
+  float momentum = 0.99f;
+  float epsilon = 1e-3f;
+};
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
+                  Tensor& moving_var, const BatchNormOptions& options);
+
+// Inverted dropout (engine/ops/dropout.cpp) with a counter-based mask keyed by (seed, stream):
+// the same key gives the same mask on every device. Identity when rate == 0.
+Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream);
+
+// Binary cross-entropy on logits, mean over the batch (engine/ops/loss.cpp): what Keras computes
+// for a sigmoid output (facts §4). z and y have the same shape.
+Tensor bce_with_logits(const Tensor& logits, const Tensor& targets);
+
+}  // namespace cxr

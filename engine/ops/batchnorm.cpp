@@ -1,0 +1,63 @@
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/ops/dispatch.h"
+#include "kernels/batchnorm.h"
+
+namespace cxr {
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean, Tensor& moving_var,
+                  const BatchNormOptions& options) {
+  const Device device = common_device("batch_norm", {&x, &gamma, &beta, &moving_mean, &moving_var});
+  CXR_CHECK(x.rank() >= 2, "batch_norm: input " << x.describe() << " needs a batch axis and a channel axis");
+  const int C = static_cast<int>(x.dim(-1));
+  const int64_t M = x.numel() / C;  // rows: every position of every image
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&gamma, &beta, &moving_mean, &moving_var})
+    CXR_CHECK(t->shape() == Shape{C}, "batch_norm: " << t->describe() << " must be [" << C << "] for input "
+                                                     << x.describe());
+  Tensor y = Tensor::empty(x.shape(), device, "batch_norm");
+
+  if (!options.training) {
+    CXR_DISPATCH_CPU_ONLY(device, "batch_norm",
+                          batchnorm_forward_inference(M, C, x.data(), gamma.data(), beta.data(), moving_mean.data(),
+                                                      moving_var.data(), options.epsilon, y.data()));
+    record(y, "batch_norm_inference", {x, gamma, beta},
+           [M, C, eps = options.epsilon, x = x.detach(), gamma = gamma.detach(), mean = moving_mean.clone(),
+            var = moving_var.clone()](const Tensor& g) {
+             Tensor dx = Tensor::empty(x.shape(), x.device(), "batch_norm_dx");
+             Tensor dgamma = Tensor::empty({C}, x.device(), "batch_norm_dgamma");
+             Tensor dbeta = Tensor::empty({C}, x.device(), "batch_norm_dbeta");
+             CXR_DISPATCH_CPU_ONLY(x.device(), "batch_norm backward",
+                                   batchnorm_backward_inference(M, C, x.data(), gamma.data(), mean.data(), var.data(),
+                                                                eps, g.data(), dx.data(), dgamma.data(), dbeta.data()));
+             return std::vector<Tensor>{dx, dgamma, dbeta};
+           });
+    return y;
+  }
+
+  Tensor save_mean = Tensor::empty({C}, device, "batch_norm_mean");
+  Tensor save_inv_std = Tensor::empty({C}, device, "batch_norm_inv_std");
+  Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
+  CXR_DISPATCH_CPU_ONLY(device, "batch_norm",
+                        batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon, y.data(),
+                                                save_mean.data(), save_inv_std.data(), save_var.data()));
+  // TensorFlow's fused kernel (4-D inputs) feeds the moving variance the unbiased batch variance;
+  // Keras's 2-D path the biased one (facts §3).
+  const bool unbiased = x.rank() == 4;
+  CXR_DISPATCH_CPU_ONLY(device, "batch_norm",
+                        batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, unbiased,
+                                                moving_mean.data(), moving_var.data()));
+  record(y, "batch_norm_train", {x, gamma, beta},
+         [M, C, x = x.detach(), gamma = gamma.detach(), save_mean, save_inv_std](const Tensor& g) {
+           Tensor dx = Tensor::empty(x.shape(), x.device(), "batch_norm_dx");
+           Tensor dgamma = Tensor::empty({C}, x.device(), "batch_norm_dgamma");
+           Tensor dbeta = Tensor::empty({C}, x.device(), "batch_norm_dbeta");
+           CXR_DISPATCH_CPU_ONLY(x.device(), "batch_norm backward",
+                                 batchnorm_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
+                                                          save_inv_std.data(), g.data(), dx.data(), dgamma.data(),
+                                                          dbeta.data()));
+           return std::vector<Tensor>{dx, dgamma, dbeta};
+         });
+  return y;
+}
+
+}  // namespace cxr

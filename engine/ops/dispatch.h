@@ -1,0 +1,62 @@
+// How an op picks its kernel: the CPU reference for CPU tensors, the CUDA twin for CUDA tensors.
+#pragma once
+#include <initializer_list>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/tensor.h"
+
+namespace cxr {
+
+// Every defined tensor must be on `op`'s device; the error names the odd one out.
+inline Device common_device(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t->defined()) continue;
+    if (!first) {
+      first = t;
+      continue;
+    }
+    CXR_CHECK(t->device() == first->device(),
+              op << ": " << t->describe() << " and " << first->describe() << " are on different devices");
+  }
+  CXR_CHECK(first, op << ": no input tensors");
+  return first->device();
+}
+
+[[noreturn]] inline void no_cuda_kernel(const char* op) {
+  throw InputError(std::string(op) + ": no CUDA kernel yet (it comes with the CUDA backend); run on --device cpu");
+}
+
+}  // namespace cxr
+
+// CXR_DISPATCH(device, relu_forward(n, x, y)) calls kernels::cpu::... or kernels::cuda::...
+#ifdef CXR_WITH_CUDA
+#define CXR_DISPATCH(device, call)           \
+  do {                                       \
+    if ((device).is_cpu()) {                 \
+      ::cxr::kernels::cpu::call;             \
+    } else {                                 \
+      ::cxr::kernels::cuda::call;            \
+    }                                        \
+  } while (0)
+#else
+#define CXR_DISPATCH(device, call)                                           \
+  do {                                                                       \
+    if ((device).is_cpu()) {                                                 \
+      ::cxr::kernels::cpu::call;                                             \
+    } else {                                                                 \
+      throw ::cxr::InputError("this cxrnet was built without CUDA");         \
+    }                                                                        \
+  } while (0)
+#endif
+
+// For ops whose CUDA kernel has not been written yet.
+#define CXR_DISPATCH_CPU_ONLY(device, op, call) \
+  do {                                          \
+    if ((device).is_cpu()) {                    \
+      ::cxr::kernels::cpu::call;                \
+    } else {                                    \
+      ::cxr::no_cuda_kernel(op);                \
+    }                                           \
+  } while (0)

@@ -1,0 +1,26 @@
+// safetensors files (the format Hugging Face defined): an 8-byte little-endian header length, a
+// JSON header mapping each tensor name to {dtype, shape, data_offsets}, then the raw data.
+// Chosen because it is trivial to read from Python (safetensors, or 10 lines of numpy) and safe.
+#pragma once
+#include <map>
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace cxr {
+
+struct SafetensorsFile {
+  std::map<std::string, Tensor> tensors;          // CPU tensors
+  std::map<std::string, std::string> metadata;    // the "__metadata__" entry: strings only
+};
+
+// Writes atomically: a temporary file in the same folder, fsync, then rename. A crash at any
+// moment leaves either the old file or the new one, never half of one.
+void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+// Refuses, naming the file and the tensor, a truncated file, a header that points outside the
+// data, an unsupported dtype or overlapping/unordered offsets.
+SafetensorsFile load_safetensors(const std::string& path);
+
+}  // namespace cxr

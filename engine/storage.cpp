@@ -1,0 +1,41 @@
+#include "engine/storage.h"
+
+#include <cstdlib>
+#include <new>
+
+#include "engine/error.h"
+#ifdef CXR_WITH_CUDA
+#include "kernels/cuda/runtime.h"
+#endif
+
+namespace cxr {
+
+Storage::Storage(size_t count, Device device, const std::string& what) : count_(count), device_(device) {
+  if (count == 0) return;
+  const size_t bytes = count * sizeof(float);
+  if (device.is_cpu()) {
+    // 64-byte alignment: whole cache lines, and what AVX-512 loads like.
+    data_ = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (!data_) throw std::bad_alloc();
+    return;
+  }
+#ifdef CXR_WITH_CUDA
+  kernels::cuda::set_device(device.index);
+  data_ = static_cast<float*>(kernels::cuda::device_alloc(bytes, what));
+#else
+  CXR_CHECK(false, "tensor '" << what << "': this cxrnet was built without CUDA (rebuild with nvcc on PATH)");
+#endif
+}
+
+Storage::~Storage() {
+  if (!data_) return;
+  if (device_.is_cpu()) {
+    std::free(data_);
+    return;
+  }
+#ifdef CXR_WITH_CUDA
+  kernels::cuda::device_free(data_);
+#endif
+}
+
+}  // namespace cxr

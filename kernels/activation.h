@@ -1,0 +1,20 @@
+// Activation kernels: one declaration per op, a CPU reference and a CUDA twin with the same signature.
+// CPU pointers are host memory; CUDA pointers are device memory and the work is queued on
+// cxr::kernels::cuda::stream() (kernels/cuda/runtime.h), never synchronised here.
+#pragma once
+#include <cstdint>
+
+namespace cxr::kernels {
+namespace cpu {
+void relu_forward(int64_t n, const float* x, float* y);
+void relu_backward(int64_t n, const float* x, const float* dy, float* dx);  // dx = dy * (x > 0)
+void sigmoid_forward(int64_t n, const float* x, float* y);
+void sigmoid_backward(int64_t n, const float* y, const float* dy, float* dx);  // dx = dy * y * (1 - y)
+}  // namespace cpu
+namespace cuda {
+void relu_forward(int64_t n, const float* x, float* y);
+void relu_backward(int64_t n, const float* x, const float* dy, float* dx);
+void sigmoid_forward(int64_t n, const float* x, float* y);
+void sigmoid_backward(int64_t n, const float* y, const float* dy, float* dx);
+}  // namespace cuda
+}  // namespace cxr::kernels

@@ -1,0 +1,47 @@
+// BatchNormalization: YAML `type: BatchNormalization` -> engine/ops/batchnorm.cpp -> kernels/cpu/batchnorm.cpp.
+// gamma and beta are trainable; the moving statistics are not (Keras's counts: 4C params, 2C trainable).
+// A frozen layer (trainable: false) always runs in inference mode, as Keras 2 does (facts §3).
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "layers/registry.h"
+
+namespace cxr {
+namespace {
+
+class BatchNormalization : public Layer {
+ public:
+  float momentum = 0.99f, epsilon = 1e-3f;  // Keras's defaults
+
+  const char* class_name() const override { return "BatchNormalization"; }
+
+  Shape build(const Shape& in, uint64_t, uint64_t) override {
+    CXR_CHECK(!in.empty(), "layer '" << name << "' (BatchNormalization) needs a channel axis");
+    const int64_t C = in.back();
+    add_parameter("gamma", {C}, true).fill_(1.0f);
+    add_parameter("beta", {C}, true);
+    add_parameter("moving_mean", {C}, false);
+    add_parameter("moving_variance", {C}, false).fill_(1.0f);
+    return in;
+  }
+
+  Tensor forward(const Tensor& x, const ForwardContext& context) override {
+    auto& p = parameters();
+    const BatchNormOptions options{context.training && trainable, momentum, epsilon};
+    return batch_norm(x, p[0].value, p[1].value, p[2].value, p[3].value, options);
+  }
+};
+
+std::unique_ptr<Layer> make(const SpecNode& spec) {
+  auto layer = std::make_unique<BatchNormalization>();
+  layer->momentum = static_cast<float>(spec.get_double("momentum", 0.99));
+  layer->epsilon = static_cast<float>(spec.get_double("epsilon", 1e-3));
+  if (!(layer->momentum >= 0.0f && layer->momentum <= 1.0f)) spec.child("momentum").fail("momentum must be in [0, 1]");
+  if (!(layer->epsilon > 0.0f)) spec.child("epsilon").fail("epsilon must be positive");
+  return layer;
+}
+
+}  // namespace
+
+CXR_REGISTER_LAYER(BatchNormalization, "batch_normalization", (std::vector<std::string>{"momentum", "epsilon"}), make);
+
+}  // namespace cxr

@@ -1,0 +1,66 @@
+// A Layer is one Keras layer: built once from its input shape (creating its parameters), then
+// called on batches. Layers are created from YAML by the registry (layers/registry.h).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace cxr {
+
+// A weight with its Keras name ("conv2d/kernel") and whether the optimizer may change it.
+// BatchNorm moving statistics are non-trainable parameters, as in Keras's parameter counts.
+struct Parameter {
+  std::string name;
+  Tensor value;
+  bool trainable = true;
+};
+
+// What a forward pass needs besides the input: the mode, and the keys that make dropout masks
+// reproducible (every training step draws new masks from (seed, step, layer)).
+struct ForwardContext {
+  bool training = false;
+  uint64_t seed = 0;
+  uint64_t step = 0;
+};
+
+// Activation functions by their Keras names (layers/activation_fn.h parses and applies them).
+enum class ActivationFn { Linear, Relu, Sigmoid };
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual const char* class_name() const = 0;  // Keras's class name, e.g. "Conv2D"
+
+  // Creates the parameters for an input of `input_shape` (without the batch axis) and returns the
+  // output shape. `seed` and `index` key the initial weights. Throws InputError naming the layer
+  // when the shape does not work (e.g. a kernel larger than the image).
+  virtual Shape build(const Shape& input_shape, uint64_t seed, uint64_t index) = 0;
+  virtual Tensor forward(const Tensor& x, const ForwardContext& context) = 0;
+
+  // The activation this layer ends with, and its output before it. Keras computes the loss of a
+  // sigmoid output from these logits (facts §4), so the model asks its last layer for them.
+  virtual ActivationFn output_activation() const { return ActivationFn::Linear; }
+  virtual Tensor forward_before_activation(const Tensor& x, const ForwardContext& context) {
+    return forward(x, context);
+  }
+
+  std::vector<Parameter>& parameters() { return parameters_; }
+  const std::vector<Parameter>& parameters() const { return parameters_; }
+  int64_t parameter_count() const;
+  int64_t trainable_parameter_count() const;  // 0 when the layer is frozen
+
+  std::string name;
+  bool trainable = true;  // false freezes every parameter (and puts BatchNorm in inference mode)
+  uint64_t index = 0;     // position in the model, keys dropout streams
+  Shape output_shape;     // without the batch axis; set by the model after build()
+
+ protected:
+  Tensor& add_parameter(const std::string& short_name, const Shape& shape, bool trainable);
+
+ private:
+  std::vector<Parameter> parameters_;
+};
+
+}  // namespace cxr

@@ -1,0 +1,106 @@
+#include "layers/model.h"
+
+#include <map>
+
+#include "engine/error.h"
+#include "layers/registry.h"
+
+namespace cxr {
+
+Tensor Model::forward(const Tensor& x, const ForwardContext& context) {
+  CXR_CHECK(x.rank() == static_cast<int>(input_shape.size()) + 1 &&
+                Shape(x.shape().begin() + 1, x.shape().end()) == input_shape,
+            "model '" << name << "': input " << x.describe() << " does not match the model input "
+                      << shape_str(input_shape) << " (plus a batch axis)");
+  Tensor h = x;
+  for (auto& layer : layers) h = layer->forward(h, context);
+  return h;
+}
+
+bool Model::has_sigmoid_output() const {
+  return !layers.empty() && layers.back()->output_activation() == ActivationFn::Sigmoid;
+}
+
+Tensor Model::forward_logits(const Tensor& x, const ForwardContext& context) {
+  CXR_CHECK(has_sigmoid_output(), "model '" << name << "': binary_crossentropy needs a sigmoid output layer");
+  CXR_CHECK(x.rank() == static_cast<int>(input_shape.size()) + 1 &&
+                Shape(x.shape().begin() + 1, x.shape().end()) == input_shape,
+            "model '" << name << "': input " << x.describe() << " does not match the model input "
+                      << shape_str(input_shape) << " (plus a batch axis)");
+  Tensor h = x;
+  for (size_t i = 0; i + 1 < layers.size(); ++i) h = layers[i]->forward(h, context);
+  return layers.back()->forward_before_activation(h, context);
+}
+
+std::vector<Parameter*> Model::parameters() {
+  std::vector<Parameter*> out;
+  for (auto& layer : layers)
+    for (Parameter& p : layer->parameters()) out.push_back(&p);
+  return out;
+}
+
+std::vector<Tensor> Model::trainable_tensors() {
+  std::vector<Tensor> out;
+  for (auto& layer : layers)
+    for (Parameter& p : layer->parameters())
+      if (layer->trainable && p.trainable) out.push_back(p.value);
+  return out;
+}
+
+int64_t Model::total_parameter_count() const {
+  int64_t n = 0;
+  for (const auto& layer : layers) n += layer->parameter_count();
+  return n;
+}
+
+int64_t Model::trainable_parameter_count() const {
+  int64_t n = 0;
+  for (const auto& layer : layers) n += layer->trainable_parameter_count();
+  return n;
+}
+
+void Model::to(Device device) {
+  for (auto& layer : layers)
+    for (Parameter& p : layer->parameters()) {
+      const bool grad = p.value.requires_grad();
+      p.value = p.value.to(device);
+      p.value.set_requires_grad(grad);
+    }
+  device_ = device;
+}
+
+Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) {
+  Model model;
+  model.name = name;
+  spec.check_keys({"input", "layers"});
+  const std::vector<int> input = spec.get_int_list("input");
+  if (input.size() != 3) spec.child("input").fail("input must be [height, width, channels]");
+  for (int d : input)
+    if (d < 1) spec.child("input").fail("input sizes must be at least 1");
+  model.input_shape = {input[0], input[1], input[2]};
+
+  std::map<std::string, int> name_counts;  // Keras's automatic names: conv2d, conv2d_1, ...
+  Shape shape = model.input_shape;
+  const std::vector<SpecNode> items = spec.child("layers").items();
+  if (items.empty()) spec.child("layers").fail("a model needs at least one layer");
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::unique_ptr<Layer> layer = make_layer(items[i]);
+    if (layer->name.empty()) {
+      const std::string stem = find_layer_type(items[i].get_string("type"))->auto_name;
+      const int n = name_counts[stem]++;
+      layer->name = n == 0 ? stem : stem + "_" + std::to_string(n);
+    }
+    layer->index = i;
+    try {
+      shape = layer->build(shape, seed, i);
+    } catch (const InputError& e) {
+      items[i].fail(e.what());
+    }
+    layer->output_shape = shape;
+    for (Parameter& p : layer->parameters()) p.value.set_requires_grad(layer->trainable && p.trainable);
+    model.layers.push_back(std::move(layer));
+  }
+  return model;
+}
+
+}  // namespace cxr

@@ -1,0 +1,40 @@
+// A sequential model built from the `model:` section of an experiment's YAML:
+//   model: {input: [50, 50, 3], layers: [{type: Conv2D, ...}, ...]}
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/layer.h"
+#include "layers/spec.h"
+
+namespace cxr {
+
+class Model {
+ public:
+  std::string name = "sequential";
+  Shape input_shape;  // without the batch axis
+  std::vector<std::unique_ptr<Layer>> layers;
+
+  Tensor forward(const Tensor& x, const ForwardContext& context);
+  // The model's output before its final sigmoid. Keras computes binary cross-entropy from these
+  // logits when the output comes from a sigmoid (facts §4); requires has_sigmoid_output().
+  Tensor forward_logits(const Tensor& x, const ForwardContext& context);
+  bool has_sigmoid_output() const;
+
+  std::vector<Parameter*> parameters();
+  std::vector<Tensor> trainable_tensors();  // what the optimizer updates
+  int64_t total_parameter_count() const;
+  int64_t trainable_parameter_count() const;
+
+  void to(Device device);  // moves every parameter
+  Device device() const { return device_; }
+
+ private:
+  Device device_ = Device::cpu();
+};
+
+// Builds and initialises the model (weights keyed by `seed`). Errors name the file, line and layer.
+Model build_model(const SpecNode& model_spec, uint64_t seed, const std::string& name = "sequential");
+
+}  // namespace cxr

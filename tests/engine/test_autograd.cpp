@@ -1,0 +1,106 @@
+// Autograd semantics: accumulation, NoGrad, graph freeing, shared inputs, views.
+#include <gtest/gtest.h>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cxr {
+namespace {
+
+TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
+  Tensor x = Tensor::from_vector({3}, {1, 2, 3}).set_requires_grad(true);
+  sum(scale(x, 2.0f)).backward();
+  sum(scale(x, 2.0f)).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{4, 4, 4}));
+  x.zero_grad();
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Autograd, ATensorUsedTwiceGetsBothContributions) {
+  Tensor x = Tensor::from_vector({2}, {3, -1}).set_requires_grad(true);
+  sum(mul(x, x)).backward();  // d(x^2)/dx = 2x
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{6, -2}));
+}
+
+TEST(Autograd, DiamondGraphThroughAView) {
+  Tensor x = Tensor::from_vector({2, 2}, {1, 2, 3, 4}).set_requires_grad(true);
+  Tensor flat = reshape(x, {4});
+  sum(add(flat, scale(flat, 3.0f))).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{4, 4, 4, 4}));
+}
+
+TEST(Autograd, NoGradRecordsNothing) {
+  Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  Tensor y;
+  {
+    NoGrad no_grad;
+    y = scale(x, 2.0f);
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_EQ(y.impl()->grad_fn, nullptr);
+  EXPECT_TRUE(grad_enabled());
+}
+
+TEST(Autograd, GraphIsFreedAfterBackward) {
+  Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  Tensor hidden = relu(scale(x, 2.0f));
+  Tensor loss = sum(hidden);
+  std::weak_ptr<Node> node = hidden.impl()->grad_fn;
+  ASSERT_FALSE(node.expired());
+  loss.backward();
+  EXPECT_EQ(hidden.impl()->grad_fn, nullptr);
+  EXPECT_EQ(loss.impl()->grad_fn, nullptr);
+  EXPECT_TRUE(node.expired());
+  EXPECT_FALSE(hidden.grad().defined()) << "intermediate gradients are not kept";
+}
+
+TEST(Autograd, InputsWithoutRequiresGradGetNoGradient) {
+  Tensor x = Tensor::from_vector({2}, {1, 2});
+  Tensor w = Tensor::from_vector({2}, {3, 4}).set_requires_grad(true);
+  sum(mul(x, w)).backward();
+  EXPECT_FALSE(x.grad().defined());
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<float>{1, 2}));
+}
+
+TEST(Autograd, BackwardNeedsAScalar) {
+  Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  EXPECT_THROW(scale(x, 2.0f).backward(), InputError);
+}
+
+TEST(Tensor, ReshapeIsAViewOfTheSameStorage) {
+  Tensor x = Tensor::from_vector({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor y = reshape(x, {3, -1});
+  EXPECT_EQ(y.shape(), (Shape{3, 2}));
+  y.data()[0] = 42;
+  EXPECT_EQ(x.to_vector()[0], 42);
+  EXPECT_THROW(reshape(x, {4, 2}), InputError);
+}
+
+TEST(Tensor, ShapeErrorsNameTheTensors) {
+  Tensor a = Tensor::zeros({2, 3}, Device::cpu(), "left");
+  Tensor b = Tensor::zeros({3, 2}, Device::cpu(), "right");
+  try {
+    add(a, b);
+    FAIL() << "add of mismatched shapes must throw";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'left' [2, 3]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'right' [3, 2]"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Tensor, CudaDeviceWithoutAGpuIsAClearError) {
+  if (cuda_available()) GTEST_SKIP() << "a GPU is present";
+  EXPECT_THROW(Tensor::zeros({4}, Device::cuda(0), "weights"), std::exception);
+}
+
+TEST(Device, Parse) {
+  EXPECT_EQ(Device::parse("cpu"), Device::cpu());
+  EXPECT_EQ(Device::parse("cuda"), Device::cuda(0));
+  EXPECT_EQ(Device::parse("cuda:2"), Device::cuda(2));
+  EXPECT_THROW(Device::parse("gpu"), InputError);
+  EXPECT_THROW(Device::parse("cuda:x"), InputError);
+}
+
+}  // namespace
+}  // namespace cxr

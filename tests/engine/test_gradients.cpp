@@ -1,0 +1,95 @@
+// A numeric gradient check for every op's backward (central differences, kinks avoided).
+#include "engine/ops.h"
+#include "gradcheck.h"
+
+namespace cxr {
+namespace {
+
+using testing::expect_gradients_match;
+using testing::kink_free_tensor;
+using testing::random_tensor;
+
+Tensor grad_input(Tensor t) { return t.set_requires_grad(true); }
+
+TEST(Gradients, AddMulScale) {
+  expect_gradients_match([](const auto& in) { return add(in[0], in[1]); },
+                         {grad_input(random_tensor({3, 4}, 1)), grad_input(random_tensor({3, 4}, 2))});
+  expect_gradients_match([](const auto& in) { return mul(in[0], in[1]); },
+                         {grad_input(random_tensor({3, 4}, 3)), grad_input(random_tensor({3, 4}, 4))});
+  expect_gradients_match([](const auto& in) { return scale(in[0], -2.5f); }, {grad_input(random_tensor({5}, 5))});
+}
+
+TEST(Gradients, ReluAwayFromTheKink) {
+  expect_gradients_match([](const auto& in) { return relu(in[0]); }, {grad_input(kink_free_tensor({2, 3, 3, 2}, 6))});
+}
+
+TEST(Gradients, Sigmoid) {
+  expect_gradients_match([](const auto& in) { return sigmoid(in[0]); },
+                         {grad_input(random_tensor({4, 5}, 7, -4.0f, 4.0f))});
+}
+
+TEST(Gradients, Conv2dValidStride1WithBias) {
+  expect_gradients_match([](const auto& in) { return conv2d(in[0], in[1], in[2], 1, 1, false); },
+                         {grad_input(random_tensor({2, 6, 5, 3}, 8)), grad_input(random_tensor({4, 3, 2, 3}, 9)),
+                          grad_input(random_tensor({4}, 10))});
+}
+
+TEST(Gradients, Conv2dSameStride2NoBias) {
+  expect_gradients_match([](const auto& in) { return conv2d(in[0], in[1], Tensor(), 2, 2, true); },
+                         {grad_input(random_tensor({2, 7, 6, 2}, 11)), grad_input(random_tensor({3, 3, 3, 2}, 12))});
+}
+
+TEST(Gradients, Dense) {
+  expect_gradients_match([](const auto& in) { return dense(in[0], in[1], in[2]); },
+                         {grad_input(random_tensor({3, 5}, 13)), grad_input(random_tensor({5, 4}, 14)),
+                          grad_input(random_tensor({4}, 15))});
+}
+
+TEST(Gradients, MaxPoolAwayFromTies) {
+  expect_gradients_match([](const auto& in) { return max_pool2d(in[0], 2, 2, 2, 2, false); },
+                         {grad_input(kink_free_tensor({2, 5, 5, 3}, 16))});
+  expect_gradients_match([](const auto& in) { return max_pool2d(in[0], 3, 3, 2, 2, true); },
+                         {grad_input(kink_free_tensor({1, 6, 5, 2}, 17))});
+}
+
+TEST(Gradients, BatchNormTrainingThroughBatchStatistics) {
+  Tensor moving_mean = Tensor::zeros({3}), moving_var = Tensor::full({3}, 1.0f);
+  expect_gradients_match(
+      [&](const auto& in) {
+        return batch_norm(in[0], in[1], in[2], moving_mean, moving_var, {true, 0.99f, 1e-3f});
+      },
+      {grad_input(random_tensor({2, 3, 2, 3}, 18)), grad_input(random_tensor({3}, 19, 0.5f, 1.5f)),
+       grad_input(random_tensor({3}, 20))},
+      1e-2f, 5e-3, 2e-2);
+}
+
+TEST(Gradients, BatchNormInference) {
+  Tensor moving_mean = random_tensor({4}, 21), moving_var = random_tensor({4}, 22, 0.5f, 2.0f);
+  expect_gradients_match(
+      [&](const auto& in) {
+        return batch_norm(in[0], in[1], in[2], moving_mean, moving_var, {false, 0.99f, 1e-3f});
+      },
+      {grad_input(random_tensor({3, 4}, 23)), grad_input(random_tensor({4}, 24)), grad_input(random_tensor({4}, 25))});
+}
+
+TEST(Gradients, DropoutWithAFixedMask) {
+  expect_gradients_match([](const auto& in) { return dropout(in[0], 0.4f, 99, 7); },
+                         {grad_input(random_tensor({4, 6}, 26))});
+}
+
+TEST(Gradients, FlattenAndReshape) {
+  expect_gradients_match([](const auto& in) { return flatten(in[0]); }, {grad_input(random_tensor({2, 3, 2, 2}, 27))});
+}
+
+TEST(Gradients, BinaryCrossEntropyOnLogits) {
+  const Tensor targets = Tensor::from_vector({6, 1}, {0, 1, 1, 0, 1, 0});
+  expect_gradients_match([&](const auto& in) { return bce_with_logits(in[0], targets); },
+                         {grad_input(random_tensor({6, 1}, 28, -3.0f, 3.0f))});
+}
+
+TEST(Gradients, SumAndMean) {
+  expect_gradients_match([](const auto& in) { return mean(in[0]); }, {grad_input(random_tensor({3, 3}, 29))});
+}
+
+}  // namespace
+}  // namespace cxr
