@@ -1,0 +1,82 @@
+// An experiment file (configs/*.yaml): where the data is and how it is read, the model section
+// (kept as written for the layer registry), and the training settings. Loading is strict: an
+// unknown key or a value out of range is a ConfigError naming the file, line and column.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "layers/spec.h"
+
+namespace cxr {
+
+// Keras ImageDataGenerator's settings of the same names; shifts are fractions of the size.
+struct AugmentConfig {
+  double zoom_range = 0, width_shift_range = 0, height_shift_range = 0;
+  bool operator==(const AugmentConfig&) const = default;
+};
+
+// A split is either a folder (`validation: validate`) or a random part of another split
+// (`validation: {split_from: train, fraction: 0.3, seed: 42}`). Both empty: no such split.
+struct SplitConfig {
+  std::string dir;         // a folder relative to --data, or empty when split_from is used
+  std::string split_from;  // e.g. "train"
+  double fraction = 0;     // in (0, 1) when split_from is set
+  std::uint64_t seed = 42;
+  bool defined() const { return !dir.empty() || !split_from.empty(); }
+  static SplitConfig folder(std::string dir) {
+    SplitConfig split;
+    split.dir = std::move(dir);
+    return split;
+  }
+  bool operator==(const SplitConfig&) const = default;
+};
+
+struct DataConfig {
+  std::string train = "train";
+  SplitConfig validation;  // absent in the file: no validation
+  SplitConfig test = SplitConfig::folder("test");
+  int image_height = 0, image_width = 0;  // `image_size: 50` or `[height, width]`
+  std::string color_mode = "rgb";         // rgb | grayscale
+  double rescale = 1.0;
+  std::string interpolation = "nearest";  // nearest | bilinear (resize on load)
+  AugmentConfig augment;
+  int batch_size = 32;
+  bool shuffle = false;
+  bool operator==(const DataConfig&) const = default;
+};
+
+struct OptimizerConfig {
+  std::string type = "Adam";  // Adam | SGD (SGD uses only learning_rate)
+  double learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7;
+  bool operator==(const OptimizerConfig&) const = default;
+};
+
+struct TrainConfig {
+  OptimizerConfig optimizer;
+  std::string loss = "binary_crossentropy";
+  std::vector<std::string> metrics{"binary_accuracy"};
+  int epochs = 1;
+  std::uint64_t seed = 42;
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  bool operator==(const TrainConfig&) const = default;
+};
+
+struct ExperimentConfig {
+  std::string name;         // names the run folder: letters, digits, '_', '-', '.'
+  std::string source_path;  // the file it was read from
+  DataConfig data;
+  SpecNode model;  // has `input` (3 ints, HWC) and `layers` (a list); the layer registry reads it
+  TrainConfig train;
+};
+
+ExperimentConfig load_experiment_config(const std::string& path);
+ExperimentConfig parse_experiment_config(const SpecNode& root);
+
+// The config with every default filled in (the model section emitted as written), saved in the
+// run folder. parse_experiment_config(SpecNode::load_string(resolved_yaml(c), ...)) gives c back.
+std::string resolved_yaml(const ExperimentConfig& config);
+
+}  // namespace cxr

@@ -1,0 +1,140 @@
+// Building the notebook's models from their YAML: parameter counts, shapes, Keras names, errors.
+#include <gtest/gtest.h>
+
+#include "engine/autograd.h"
+#include "layers/model.h"
+#include "layers/registry.h"
+
+namespace cxr {
+namespace {
+
+SpecNode model_section(const std::string& config) {
+  return SpecNode::load_file(std::string(CXR_SOURCE_DIR) + "/configs/" + config).child("model");
+}
+
+struct Counts {
+  int64_t total, trainable;
+};
+
+Counts counts(const Model& m) { return {m.total_parameter_count(), m.trainable_parameter_count()}; }
+
+TEST(ModelBuild, NotebookParameterCounts) {
+  // keras-facts.md §9, matching the seed notebook's model.summary() output.
+  const Model m1 = build_model(model_section("experiment1.yaml"), 42);
+  EXPECT_EQ(counts(m1).total, 131681);
+  EXPECT_EQ(counts(m1).trainable, 131329);
+  const Model m2 = build_model(model_section("experiment2.yaml"), 42);
+  EXPECT_EQ(counts(m2).total, 172961);
+  EXPECT_EQ(counts(m2).trainable, 172481);
+  const Model m3 = build_model(model_section("experiment3.yaml"), 42);
+  EXPECT_EQ(counts(m3).total, 868961);
+  EXPECT_EQ(counts(m3).trainable, 868609);
+}
+
+TEST(ModelBuild, Experiment1ShapesAndKerasNames) {
+  Model m = build_model(model_section("experiment1.yaml"), 42);
+  ASSERT_EQ(m.layers.size(), 21u);
+  EXPECT_EQ(m.layers[0]->name, "conv2d");
+  EXPECT_EQ(m.layers[0]->output_shape, (Shape{46, 46, 16}));
+  EXPECT_EQ(m.layers[1]->name, "batch_normalization");
+  EXPECT_EQ(m.layers[4]->name, "conv2d_1");
+  EXPECT_EQ(m.layers[4]->output_shape, (Shape{21, 21, 32}));
+  EXPECT_EQ(m.layers[8]->output_shape, (Shape{9, 9, 64}));
+  EXPECT_EQ(m.layers[12]->name, "max_pooling2d");
+  EXPECT_EQ(m.layers[12]->output_shape, (Shape{4, 4, 64}));
+  EXPECT_EQ(m.layers[13]->name, "dropout_3");
+  EXPECT_EQ(m.layers[14]->name, "batch_normalization_3");
+  EXPECT_EQ(m.layers[15]->output_shape, (Shape{1024}));
+  EXPECT_EQ(m.layers[16]->name, "dense");
+  EXPECT_EQ(m.layers[20]->name, "activation_4");
+  EXPECT_TRUE(m.has_sigmoid_output());
+  EXPECT_EQ(m.parameters()[0]->name, "conv2d/kernel");
+  EXPECT_EQ(m.parameters()[0]->value.shape(), (Shape{16, 5, 5, 3}));  // OHWI
+}
+
+TEST(ModelBuild, GlorotUniformWithinItsLimitAndSeeded) {
+  const Model a = build_model(model_section("experiment1.yaml"), 42);
+  const Model b = build_model(model_section("experiment1.yaml"), 42);
+  const Model c = build_model(model_section("experiment1.yaml"), 43);
+  const std::vector<float> wa = a.layers[0]->parameters()[0].value.to_vector();
+  const double limit = std::sqrt(6.0 / (5 * 5 * 3 + 5 * 5 * 16));
+  double max_abs = 0;
+  for (float w : wa) max_abs = std::max(max_abs, static_cast<double>(std::fabs(w)));
+  EXPECT_LE(max_abs, limit);
+  EXPECT_GT(max_abs, 0.9 * limit) << "1,200 uniform draws should come near the limit";
+  EXPECT_EQ(wa, b.layers[0]->parameters()[0].value.to_vector());
+  EXPECT_NE(wa, c.layers[0]->parameters()[0].value.to_vector());
+  EXPECT_EQ(a.layers[0]->parameters()[1].value.to_vector(), std::vector<float>(16, 0.0f)) << "bias starts at zero";
+}
+
+TEST(ModelBuild, ForwardGivesOneLogitPerImageAndProbabilitiesInRange) {
+  Model m = build_model(model_section("experiment1.yaml"), 42);
+  Tensor x = Tensor::full({2, 50, 50, 3}, 1.5f);
+  NoGrad no_grad;
+  const Tensor logits = m.forward_logits(x, {false, 1, 0});
+  const Tensor probs = m.forward(x, {false, 1, 0});
+  ASSERT_EQ(logits.shape(), (Shape{2, 1}));
+  const float p = probs.to_vector()[0], z = logits.to_vector()[0];
+  EXPECT_NEAR(p, 1.0f / (1.0f + std::exp(-z)), 1e-6f);
+}
+
+TEST(ModelBuild, FrozenLayerCountsAsNonTrainable) {
+  const Model m = build_model(
+      SpecNode::load_string("input: [8, 8, 1]\nlayers:\n  - {type: Conv2D, filters: 2, kernel: 3, trainable: false}\n"
+                            "  - {type: BatchNormalization}\n  - {type: Flatten}\n  - {type: Dense, units: 1}\n",
+                            "frozen.yaml"),
+      1);
+  EXPECT_EQ(m.total_parameter_count(), (3 * 3 * 1 * 2 + 2) + 4 * 2 + (72 + 1));
+  EXPECT_EQ(m.trainable_parameter_count(), 2 * 2 + 73);
+  EXPECT_FALSE(m.layers[0]->parameters()[0].value.requires_grad());
+}
+
+std::string build_error(const std::string& yaml) {
+  try {
+    build_model(SpecNode::load_string(yaml, "bad.yaml"), 1);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ModelBuild, UnknownLayerTypeSuggestsTheNearestName) {
+  const std::string e = build_error("input: [8, 8, 1]\nlayers:\n  - {type: Conv2d, filters: 2, kernel: 3}\n");
+  EXPECT_NE(e.find("bad.yaml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown layer type 'Conv2d'"), std::string::npos) << e;
+  EXPECT_NE(e.find("did you mean 'Conv2D'"), std::string::npos) << e;
+}
+
+TEST(ModelBuild, UnknownKeySuggestsTheNearestKey) {
+  const std::string e = build_error("input: [8, 8, 1]\nlayers:\n  - {type: Conv2D, filter: 2, kernel: 3}\n");
+  EXPECT_NE(e.find("bad.yaml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("'filter'"), std::string::npos) << e;
+  EXPECT_NE(e.find("filters"), std::string::npos) << e;
+}
+
+TEST(ModelBuild, ConvThatShrinksBelowOnePixelNamesTheLayer) {
+  const std::string e = build_error(
+      "input: [8, 8, 1]\nlayers:\n  - {type: Conv2D, filters: 2, kernel: 5}\n  - {type: Conv2D, filters: 2, kernel: 5}\n");
+  EXPECT_NE(e.find("bad.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(e.find("conv2d_1"), std::string::npos) << e;
+  EXPECT_NE(e.find("[4, 4, 2]"), std::string::npos) << e;
+}
+
+TEST(ModelBuild, WrongValueTypeNamesTheKey) {
+  const std::string e = build_error("input: [8, 8, 1]\nlayers:\n  - {type: Dense, units: many}\n");
+  EXPECT_NE(e.find("bad.yaml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("units"), std::string::npos) << e;
+}
+
+TEST(ModelBuild, DenseOnAnImageAsksForFlatten) {
+  const std::string e = build_error("input: [8, 8, 1]\nlayers:\n  - {type: Dense, units: 3}\n");
+  EXPECT_NE(e.find("Flatten"), std::string::npos) << e;
+}
+
+TEST(Registry, KnowsEveryNotebookLayer) {
+  for (const char* t : {"Conv2D", "BatchNormalization", "Dropout", "Activation", "MaxPooling2D", "Flatten", "Dense"})
+    EXPECT_NE(find_layer_type(t), nullptr) << t;
+}
+
+}  // namespace
+}  // namespace cxr
