@@ -1,0 +1,37 @@
+// Batch normalisation over the last axis: x is [M][C], M = N*H*W rows (or N for 2-D inputs) and C
+// channels; gamma, beta and every statistic are [C]. Statistics are accumulated in double. Every
+// output is OVERWRITTEN. Same conventions as kernels/activation.h.
+#pragma once
+#include <cstdint>
+
+namespace cxr::kernels {
+namespace cpu {
+// Training mode: y = gamma * (x - mean) * inv_std + beta with the batch's mean and BIASED variance,
+// inv_std = 1 / sqrt(var + epsilon). Saves mean and inv_std for the backward pass, and the biased
+// variance itself for batchnorm_update_moving (taking var directly instead of recovering it from
+// inv_std and epsilon avoids the cancellation in 1/inv_std^2 - epsilon when var << epsilon).
+void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
+                             float* y, float* save_mean, float* save_inv_std, float* save_var);
+
+// moving = momentum * moving + (1 - momentum) * batch_stat, computed in double. The variance
+// statistic is batch_var * M/(M-1) when unbiased_variance (what TensorFlow's fused kernel does for
+// 4-D inputs, with M/(M-1) taken as 1 when M == 1), batch_var as is otherwise (Keras's 2-D path).
+void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
+                             bool unbiased_variance, float* moving_mean, float* moving_var);
+
+// Inference mode (and frozen layers): normalises with the moving statistics.
+void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* gamma, const float* beta,
+                                 const float* moving_mean, const float* moving_var, float epsilon, float* y);
+
+// Gradient of batchnorm_forward_train, through the batch statistics:
+//   xhat = (x - mean) * inv_std, dbeta = sum(dy), dgamma = sum(dy * xhat),
+//   dx = gamma * inv_std * (dy - dbeta/M - xhat * dgamma/M).
+void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
+                              const float* save_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta);
+
+// Gradient of batchnorm_forward_inference (the statistics are constants). Null outputs are skipped.
+void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
+                                  const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
+                                  float* dgamma_or_null, float* dbeta_or_null);
+}  // namespace cpu
+}  // namespace cxr::kernels

@@ -1,0 +1,37 @@
+// 2-D convolution (cross-correlation, as Keras computes it). Activations NHWC, weights OHWI
+// ([K][R][S][C], cuDNN's NHWC filter layout), bias [K]. Same conventions as kernels/activation.h.
+#pragma once
+#include <cstdint>
+
+namespace cxr::kernels {
+
+// Output size and padding along one axis under TensorFlow's rule, shared by convolution and pooling:
+//   valid: out = floor((in - window) / stride) + 1, no padding;
+//   same:  out = ceil(in / stride), total pad = max((out-1)*stride + window - in, 0), the odd pixel
+//          going to the end (pad_end = total - total/2).
+// Throws std::invalid_argument when a size or stride is not positive or the output would be empty.
+struct WindowPadding {
+  int out, pad_begin, pad_end;
+};
+WindowPadding tf_window_padding(int in, int window, int stride, bool same_padding);
+
+struct Conv2dShape {
+  int N, H, W, C;  // input  [N][H][W][C]
+  int K, R, S;     // weight [K][R][S][C]
+  int stride_h, stride_w;
+  int pad_top, pad_left, pad_bottom, pad_right;
+  int OH, OW;  // output [N][OH][OW][K]
+};
+
+Conv2dShape make_conv2d_shape(int N, int H, int W, int C, int K, int R, int S, int stride_h, int stride_w,
+                              bool same_padding);
+
+namespace cpu {
+// y = conv(x, w) + bias. bias_or_null may be null (use_bias=False).
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y);
+// Gradients of conv2d_forward. Each non-null output is OVERWRITTEN (the engine accumulates).
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
+                     float* dw_or_null, float* dbias_or_null);
+}  // namespace cpu
+
+}  // namespace cxr::kernels

@@ -1,0 +1,28 @@
+#include "kernels/optim.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace cxr::kernels::cpu {
+
+void adam_update(int64_t n, const AdamParams& p, int64_t t, float* param, const float* grad, float* m, float* v) {
+  if (t < 1) throw std::invalid_argument("adam: step " + std::to_string(t) + " must start at 1");
+  const double bias1 = 1.0 - std::pow(static_cast<double>(p.beta1), static_cast<double>(t));
+  const double bias2 = 1.0 - std::pow(static_cast<double>(p.beta2), static_cast<double>(t));
+  const float alpha = static_cast<float>(p.lr * std::sqrt(bias2) / bias1);
+  const float one_minus_b1 = 1.0f - p.beta1, one_minus_b2 = 1.0f - p.beta2;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    m[i] += (g - m[i]) * one_minus_b1;
+    v[i] += (g * g - v[i]) * one_minus_b2;
+    // (m * alpha) / (sqrt(v) + eps): TensorFlow's order of operations in ApplyAdamNonCuda.
+    param[i] -= (m[i] * alpha) / (std::sqrt(v[i]) + p.epsilon);
+  }
+}
+
+void sgd_update(int64_t n, float lr, float* param, const float* grad) {
+  for (int64_t i = 0; i < n; ++i) param[i] -= lr * grad[i];
+}
+
+}  // namespace cxr::kernels::cpu

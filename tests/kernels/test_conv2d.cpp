@@ -1,0 +1,232 @@
+// conv2d: TensorFlow's output-size/padding rule, and forward/backward against direct convolution
+// loops in double.
+#include "kernels/conv2d.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tests/kernels/kernel_test_util.h"
+
+namespace cxr::kernels {
+namespace {
+
+using test::expect_all_near;
+using test::random_vector;
+
+// ---- shape rules ------------------------------------------------------------------------------
+
+TEST(Conv2dShape, NotebookChainAt50) {
+  // Experiment 1: 50 -> conv5 s1 -> 46 -> conv5 s2 -> 21 -> conv5 s2 -> 9 (all 'valid').
+  Conv2dShape a = make_conv2d_shape(32, 50, 50, 3, 16, 5, 5, 1, 1, false);
+  EXPECT_EQ(a.OH, 46);
+  EXPECT_EQ(a.OW, 46);
+  Conv2dShape b = make_conv2d_shape(32, 46, 46, 16, 32, 5, 5, 2, 2, false);
+  EXPECT_EQ(b.OH, 21);  // floor(41/2) + 1
+  Conv2dShape c = make_conv2d_shape(32, 21, 21, 32, 64, 5, 5, 2, 2, false);
+  EXPECT_EQ(c.OH, 9);  // floor(16/2) + 1
+  EXPECT_EQ(c.pad_top + c.pad_left + c.pad_bottom + c.pad_right, 0);
+}
+
+TEST(Conv2dShape, NotebookChainAt128) {
+  EXPECT_EQ(make_conv2d_shape(1, 128, 128, 3, 16, 5, 5, 1, 1, false).OH, 124);
+  EXPECT_EQ(make_conv2d_shape(1, 124, 124, 16, 32, 5, 5, 2, 2, false).OH, 60);  // floor(119/2) + 1
+  EXPECT_EQ(make_conv2d_shape(1, 60, 60, 32, 64, 5, 5, 2, 2, false).OW, 28);    // floor(55/2) + 1
+}
+
+TEST(Conv2dShape, SamePaddingPutsTheOddPixelAtTheEnd) {
+  // H=5, R=3, s=1: out 5, total pad 2 -> 1 + 1.
+  Conv2dShape a = make_conv2d_shape(1, 5, 5, 1, 1, 3, 3, 1, 1, true);
+  EXPECT_EQ(a.OH, 5);
+  EXPECT_EQ(a.pad_top, 1);
+  EXPECT_EQ(a.pad_bottom, 1);
+  // H=6, R=4, s=1: out 6, total pad 3 -> 1 before, 2 after.
+  Conv2dShape b = make_conv2d_shape(1, 6, 6, 1, 1, 4, 4, 1, 1, true);
+  EXPECT_EQ(b.pad_top, 1);
+  EXPECT_EQ(b.pad_bottom, 2);
+  // H=8, W=7, R=S=3, s=2: out ceil(8/2)=4 with total (4-1)*2+3-8 = 1 -> 0 + 1; width ceil(7/2)=4 with 2 -> 1 + 1.
+  Conv2dShape c = make_conv2d_shape(1, 8, 7, 1, 1, 3, 3, 2, 2, true);
+  EXPECT_EQ(c.OH, 4);
+  EXPECT_EQ(c.pad_top, 0);
+  EXPECT_EQ(c.pad_bottom, 1);
+  EXPECT_EQ(c.OW, 4);
+  EXPECT_EQ(c.pad_left, 1);
+  EXPECT_EQ(c.pad_right, 1);
+  // ResNet's stem at 50x50: 7x7 s2 'same'-sized output 25 needs (25-1)*2+7-50 = 5 -> 2 + 3.
+  Conv2dShape d = make_conv2d_shape(1, 50, 50, 3, 64, 7, 7, 2, 2, true);
+  EXPECT_EQ(d.OH, 25);
+  EXPECT_EQ(d.pad_top, 2);
+  EXPECT_EQ(d.pad_bottom, 3);
+  // A 1x1 stride-2 window over an even size never needs padding (the max(.., 0)).
+  Conv2dShape e = make_conv2d_shape(1, 4, 4, 1, 1, 1, 1, 2, 2, true);
+  EXPECT_EQ(e.OH, 2);
+  EXPECT_EQ(e.pad_top + e.pad_bottom, 0);
+}
+
+TEST(Conv2dShape, RejectsEmptyOutputsAndBadSizes) {
+  EXPECT_THROW(make_conv2d_shape(1, 4, 4, 1, 1, 5, 5, 1, 1, false), std::invalid_argument);  // 4 < 5
+  EXPECT_THROW(make_conv2d_shape(1, 9, 4, 1, 1, 5, 5, 2, 2, false), std::invalid_argument);  // width only
+  EXPECT_THROW(make_conv2d_shape(1, 8, 8, 1, 1, 3, 3, 0, 1, false), std::invalid_argument);  // stride 0
+  EXPECT_THROW(make_conv2d_shape(0, 8, 8, 1, 1, 3, 3, 1, 1, false), std::invalid_argument);  // no batch
+  EXPECT_NO_THROW(make_conv2d_shape(1, 4, 4, 1, 1, 5, 5, 1, 1, true));  // 'same' always has an output
+  EXPECT_EQ(make_conv2d_shape(1, 5, 5, 1, 1, 5, 5, 3, 3, false).OH, 1);
+}
+
+// ---- direct loops in double -------------------------------------------------------------------
+
+// Input row/column of filter tap (r or s) for output pixel o, or -1 when it falls in the padding.
+int input_index(int o, int tap, int stride, int pad, int size) {
+  const int i = o * stride - pad + tap;
+  return i >= 0 && i < size ? i : -1;
+}
+
+std::vector<double> naive_forward(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
+                                  const float* bias) {
+  std::vector<double> y(static_cast<size_t>(s.N) * s.OH * s.OW * s.K);
+  for (int n = 0; n < s.N; ++n)
+    for (int oh = 0; oh < s.OH; ++oh)
+      for (int ow = 0; ow < s.OW; ++ow)
+        for (int k = 0; k < s.K; ++k) {
+          double acc = bias ? bias[k] : 0.0;
+          for (int r = 0; r < s.R; ++r)
+            for (int q = 0; q < s.S; ++q)
+              for (int c = 0; c < s.C; ++c) {
+                const int ih = input_index(oh, r, s.stride_h, s.pad_top, s.H);
+                const int iw = input_index(ow, q, s.stride_w, s.pad_left, s.W);
+                if (ih < 0 || iw < 0) continue;
+                acc += static_cast<double>(x[((static_cast<size_t>(n) * s.H + ih) * s.W + iw) * s.C + c]) *
+                       w[((static_cast<size_t>(k) * s.R + r) * s.S + q) * s.C + c];
+              }
+          y[((static_cast<size_t>(n) * s.OH + oh) * s.OW + ow) * s.K + k] = acc;
+        }
+  return y;
+}
+
+struct NaiveGrads {
+  std::vector<double> dx, dw, db;
+};
+
+NaiveGrads naive_backward(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
+                          const std::vector<float>& dy) {
+  NaiveGrads g{std::vector<double>(x.size(), 0.0), std::vector<double>(w.size(), 0.0),
+               std::vector<double>(s.K, 0.0)};
+  for (int n = 0; n < s.N; ++n)
+    for (int oh = 0; oh < s.OH; ++oh)
+      for (int ow = 0; ow < s.OW; ++ow)
+        for (int k = 0; k < s.K; ++k) {
+          const double d = dy[((static_cast<size_t>(n) * s.OH + oh) * s.OW + ow) * s.K + k];
+          g.db[k] += d;
+          for (int r = 0; r < s.R; ++r)
+            for (int q = 0; q < s.S; ++q)
+              for (int c = 0; c < s.C; ++c) {
+                const int ih = input_index(oh, r, s.stride_h, s.pad_top, s.H);
+                const int iw = input_index(ow, q, s.stride_w, s.pad_left, s.W);
+                if (ih < 0 || iw < 0) continue;
+                const size_t xi = ((static_cast<size_t>(n) * s.H + ih) * s.W + iw) * s.C + c;
+                const size_t wi = ((static_cast<size_t>(k) * s.R + r) * s.S + q) * s.C + c;
+                g.dx[xi] += d * w[wi];
+                g.dw[wi] += d * x[xi];
+              }
+        }
+  return g;
+}
+
+// ---- kernels vs direct loops ------------------------------------------------------------------
+
+struct Case {
+  int N, H, W, C, K, R, S, sh, sw;
+  bool same, bias;
+};
+
+const Case kCases[] = {
+    {1, 5, 5, 1, 1, 3, 3, 1, 1, false, false},  // the smallest meaningful case
+    {2, 7, 6, 3, 4, 3, 3, 1, 1, false, true},   // C, K, N > 1, non-square image
+    {2, 9, 9, 2, 3, 5, 5, 2, 2, false, true},   // stride 2, valid (notebook style)
+    {2, 6, 6, 2, 3, 4, 4, 1, 1, true, true},    // same, odd total pad (1 before, 2 after)
+    {3, 7, 7, 3, 2, 3, 3, 1, 1, true, false},   // same, even total pad
+    {2, 8, 7, 2, 5, 3, 3, 2, 2, true, true},    // same, stride 2, height pad 0+1, width 1+1
+    {1, 10, 9, 3, 2, 7, 7, 2, 2, true, true},   // ResNet-stem-like 7x7 s2 same
+    {2, 8, 6, 3, 4, 3, 2, 2, 1, false, true},   // rectangular kernel, different strides
+    {3, 5, 5, 6, 7, 1, 1, 1, 1, false, true},   // 1x1 s1: the no-im2col path
+    {2, 6, 6, 4, 3, 1, 1, 2, 2, false, false},  // 1x1 s2: im2col with a 1x1 window
+    // conv2d.cpp processes images in chunks whose im2col buffer stays under 2^18 floats:
+    {5, 24, 24, 10, 4, 5, 5, 1, 1, false, true},  // 100k floats per image: chunks of 2, 2 and 1 images
+    {3, 44, 44, 10, 4, 5, 5, 1, 1, true, false},  // 484k floats per image: one image per chunk
+};
+
+// (A stream rather than a chain of string '+': GCC 12 at -O3 warns falsely (-Wrestrict) on the chain.)
+std::string describe(const Case& c) {
+  std::ostringstream out;
+  out << "N" << c.N << " " << c.H << "x" << c.W << "x" << c.C << " K" << c.K << " " << c.R << "x" << c.S << " s"
+      << c.sh << "," << c.sw << (c.same ? " same" : " valid") << (c.bias ? " bias" : "");
+  return out.str();
+}
+
+TEST(Conv2d, ForwardMatchesDirectLoops) {
+  uint32_t seed = 1;
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(describe(c));
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.sh, c.sw, c.same);
+    const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, seed++);
+    const auto w = random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, seed++);
+    const auto b = random_vector(s.K, seed++);
+    std::vector<float> y(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, 123.0f);  // must be overwritten
+    cpu::conv2d_forward(s, x.data(), w.data(), c.bias ? b.data() : nullptr, y.data());
+    expect_all_near(y, naive_forward(s, x, w, c.bias ? b.data() : nullptr), 1e-5, "y");
+  }
+}
+
+TEST(Conv2d, BackwardMatchesDirectLoops) {
+  uint32_t seed = 100;
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(describe(c));
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.sh, c.sw, c.same);
+    const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, seed++);
+    const auto w = random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, seed++);
+    const auto dy = random_vector(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, seed++);
+    // Pre-filled with garbage: the kernel must overwrite, not accumulate.
+    std::vector<float> dx(x.size(), 7.0f), dw(w.size(), 7.0f), db(s.K, 7.0f);
+    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
+    const NaiveGrads ref = naive_backward(s, x, w, dy);
+    // dw and db sum over every output pixel of the batch (up to ~8000 terms), hence the looser bound.
+    expect_all_near(dx, ref.dx, 1e-5, "dx");
+    expect_all_near(dw, ref.dw, 3e-5, "dw");
+    expect_all_near(db, ref.db, 3e-5, "db");
+  }
+}
+
+TEST(Conv2d, BackwardComputesOnlyTheRequestedGradients) {
+  const Conv2dShape s = make_conv2d_shape(2, 7, 7, 3, 4, 3, 3, 2, 2, true);
+  const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, 7);
+  const auto w = random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, 8);
+  const auto dy = random_vector(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, 9);
+  const NaiveGrads ref = naive_backward(s, x, w, dy);
+
+  std::vector<float> dw(w.size(), 7.0f);
+  cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), nullptr, dw.data(), nullptr);
+  expect_all_near(dw, ref.dw, 1e-5, "dw alone");
+
+  std::vector<float> dx(x.size(), 7.0f);
+  cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), nullptr, nullptr);
+  expect_all_near(dx, ref.dx, 1e-5, "dx alone");
+
+  std::vector<float> db(s.K, 7.0f);
+  cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), nullptr, nullptr, db.data());
+  expect_all_near(db, ref.db, 1e-5, "db alone");
+}
+
+TEST(Conv2d, HandComputedSamePaddedSum) {
+  // A 3x3 all-ones filter over a 3x3 image of ones with 'same' padding counts the in-image
+  // neighbours: 4 in the corners, 6 on the edges, 9 in the centre.
+  const Conv2dShape s = make_conv2d_shape(1, 3, 3, 1, 1, 3, 3, 1, 1, true);
+  const std::vector<float> x(9, 1.0f), w(9, 1.0f);
+  std::vector<float> y(9);
+  cpu::conv2d_forward(s, x.data(), w.data(), nullptr, y.data());
+  EXPECT_EQ(y, (std::vector<float>{4, 6, 4, 6, 9, 6, 4, 6, 4}));
+}
+
+}  // namespace
+}  // namespace cxr::kernels
