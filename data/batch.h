@@ -1,0 +1,42 @@
+// Batches as Keras's DirectoryIterator makes them: an index order per epoch, ceil(n / batch) batches
+// (the last one partial), each image optionally augmented on 0–255 floats and then rescaled.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "data/affine.h"
+#include "data/loader.h"
+
+namespace cxr::data {
+
+// ImageDataGenerator's zoom_range, width_shift_range and height_shift_range. A shift range below 1
+// is a fraction of the image size, 1 or more a number of pixels (as in Keras).
+struct Augment {
+  double zoom_range = 0, width_shift_range = 0, height_shift_range = 0;
+  double centre_offset = kKerasCentreOffset_1_1_2;  // see affine.h
+};
+
+// One image's transform, drawn as Keras's get_random_transform does (tx: rows, ty: columns).
+struct AffineDraw {
+  double tx = 0, ty = 0, zx = 1, zy = 1;
+};
+
+// The draws for image `image_index` in `epoch`: tx = U(−h, h)·H, ty = U(−w, w)·W, zx and zy =
+// U(1 − z, 1 + z) independently. Uniforms come from Philox keyed by (seed, epoch, image_index), so
+// an image gets the same transform on any device, in any batch position, with any thread count.
+AffineDraw draw_augmentation(const Augment& augment, int H, int W, uint64_t seed, uint64_t epoch, uint64_t image_index);
+
+// The order in which an epoch visits the n images: 0..n−1 without shuffling, otherwise a permutation
+// seeded by (seed, epoch), new every epoch as Keras reshuffles in on_epoch_end.
+std::vector<int> epoch_order(int n, bool shuffle, uint64_t seed, int epoch);
+
+// ceil(n / batch): the last batch holds the n mod batch left-over images.
+int num_batches(int n, int batch);
+
+// Writes `count` images (indices into `images`) as count·H·W·3 floats (NHWC) to out_nhwc and their
+// labels as floats to labels_out. Each pixel is float(v)·rescale; with `augment` the image is first
+// transformed on 0–255 floats (Keras applies the transform before the rescale).
+void fill_batch(const LoadedImages& images, const int* indices, int count, float rescale,
+                const Augment* augment_or_null, uint64_t seed, uint64_t epoch, float* out_nhwc, float* labels_out);
+
+}  // namespace cxr::data

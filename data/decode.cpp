@@ -1,0 +1,40 @@
+// File reading and format dispatch by magic bytes. A file named .jpeg that is really a PNG decodes
+// as a PNG (PIL does the same); text or garbage under any name is an ImageError.
+#include "data/decode.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "data/jpeg_codec.h"
+#include "data/png_codec.h"
+
+namespace cxr::data {
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw ImageError(path, "cannot open file");
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  size_t got = 0;
+  while ((got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
+  if (std::ferror(file.get())) throw ImageError(path, "read error (is it a folder?)");
+  return bytes;
+}
+
+Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name) {
+  if (size == 0) throw ImageError(name, "empty file");
+  if (detail::looks_like_jpeg(bytes, size)) return detail::decode_jpeg(bytes, size, name);
+  if (detail::looks_like_png(bytes, size)) return detail::decode_png(bytes, size, name);
+  throw ImageError(name, "not a JPEG or PNG (unrecognised first bytes)");
+}
+
+Image decode_image_file(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  return decode_image_memory(bytes.data(), bytes.size(), path);
+}
+
+void write_jpeg(const std::string& path, const Image& img, int quality, bool progressive, bool grey) {
+  detail::encode_jpeg(path, img, quality, progressive, grey);
+}
+
+}  // namespace cxr::data

@@ -1,0 +1,30 @@
+// Reading image files as Keras's load_img does (PIL open + convert('RGB')), and writing JPEGs.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/image.h"
+
+namespace cxr::data {
+
+// Larger images are refused from their header, before any pixel memory is allocated: a corrupt
+// or hostile header must not make a loader thread allocate gigabytes.
+inline constexpr int64_t kMaxImagePixels = 100'000'000;
+
+// Decodes a JPEG (baseline or progressive; grey, YCbCr or CMYK) or a PNG (any colour type and bit
+// depth) into 3-channel RGB. The format comes from the magic bytes, never from the extension.
+// Throws ImageError(path, reason) for anything unreadable.
+Image decode_image_file(const std::string& path);
+
+// The same from bytes already in memory; `name` is only used in error messages.
+Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name);
+
+// Writes `img` (1 or 3 channels) as a JPEG with 4:2:0 chroma (or a one-component greyscale JPEG
+// when `grey`, converting RGB with ITU-R 601 luma as PIL's convert('L') does). Throws ImageError.
+void write_jpeg(const std::string& path, const Image& img, int quality, bool progressive, bool grey);
+
+// Reads a whole file; throws ImageError naming the file when it cannot be opened or read.
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+
+}  // namespace cxr::data

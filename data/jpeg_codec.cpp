@@ -1,0 +1,146 @@
+// JPEG decoding and encoding with TurboJPEG. The decoder uses libjpeg's defaults (accurate integer
+// IDCT, "fancy" upsampling), which is what PIL uses too, so pixels match Keras's load_img.
+#include "data/jpeg_codec.h"
+
+#include <turbojpeg.h>
+
+#include <cctype>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/decode.h"
+
+namespace cxr::data::detail {
+namespace {
+
+struct TjDestroy {
+  void operator()(void* handle) const { tjDestroy(handle); }
+};
+using TjHandle = std::unique_ptr<void, TjDestroy>;
+
+struct TjFree {
+  void operator()(unsigned char* buffer) const { tjFree(buffer); }
+};
+
+std::string tj_message(tjhandle handle) { return tjGetErrorStr2(handle); }
+
+// PIL's (a * b) / 255 with rounding, from its convert code.
+inline int muldiv255(int a, int b) {
+  const int tmp = a * b + 128;
+  return ((tmp >> 8) + tmp) >> 8;
+}
+
+// PIL reads every CMYK JPEG with Adobe's inverted polarity (rawmode "CMYK;I"), then convert('RGB')
+// computes each channel as (255 - k) - c·(255 - k)/255 on the inverted values. TurboJPEG hands us
+// the stored (raw) values, so we invert first and then apply the same formula.
+void cmyk_to_rgb(const std::vector<uint8_t>& cmyk, uint8_t* rgb, size_t pixels) {
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t* in = &cmyk[i * 4];
+    const int not_k = in[3];  // 255 - (255 - raw k)
+    for (int ch = 0; ch < 3; ++ch) {
+      const int v = not_k - muldiv255(255 - in[ch], not_k);
+      rgb[i * 3 + ch] = static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  }
+}
+
+// "Premature end of JPEG file" and "Corrupt JPEG data: premature end of data segment".
+bool is_truncation(std::string message) {
+  for (char& ch : message) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return message.find("premature end") != std::string::npos;
+}
+
+}  // namespace
+
+bool looks_like_jpeg(const uint8_t* bytes, size_t size) {
+  return size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+}
+
+Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name) {
+  TjHandle tj(tjInitDecompress());
+  if (!tj) throw ImageError(name, "TurboJPEG could not start: " + tj_message(nullptr));
+  const auto jpeg_size = static_cast<unsigned long>(size);
+
+  int width = 0, height = 0, subsamp = 0, colorspace = 0;
+  if (tjDecompressHeader3(tj.get(), bytes, jpeg_size, &width, &height, &subsamp, &colorspace) != 0)
+    throw ImageError(name, "unreadable JPEG header (" + tj_message(tj.get()) + ")");
+  if (width <= 0 || height <= 0 || int64_t{width} * height > kMaxImagePixels)
+    throw ImageError(name, "JPEG header claims " + std::to_string(width) + "x" + std::to_string(height) +
+                               " pixels, beyond the limit of " + std::to_string(kMaxImagePixels));
+
+  const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+  const int format = cmyk ? TJPF_CMYK : TJPF_RGB;
+  const size_t pixels = static_cast<size_t>(width) * static_cast<size_t>(height);
+  std::vector<uint8_t> decoded(pixels * static_cast<size_t>(tjPixelSize[format]));
+  // LIMITSCANS refuses progressive files with absurd scan counts (a known decompression bomb).
+  // First pass: stop at the first libjpeg warning, so that every problem is seen as it happens.
+  auto decode = [&](int flags) {
+    return tjDecompress2(tj.get(), bytes, jpeg_size, decoded.data(), width, 0, height, format, TJFLAG_LIMITSCANS | flags);
+  };
+  if (decode(TJFLAG_STOPONWARNING) != 0) {
+    const std::string first = tj_message(tj.get());
+    if (tjGetErrorCode(tj.get()) != TJERR_WARNING) throw ImageError(name, "corrupt JPEG (" + first + ")");
+    // libjpeg reports a file that ends early only as a warning ("Premature end of JPEG file") and
+    // pads the rest with grey; PIL refuses such a file ("image file is truncated"), and so do we.
+    if (is_truncation(first)) throw ImageError(name, "truncated JPEG (" + first + ")");
+    // Any other warning (say, stray bytes before a marker) leaves a usable image, which PIL would
+    // accept too: decode again without stopping. TurboJPEG keeps reporting "warning" once one was
+    // seen, even if a fatal error follows; a fatal error shows as a different message.
+    decode(0);
+    const std::string last = tj_message(tj.get());
+    if (last != first) throw ImageError(name, "corrupt JPEG (" + last + ")");
+  }
+
+  Image img{height, width, 3, {}};
+  if (cmyk) {
+    img.pixels.resize(pixels * 3);
+    cmyk_to_rgb(decoded, img.pixels.data(), pixels);
+  } else {
+    img.pixels = std::move(decoded);
+  }
+  return img;
+}
+
+void encode_jpeg(const std::string& path, const Image& img, int quality, bool progressive, bool grey) {
+  if (img.channels != 1 && img.channels != 3)
+    throw ImageError(path, "write_jpeg needs 1 or 3 channels, got " + std::to_string(img.channels));
+  const size_t pixels = static_cast<size_t>(img.height) * static_cast<size_t>(img.width);
+  if (img.height <= 0 || img.width <= 0 || img.pixels.size() != pixels * static_cast<size_t>(img.channels))
+    throw ImageError(path, "write_jpeg got an image whose pixel buffer does not match its shape");
+
+  // Bring the pixels to the layout the JPEG will have: one grey plane or interleaved RGB.
+  std::vector<uint8_t> converted;
+  const uint8_t* src = img.pixels.data();
+  if (grey && img.channels == 3) {
+    converted.resize(pixels);
+    for (size_t i = 0; i < pixels; ++i) {  // PIL's convert('L'): ITU-R 601 luma in 16-bit fixed point
+      const uint8_t* p = &img.pixels[i * 3];
+      converted[i] = static_cast<uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+    }
+    src = converted.data();
+  } else if (!grey && img.channels == 1) {
+    converted.resize(pixels * 3);
+    for (size_t i = 0; i < pixels * 3; ++i) converted[i] = img.pixels[i / 3];
+    src = converted.data();
+  }
+
+  TjHandle tj(tjInitCompress());
+  if (!tj) throw ImageError(path, "TurboJPEG could not start: " + tj_message(nullptr));
+  unsigned char* raw_out = nullptr;
+  unsigned long out_size = 0;
+  const int status = tjCompress2(tj.get(), src, img.width, 0, img.height, grey ? TJPF_GRAY : TJPF_RGB, &raw_out,
+                                 &out_size, grey ? TJSAMP_GRAY : TJSAMP_420, quality,
+                                 progressive ? TJFLAG_PROGRESSIVE : 0);
+  std::unique_ptr<unsigned char, TjFree> out(raw_out);
+  if (status != 0) throw ImageError(path, "JPEG encoding failed (" + tj_message(tj.get()) + ")");
+
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!file) throw ImageError(path, "cannot open for writing");
+  if (std::fwrite(out.get(), 1, out_size, file.get()) != out_size)
+    throw ImageError(path, "could not write all " + std::to_string(out_size) + " bytes");
+  if (std::fclose(file.release()) != 0) throw ImageError(path, "could not finish writing");
+}
+
+}  // namespace cxr::data::detail

@@ -1,0 +1,29 @@
+// A synthetic stand-in for the Kermany chest X-ray folders, for tests, demos and CI: grey X-ray-like
+// JPEGs in DIR/{train,test}/{NORMAL,PNEUMONIA}/, deterministic from a seed.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "data/image.h"
+
+namespace cxr::data {
+
+struct SynthOptions {
+  std::string out_dir;
+  int train_normal = 60, train_pneumonia = 180, test_normal = 20, test_pneumonia = 60;
+  int min_size = 96, max_size = 192;  // height and width are drawn independently in [min, max]
+  uint64_t seed = 7;
+};
+
+// Writes the four folders (created as needed). Most files are baseline greyscale JPEGs; every 7th is
+// progressive and every 11th is a 3-channel (YCbCr) JPEG, like the odd files of the real set.
+void write_synthetic_dataset(const SynthOptions& options);
+
+// One synthetic radiograph (1 channel): a body silhouette with two darker lung fields, ribs,
+// clavicles, spine, a heart shadow, faint hilar vessels and noise. Pneumonia adds 2–4 patchy,
+// blurry bright opacities inside the lung fields; the brightness they add is taken back evenly over
+// the lung fields, and every image is then shifted to a mean drawn alike for both classes, so
+// neither the mean nor the background tells the class. `image_id` makes each image different.
+Image render_synthetic_xray(bool pneumonia, int height, int width, uint64_t seed, uint64_t image_id);
+
+}  // namespace cxr::data
