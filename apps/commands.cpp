@@ -39,10 +39,11 @@ void write_text(const fs::path& path, const std::string& text) {
   f << text;
 }
 
-std::string test_report(const Evaluation& test, const std::vector<std::string>& class_names) {
+std::string test_report(const Evaluation& test, const std::vector<std::string>& class_names, std::ostream& log) {
   std::vector<int> predicted;
   for (float p : test.probabilities) predicted.push_back(p > 0.5f ? 1 : 0);  // Keras's threshold, strict
-  const auto cm = report::confusion_matrix(test.labels, predicted);
+  const auto cm = report::confusion_matrix(test.labels, predicted, static_cast<int>(class_names.size()));
+  for (const std::string& warning : report::undefined_metric_warnings(cm)) log << warning << "\n";  // as sklearn warns
   int64_t correct = 0;
   for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == test.labels[i];
   std::ostringstream s;
@@ -96,12 +97,13 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
   const Device device = Device::parse(config.train.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
 
+  // The model first (a config error is found in milliseconds), then the data (as Keras prints
+  // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, config.train.seed);
   model.to(device);
+  const Datasets data = load_datasets(config.data, options.data_dir, log);
   const std::string summary = model_summary(model);
   out << summary;
-
-  const Datasets data = load_datasets(config.data, options.data_dir, log);
   const fs::path run_dir = options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
                                                    : fs::path(options.out_dir);
   fs::create_directories(run_dir);
@@ -128,7 +130,7 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
   }
   save_weights(run_dir / "weights.safetensors", model, config, config.train.epochs);
 
-  const std::string report_text = test_report(trainer.evaluate(data.test), data.class_names);
+  const std::string report_text = test_report(trainer.evaluate(data.test), data.class_names, log);
   out << report_text;
   write_text(run_dir / "test_report.txt", report_text);
   out << "run folder: " << run_dir.string() << "\n";

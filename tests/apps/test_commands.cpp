@@ -1,0 +1,95 @@
+// The cxrnet subcommands as a user runs them: summary text, train's run folder, bad input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "data/synth.h"
+#include "engine/error.h"
+#include "engine/safetensors.h"
+#include "layers/spec.h"
+
+namespace cxr {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string config(const std::string& name) { return std::string(CXR_SOURCE_DIR) + "/configs/" + name; }
+
+std::string summary_of(const std::string& name) {
+  std::ostringstream out;
+  EXPECT_EQ(command_summary(config(name), out), 0);
+  return out.str();
+}
+
+TEST(CommandSummary, PrintsTheNotebooksParameterCounts) {
+  const std::string s1 = summary_of("experiment1.yaml");
+  EXPECT_NE(s1.find("Total params: 131,681\nTrainable params: 131,329\nNon-trainable params: 352\n"), std::string::npos)
+      << s1;
+  EXPECT_NE(s1.find(" conv2d (Conv2D)             (None, 46, 46, 16)        1216"), std::string::npos) << s1;
+  const std::string s2 = summary_of("experiment2.yaml");
+  EXPECT_NE(s2.find("Total params: 172,961\nTrainable params: 172,481\nNon-trainable params: 480\n"), std::string::npos)
+      << s2;
+  const std::string s3 = summary_of("experiment3.yaml");
+  EXPECT_NE(s3.find("Total params: 868,961\nTrainable params: 868,609\nNon-trainable params: 352\n"), std::string::npos)
+      << s3;
+  EXPECT_NE(s3.find("(None, 12544)"), std::string::npos) << s3;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST(CommandTrain, WritesTheRunFolderAndReportsBadFiles) {
+  const fs::path root = fs::temp_directory_path() / "cxr_command_train";
+  fs::remove_all(root);
+  data::SynthOptions synth;
+  synth.out_dir = (root / "data").string();
+  synth.train_normal = 24;
+  synth.train_pneumonia = 40;
+  synth.test_normal = 8;
+  synth.test_pneumonia = 8;
+  data::write_synthetic_dataset(synth);
+  std::ofstream(root / "data" / "train" / "NORMAL" / "broken.jpeg") << "not an image";
+
+  TrainOptions options;
+  options.config_path = config("experiment1.yaml");
+  options.data_dir = (root / "data").string();
+  options.epochs = 2;
+  options.out_dir = (root / "run").string();
+  std::ostringstream out, log;
+  ASSERT_EQ(command_train(options, out, log), 0);
+
+  EXPECT_NE(log.str().find("broken.jpeg: not a JPEG or PNG"), std::string::npos) << log.str();
+  EXPECT_NE(out.str().find("Epoch 2/2\n"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find(" - loss: "), std::string::npos);
+  EXPECT_NE(out.str().find("    accuracy                           "), std::string::npos) << out.str();
+
+  const fs::path run = root / "run";
+  for (const char* f : {"config.yaml", "summary.txt", "history.csv", "weights.safetensors", "test_report.txt"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  const std::string history = read_text(run / "history.csv");
+  EXPECT_EQ(std::count(history.begin(), history.end(), '\n'), 3) << history;  // header + 2 epochs
+  EXPECT_EQ(history.rfind("epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,seconds\n", 0), 0u);
+  const SafetensorsFile weights = load_safetensors((run / "weights.safetensors").string());
+  EXPECT_EQ(weights.tensors.size(), 26u);  // 3 convs x 2 + 4 BatchNorms x 4 + 2 Denses x 2
+  EXPECT_EQ(weights.tensors.at("conv2d/kernel").shape(), (Shape{16, 5, 5, 3}));
+  EXPECT_EQ(weights.metadata.at("epochs"), "2");
+  // The resolved config reads back as the same experiment, with the --epochs override applied.
+  EXPECT_NE(read_text(run / "config.yaml").find("epochs: 2"), std::string::npos);
+  fs::remove_all(root);
+}
+
+TEST(CommandTrain, MissingDataFolderIsBadInput) {
+  TrainOptions options;
+  options.config_path = config("experiment1.yaml");
+  options.data_dir = "/nonexistent/cxr";
+  std::ostringstream out, log;
+  EXPECT_THROW(command_train(options, out, log), InputError);
+}
+
+}  // namespace
+}  // namespace cxr

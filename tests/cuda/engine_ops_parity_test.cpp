@@ -1,0 +1,59 @@
+// Engine ops on CUDA tensors against the same ops on CPU tensors: the dispatch path (Tensor on a
+// device -> engine/ops -> kernels/cuda), forward and backward. Skips without a GPU.
+#include <random>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "gpu_test.h"
+
+namespace cxr {
+namespace {
+
+class EngineOpsParity : public test::GpuTest {};
+
+Tensor random_host(const Shape& shape, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  std::vector<float> v(static_cast<size_t>(numel_of(shape)));
+  for (float& x : v) x = dist(rng);
+  return Tensor::from_vector(shape, v);
+}
+
+void expect_near_vectors(const std::vector<float>& a, const std::vector<float>& b, float tol) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], tol) << "element " << i;
+}
+
+TEST_F(EngineOpsParity, ReluSigmoidAddMulForwardAndBackward) {
+  const Tensor x_host = random_host({4, 7, 5, 3}, 1), y_host = random_host({4, 7, 5, 3}, 2);
+  auto run = [&](Device device) {
+    Tensor x = x_host.to(device).set_requires_grad(true), y = y_host.to(device).set_requires_grad(true);
+    Tensor out = add(mul(relu(x), sigmoid(y)), scale(x, 0.5f));
+    sum(out).backward();
+    return std::vector<std::vector<float>>{out.to_vector(), x.grad().to_vector(), y.grad().to_vector()};
+  };
+  const auto cpu = run(Device::cpu()), gpu = run(Device::cuda(0));
+  for (size_t k = 0; k < cpu.size(); ++k) expect_near_vectors(cpu[k], gpu[k], 1e-5f);
+}
+
+TEST_F(EngineOpsParity, OpsWithoutACudaKernelSaySo) {
+  Tensor x = Tensor::zeros({1, 5, 5, 1}, Device::cuda(0), "x");
+  Tensor w = Tensor::zeros({1, 3, 3, 1}, Device::cuda(0), "w");
+  EXPECT_THROW(conv2d(x, w, Tensor(), 1, 1, false), InputError);
+}
+
+TEST_F(EngineOpsParity, MixedDevicesAreRefusedNamingBothTensors) {
+  Tensor a = Tensor::zeros({3}, Device::cpu(), "on_cpu");
+  Tensor b = Tensor::zeros({3}, Device::cuda(0), "on_gpu");
+  try {
+    add(a, b);
+    FAIL() << "mixing devices must throw";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("on_cpu"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("on_gpu"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace cxr
