@@ -2,6 +2,8 @@
 // fill in, every bad value is a ConfigError at the right place, and resolved_yaml round-trips.
 #include <gtest/gtest.h>
 
+#include "tests/layers/config_error.h"
+
 #include <functional>
 
 #include "apps/experiment_config.h"
@@ -11,15 +13,7 @@ namespace {
 
 const std::string kSource = CXR_SOURCE_DIR;
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected a ConfigError";
-  return "";
-}
+const auto error_of = testing::config_error_of;
 
 ExperimentConfig parse(const std::string& text) {
   return parse_experiment_config(SpecNode::load_string(text, "x.yaml"));

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "report_fixtures.h"
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -11,23 +13,8 @@
 namespace cxr::report {
 namespace {
 
-const std::string kFixtures = std::string(CXR_SOURCE_DIR) + "/tests/apps/fixtures/report/";
-
-std::string read_fixture(const std::string& name) {
-  std::ifstream in(kFixtures + name, std::ios::binary);
-  if (!in) throw std::runtime_error("missing fixture " + name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, separator)) parts.push_back(part);
-  return parts;
-}
+using testing::read_fixture;
+using testing::split;
 
 // summary_<case>.tsv: "model name, trainable, non-trainable", then "name, class, shape, params".
 std::string format_fixture_model(const std::string& name) {

@@ -1,6 +1,8 @@
 // Building the notebook's models from their YAML: parameter counts, shapes, Keras names, errors.
 #include <gtest/gtest.h>
 
+#include "config_error.h"
+
 #include "engine/autograd.h"
 #include "layers/model.h"
 #include "layers/registry.h"
@@ -90,12 +92,7 @@ TEST(ModelBuild, FrozenLayerCountsAsNonTrainable) {
 }
 
 std::string build_error(const std::string& yaml) {
-  try {
-    build_model(SpecNode::load_string(yaml, "bad.yaml"), 1);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return testing::config_error_of([&] { build_model(SpecNode::load_string(yaml, "bad.yaml"), 1); });
 }
 
 TEST(ModelBuild, UnknownLayerTypeSuggestsTheNearestName) {

@@ -1,6 +1,8 @@
 // SpecNode: accessors, the exact text and position of every error, and name suggestions.
 #include <gtest/gtest.h>
 
+#include "config_error.h"
+
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -10,16 +12,7 @@
 namespace cxr {
 namespace {
 
-// The message of the ConfigError that `action` throws ("" and a test failure if none).
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected a ConfigError";
-  return "";
-}
+const auto error_of = testing::config_error_of;
 
 SpecNode parse(const std::string& text) { return SpecNode::load_string(text, "t.yaml"); }
 
