@@ -112,20 +112,21 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
 
   Trainer trainer(model, config);
   std::ofstream history(run_dir / "history.csv");
-  history << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,seconds\n";
+  history << std::setprecision(9) << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,seconds\n";
+  // Keras prints a float steps_per_epoch (the notebook's n/32) truncated: "114/114".
   const double steps_target = static_cast<double>(data.train.labels.size()) / config.data.batch_size;
   for (int epoch = 1; epoch <= config.train.epochs; ++epoch) {
+    if (config.train.epochs > 1) out << report::format_epoch_header(epoch, config.train.epochs) << std::endl;
     const EpochResult r = trainer.train_epoch(epoch, data.train, data.has_validation ? &data.validation : nullptr);
     std::vector<std::pair<std::string, double>> metrics{{"loss", r.loss}, {"binary_accuracy", r.accuracy}};
     if (r.has_validation) {
       metrics.push_back({"val_loss", r.val_loss});
       metrics.push_back({"val_binary_accuracy", r.val_accuracy});
     }
-    if (config.train.epochs > 1) out << report::format_epoch_header(epoch, config.train.epochs) << "\n";
     out << report::format_epoch_line(steps_target, r.seconds, r.seconds_per_step, metrics) << std::endl;
     history << epoch << "," << r.loss << "," << r.accuracy << ",";
     if (r.has_validation) history << r.val_loss << "," << r.val_accuracy;
-    else history << ",";
+    else history << ",";  // empty validation columns
     history << "," << r.seconds << "\n" << std::flush;
   }
   save_weights(run_dir / "weights.safetensors", model, config, config.train.epochs);

@@ -39,18 +39,18 @@ Trainer::Trainer(Model& model, const ExperimentConfig& config) : model_(model), 
   }
 }
 
-void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector<int>& order, bool augment, int epoch,
+void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector<int>& order, bool training, int epoch,
                              const std::function<void(const Tensor&, const Tensor&, int)>& step) {
   const DataConfig& d = config_.data;
   const data::Augment augmentation{d.augment.zoom_range, d.augment.width_shift_range, d.augment.height_shift_range};
-  const bool any_augment = augment && (augmentation.zoom_range > 0 || augmentation.width_shift_range > 0 ||
+  const bool augment = training && (augmentation.zoom_range > 0 || augmentation.width_shift_range > 0 ||
                                        augmentation.height_shift_range > 0);
   const int n = static_cast<int>(order.size()), batch = d.batch_size;
   const int batches = data::num_batches(n, batch);
   // Keras's fit shuffles the order of a Sequence's batches every epoch even when the generator
   // itself does not shuffle samples (facts §6), so batch k is always the same images but comes
   // at a different point of the epoch.
-  const std::vector<int> batch_order = augment ? data::epoch_order(batches, true, config_.train.seed + 1, epoch)
+  const std::vector<int> batch_order = training ? data::epoch_order(batches, true, config_.train.seed + 1, epoch)
                                                : data::epoch_order(batches, false, 0, 0);
   Tensor x = Tensor::empty({batch, images.height, images.width, 3}, Device::cpu(), "batch_images");
   Tensor y = Tensor::empty({batch, 1}, Device::cpu(), "batch_labels");
@@ -59,7 +59,7 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
     Tensor xb = count == batch ? x : Tensor::empty({count, images.height, images.width, 3}, Device::cpu(), "batch_images");
     Tensor yb = count == batch ? y : Tensor::empty({count, 1}, Device::cpu(), "batch_labels");
     data::fill_batch(images, order.data() + begin, count, static_cast<float>(d.rescale),
-                     any_augment ? &augmentation : nullptr, config_.train.seed, static_cast<uint64_t>(epoch), xb.data(),
+                     augment ? &augmentation : nullptr, config_.train.seed, static_cast<uint64_t>(epoch), xb.data(),
                      yb.data());
     if (model_.device().is_cpu()) {
       step(xb, yb, count);

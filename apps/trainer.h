@@ -37,8 +37,9 @@ class Trainer {
   const Optimizer& optimizer() const { return *optimizer_; }
 
  private:
-  // Runs `step` on every batch of `order` (batches of the configured size, the last one partial).
-  void for_each_batch(const data::LoadedImages& images, const std::vector<int>& order, bool augment, int epoch,
+  // Runs `step` on every batch of `order` (batches of the configured size, the last one partial);
+  // in training, with augmentation and the batch order shuffled as Keras's fit does.
+  void for_each_batch(const data::LoadedImages& images, const std::vector<int>& order, bool training, int epoch,
                       const std::function<void(const Tensor& x, const Tensor& y, int count)>& step);
 
   Model& model_;
