@@ -1,0 +1,110 @@
+#include "apps/plots.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+#include <ostream>
+
+#include "apps/classification_report.h"
+#include "engine/error.h"
+
+namespace cxr {
+
+namespace fs = std::filesystem;
+
+std::vector<std::pair<double, double>> roc_points(const std::vector<float>& scores, const std::vector<int>& labels) {
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  const double positives = static_cast<double>(std::count(labels.begin(), labels.end(), 1));
+  const double negatives = static_cast<double>(labels.size()) - positives;
+  std::vector<std::pair<double, double>> points{{0.0, 0.0}};
+  double tp = 0, fp = 0;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    for (; j < order.size() && scores[order[j]] == scores[order[i]]; ++j) (labels[order[j]] == 1 ? tp : fp) += 1;
+    points.push_back({negatives > 0 ? fp / negatives : 0.0, positives > 0 ? tp / positives : 0.0});
+    i = j;
+  }
+  return points;
+}
+
+namespace {
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream f(path);
+  CXR_CHECK(f, "cannot write " << path.string());
+  f << text;
+}
+
+// gnuplot's script: four PNGs from history.csv (one folder up), roc.dat and confusion.dat.
+std::string gnuplot_script(const PlotInputs& in) {
+  const std::string normal = in.class_names.at(0), pneumonia = in.class_names.at(1);
+  std::string s =
+      "# Drawn by cxrnet; rerun with: gnuplot plots.gp (in this folder)\n"
+      "set terminal pngcairo size 800,560 noenhanced font ',11'\n"
+      "set datafile separator ','\n"
+      "set key autotitle columnhead\n"
+      "set grid\n"
+      "set xlabel 'epoch'\n"
+      "set output 'loss.png'\n"
+      "set title 'Loss (binary cross-entropy)'\n";
+  s += in.has_validation ? "plot '../history.csv' using 1:2 with linespoints title 'train', '' using 1:4 with "
+                           "linespoints title 'validation'\n"
+                         : "plot '../history.csv' using 1:2 with linespoints title 'train'\n";
+  s += "set output 'accuracy.png'\nset title 'Binary accuracy'\nset yrange [0:1]\n";
+  s += in.has_validation ? "plot '../history.csv' using 1:3 with linespoints title 'train', '' using 1:5 with "
+                           "linespoints title 'validation'\n"
+                         : "plot '../history.csv' using 1:3 with linespoints title 'train'\n";
+  s += "unset key\nset datafile separator whitespace\n"
+       "set output 'roc.png'\nset title 'ROC curve (test)'\nset size square\n"
+       "set xlabel 'false positive rate (1 - specificity)'\nset ylabel 'true positive rate (sensitivity)'\n"
+       "set xrange [0:1]\nset yrange [0:1]\n"
+       "plot 'roc.dat' using 1:2 with lines lw 2, x with lines dashtype 2 lc 'grey'\n"
+       "set output 'confusion_matrix.png'\nset title 'Confusion matrix (test)'\nunset grid\n"
+       "set xlabel 'Prediction'\nset ylabel 'True'\n"
+       "set xrange [-0.5:1.5]\nset yrange [1.5:-0.5]\nset cbrange [0:*]\n"
+       "set xtics ('" + normal + "' 0, '" + pneumonia + "' 1)\n"
+       "set ytics ('" + normal + "' 0, '" + pneumonia + "' 1)\n"
+       "set palette defined (0 '#f7fbff', 1 '#08306b')\n"
+       "set style fill solid 1.0 noborder\n"
+       "plot 'confusion.dat' using 1:2:(0.5):(0.5):3 with boxxyerror fc palette, '' using 1:2:(sprintf('%d', $3)) "
+       "with labels font ',16' tc 'orange'\n";
+  return s;
+}
+
+}  // namespace
+
+bool write_plots(const PlotInputs& in, std::ostream& log) {
+  const fs::path dir = in.run_dir / "plots";
+  fs::create_directories(dir);
+  std::string roc;
+  for (const auto& [fpr, tpr] : roc_points(in.test_probabilities, in.test_labels))
+    roc += std::to_string(fpr) + " " + std::to_string(tpr) + "\n";
+  write_file(dir / "roc.dat", roc);
+  std::vector<int> predicted;
+  for (float p : in.test_probabilities) predicted.push_back(p > 0.5f ? 1 : 0);
+  const auto cm = report::confusion_matrix(in.test_labels, predicted, 2);
+  std::string confusion;  // x = predicted, y = true, count
+  for (int t = 0; t < 2; ++t)
+    for (int p = 0; p < 2; ++p)
+      confusion += std::to_string(p) + " " + std::to_string(t) + " " + std::to_string(cm.counts[t][p]) + "\n";
+  write_file(dir / "confusion.dat", confusion);
+  write_file(dir / "plots.gp", gnuplot_script(in));
+
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    log << "plots: gnuplot not found; install it (apt-get install gnuplot-nox) and run `gnuplot plots.gp` in "
+        << dir.string() << "\n";
+    return false;
+  }
+  CXR_CHECK(dir.string().find('\'') == std::string::npos, "run folder " << dir.string() << " contains a quote");
+  const std::string command = "cd '" + dir.string() + "' && gnuplot plots.gp";
+  if (std::system(command.c_str()) != 0) {
+    log << "plots: gnuplot failed; the script is " << (dir / "plots.gp").string() << "\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace cxr

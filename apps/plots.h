@@ -1,0 +1,28 @@
+// PNG plots of a run, drawn by gnuplot (Debian's gnuplot-nox): loss and accuracy curves from
+// history.csv, the confusion-matrix heatmap, and the ROC curve. The data files and the gnuplot
+// script are always written to RUN/plots/, so plots can be redrawn or restyled later; when gnuplot
+// is missing the run still succeeds and says how to get them.
+#pragma once
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace cxr {
+
+struct PlotInputs {
+  std::filesystem::path run_dir;  // holds history.csv
+  std::vector<float> test_probabilities;
+  std::vector<int> test_labels;
+  std::vector<std::string> class_names;
+  bool has_validation = false;
+};
+
+// Returns true when the PNGs were drawn.
+bool write_plots(const PlotInputs& inputs, std::ostream& log);
+
+// The ROC curve's points (false positive rate, true positive rate), from (0,0) to (1,1), one per
+// distinct score.
+std::vector<std::pair<double, double>> roc_points(const std::vector<float>& scores, const std::vector<int>& labels);
+
+}  // namespace cxr
