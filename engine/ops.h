@@ -30,6 +30,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
 // Dense (engine/ops/dense.cpp): x [B, in], weight [in, out] (Keras's layout), bias [out] or undefined.
 Tensor dense(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
+// ZeroPadding2D (engine/ops/zero_pad2d.cpp), NHWC: zeros on each side, possibly unequal.
+Tensor zero_pad2d(const Tensor& x, int top, int bottom, int left, int right);
+
+// GlobalAveragePooling2D (engine/ops/global_pool.cpp): [N, H, W, C] -> [N, C], the mean over H and W.
+Tensor global_avg_pool2d(const Tensor& x);
+
 // MaxPool2D (engine/ops/pool.cpp), NHWC.
 Tensor max_pool2d(const Tensor& x, int pool_h, int pool_w, int stride_h, int stride_w, bool same_padding);
 

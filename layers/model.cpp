@@ -4,8 +4,38 @@
 
 #include "engine/error.h"
 #include "layers/registry.h"
+#include "layers/weights.h"
 
 namespace cxr {
+
+namespace {
+
+// `freeze:` entries: "dense" is the layer dense (all its parameters); "resnet50v2/conv5_block3_3_conv"
+// the parameters of that Keras layer inside the nested model; a trailing * matches any continuation
+// ("resnet50v2/conv4_*", "dense*"). An entry that matches nothing is an error: a typo must not
+// silently train what was meant to be frozen.
+void apply_freeze(Model& model, const SpecNode& list) {
+  for (const SpecNode& item : list.items()) {
+    const std::string entry = item.as_string();
+    const bool prefix = !entry.empty() && entry.back() == '*';
+    const std::string stem = prefix ? entry.substr(0, entry.size() - 1) : entry;
+    bool matched = false;
+    for (auto& layer : model.layers) {
+      if (prefix ? layer->name.starts_with(stem) : layer->name == stem) {
+        layer->trainable = false;
+        matched = true;
+      }
+      for (Parameter& p : layer->parameters())
+        if (p.name.starts_with(prefix ? stem : stem + "/")) {
+          p.trainable = false;
+          matched = true;
+        }
+    }
+    if (!matched) item.fail("'" + entry + "' names no layer or parameter of the model");
+  }
+}
+
+}  // namespace
 
 Tensor Model::forward(const Tensor& x, const ForwardContext& context) {
   CXR_CHECK(x.rank() == static_cast<int>(input_shape.size()) + 1 &&
@@ -71,8 +101,10 @@ void Model::to(Device device) {
 
 Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) {
   Model model;
-  model.name = name;
-  spec.check_keys({"input", "layers"});
+  spec.check_keys({"input", "layers", "name", "functional", "input_name", "freeze", "weights"});
+  model.functional = spec.get_bool("functional", false);
+  model.name = spec.get_string("name", model.functional && name == "sequential" ? "model" : name);
+  model.input_name = spec.get_string("input_name", model.input_name);
   const std::vector<int> input = spec.get_int_list("input");
   if (input.size() != 3) spec.child("input").fail("input must be [height, width, channels]");
   for (int d : input)
@@ -97,9 +129,20 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
       items[i].fail(e.what());
     }
     layer->output_shape = shape;
-    for (Parameter& p : layer->parameters()) p.value.set_requires_grad(layer->trainable && p.trainable);
     model.layers.push_back(std::move(layer));
   }
+  if (spec.has("freeze")) apply_freeze(model, spec.child("freeze"));
+  if (spec.has("weights")) {
+    std::vector<NamedDestination> wanted;
+    for (Parameter* p : model.parameters()) wanted.push_back({p->name, p->value});
+    try {
+      load_named_weights(spec.get_string("weights"), wanted);
+    } catch (const InputError& e) {
+      spec.child("weights").fail(e.what());
+    }
+  }
+  for (auto& layer : model.layers)
+    for (Parameter& p : layer->parameters()) p.value.set_requires_grad(layer->trainable && p.trainable);
   return model;
 }
 

@@ -1,5 +1,14 @@
 // A sequential model built from the `model:` section of an experiment's YAML:
 //   model: {input: [50, 50, 3], layers: [{type: Conv2D, ...}, ...]}
+// Optional keys:
+//   name: model          the summary's "Model: ..." (default "sequential", or "model" when functional)
+//   functional: true     a Keras functional model: the summary starts with its InputLayer row,
+//                        `input_name` (default input_1), as the notebook's transfer model does
+//   freeze: [dense, resnet50v2/conv4_*]   freezes by name: an entry is a layer name, or a path to
+//                        parameters inside a nested layer; a trailing * makes it a prefix. A frozen
+//                        layer or parameter is non-trainable; frozen BatchNorms run in inference mode
+//   weights: PATH        after building, loads EVERY parameter by name from a cxrnet safetensors
+//                        file (a run's weights.safetensors), strictly (layers/weights.h)
 #pragma once
 #include <memory>
 #include <string>
@@ -14,6 +23,8 @@ class Model {
  public:
   std::string name = "sequential";
   Shape input_shape;  // without the batch axis
+  bool functional = false;             // the summary lists an InputLayer first
+  std::string input_name = "input_1";  // its name
   std::vector<std::unique_ptr<Layer>> layers;
 
   Tensor forward(const Tensor& x, const ForwardContext& context);

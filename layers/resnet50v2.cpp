@@ -1,0 +1,153 @@
+// ResNet50V2: YAML `type: ResNet50V2, include_top: false, weights: PATH|none` is ONE nested layer
+// ("resnet50v2 (Functional)" in the summary), as the notebook used it. The architecture lives in
+// layers/resnet50v2_graph.h; here a Builder creates its parameters ("resnet50v2/conv1_conv/kernel",
+// ...) and a Runner calls the engine ops. `weights:` is a safetensors file from
+// tools/convert_keras_h5.py, matched by name (layers/weights.h).
+//
+// Freezing: the whole layer (`trainable: false`) or parts of it by parameter name (model `freeze:`,
+// layers/model.cpp). A BatchNormalization whose gamma is frozen runs in inference mode, as in Keras.
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "engine/error.h"
+#include "engine/init.h"
+#include "engine/ops.h"
+#include "kernels/conv2d.h"
+#include "kernels/pool.h"
+#include "layers/registry.h"
+#include "layers/resnet50v2_graph.h"
+#include "layers/weights.h"
+
+namespace cxr {
+namespace {
+
+constexpr float kBnEpsilon = 1.001e-5f;  // resnet.py passes epsilon=1.001e-5 to every BN
+constexpr float kBnMomentum = 0.99f;     // Keras's default
+
+class ResNet50V2 : public Layer {
+ public:
+  std::string weights_path;  // empty: Keras's initialisers (weights=None)
+
+  const char* class_name() const override { return "Functional"; }
+  Shape build(const Shape& in, uint64_t seed, uint64_t index) override;
+  Tensor forward(const Tensor& x, const ForwardContext& context) override;
+
+  // Where each Keras layer's parameters start in parameters(): kernel[, bias] or gamma, beta, mean, variance.
+  std::map<std::string, size_t> first_parameter;
+  std::map<std::string, bool> has_bias;
+  Tensor& new_parameter(const std::string& short_name, const Shape& shape, bool is_trainable) {
+    return add_parameter(short_name, shape, is_trainable);
+  }
+};
+
+// Build mode: values are shapes [H, W, C]; conv and batch_norm create the parameters.
+struct Builder {
+  ResNet50V2& layer;
+  uint64_t seed, index;
+  uint64_t convs = 0;
+
+  Shape conv(const Shape& x, const std::string& name, int filters, int k, int stride, bool bias) {
+    const int C = static_cast<int>(x[2]);
+    const auto s = kernels::make_conv2d_shape(1, static_cast<int>(x[0]), static_cast<int>(x[1]), C, filters, k, k,
+                                              stride, stride, false);
+    layer.first_parameter[name] = layer.parameters().size();
+    layer.has_bias[name] = bias;
+    Tensor& w = layer.new_parameter(name + "/kernel", {filters, k, k, C}, true);
+    // Streams above every top-level layer's (index * 16 + ...), one per conv.
+    glorot_uniform_(w, int64_t{k} * k * C, int64_t{k} * k * filters, seed, (uint64_t{1} << 40) + index * 4096 + convs++);
+    if (bias) layer.new_parameter(name + "/bias", {filters}, true);
+    return {s.OH, s.OW, filters};
+  }
+  Shape batch_norm(const Shape& x, const std::string& name) {
+    layer.first_parameter[name] = layer.parameters().size();
+    layer.new_parameter(name + "/gamma", {x[2]}, true).fill_(1.0f);
+    layer.new_parameter(name + "/beta", {x[2]}, true);
+    layer.new_parameter(name + "/moving_mean", {x[2]}, false);
+    layer.new_parameter(name + "/moving_variance", {x[2]}, false).fill_(1.0f);
+    return x;
+  }
+  Shape relu(const Shape& x) { return x; }
+  Shape zero_pad(const Shape& x, int p) { return {x[0] + 2 * p, x[1] + 2 * p, x[2]}; }
+  Shape max_pool(const Shape& x, int k, int stride) {
+    const auto s = kernels::make_pool2d_shape(1, static_cast<int>(x[0]), static_cast<int>(x[1]),
+                                              static_cast<int>(x[2]), k, k, stride, stride, false);
+    return {s.OH, s.OW, x[2]};
+  }
+  Shape add(const Shape& a, const Shape& b) {
+    CXR_CHECK(a == b, "resnet50v2: residual branches differ: " << shape_str(a) << " vs " << shape_str(b));
+    return a;
+  }
+};
+
+// Run mode: values are NHWC tensors.
+struct Runner {
+  ResNet50V2& layer;
+  const ForwardContext& context;
+
+  Tensor conv(const Tensor& x, const std::string& name, int, int, int stride, bool) {
+    auto& p = layer.parameters();
+    const size_t i = layer.first_parameter.at(name);
+    return conv2d(x, p[i].value, layer.has_bias.at(name) ? p[i + 1].value : Tensor(), stride, stride, false);
+  }
+  Tensor batch_norm(const Tensor& x, const std::string& name) {
+    auto& p = layer.parameters();
+    const size_t i = layer.first_parameter.at(name);
+    // Keras forces training=False in a frozen BN (facts §3): the whole backbone or this BN.
+    const bool training = context.training && layer.trainable && p[i].trainable;
+    return cxr::batch_norm(x, p[i].value, p[i + 1].value, p[i + 2].value, p[i + 3].value,
+                           {training, kBnMomentum, kBnEpsilon});
+  }
+  Tensor relu(const Tensor& x) { return cxr::relu(x); }
+  Tensor zero_pad(const Tensor& x, int p) { return zero_pad2d(x, p, p, p, p); }
+  Tensor max_pool(const Tensor& x, int k, int stride) { return max_pool2d(x, k, k, stride, stride, false); }
+  Tensor add(const Tensor& a, const Tensor& b) { return cxr::add(a, b); }
+};
+
+Shape ResNet50V2::build(const Shape& in, uint64_t seed, uint64_t index) {
+  CXR_CHECK(in.size() == 3, "layer '" << name << "' (ResNet50V2) needs an image input [H, W, C], got " << shape_str(in));
+  // keras obtain_input_shape(min_size=32).
+  CXR_CHECK(in[0] >= 32 && in[1] >= 32, "layer '" << name << "' (ResNet50V2): input " << shape_str(in)
+                                                  << " is smaller than Keras's minimum of 32x32");
+  Builder builder{*this, seed, index};
+  const Shape out = resnet::resnet50v2(builder, in);
+  if (!weights_path.empty()) {
+    // The file names tensors as the Keras model does ("resnet50v2/conv1_conv/kernel"), whatever
+    // this layer is called in the YAML.
+    std::vector<NamedDestination> wanted;
+    for (const Parameter& p : parameters())
+      wanted.push_back({"resnet50v2" + p.name.substr(name.size()), p.value});
+    load_named_weights(weights_path, wanted);
+  }
+  return out;
+}
+
+Tensor ResNet50V2::forward(const Tensor& x, const ForwardContext& context) {
+  Runner runner{*this, context};
+  return resnet::resnet50v2(runner, x);
+}
+
+std::unique_ptr<Layer> make(const SpecNode& spec) {
+  auto layer = std::make_unique<ResNet50V2>();
+  if (spec.get_bool("include_top", false)) spec.child("include_top").fail("only include_top: false is supported");
+  if (spec.has("weights") && !spec.child("weights").is_null()) {
+    const std::string path = spec.get_string("weights");
+    if (path == "imagenet")
+      spec.child("weights").fail("give the converted file's path (tools/convert_keras_h5.py), not 'imagenet'");
+    if (path != "none") {
+      namespace fs = std::filesystem;
+      // Relative to the current folder, else to the config file's folder.
+      const fs::path beside_config = fs::path(spec.file()).parent_path() / path;
+      layer->weights_path = fs::path(path).is_relative() && !fs::exists(path) && fs::exists(beside_config)
+                                ? beside_config.string()
+                                : path;
+    }
+  }
+  return layer;
+}
+
+}  // namespace
+
+CXR_REGISTER_LAYER(ResNet50V2, "resnet50v2", (std::vector<std::string>{"include_top", "weights"}), make);
+
+}  // namespace cxr
