@@ -9,10 +9,13 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"name", "data", "model", "train"};
 const std::vector<std::string> kDataKeys = {"train",   "validation",    "test",    "image_size", "color_mode",
-                                            "rescale", "interpolation", "augment", "batch_size", "shuffle"};
+                                            "rescale", "interpolation", "augment", "batch_size", "shuffle",
+                                            "decode",  "strict"};
 const std::vector<std::string> kSplitKeys = {"dir", "split_from", "fraction", "seed"};
-const std::vector<std::string> kAugmentKeys = {"zoom_range", "width_shift_range", "height_shift_range"};
-const std::vector<std::string> kTrainKeys = {"optimizer", "loss", "metrics", "epochs", "seed", "device"};
+const std::vector<std::string> kAugmentKeys = {"zoom_range",     "width_shift_range", "height_shift_range",
+                                               "rotation_range", "horizontal_flip",   "brightness_range",
+                                               "contrast_range"};
+const std::vector<std::string> kTrainKeys = {"optimizer", "loss", "metrics", "epochs", "seed", "device", "kernels"};
 const std::vector<std::string> kAdamKeys = {"type", "learning_rate", "beta_1", "beta_2", "epsilon"};
 const std::vector<std::string> kSgdKeys = {"type", "learning_rate"};
 
@@ -93,6 +96,19 @@ AugmentConfig parse_augment(const SpecNode& node) {
   augment.zoom_range = fraction("zoom_range");
   augment.width_shift_range = fraction("width_shift_range");
   augment.height_shift_range = fraction("height_shift_range");
+  const double rotation = node.get_double("rotation_range", 0);
+  augment.rotation_range = checked(node, "rotation_range", rotation, rotation >= 0 && rotation <= 180, "must be in [0, 180]");
+  augment.horizontal_flip = node.get_bool("horizontal_flip", false);
+  augment.contrast_range = fraction("contrast_range");
+  if (node.has("brightness_range") && !node.child("brightness_range").is_null()) {
+    const SpecNode range = node.child("brightness_range");
+    const std::vector<SpecNode> items = range.items();
+    if (items.size() != 2) range.fail("expected [min, max], e.g. [0.8, 1.2]");
+    augment.brightness_min = items[0].as_double();
+    augment.brightness_max = items[1].as_double();
+    if (!(augment.brightness_min >= 0 && augment.brightness_min <= augment.brightness_max && augment.brightness_max > 0))
+      range.fail("needs 0 <= min <= max and max > 0");
+  }
   return augment;
 }
 
@@ -109,7 +125,9 @@ DataConfig parse_data(const SpecNode& node) {
   data.color_mode = one_of(node, "color_mode", data.color_mode, {"rgb", "grayscale"});
   const double rescale = node.get_double("rescale", data.rescale);
   data.rescale = checked(node, "rescale", rescale, rescale > 0, "must be > 0");
-  data.interpolation = one_of(node, "interpolation", data.interpolation, {"nearest", "bilinear"});
+  data.interpolation = one_of(node, "interpolation", data.interpolation, {"nearest", "bilinear", "area"});
+  data.decode = one_of(node, "decode", data.decode, {"exact", "fast"});
+  data.strict = node.get_bool("strict", data.strict);
   if (node.has("augment")) data.augment = parse_augment(node.child("augment"));
   const int batch = node.get_int("batch_size", data.batch_size);
   data.batch_size = checked(node, "batch_size", batch, batch >= 1, "must be at least 1");
@@ -163,6 +181,9 @@ TrainConfig parse_train(const SpecNode& node) {
   train.epochs = checked(node, "epochs", epochs, epochs >= 1, "must be at least 1");
   train.seed = node.get_uint64("seed", train.seed);
   train.device = node.get_string("device", train.device);
+  train.kernels = node.get_string("kernels", train.kernels);
+  if (!train.kernels.empty() && train.kernels != "custom" && train.kernels != "vendor")
+    node.child("kernels").fail("expected custom or vendor, got '" + train.kernels + "'");
   if (!is_device_name(train.device)) {
     node.child("device").fail("expected cpu, cuda or cuda:N, got '" + train.device + "'");
   }
@@ -216,10 +237,21 @@ void emit_data(YAML::Emitter& out, const DataConfig& data) {
   out << YAML::Key << "color_mode" << YAML::Value << data.color_mode;
   out << YAML::Key << "rescale" << YAML::Value << show(data.rescale);
   out << YAML::Key << "interpolation" << YAML::Value << data.interpolation;
+  out << YAML::Key << "decode" << YAML::Value << data.decode;
+  out << YAML::Key << "strict" << YAML::Value << data.strict;
   out << YAML::Key << "augment" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "zoom_range"
       << YAML::Value << show(data.augment.zoom_range) << YAML::Key << "width_shift_range" << YAML::Value
       << show(data.augment.width_shift_range) << YAML::Key << "height_shift_range" << YAML::Value
-      << show(data.augment.height_shift_range) << YAML::EndMap;
+      << show(data.augment.height_shift_range) << YAML::Key << "rotation_range" << YAML::Value
+      << show(data.augment.rotation_range) << YAML::Key << "horizontal_flip" << YAML::Value << data.augment.horizontal_flip
+      << YAML::Key << "brightness_range" << YAML::Value;
+  if (data.augment.brightness_max > 0) {
+    out << YAML::Flow << YAML::BeginSeq << show(data.augment.brightness_min) << show(data.augment.brightness_max)
+        << YAML::EndSeq;
+  } else {
+    out << YAML::Null;
+  }
+  out << YAML::Key << "contrast_range" << YAML::Value << show(data.augment.contrast_range) << YAML::EndMap;
   out << YAML::Key << "batch_size" << YAML::Value << data.batch_size;
   out << YAML::Key << "shuffle" << YAML::Value << data.shuffle;
   out << YAML::EndMap;
@@ -242,6 +274,7 @@ void emit_train(YAML::Emitter& out, const TrainConfig& train) {
   out << YAML::Key << "epochs" << YAML::Value << train.epochs;
   out << YAML::Key << "seed" << YAML::Value << std::to_string(train.seed);
   out << YAML::Key << "device" << YAML::Value << train.device;
+  if (!train.kernels.empty()) out << YAML::Key << "kernels" << YAML::Value << train.kernels;
   out << YAML::EndMap;
 }
 

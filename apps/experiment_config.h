@@ -12,9 +12,15 @@
 
 namespace cxr {
 
-// Keras ImageDataGenerator's settings of the same names; shifts are fractions of the size.
+// Keras ImageDataGenerator's settings of the same names; shifts are fractions of the size. All off
+// by default: rotation_range (degrees), horizontal_flip, brightness_range ([min, max] factors;
+// both 0 = off) and contrast_range (a factor in [1 - r, 1 + r], as Keras's RandomContrast).
 struct AugmentConfig {
   double zoom_range = 0, width_shift_range = 0, height_shift_range = 0;
+  double rotation_range = 0;
+  bool horizontal_flip = false;
+  double brightness_min = 0, brightness_max = 0;
+  double contrast_range = 0;
   bool operator==(const AugmentConfig&) const = default;
 };
 
@@ -41,7 +47,9 @@ struct DataConfig {
   int image_height = 0, image_width = 0;  // `image_size: 50` or `[height, width]`
   std::string color_mode = "rgb";         // rgb | grayscale
   double rescale = 1.0;
-  std::string interpolation = "nearest";  // nearest | bilinear (resize on load)
+  std::string interpolation = "nearest";  // nearest | bilinear | area (resize on load, Pillow's)
+  std::string decode = "exact";           // exact (Keras's pixels) | fast (TurboJPEG DCT scaling)
+  bool strict = false;                    // an unreadable file fails the run instead of being skipped
   AugmentConfig augment;
   int batch_size = 32;
   bool shuffle = false;
@@ -61,6 +69,7 @@ struct TrainConfig {
   int epochs = 1;
   std::uint64_t seed = 42;
   std::string device = "cpu";  // cpu | cuda | cuda:N
+  std::string kernels;         // custom | vendor on CUDA (engine/kernel_choice.h); empty: the default, custom
   bool operator==(const TrainConfig&) const = default;
 };
 

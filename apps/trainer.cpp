@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iostream>
+#include <optional>
 
 #include "data/batch.h"
+#include "data/prefetch.h"
 #include "engine/autograd.h"
+#include "engine/epoch_sums.h"
 #include "engine/error.h"
+#include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "kernels/loss.h"
 
@@ -42,9 +47,13 @@ Trainer::Trainer(Model& model, const ExperimentConfig& config) : model_(model), 
 void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector<int>& order, bool training, int epoch,
                              const std::function<void(const Tensor&, const Tensor&, int)>& step) {
   const DataConfig& d = config_.data;
-  const data::Augment augmentation{d.augment.zoom_range, d.augment.width_shift_range, d.augment.height_shift_range};
-  const bool augment = training && (augmentation.zoom_range > 0 || augmentation.width_shift_range > 0 ||
-                                       augmentation.height_shift_range > 0);
+  data::Augment augmentation{d.augment.zoom_range, d.augment.width_shift_range, d.augment.height_shift_range};
+  augmentation.rotation_range = d.augment.rotation_range;
+  augmentation.horizontal_flip = d.augment.horizontal_flip;
+  augmentation.brightness_min = d.augment.brightness_min;
+  augmentation.brightness_max = d.augment.brightness_max;
+  augmentation.contrast_range = d.augment.contrast_range;
+  const bool augment = training && augmentation.any();
   const int n = static_cast<int>(order.size()), batch = d.batch_size;
   const int batches = data::num_batches(n, batch);
   // Keras's fit shuffles the order of a Sequence's batches every epoch even when the generator
@@ -52,15 +61,32 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
   // at a different point of the epoch.
   const std::vector<int> batch_order = training ? data::epoch_order(batches, true, config_.train.seed + 1, epoch)
                                                : data::epoch_order(batches, false, 0, 0);
-  Tensor x = Tensor::empty({batch, images.height, images.width, 3}, Device::cpu(), "batch_images");
-  Tensor y = Tensor::empty({batch, 1}, Device::cpu(), "batch_labels");
-  for (int b : batch_order) {
-    const int begin = b * batch, count = std::min(batch, n - begin);
-    Tensor xb = count == batch ? x : Tensor::empty({count, images.height, images.width, 3}, Device::cpu(), "batch_images");
-    Tensor yb = count == batch ? y : Tensor::empty({count, 1}, Device::cpu(), "batch_labels");
-    data::fill_batch(images, order.data() + begin, count, static_cast<float>(d.rescale),
-                     augment ? &augmentation : nullptr, config_.train.seed, static_cast<uint64_t>(epoch), xb.data(),
-                     yb.data());
+  // Two full-size buffers (the worker fills one while the step uses the other) and one for the
+  // partial batch, which occurs at most once per pass and so never needs a second buffer.
+  constexpr int kSlots = 2;
+  std::vector<Tensor> xs, ys;
+  for (int s = 0; s < kSlots; ++s) {
+    xs.push_back(Tensor::empty({batch, images.height, images.width, 3}, Device::cpu(), "batch_images"));
+    ys.push_back(Tensor::empty({batch, 1}, Device::cpu(), "batch_labels"));
+  }
+  const int partial = n % batch;
+  Tensor x_partial = partial ? Tensor::empty({partial, images.height, images.width, 3}, Device::cpu(), "batch_images") : xs[0];
+  Tensor y_partial = partial ? Tensor::empty({partial, 1}, Device::cpu(), "batch_labels") : ys[0];
+  auto count_of = [&](int k) { return std::min(batch, n - batch_order[static_cast<size_t>(k)] * batch); };
+  // The worker only does the augmentation and copying (fill_batch), which reads `images` and writes
+  // the slot's buffers; the model and the step stay on this thread.
+  data::BatchPrefetcher prefetch(batches, kSlots, [&](int k, int slot) {
+    const int count = count_of(k);
+    Tensor& xb = count == batch ? xs[static_cast<size_t>(slot)] : x_partial;
+    Tensor& yb = count == batch ? ys[static_cast<size_t>(slot)] : y_partial;
+    data::fill_batch(images, order.data() + batch_order[static_cast<size_t>(k)] * batch, count,
+                     static_cast<float>(d.rescale), augment ? &augmentation : nullptr, config_.train.seed,
+                     static_cast<uint64_t>(epoch), xb.data(), yb.data());
+  });
+  for (int k = 0; k < batches; ++k) {
+    const int slot = prefetch.next(), count = count_of(k);
+    const Tensor& xb = count == batch ? xs[static_cast<size_t>(slot)] : x_partial;
+    const Tensor& yb = count == batch ? ys[static_cast<size_t>(slot)] : y_partial;
     if (model_.device().is_cpu()) {
       step(xb, yb, count);
     } else {
@@ -74,27 +100,35 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
   r.epoch = epoch;
   const auto start = Clock::now();
   auto after_first_step = start;
-  double loss_sum = 0;
-  int64_t correct = 0, seen = 0;
+  const bool on_cpu = model_.device().is_cpu();
+  if (!on_cpu && epoch == 1) std::clog << gpu_run_report(model_.device()) << std::flush;
+  const KernelChoiceScope kernels(config_.train.kernels.empty()
+                                      ? std::nullopt
+                                      : std::optional<KernelChoice>(parse_kernel_choice(config_.train.kernels)));
+  // Loss and correct counts stay on the GPU until the epoch ends: no step waits for the device.
+  EpochSums sums(model_.device());
+  int64_t seen = 0;
   const std::vector<int> order =
       data::epoch_order(static_cast<int>(train.labels.size()), config_.data.shuffle, config_.train.seed, epoch);
   for_each_batch(train, order, true, epoch, [&](const Tensor& x, const Tensor& y, int count) {
     const ForwardContext context{true, config_.train.seed, static_cast<uint64_t>(optimizer_->iterations())};
     Tensor logits = model_.forward_logits(x, context);
     Tensor loss = bce_with_logits(logits, y);
-    const float loss_value = loss.item();
-    CXR_CHECK(std::isfinite(loss_value), "training diverged: loss is " << loss_value << " at epoch " << epoch
-                                                                       << ", step " << r.steps + 1);
-    loss_sum += static_cast<double>(loss_value) * count;  // Keras: mean weighted by batch size
-    correct += correct_count(logits, y);
+    if (on_cpu) {  // reading the loss is free here; on CUDA the check waits for the epoch's sum
+      const float loss_value = loss.item();
+      CXR_CHECK(std::isfinite(loss_value), "training diverged: loss is " << loss_value << " at epoch " << epoch
+                                                                         << ", step " << r.steps + 1);
+    }
+    sums.add(loss, logits, y, count);  // Keras: mean weighted by batch size
     seen += count;
     loss.backward();
     optimizer_->step();
     optimizer_->zero_grad();
     if (++r.steps == 1) after_first_step = Clock::now();
   });
-  r.loss = loss_sum / static_cast<double>(seen);
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+  r.loss = sums.loss_sum() / static_cast<double>(seen);
+  CXR_CHECK(std::isfinite(r.loss), "training diverged: the mean loss of epoch " << epoch << " is " << r.loss);
+  r.accuracy = static_cast<double>(sums.correct()) / static_cast<double>(seen);
   if (validation && !validation->labels.empty()) {
     const Evaluation v = evaluate(*validation);
     r.val_loss = v.loss;
@@ -110,6 +144,9 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
 
 Evaluation Trainer::evaluate(const data::LoadedImages& images) {
   NoGrad no_grad;
+  const KernelChoiceScope kernels(config_.train.kernels.empty()
+                                      ? std::nullopt
+                                      : std::optional<KernelChoice>(parse_kernel_choice(config_.train.kernels)));
   Evaluation e;
   double loss_sum = 0;
   int64_t correct = 0;

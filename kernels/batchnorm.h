@@ -34,4 +34,18 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
                                   const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
                                   float* dgamma_or_null, float* dbeta_or_null);
 }  // namespace cpu
+
+namespace cuda {  // kernels/cuda/batchnorm.cu: statistics in double with a fixed reduction order
+void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
+                             float* y, float* save_mean, float* save_inv_std, float* save_var);
+void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
+                             bool unbiased_variance, float* moving_mean, float* moving_var);
+void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* gamma, const float* beta,
+                                 const float* moving_mean, const float* moving_var, float epsilon, float* y);
+void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
+                              const float* save_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta);
+void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
+                                  const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
+                                  float* dgamma_or_null, float* dbeta_or_null);
+}  // namespace cuda
 }  // namespace cxr::kernels

@@ -34,4 +34,21 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
                      float* dw_or_null, float* dbias_or_null);
 }  // namespace cpu
 
+namespace cuda {
+// Custom kernels (kernels/cuda/conv2d.cu): implicit GEMM on the tiled SGEMM of
+// kernels/cuda/tiled_gemm.cuh; dw uses a deterministic split-K. Queued on stream(), never synchronised.
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y);
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
+                     float* dw_or_null, float* dbias_or_null);
+}  // namespace cuda
+
+namespace vendor {
+// cuDNN (kernels/cuda/cudnn_conv2d.cpp): the algorithm of each direction is found once per shape
+// and cached (kernels/cuda/vendor.h has the workspace cap, the deterministic switch and TF32).
+// Shapes cuDNN cannot express (TensorFlow's asymmetric 'same' padding) fall back to cuda::.
+void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y);
+void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
+                     float* dw_or_null, float* dbias_or_null);
+}  // namespace vendor
+
 }  // namespace cxr::kernels

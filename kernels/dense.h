@@ -16,4 +16,20 @@ void dense_forward(int B, int in, int out, const float* x, const float* w, const
 void dense_backward(int B, int in, int out, const float* x, const float* w, const float* dy, float* dx_or_null,
                     float* dw_or_null, float* dbias_or_null);
 }  // namespace cpu
+
+namespace cuda {  // custom tiled SGEMM (kernels/cuda/gemm.cu); queued on stream(), never synchronised
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, const float* B, float beta,
+           float* C);
+void dense_forward(int B, int in, int out, const float* x, const float* w, const float* bias_or_null, float* y);
+void dense_backward(int B, int in, int out, const float* x, const float* w, const float* dy, float* dx_or_null,
+                    float* dw_or_null, float* dbias_or_null);
+}  // namespace cuda
+
+namespace vendor {  // cuBLAS (kernels/cuda/cublas_gemm.cpp), row-major through swapped operands
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, const float* B, float beta,
+           float* C);
+void dense_forward(int B, int in, int out, const float* x, const float* w, const float* bias_or_null, float* y);
+void dense_backward(int B, int in, int out, const float* x, const float* w, const float* dy, float* dx_or_null,
+                    float* dw_or_null, float* dbias_or_null);
+}  // namespace vendor
 }  // namespace cxr::kernels

@@ -14,4 +14,9 @@ void dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, cons
 // dx = dy * mask / (1 - rate) with the mask of the same (seed, stream). dx is OVERWRITTEN.
 void dropout_backward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* dy, float* dx);
 }  // namespace cpu
+
+namespace cuda {  // kernels/cuda/dropout.cu: the same Philox words and the same mask, bit for bit
+void dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y);
+void dropout_backward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* dy, float* dx);
+}  // namespace cuda
 }  // namespace cxr::kernels

@@ -19,5 +19,7 @@ void accumulate(int64_t n, const float* x, float* y);
 void scale(int64_t n, float alpha, const float* x, float* y);
 void mul(int64_t n, const float* a, const float* b, float* y);
 void sum(int64_t n, const float* x, float* out);  // out is device memory: no host sync
+// y[i] = *value for a device scalar: broadcasts a gradient without reading it on the host.
+void broadcast_fill(int64_t n, const float* value, float* y);
 }  // namespace cuda
 }  // namespace cxr::kernels

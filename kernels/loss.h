@@ -15,4 +15,15 @@ void bce_logits_backward(int64_t n, const float* z, const float* y, float grad_s
 // threshold) equals their label (y > 0.5). z = 0 gives p = 0.5, which predicts class 0.
 int64_t binary_accuracy_count(int64_t n, const float* z, const float* y);
 }  // namespace cpu
+
+// CUDA twins (kernels/cuda/loss.cu). Scalars stay on the device so a training step never waits for
+// the GPU: the loss is written to device memory, the backward reads its scale from device memory,
+// and the correct-count is added onto a device counter the trainer reads once per epoch.
+namespace cuda {
+void bce_logits_forward(int64_t n, const float* z, const float* y, float* mean_out);
+void bce_logits_backward(int64_t n, const float* z, const float* y, const float* grad_scale, float* dz);
+void binary_accuracy_count(int64_t n, const float* z, const float* y, unsigned long long* counter);  // *counter += count
+// *sum += double(*value) * weight: the epoch's loss sum, weighted by batch size as Keras does.
+void accumulate_weighted(const float* value, double weight, double* sum);
+}  // namespace cuda
 }  // namespace cxr::kernels

@@ -26,4 +26,9 @@ void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y);
 void maxpool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx);
 }  // namespace cpu
 
+namespace cuda {  // kernels/cuda/pool.cu; same tie rule, and backward gathers so sums match the CPU's order
+void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y);
+void maxpool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx);
+}  // namespace cuda
+
 }  // namespace cxr::kernels

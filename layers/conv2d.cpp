@@ -1,6 +1,7 @@
 // Conv2D: YAML `type: Conv2D` -> engine/ops/conv2d.cpp -> kernels/cpu/conv2d.cpp (and kernels/cuda/).
 #include "engine/error.h"
 #include "engine/init.h"
+#include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "kernels/conv2d.h"
 #include "layers/activation_fn.h"
@@ -15,6 +16,7 @@ class Conv2D : public Layer {
   std::pair<int, int> kernel{1, 1}, strides{1, 1};
   bool same_padding = false, use_bias = true;
   ActivationFn activation = ActivationFn::Linear;
+  std::optional<KernelChoice> kernels;  // YAML `kernels: custom | vendor`: this layer's CUDA implementation
 
   const char* class_name() const override { return "Conv2D"; }
 
@@ -39,6 +41,7 @@ class Conv2D : public Layer {
 
   Tensor forward_before_activation(const Tensor& x, const ForwardContext&) override {
     const Tensor bias = use_bias ? parameters()[1].value : Tensor();
+    const KernelChoiceScope choice(kernels);  // the op keeps it for its backward
     return conv2d(x, parameters()[0].value, bias, strides.first, strides.second, same_padding);
   }
   Tensor forward(const Tensor& x, const ForwardContext& context) override {
@@ -59,11 +62,16 @@ std::unique_ptr<Layer> make(const SpecNode& spec) {
   layer->same_padding = parse_padding(spec);
   layer->use_bias = spec.get_bool("use_bias", true);
   layer->activation = parse_activation(spec, "activation", "linear");
+  if (spec.has("kernels")) {
+    const std::string choice = spec.get_string("kernels");
+    if (choice != "custom" && choice != "vendor") spec.child("kernels").fail("expected custom or vendor, got '" + choice + "'");
+    layer->kernels = parse_kernel_choice(choice);
+  }
   return layer;
 }
 
 }  // namespace
 
-CXR_REGISTER_LAYER(Conv2D, "conv2d", (std::vector<std::string>{"filters", "kernel", "kernel_size", "strides", "padding", "use_bias", "activation"}), make);
+CXR_REGISTER_LAYER(Conv2D, "conv2d", (std::vector<std::string>{"filters", "kernel", "kernel_size", "strides", "padding", "use_bias", "activation", "kernels"}), make);
 
 }  // namespace cxr

@@ -1,6 +1,7 @@
 // Dense: YAML `type: Dense` -> engine/ops/dense.cpp -> kernels/cpu/dense.cpp (OpenBLAS sgemm).
 #include "engine/error.h"
 #include "engine/init.h"
+#include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "layers/activation_fn.h"
 #include "layers/registry.h"
@@ -13,6 +14,7 @@ class Dense : public Layer {
   int units = 0;
   bool use_bias = true;
   ActivationFn activation = ActivationFn::Linear;
+  std::optional<KernelChoice> kernels;  // YAML `kernels: custom | vendor`: this layer's CUDA implementation
 
   const char* class_name() const override { return "Dense"; }
 
@@ -26,6 +28,7 @@ class Dense : public Layer {
   }
 
   Tensor forward_before_activation(const Tensor& x, const ForwardContext&) override {
+    const KernelChoiceScope choice(kernels);  // the op keeps it for its backward
     return dense(x, parameters()[0].value, use_bias ? parameters()[1].value : Tensor());
   }
   Tensor forward(const Tensor& x, const ForwardContext& context) override {
@@ -40,11 +43,16 @@ std::unique_ptr<Layer> make(const SpecNode& spec) {
   if (layer->units < 1) spec.child("units").fail("units must be at least 1");
   layer->use_bias = spec.get_bool("use_bias", true);
   layer->activation = parse_activation(spec, "activation", "linear");
+  if (spec.has("kernels")) {
+    const std::string choice = spec.get_string("kernels");
+    if (choice != "custom" && choice != "vendor") spec.child("kernels").fail("expected custom or vendor, got '" + choice + "'");
+    layer->kernels = parse_kernel_choice(choice);
+  }
   return layer;
 }
 
 }  // namespace
 
-CXR_REGISTER_LAYER(Dense, "dense", (std::vector<std::string>{"units", "use_bias", "activation"}), make);
+CXR_REGISTER_LAYER(Dense, "dense", (std::vector<std::string>{"units", "use_bias", "activation", "kernels"}), make);
 
 }  // namespace cxr

@@ -5,6 +5,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -22,22 +23,33 @@ inline bool require_gpu(benchmark::State& state) {
   return false;
 }
 
+// The n random floats a DeviceBuffer of this seed holds, for the CPU reference.
+inline std::vector<float> host_values(int64_t n, uint32_t seed) {
+  std::vector<float> host(static_cast<size_t>(n));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-4.0f, 4.0f);
+  for (float& x : host) x = dist(rng);
+  return host;
+}
+
 // n random floats on the device (random, not zeros: zeros can run faster than real data).
 class DeviceBuffer {
  public:
   explicit DeviceBuffer(int64_t n, uint32_t seed = 1)
       : bytes_(static_cast<size_t>(n) * sizeof(float)),
         ptr_(static_cast<float*>(kernels::cuda::device_alloc(bytes_, "benchmark buffer"))) {
-    std::vector<float> host(static_cast<size_t>(n));
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-4.0f, 4.0f);
-    for (float& x : host) x = dist(rng);
+    const std::vector<float> host = host_values(n, seed);
     kernels::cuda::copy_host_to_device(ptr_, host.data(), bytes_);
   }
   ~DeviceBuffer() { kernels::cuda::device_free(ptr_); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   float* get() const { return ptr_; }
+  std::vector<float> to_host() const {  // waits for the stream
+    std::vector<float> host(bytes_ / sizeof(float));
+    kernels::cuda::copy_device_to_host(host.data(), ptr_, bytes_);
+    return host;
+  }
 
  private:
   size_t bytes_;
@@ -73,6 +85,31 @@ void time_launches(benchmark::State& state, double bytes_per_launch, Launch laun
   CXR_CUDA_CHECK(cudaEventDestroy(stop));
   if (total_seconds > 0.0)
     state.counters["GB/s"] = bytes_per_launch * static_cast<double>(state.iterations()) / total_seconds / 1e9;
+}
+
+// Benchmark only what is right: compares a GPU result with the CPU reference (|a - b| <= abs +
+// rel * |a|) and skips the benchmark with the first mismatch otherwise. Returns whether it matched.
+inline bool matches_cpu(benchmark::State& state, const std::vector<float>& cpu, const std::vector<float>& gpu,
+                        double abs_tol, double rel_tol) {
+  if (cpu.size() != gpu.size()) {
+    state.SkipWithError("validation: sizes differ");
+    return false;
+  }
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    const double a = cpu[i], b = gpu[i];
+    if (!(std::fabs(a - b) <= abs_tol + rel_tol * std::fabs(a))) {
+      const std::string why = "validation failed at element " + std::to_string(i) + ": CPU " + std::to_string(a) +
+                              ", GPU " + std::to_string(b);
+      state.SkipWithError(why.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// Adds a TFLOP/s counter for `flops` per launch, from the manual time the launches took.
+inline void report_flops(benchmark::State& state, double flops) {
+  state.counters["TFLOP/s"] = benchmark::Counter(flops / 1e12, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace cxr::bench

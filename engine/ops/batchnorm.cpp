@@ -17,8 +17,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   Tensor y = Tensor::empty(x.shape(), device, "batch_norm");
 
   if (!options.training) {
-    CXR_DISPATCH_CPU_ONLY(device, "batch_norm",
-                          batchnorm_forward_inference(M, C, x.data(), gamma.data(), beta.data(), moving_mean.data(),
+    CXR_DISPATCH(device, batchnorm_forward_inference(M, C, x.data(), gamma.data(), beta.data(), moving_mean.data(),
                                                       moving_var.data(), options.epsilon, y.data()));
     record(y, "batch_norm_inference", {x, gamma, beta},
            [M, C, eps = options.epsilon, x = x.detach(), gamma = gamma.detach(), mean = moving_mean.clone(),
@@ -26,8 +25,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
              Tensor dx = Tensor::empty(x.shape(), x.device(), "batch_norm_dx");
              Tensor dgamma = Tensor::empty({C}, x.device(), "batch_norm_dgamma");
              Tensor dbeta = Tensor::empty({C}, x.device(), "batch_norm_dbeta");
-             CXR_DISPATCH_CPU_ONLY(x.device(), "batch_norm backward",
-                                   batchnorm_backward_inference(M, C, x.data(), gamma.data(), mean.data(), var.data(),
+             CXR_DISPATCH(x.device(), batchnorm_backward_inference(M, C, x.data(), gamma.data(), mean.data(), var.data(),
                                                                 eps, g.data(), dx.data(), dgamma.data(), dbeta.data()));
              return std::vector<Tensor>{dx, dgamma, dbeta};
            });
@@ -37,22 +35,19 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   Tensor save_mean = Tensor::empty({C}, device, "batch_norm_mean");
   Tensor save_inv_std = Tensor::empty({C}, device, "batch_norm_inv_std");
   Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
-  CXR_DISPATCH_CPU_ONLY(device, "batch_norm",
-                        batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon, y.data(),
+  CXR_DISPATCH(device, batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon, y.data(),
                                                 save_mean.data(), save_inv_std.data(), save_var.data()));
   // TensorFlow's fused kernel (4-D inputs) feeds the moving variance the unbiased batch variance;
   // Keras's 2-D path the biased one (facts §3).
   const bool unbiased = x.rank() == 4;
-  CXR_DISPATCH_CPU_ONLY(device, "batch_norm",
-                        batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, unbiased,
+  CXR_DISPATCH(device, batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, unbiased,
                                                 moving_mean.data(), moving_var.data()));
   record(y, "batch_norm_train", {x, gamma, beta},
          [M, C, x = x.detach(), gamma = gamma.detach(), save_mean, save_inv_std](const Tensor& g) {
            Tensor dx = Tensor::empty(x.shape(), x.device(), "batch_norm_dx");
            Tensor dgamma = Tensor::empty({C}, x.device(), "batch_norm_dgamma");
            Tensor dbeta = Tensor::empty({C}, x.device(), "batch_norm_dbeta");
-           CXR_DISPATCH_CPU_ONLY(x.device(), "batch_norm backward",
-                                 batchnorm_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
+           CXR_DISPATCH(x.device(), batchnorm_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
                                                           save_inv_std.data(), g.data(), dx.data(), dgamma.data(),
                                                           dbeta.data()));
            return std::vector<Tensor>{dx, dgamma, dbeta};

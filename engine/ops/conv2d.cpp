@@ -25,17 +25,18 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int str
     throw InputError("conv2d: weight " + weight.describe() + " on input " + x.describe() + ": " + e.what());
   }
   Tensor y = Tensor::empty({s.N, s.OH, s.OW, s.K}, device, "conv2d");
-  CXR_DISPATCH_CPU_ONLY(device, "conv2d",
-                        conv2d_forward(s, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data()));
+  const KernelChoice choice = current_kernel_choice();  // backward uses the forward's choice
+  CXR_DISPATCH_CHOICE(device, choice,
+                      conv2d_forward(s, x.data(), weight.data(), bias.defined() ? bias.data() : nullptr, y.data()));
   record(y, "conv2d", {x, weight, bias},
-         [s, x = x.detach(), w = weight.detach(), want_dx = x.requires_grad(), want_dw = weight.requires_grad(),
+         [s, choice, x = x.detach(), w = weight.detach(), want_dx = x.requires_grad(), want_dw = weight.requires_grad(),
           want_db = bias.defined() && bias.requires_grad()](const Tensor& g) {
            Tensor dx, dw, db;
            if (want_dx) dx = Tensor::empty(x.shape(), x.device(), "conv2d_dx");
            if (want_dw) dw = Tensor::empty(w.shape(), w.device(), "conv2d_dw");
            if (want_db) db = Tensor::empty({s.K}, w.device(), "conv2d_db");
-           CXR_DISPATCH_CPU_ONLY(x.device(), "conv2d backward",
-                                 conv2d_backward(s, x.data(), w.data(), g.data(), want_dx ? dx.data() : nullptr,
+           CXR_DISPATCH_CHOICE(x.device(), choice,
+                               conv2d_backward(s, x.data(), w.data(), g.data(), want_dx ? dx.data() : nullptr,
                                                  want_dw ? dw.data() : nullptr, want_db ? db.data() : nullptr));
            return std::vector<Tensor>{dx, dw, db};
          });

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/error.h"
+#include "engine/kernel_choice.h"
 #include "engine/tensor.h"
 
 namespace cxr {
@@ -48,6 +49,27 @@ inline Device common_device(const char* op, std::initializer_list<const Tensor*>
     } else {                                                                 \
       throw ::cxr::InputError("this cxrnet was built without CUDA");         \
     }                                                                        \
+  } while (0)
+#endif
+
+// CXR_DISPATCH_CHOICE(device, choice, conv2d_forward(...)): like CXR_DISPATCH, and on CUDA the custom
+// kernel (kernels::cuda) or the vendor library (kernels::vendor) by a KernelChoice (engine/kernel_choice.h).
+#ifdef CXR_WITH_CUDA
+#define CXR_DISPATCH_CHOICE(device, choice, call)             \
+  do {                                                        \
+    if ((device).is_cpu()) {                                  \
+      ::cxr::kernels::cpu::call;                              \
+    } else if ((choice) == ::cxr::KernelChoice::Vendor) {     \
+      ::cxr::kernels::vendor::call;                           \
+    } else {                                                  \
+      ::cxr::kernels::cuda::call;                             \
+    }                                                         \
+  } while (0)
+#else
+#define CXR_DISPATCH_CHOICE(device, choice, call) \
+  do {                                            \
+    (void)(choice);                               \
+    CXR_DISPATCH(device, call);                   \
   } while (0)
 #endif
 

@@ -36,8 +36,14 @@ Tensor sum(const Tensor& x) {
   Tensor y = Tensor::empty({1}, x.device(), "sum");
   CXR_DISPATCH(x.device(), sum(x.numel(), x.data(), y.data()));
   record(y, "sum", {x}, [shape = x.shape()](const Tensor& g) {
-    // d(sum)/dx_i = 1: broadcast the scalar gradient (read once; backward is not the hot path).
-    return std::vector<Tensor>{Tensor::full(shape, g.item(), g.device(), "sum_grad")};
+    // d(sum)/dx_i = 1: broadcast the scalar gradient. On CUDA it is broadcast on the device, so
+    // backward never waits for the GPU; on the CPU reading it is free.
+    if (g.device().is_cpu()) return std::vector<Tensor>{Tensor::full(shape, g.item(), g.device(), "sum_grad")};
+    Tensor dx = Tensor::empty(shape, g.device(), "sum_grad");
+#ifdef CXR_WITH_CUDA
+    kernels::cuda::broadcast_fill(dx.numel(), g.data(), dx.data());
+#endif
+    return std::vector<Tensor>{dx};
   });
   return y;
 }

@@ -10,12 +10,27 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets) {
   CXR_CHECK(logits.numel() == targets.numel(), "bce_with_logits: logits " << logits.describe() << " and targets "
                                                                           << targets.describe() << " differ in size");
   CXR_CHECK(logits.numel() > 0, "bce_with_logits: empty batch " << logits.describe());
-  CXR_CHECK(device.is_cpu(), "bce_with_logits: no CUDA kernel yet; run on --device cpu");
-  const float value = kernels::cpu::bce_logits_forward(logits.numel(), logits.data(), targets.data());
-  Tensor loss = Tensor::full({1}, value, device, "loss");
+  // On CUDA the loss is written to device memory and the backward reads its scale from there: a
+  // training step never waits for the GPU. The CPU kernel returns the value (reading it is free).
+  Tensor loss;
+  if (device.is_cpu()) {
+    loss = Tensor::full({1}, kernels::cpu::bce_logits_forward(logits.numel(), logits.data(), targets.data()), device,
+                        "loss");
+  } else {
+    loss = Tensor::empty({1}, device, "loss");
+#ifdef CXR_WITH_CUDA
+    kernels::cuda::bce_logits_forward(logits.numel(), logits.data(), targets.data(), loss.data());
+#endif
+  }
   record(loss, "bce_with_logits", {logits, targets}, [z = logits.detach(), y = targets.detach()](const Tensor& g) {
     Tensor dz = Tensor::empty(z.shape(), z.device(), "bce_dz");
-    kernels::cpu::bce_logits_backward(z.numel(), z.data(), y.data(), g.item(), dz.data());
+    if (z.device().is_cpu()) {
+      kernels::cpu::bce_logits_backward(z.numel(), z.data(), y.data(), g.item(), dz.data());
+    } else {
+#ifdef CXR_WITH_CUDA
+      kernels::cuda::bce_logits_backward(z.numel(), z.data(), y.data(), g.data(), dz.data());
+#endif
+    }
     return std::vector<Tensor>{dz, Tensor()};  // targets get no gradient
   });
   return loss;

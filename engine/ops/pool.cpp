@@ -17,10 +17,10 @@ Tensor max_pool2d(const Tensor& x, int pool_h, int pool_w, int stride_h, int str
     throw InputError("max_pool2d on input " + x.describe() + ": " + e.what());
   }
   Tensor y = Tensor::empty({s.N, s.OH, s.OW, s.C}, x.device(), "max_pool2d");
-  CXR_DISPATCH_CPU_ONLY(x.device(), "max_pool2d", maxpool2d_forward(s, x.data(), y.data()));
+  CXR_DISPATCH(x.device(), maxpool2d_forward(s, x.data(), y.data()));
   record(y, "max_pool2d", {x}, [s, x = x.detach()](const Tensor& g) {
     Tensor dx = Tensor::empty(x.shape(), x.device(), "max_pool2d_dx");
-    CXR_DISPATCH_CPU_ONLY(x.device(), "max_pool2d backward", maxpool2d_backward(s, x.data(), g.data(), dx.data()));
+    CXR_DISPATCH(x.device(), maxpool2d_backward(s, x.data(), g.data(), dx.data()));
     return std::vector<Tensor>{dx};
   });
   return y;

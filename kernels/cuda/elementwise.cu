@@ -37,3 +37,22 @@ void scale(int64_t n, float alpha, const float* x, float* y) {
 void mul(int64_t n, const float* a, const float* b, float* y) { detail::launch_map<2>(n, a, b, y, Mul{}); }
 
 }  // namespace cxr::kernels::cuda
+
+namespace cxr::kernels::cuda {
+namespace {
+
+__global__ void broadcast_fill_kernel(int64_t n, const float* value, float* y) {
+  const float v = *value;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) y[i] = v;
+}
+
+}  // namespace
+
+void broadcast_fill(int64_t n, const float* value, float* y) {
+  if (n <= 0) return;
+  broadcast_fill_kernel<<<detail::grid_size(n), detail::kBlockThreads, 0, stream()>>>(n, value, y);
+  CXR_CUDA_CHECK_LAST();
+}
+
+}  // namespace cxr::kernels::cuda

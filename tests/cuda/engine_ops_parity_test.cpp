@@ -37,12 +37,6 @@ TEST_F(EngineOpsParity, ReluSigmoidAddMulForwardAndBackward) {
   for (size_t k = 0; k < cpu.size(); ++k) expect_near_vectors(cpu[k], gpu[k], 1e-5f);
 }
 
-TEST_F(EngineOpsParity, OpsWithoutACudaKernelSaySo) {
-  Tensor x = Tensor::zeros({1, 5, 5, 1}, Device::cuda(0), "x");
-  Tensor w = Tensor::zeros({1, 3, 3, 1}, Device::cuda(0), "w");
-  EXPECT_THROW(conv2d(x, w, Tensor(), 1, 1, false), InputError);
-}
-
 TEST_F(EngineOpsParity, MixedDevicesAreRefusedNamingBothTensors) {
   Tensor a = Tensor::zeros({3}, Device::cpu(), "on_cpu");
   Tensor b = Tensor::zeros({3}, Device::cuda(0), "on_gpu");

@@ -1,0 +1,91 @@
+// Custom CUDA twins of kernels/cpu/dense.cpp: the tiled SGEMM (kernels/cuda/tiled_gemm.cuh) on plain
+// matrices, Dense forward and backward on it, and the small helpers the convolution shares
+// (bias rows, column sums, the split-K reduction).
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/tiled_gemm.cuh"
+#include "kernels/dense.h"
+
+namespace cxr::kernels::cuda {
+namespace detail {
+namespace {
+
+constexpr int kColumnGroup = 32, kRowThreads = 32;  // column_sums: 32 columns x 32 row-walkers
+
+__global__ void column_sums_kernel(int64_t rows, int cols, const float* x, float* out) {
+  __shared__ double partial[kRowThreads][kColumnGroup + 1];
+  const int c = blockIdx.x * kColumnGroup + threadIdx.x;
+  double acc = 0.0;
+  if (c < cols)
+    for (int64_t r = threadIdx.y; r < rows; r += kRowThreads) acc += x[r * cols + c];
+  partial[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < cols) {
+    double total = 0.0;
+    for (int i = 0; i < kRowThreads; ++i) total += partial[i][threadIdx.x];  // fixed order: deterministic
+    out[c] = static_cast<float>(total);
+  }
+}
+
+__global__ void fill_rows_kernel(int64_t count, int cols, const float* bias, float* y) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride)
+    y[i] = bias[i % cols];
+}
+
+}  // namespace
+
+__global__ void add_gemm_slices(int64_t count, int slices, const float* partials, float alpha, float beta, float* C) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  float acc = 0.0f;
+  for (int s = 0; s < slices; ++s) acc += partials[s * count + i];
+  C[i] = beta == 0.0f ? alpha * acc : alpha * acc + beta * C[i];
+}
+
+void* gemm_scratch(size_t bytes) { return device_alloc(bytes, "split-K GEMM partials"); }
+void release_gemm_scratch(void* scratch) { device_free(scratch); }
+
+void column_sums(int64_t rows, int cols, const float* x, float* out) {
+  if (cols <= 0) return;
+  const dim3 block(kColumnGroup, kRowThreads);
+  column_sums_kernel<<<(cols + kColumnGroup - 1) / kColumnGroup, block, 0, stream()>>>(rows, cols, x, out);
+  CXR_CUDA_CHECK_LAST();
+}
+
+void fill_rows(int64_t rows, int cols, const float* bias, float* y) {
+  const int64_t count = rows * cols;
+  if (count <= 0) return;
+  fill_rows_kernel<<<grid_size(count), kBlockThreads, 0, stream()>>>(count, cols, bias, y);
+  CXR_CUDA_CHECK_LAST();
+}
+
+}  // namespace detail
+
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, const float* B, float beta,
+           float* C) {
+  using detail::MatrixA;
+  using detail::MatrixB;
+  const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
+  if (!trans_a && !trans_b)
+    detail::launch_tiled_gemm(M, N, K, MatrixA<false>{A, lda}, MatrixB<false>{B, ldb}, alpha, beta, C);
+  else if (!trans_a)
+    detail::launch_tiled_gemm(M, N, K, MatrixA<false>{A, lda}, MatrixB<true>{B, ldb}, alpha, beta, C);
+  else if (!trans_b)
+    detail::launch_tiled_gemm(M, N, K, MatrixA<true>{A, lda}, MatrixB<false>{B, ldb}, alpha, beta, C);
+  else
+    detail::launch_tiled_gemm(M, N, K, MatrixA<true>{A, lda}, MatrixB<true>{B, ldb}, alpha, beta, C);
+}
+
+void dense_forward(int B, int in, int out, const float* x, const float* w, const float* bias_or_null, float* y) {
+  if (bias_or_null) detail::fill_rows(B, out, bias_or_null, y);
+  sgemm(false, false, B, out, in, 1.0f, x, w, bias_or_null ? 1.0f : 0.0f, y);
+}
+
+void dense_backward(int B, int in, int out, const float* x, const float* w, const float* dy, float* dx_or_null,
+                    float* dw_or_null, float* dbias_or_null) {
+  if (dx_or_null) sgemm(false, true, B, in, out, 1.0f, dy, w, 0.0f, dx_or_null);
+  if (dw_or_null) sgemm(true, false, in, out, B, 1.0f, x, dy, 0.0f, dw_or_null);
+  if (dbias_or_null) detail::column_sums(B, out, dy, dbias_or_null);
+}
+
+}  // namespace cxr::kernels::cuda

@@ -1,0 +1,85 @@
+// CUDA max pooling, NHWC (kernels/pool.h). Same rule as the CPU: a window's value and gradient go to
+// its FIRST maximum in row-major scan order. Backward gathers instead of scattering: each input pixel
+// walks the windows that contain it in (oh, ow) order, the order in which the CPU adds them, so the
+// sums are bit-identical and no atomics are needed.
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/runtime.h"
+#include "kernels/pool.h"
+
+namespace cxr::kernels::cuda {
+namespace {
+
+// Offset (into the image, channel included) of the first maximum of window (oh, ow), channel c.
+__device__ int64_t window_argmax(const Pool2dShape& s, const float* x_img, int oh, int ow, int c) {
+  const int top = oh * s.sh - s.pad_top, left = ow * s.sw - s.pad_left;
+  const int r0 = max(top, 0), r1 = min(top + s.ph, s.H), c0 = max(left, 0), c1 = min(left + s.pw, s.W);
+  int64_t best_at = (static_cast<int64_t>(r0) * s.W + c0) * s.C + c;
+  float best = x_img[best_at];
+  for (int r = r0; r < r1; ++r)
+    for (int col = c0; col < c1; ++col) {
+      const int64_t at = (static_cast<int64_t>(r) * s.W + col) * s.C + c;
+      if (x_img[at] > best) {  // strict: a later tie never replaces the first maximum
+        best = x_img[at];
+        best_at = at;
+      }
+    }
+  return best_at;
+}
+
+__global__ void maxpool_forward_kernel(Pool2dShape s, const float* x, float* y, int64_t count) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % s.C);
+    int64_t t = i / s.C;
+    const int ow = static_cast<int>(t % s.OW);
+    t /= s.OW;
+    const int oh = static_cast<int>(t % s.OH);
+    const int64_t n = t / s.OH;
+    const float* x_img = x + n * image;
+    y[i] = x_img[window_argmax(s, x_img, oh, ow, c)];
+  }
+}
+
+__global__ void maxpool_backward_kernel(Pool2dShape s, const float* x, const float* dy, float* dx, int64_t count) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % s.C);
+    int64_t t = i / s.C;
+    const int iw = static_cast<int>(t % s.W);
+    t /= s.W;
+    const int ih = static_cast<int>(t % s.H);
+    const int64_t n = t / s.H;
+    const float* x_img = x + n * image;
+    const int64_t self = i - n * image;
+    // Windows containing (ih, iw): oh*sh - pad_top <= ih < oh*sh - pad_top + ph, likewise for ow.
+    const int oh_lo = max(0, (ih + s.pad_top - s.ph + s.sh) / s.sh), oh_hi = min(s.OH - 1, (ih + s.pad_top) / s.sh);
+    const int ow_lo = max(0, (iw + s.pad_left - s.pw + s.sw) / s.sw), ow_hi = min(s.OW - 1, (iw + s.pad_left) / s.sw);
+    float acc = 0.0f;
+    for (int oh = oh_lo; oh <= oh_hi; ++oh)
+      for (int ow = ow_lo; ow <= ow_hi; ++ow)
+        if (window_argmax(s, x_img, oh, ow, c) == self)
+          acc += dy[((n * s.OH + oh) * s.OW + ow) * s.C + c];
+    dx[i] = acc;
+  }
+}
+
+}  // namespace
+
+void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+  const int64_t count = static_cast<int64_t>(s.N) * s.OH * s.OW * s.C;
+  if (count <= 0) return;
+  maxpool_forward_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(s, x, y, count);
+  CXR_CUDA_CHECK_LAST();
+}
+
+void maxpool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx) {
+  const int64_t count = static_cast<int64_t>(s.N) * s.H * s.W * s.C;
+  if (count <= 0) return;
+  maxpool_backward_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(s, x, dy, dx, count);
+  CXR_CUDA_CHECK_LAST();
+}
+
+}  // namespace cxr::kernels::cuda

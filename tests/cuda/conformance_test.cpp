@@ -1,0 +1,195 @@
+// Every engine op, forward and backward, on CUDA with each kernel choice (custom, vendor) against the
+// CPU reference on fresh random inputs (tests/cuda/conformance.h). Tolerances say what may differ:
+// 0 where the CUDA kernel does the CPU's arithmetic in the CPU's order (masks, maxima, elementwise,
+// Adam), a few float ulps of the accumulated sum where only the order of a reduction differs.
+#include <cstring>
+
+#include "engine/optimizer.h"
+#include "kernels/loss.h"
+#include "tests/cuda/conformance.h"
+
+namespace cxr::test {
+namespace {
+
+constexpr Tolerance kExact{0, 0};
+constexpr Tolerance kReduction{1e-4, 1e-4};  // sums of hundreds of products, accumulated in another order
+
+class Conformance : public GpuTest {};
+
+TEST_F(Conformance, ElementwiseAndActivations) {
+  const Tensor a = random_tensor({3, 7, 5, 4}, 1), b = random_tensor({3, 7, 5, 4}, 2);
+  check_op("add", {a, b}, {true, true}, [](std::vector<Tensor>& in) { return add(in[0], in[1]); }, kExact, kExact);
+  check_op("mul", {a, b}, {true, true}, [](std::vector<Tensor>& in) { return mul(in[0], in[1]); }, kExact, kExact);
+  check_op("scale", {a}, {true}, [](std::vector<Tensor>& in) { return scale(in[0], 0.37f); }, kExact, kExact);
+  check_op("relu", {a}, {true}, [](std::vector<Tensor>& in) { return relu(in[0]); }, kExact, kExact);
+  // expf differs by an ulp or two between CUDA and glibc.
+  check_op("sigmoid", {a}, {true}, [](std::vector<Tensor>& in) { return sigmoid(in[0]); }, {1e-6, 1e-6},
+           {1e-6, 1e-6});
+  check_op("sum", {a}, {true}, [](std::vector<Tensor>& in) { return sum(in[0]); }, {1e-5, 1e-6}, kExact);
+  check_op("mean", {a}, {true}, [](std::vector<Tensor>& in) { return mean(in[0]); }, {1e-6, 1e-6}, kExact);
+  check_op("flatten", {a}, {true}, [](std::vector<Tensor>& in) { return flatten(in[0]); }, kExact, kExact);
+}
+
+struct ConvCase {
+  const char* name;
+  Shape x, w;
+  int stride;
+  bool same;
+};
+
+// Experiment 1's layers (batch 2), then the shapes the kernels treat specially: 1x1, stride 2,
+// TensorFlow's asymmetric 'same' padding (cuDNN cannot express it: vendor falls back to custom).
+const ConvCase kConvCases[] = {
+    {"experiment1 conv 1", {2, 50, 50, 3}, {16, 5, 5, 3}, 1, false},
+    {"experiment1 conv 2", {2, 46, 46, 16}, {32, 5, 5, 16}, 2, false},
+    {"experiment1 conv 3", {2, 21, 21, 32}, {64, 5, 5, 32}, 2, false},
+    {"1x1", {3, 9, 7, 24}, {40, 1, 1, 24}, 1, false},
+    {"3x3 same", {2, 11, 13, 5}, {7, 3, 3, 5}, 1, true},
+    {"3x3 stride 2 same (asymmetric)", {2, 12, 12, 6}, {8, 3, 3, 6}, 2, true},
+    {"4x4 stride 2 valid", {2, 17, 15, 3}, {5, 4, 4, 3}, 2, false},
+    {"7x7 stride 2 same, many filters", {1, 30, 30, 3}, {70, 7, 7, 3}, 2, true},
+};
+
+TEST_F(Conformance, Conv2dForwardAndBackward) {
+  uint32_t seed = 10;
+  for (const ConvCase& c : kConvCases) {
+    const Tensor x = random_tensor(c.x, seed++), w = random_tensor(c.w, seed++, -0.5f, 0.5f);
+    const Tensor bias = random_tensor({c.w[0]}, seed++);
+    check_op(
+        std::string("conv2d ") + c.name, {x, w, bias}, {true, true, true},
+        [&](std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.stride, c.stride, c.same); },
+        kReduction, {1e-3, 1e-4});  // dw sums over every output pixel of the batch
+    check_op(
+        std::string("conv2d without bias ") + c.name, {x, w}, {false, true},
+        [&](std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), c.stride, c.stride, c.same); },
+        kReduction, {1e-3, 1e-4});
+  }
+}
+
+TEST_F(Conformance, DenseForwardAndBackward) {
+  for (auto [batch, in, out] : {std::tuple{5, 37, 3}, {32, 1024, 1}, {7, 130, 70}, {1, 1, 1}}) {
+    const Tensor x = random_tensor({batch, in}, 20), w = random_tensor({in, out}, 21, -0.5f, 0.5f);
+    const Tensor b = random_tensor({out}, 22);
+    check_op(
+        "dense " + std::to_string(batch) + "x" + std::to_string(in) + "x" + std::to_string(out), {x, w, b},
+        {true, true, true}, [](std::vector<Tensor>& t) { return dense(t[0], t[1], t[2]); }, kReduction, kReduction);
+  }
+}
+
+TEST_F(Conformance, MaxPoolIsExact) {
+  // Values from a small set, so windows hold ties: the first maximum must win on both devices.
+  std::vector<float> v = random_floats(2 * 11 * 9 * 3, 30, 0.0f, 4.0f);
+  for (float& f : v) f = std::floor(f);
+  const Tensor x = Tensor::from_vector({2, 11, 9, 3}, v);
+  for (auto [pool, stride, same] : {std::tuple{2, 2, false}, {3, 2, true}, {3, 1, false}, {2, 3, true}})
+    check_op(
+        "max_pool2d " + std::to_string(pool) + "/" + std::to_string(stride) + (same ? " same" : " valid"), {x},
+        {true}, [&](std::vector<Tensor>& in) { return max_pool2d(in[0], pool, pool, stride, stride, same); }, kExact,
+        kExact);
+}
+
+TEST_F(Conformance, BatchNormTrainingInferenceAndMovingStatistics) {
+  for (const Shape& shape : {Shape{4, 9, 7, 16}, Shape{6, 33}, Shape{2, 5, 5, 70}}) {
+    const int C = static_cast<int>(shape.back());
+    const Tensor x = random_tensor(shape, 40, -3.0f, 5.0f), gamma = random_tensor({C}, 41, 0.5f, 1.5f);
+    const Tensor beta = random_tensor({C}, 42);
+    const Tensor mean0 = random_tensor({C}, 43), var0 = random_tensor({C}, 44, 0.5f, 2.0f);
+    for (bool training : {true, false}) {
+      const std::string name = "batch_norm " + shape_str(shape) + (training ? " training" : " inference");
+      // The moving statistics are updated in place: compare them too, by returning them from a
+      // second run of the op's forward.
+      auto op = [&](std::vector<Tensor>& in) {
+        Tensor mean = in[3].clone(), var = in[4].clone();
+        Tensor y = batch_norm(in[0], in[1], in[2], mean, var, BatchNormOptions{training, 0.9f, 1e-3f});
+        in[3] = mean;
+        in[4] = var;
+        return y;
+      };
+      check_op(name, {x, gamma, beta, mean0, var0}, {true, true, true, false, false}, op, {1e-5, 1e-5},
+               {1e-4, 1e-4});
+      std::vector<std::vector<float>> stats[2];
+      for (int d = 0; d < 2; ++d) {
+        const Device device = d == 0 ? Device::cpu() : Device::cuda(0);
+        std::vector<Tensor> in{x.to(device), gamma.to(device), beta.to(device), mean0.to(device), var0.to(device)};
+        op(in);
+        stats[d] = {in[3].to_vector(), in[4].to_vector()};
+      }
+      expect_close(stats[0][0], stats[1][0], {1e-6, 1e-6}, name + " moving mean");
+      expect_close(stats[0][1], stats[1][1], {1e-6, 1e-6}, name + " moving variance");
+    }
+  }
+}
+
+TEST_F(Conformance, DropoutMasksAreBitIdentical) {
+  for (int64_t n : {1, 3, 4, 5, 1023, 4099, 70001}) {
+    const Tensor x = random_tensor({n}, 50);
+    for (float rate : {0.2f, 0.5f, 0.9f})
+      check_op(
+          "dropout n=" + std::to_string(n) + " rate " + std::to_string(rate), {x}, {true},
+          [rate](std::vector<Tensor>& in) { return dropout(in[0], rate, 42, 7); }, kExact, kExact);
+  }
+}
+
+TEST_F(Conformance, BinaryCrossEntropyOnLogits) {
+  for (int n : {1, 7, 32, 1000}) {
+    const Tensor z = random_tensor({n, 1}, 60, -30.0f, 30.0f);
+    std::vector<float> labels = random_floats(n, 61, 0.0f, 1.0f);
+    for (float& l : labels) l = l > 0.5f ? 1.0f : 0.0f;
+    const Tensor y = Tensor::from_vector({n, 1}, labels);
+    // Forward and backward are in double on both devices; only exp/log1p rounding differs.
+    check_op(
+        "bce_with_logits n=" + std::to_string(n), {z, y}, {true, false},
+        [](std::vector<Tensor>& in) { return bce_with_logits(in[0], in[1]); }, {1e-6, 1e-6}, {1e-7, 1e-6});
+  }
+}
+
+TEST_F(Conformance, BinaryAccuracyCountOnTheDevice) {
+  const int n = 1000;
+  std::vector<float> z = random_floats(n, 70, -3.0f, 3.0f), y = random_floats(n, 71, 0.0f, 1.0f);
+  z[0] = 0.0f;  // p = 0.5 predicts class 0
+  for (float& l : y) l = l > 0.5f ? 1.0f : 0.0f;
+  const int64_t expected = kernels::cpu::binary_accuracy_count(n, z.data(), y.data());
+  DeviceFloats dz(z), dy(y);
+  auto* counter = static_cast<unsigned long long*>(kernels::cuda::device_alloc(sizeof(unsigned long long), "counter"));
+  const unsigned long long start = 5;  // the kernel adds onto the counter
+  kernels::cuda::copy_host_to_device(counter, &start, sizeof(start));
+  kernels::cuda::binary_accuracy_count(n, dz.get(), dy.get(), counter);
+  unsigned long long got = 0;
+  kernels::cuda::copy_device_to_host(&got, counter, sizeof(got));
+  kernels::cuda::device_free(counter);
+  EXPECT_EQ(static_cast<int64_t>(got), expected + 5);
+}
+
+// Adam (fused, every tensor in one launch) and SGD: the CUDA update is bit-identical to the CPU's.
+TEST_F(Conformance, OptimizerStepsAreBitIdentical) {
+  const std::vector<Shape> shapes{{16, 5, 5, 3}, {16}, {1024, 1}, {1}, {7, 3}, {3000}};
+  for (bool use_adam : {true, false}) {
+    std::vector<std::vector<float>> result[2];
+    for (int d = 0; d < 2; ++d) {
+      const Device device = d == 0 ? Device::cpu() : Device::cuda(0);
+      std::vector<Tensor> params;
+      for (size_t i = 0; i < shapes.size(); ++i)
+        params.push_back(random_tensor(shapes[i], 80 + static_cast<uint32_t>(i)).to(device).set_requires_grad(true));
+      std::unique_ptr<Optimizer> opt;
+      if (use_adam)
+        opt = std::make_unique<Adam>(params, AdamOptions{1e-2f, 0.9f, 0.999f, 1e-7f});
+      else
+        opt = std::make_unique<SGD>(params, 0.05f);
+      for (int step = 0; step < 3; ++step) {
+        for (size_t i = 0; i < params.size(); ++i) {
+          Tensor loss = sum(mul(params[i], random_tensor(shapes[i], 200 + step * 10 + i).to(device)));
+          loss.backward();
+        }
+        opt->step();
+        opt->zero_grad();
+      }
+      for (Tensor& p : params) result[d].push_back(p.to_vector());
+    }
+    for (size_t i = 0; i < shapes.size(); ++i)
+      expect_close(result[0][i], result[1][i], kExact,
+                   std::string(use_adam ? "adam" : "sgd") + " parameter " + std::to_string(i));
+  }
+}
+
+}  // namespace
+}  // namespace cxr::test
