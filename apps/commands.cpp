@@ -13,6 +13,8 @@
 #include "apps/experiment_config.h"
 #include "apps/keras_progress.h"
 #include "apps/model_summary.h"
+#include "apps/plots.h"
+#include "apps/test_report.h"
 #include "apps/trainer.h"
 #include "data/synth.h"
 #include "engine/error.h"
@@ -39,23 +41,6 @@ void write_text(const fs::path& path, const std::string& text) {
   f << text;
 }
 
-std::string test_report(const Evaluation& test, const std::vector<std::string>& class_names, std::ostream& log) {
-  std::vector<int> predicted;
-  for (float p : test.probabilities) predicted.push_back(p > 0.5f ? 1 : 0);  // Keras's threshold, strict
-  const auto cm = report::confusion_matrix(test.labels, predicted, static_cast<int>(class_names.size()));
-  for (const std::string& warning : report::undefined_metric_warnings(cm)) log << warning << "\n";  // as sklearn warns
-  int64_t correct = 0;
-  for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == test.labels[i];
-  std::ostringstream s;
-  s << "Test accuracy: " << std::fixed << std::setprecision(4) << test.accuracy << " (" << correct << "/"
-    << predicted.size() << "), test loss: " << test.loss << "\n"
-    << "Confusion matrix (rows: true, columns: predicted; " << class_names[0] << ", " << class_names[1] << "):\n"
-    << report::format_confusion_matrix(cm) << "\n"
-    << "====The classification report====\n"
-    << report::classification_report(cm, class_names);
-  return s.str();
-}
-
 void save_weights(const fs::path& path, Model& model, const ExperimentConfig& config, int epochs_done) {
   std::map<std::string, Tensor> tensors;
   for (Parameter* p : model.parameters()) tensors.emplace(p->name, p->value);
@@ -73,10 +58,13 @@ int command_summary(const std::string& config_path, std::ostream& out) {
   return 0;
 }
 
-int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out) {
-  data::SynthOptions options;
-  options.out_dir = out_dir;
-  options.seed = seed;
+int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small) {
+  data::SynthOptions options = data::SynthOptions::realistic(out_dir, seed);
+  if (small) {
+    options = data::SynthOptions{};
+    options.out_dir = out_dir;
+    options.seed = seed;
+  }
   data::write_synthetic_dataset(options);
   out << "wrote a synthetic chest X-ray dataset to " << out_dir << " (train/ and test/, NORMAL and PNEUMONIA)\n";
   return 0;
@@ -94,6 +82,7 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
                                    .seed = config.train.seed};
   }
   if (!options.device.empty()) config.train.device = options.device;
+  if (options.strict) config.data.strict = true;
   const Device device = Device::parse(config.train.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
 
@@ -101,7 +90,7 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
   // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, config.train.seed);
   model.to(device);
-  const Datasets data = load_datasets(config.data, options.data_dir, log);
+  const Datasets data = load_datasets(config.data, options.data_dir, log, options.cache_dir);
   const std::string summary = model_summary(model);
   out << summary;
   const fs::path run_dir = options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
@@ -109,6 +98,7 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
   fs::create_directories(run_dir);
   write_text(run_dir / "config.yaml", resolved_yaml(config));
   write_text(run_dir / "summary.txt", summary);
+  write_text(run_dir / "split.csv", split_manifest(data.splits));  // which file went where, from the seed
 
   Trainer trainer(model, config);
   std::ofstream history(run_dir / "history.csv");
@@ -131,10 +121,70 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
   }
   save_weights(run_dir / "weights.safetensors", model, config, config.train.epochs);
 
-  const std::string report_text = test_report(trainer.evaluate(data.test), data.class_names, log);
+  const Evaluation validation = data.has_validation ? trainer.evaluate(data.validation) : Evaluation{};
+  const Evaluation test = trainer.evaluate(data.test);
+  const std::string report_text = test_report(test, data.has_validation ? &validation : nullptr, data.class_names,
+                                              TestReportOptions{}, log);
   out << report_text;
   write_text(run_dir / "test_report.txt", report_text);
+  history.close();  // the plots read it
+  write_plots({run_dir, test.probabilities, test.labels, data.class_names, data.has_validation}, log);
   out << "run folder: " << run_dir.string() << "\n";
+  return 0;
+}
+
+namespace {
+
+// Links (or copies) one file to `to`. A hard link is impossible across file systems (and on some
+// mounts): then it is copied, and `copied` says so.
+void materialise(const fs::path& from, const fs::path& to, bool copy, bool& copied) {
+  fs::create_directories(to.parent_path());
+  if (!copy) {
+    std::error_code ec;
+    fs::create_hard_link(from, to, ec);
+    if (!ec) return;
+    copied = true;
+  }
+  fs::copy_file(from, to);
+}
+
+}  // namespace
+
+int command_split(const SplitOptions& options, std::ostream& out) {
+  ExperimentConfig config = load_experiment_config(options.config_path);
+  if (options.test_from_train) {
+    CXR_CHECK(*options.test_from_train > 0 && *options.test_from_train < 1, "--test-from-train must be in (0, 1)");
+    config.data.test = SplitConfig{.dir = "", .split_from = config.data.train, .fraction = *options.test_from_train,
+                                   .seed = config.train.seed};
+  }
+  const SplitIndices splits = resolve_splits(config.data, options.data_dir);
+  const fs::path root(options.out_dir);
+  std::error_code ec;
+  CXR_CHECK(!fs::exists(root, ec) || (fs::is_directory(root, ec) && fs::is_empty(root, ec)),
+            options.out_dir << ": already exists and is not empty (cxrnet split never overwrites)");
+  fs::create_directories(root);
+
+  bool copied = false;
+  size_t files = 0;
+  auto write = [&](const data::DatasetIndex& index, const std::string& source_dir, const std::string& split) {
+    for (size_t i = 0; i < index.files.size(); ++i) {
+      const std::string& class_name = index.class_names[static_cast<size_t>(index.labels[i])];
+      // Keep the path below the class folder, so files in subfolders cannot collide.
+      const fs::path inside = fs::path(index.files[i]).lexically_relative(fs::path(source_dir) / class_name);
+      materialise(index.files[i], root / split / class_name / inside, options.copy, copied);
+      ++files;
+    }
+  };
+  write(splits.train, splits.train_dir, "train");
+  if (splits.has_validation) write(splits.validation, splits.validation_dir, "validation");
+  write(splits.test, splits.test_dir, "test");
+  write_text(root / "split.csv", split_manifest(splits));
+
+  out << (options.copy ? "copied " : "linked ") << files << " files into " << options.out_dir << ": train "
+      << splits.train.files.size();
+  if (splits.has_validation) out << ", validation " << splits.validation.files.size();
+  out << ", test " << splits.test.files.size() << " (split.csv lists them)\n";
+  if (!options.copy && copied) out << "note: some files were copied because hard links were impossible there\n";
   return 0;
 }
 

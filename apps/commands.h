@@ -14,10 +14,23 @@ struct TrainOptions {
   std::optional<double> test_from_train;  // carve the test split from train (no test/ folder needed)
   std::string out_dir;                // the run folder; default runs/<name>-<timestamp>
   std::string device = "";            // overrides the config's device
+  bool strict = false;                // any unreadable file fails the run (as the config's strict: true)
+  std::string cache_dir;              // non-empty: keep decoded, resized images in an on-disk cache there
+};
+
+// `cxrnet split`: the config's splits (carved ones included) as real folders, for users who want them.
+struct SplitOptions {
+  std::string config_path;
+  std::string data_dir;
+  std::string out_dir;  // must not exist or be empty
+  bool copy = false;    // copy the files; default: hard links (a copy where links are impossible)
+  std::optional<double> test_from_train;
 };
 
 int command_summary(const std::string& config_path, std::ostream& out);
 int command_train(const TrainOptions& options, std::ostream& out, std::ostream& log);
-int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out);
+// small: the quick test-sized set (96-192 px); otherwise radiograph sizes (400-1700 px, varied aspect).
+int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small = false);
+int command_split(const SplitOptions& options, std::ostream& out);
 
 }  // namespace cxr

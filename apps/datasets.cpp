@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <ostream>
+#include <sstream>
 
 #include "data/directory.h"
 #include "engine/error.h"
@@ -10,8 +11,11 @@ namespace cxr {
 
 namespace {
 
-data::DatasetIndex scan(const std::string& data_dir, const std::string& sub) {
-  const std::string dir = (std::filesystem::path(data_dir) / sub).string();
+std::string join_path(const std::string& data_dir, const std::string& sub) {
+  return (std::filesystem::path(data_dir) / sub).string();
+}
+
+data::DatasetIndex scan(const std::string& dir) {
   try {
     return data::scan_class_directory(dir);
   } catch (const std::exception& e) {
@@ -20,50 +24,115 @@ data::DatasetIndex scan(const std::string& data_dir, const std::string& sub) {
 }
 
 data::LoadedImages load(const data::DatasetIndex& index, const DataConfig& config, const std::string& what,
-                        std::ostream& log) {
-  data::LoadedImages images = data::load_resized(index, config.image_height, config.image_width, 0);
+                        const std::string& cache_dir, std::ostream& log) {
+  data::LoadOptions options;
+  options.interpolation = data::parse_interpolation(config.interpolation);
+  options.fast_decode = config.decode == "fast";
+  options.cache_dir = cache_dir;
+  data::LoadedImages images = data::load_resized(index, config.image_height, config.image_width, options);
+  if (!images.cache_problem.empty()) log << "warning: " << images.cache_problem << "\n";
   for (const auto& [path, reason] : images.skipped) log << "skipped " << path << ": " << reason << "\n";
   log << "Found " << images.labels.size() << " images belonging to " << index.class_names.size() << " classes ("
       << what << ")";
   if (!images.skipped.empty()) log << "; " << images.skipped.size() << " unreadable files left out";
+  if (!cache_dir.empty()) log << "; " << images.from_cache << " from the cache, " << images.decoded << " decoded";
   log << ".\n";
   return images;
 }
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string quoted = "\"";
+  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string names(const std::vector<std::string>& list) {
+  std::string out;
+  for (const std::string& n : list) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 }  // namespace
 
-Datasets load_datasets(const DataConfig& config, const std::string& data_dir, std::ostream& log) {
-  data::DatasetIndex train = scan(data_dir, config.train);
-  data::DatasetIndex test, validation;
-  Datasets out;
+SplitIndices resolve_splits(const DataConfig& config, const std::string& data_dir) {
+  SplitIndices out;
+  out.train_dir = join_path(data_dir, config.train);
+  out.train = scan(out.train_dir);
+  CXR_CHECK(out.train.class_names.size() == 2, "binary classification needs exactly 2 class folders in "
+                                                   << out.train_dir << ", found " << out.train.class_names.size()
+                                                   << ": " << names(out.train.class_names)
+                                                   << " (move or rename the extra folder)");
 
-  auto take = [&](const SplitConfig& split, const char* what) -> data::DatasetIndex {
+  auto take = [&](const SplitConfig& split, const char* what, std::string& dir) -> data::DatasetIndex {
     if (!split.split_from.empty()) {
       CXR_CHECK(split.split_from == config.train,
                 what << ": split_from '" << split.split_from << "' must name the train split '" << config.train << "'");
-      auto [rest, carved] = data::split_stratified(train, split.fraction, split.seed);
-      train = rest;
+      auto [rest, carved] = data::split_stratified(out.train, split.fraction, split.seed);
+      out.train = rest;
+      dir = out.train_dir;
       return carved;
     }
-    data::DatasetIndex index = scan(data_dir, split.dir);
-    CXR_CHECK(index.class_names == train.class_names,
-              what << " folder " << split.dir << " has other classes than " << config.train);
+    dir = join_path(data_dir, split.dir);
+    CXR_CHECK(std::filesystem::is_directory(dir),
+              dir << ": no such folder (the " << what << " split; carve it from train with "
+                  << (std::string(what) == "test" ? "--test-from-train 0.2" : "validation: {split_from: train, fraction: 0.3}")
+                  << " instead)");
+    data::DatasetIndex index = scan(dir);
+    CXR_CHECK(index.class_names == out.train.class_names, what << " folder " << dir << " has other classes ("
+                                                               << names(index.class_names) << ") than "
+                                                               << out.train_dir << " (" << names(out.train.class_names)
+                                                               << ")");
     return index;
   };
   CXR_CHECK(config.test.defined(), "the data section needs a test split");
-  test = take(config.test, "test");
+  out.test = take(config.test, "test", out.test_dir);
   if (config.validation.defined()) {
-    validation = take(config.validation, "validation");
+    out.validation = take(config.validation, "validation", out.validation_dir);
     out.has_validation = true;
   }
-  CXR_CHECK(train.class_names.size() == 2, "binary classification needs exactly 2 class folders in "
-                                               << data_dir << "/" << config.train << ", found "
-                                               << train.class_names.size());
-  out.class_names = train.class_names;
-  out.train = load(train, config, "train", log);
-  if (out.has_validation) out.validation = load(validation, config, "validation", log);
-  out.test = load(test, config, "test", log);
-  CXR_CHECK(!out.train.labels.empty(), "no readable training images in " << data_dir << "/" << config.train);
+  return out;
+}
+
+std::string split_manifest(const SplitIndices& splits) {
+  std::ostringstream csv;
+  csv << "path,label,split\n";
+  auto rows = [&](const data::DatasetIndex& index, const char* split) {
+    for (size_t i = 0; i < index.files.size(); ++i)
+      csv << csv_field(index.files[i]) << "," << csv_field(index.class_names[static_cast<size_t>(index.labels[i])])
+          << "," << split << "\n";
+  };
+  rows(splits.train, "train");
+  if (splits.has_validation) rows(splits.validation, "validation");
+  rows(splits.test, "test");
+  return csv.str();
+}
+
+Datasets load_datasets(const DataConfig& config, const std::string& data_dir, std::ostream& log,
+                       const std::string& cache_dir) {
+  // Keras's grayscale mode (PIL convert('L'), one channel) is accepted by the config for the
+  // future but not implemented in the loader yet: refuse it before any file is read.
+  CXR_CHECK(config.color_mode == "rgb", "data.color_mode '" << config.color_mode
+                                                            << "' is not supported yet: use color_mode: rgb");
+  Datasets out;
+  out.splits = resolve_splits(config, data_dir);
+  out.has_validation = out.splits.has_validation;
+  out.class_names = out.splits.train.class_names;
+  out.train = load(out.splits.train, config, "train", cache_dir, log);
+  if (out.has_validation) out.validation = load(out.splits.validation, config, "validation", cache_dir, log);
+  out.test = load(out.splits.test, config, "test", cache_dir, log);
+
+  out.skipped = out.train.skipped.size() + out.validation.skipped.size() + out.test.skipped.size();
+  if (out.skipped > 0) {
+    log << "Skipped " << out.skipped << " unreadable file" << (out.skipped == 1 ? "" : "s") << " in all (train "
+        << out.train.skipped.size();
+    if (out.has_validation) log << ", validation " << out.validation.skipped.size();
+    log << ", test " << out.test.skipped.size() << ")" << (config.strict ? "." : "; --strict makes this an error.")
+        << "\n";
+  }
+  CXR_CHECK(!config.strict || out.skipped == 0,
+            "strict: " << out.skipped << " unreadable file" << (out.skipped == 1 ? "" : "s") << " (listed above)");
+  CXR_CHECK(!out.train.labels.empty(), "no readable training images in " << out.splits.train_dir);
   return out;
 }
 

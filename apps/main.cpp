@@ -27,12 +27,27 @@ int main(int argc, char** argv) {
                                         "Carve a stratified test split of this fraction from train (no test/ needed)");
   train->add_option("--out", train_options.out_dir, "Run folder (default runs/<name>-<time>)");
   train->add_option("--device", train_options.device, "cpu, cuda or cuda:N (overrides the config)");
+  train->add_flag("--strict", train_options.strict, "Fail (exit 2) when any image file is unreadable");
+  train->add_option("--cache", train_options.cache_dir, "Folder for a cache of decoded, resized images");
+
+  cxr::SplitOptions split_options;
+  double split_test_from_train = 0;
+  auto* split = app.add_subcommand("split", "Materialise the config's train/validation/test split as folders");
+  split->add_option("--config", split_options.config_path, "Experiment YAML")->required()->check(CLI::ExistingFile);
+  split->add_option("--data", split_options.data_dir, "Folder with train/ (and test/ unless carved)")->required();
+  split->add_option("--out", split_options.out_dir, "New folder for train/, validation/, test/ and split.csv")
+      ->required();
+  split->add_flag("--copy", split_options.copy, "Copy the files instead of hard-linking them");
+  auto* split_holdout_opt = split->add_option("--test-from-train", split_test_from_train,
+                                              "Carve a stratified test split of this fraction from train");
 
   std::string synth_dir;
   uint64_t synth_seed = 7;
-  auto* synth = app.add_subcommand("synth", "Write a small synthetic chest-X-ray-like dataset");
+  bool synth_small = false;
+  auto* synth = app.add_subcommand("synth", "Write a synthetic chest-X-ray-like dataset (radiograph-sized JPEGs)");
   synth->add_option("--out", synth_dir, "Output folder")->required();
   synth->add_option("--seed", synth_seed, "Random seed");
+  synth->add_flag("--small", synth_small, "Small images (96-192 px) for quick tests");
 
   try {
     app.parse(argc, argv);
@@ -41,7 +56,11 @@ int main(int argc, char** argv) {
   }
   try {
     if (*summary) return cxr::command_summary(config_path, std::cout);
-    if (*synth) return cxr::command_synth(synth_dir, synth_seed, std::cout);
+    if (*synth) return cxr::command_synth(synth_dir, synth_seed, std::cout, synth_small);
+    if (*split) {
+      if (*split_holdout_opt) split_options.test_from_train = split_test_from_train;
+      return cxr::command_split(split_options, std::cout);
+    }
     if (*train) {
       if (*epochs_opt) train_options.epochs = epochs;
       if (*holdout_opt) train_options.test_from_train = test_from_train;

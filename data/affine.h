@@ -17,4 +17,16 @@ inline constexpr double kKerasCentreOffsetFixed = -0.5;
 void affine_transform(const float* src, int H, int W, int C, double zx, double zy, double tx, double ty,
                       double centre_offset, float* dst);
 
+// The general form, for Keras's rotation: dst(r, c, k) = src sampled at (row, col) =
+// (m[0]·r + m[1]·c + offset[0], m[2]·r + m[3]·c + offset[1]), each coordinate clamped into the grid
+// ('nearest') and interpolated bilinearly, as scipy.ndimage.affine_transform(order=1) does.
+void affine_transform_matrix(const float* src, int H, int W, int C, const double m[4], const double offset[2],
+                             float* dst);
+
+// Keras's full matrix (apply_affine_transform: rotation · shift · zoom about the centre) for a
+// rotation of theta_degrees, shifts tx (rows) and ty (columns) and zooms zx, zy; writes the 2x2
+// part to m and the translation to offset, for affine_transform_matrix.
+void keras_affine_matrix(int H, int W, double theta_degrees, double tx, double ty, double zx, double zy,
+                         double centre_offset, double m[4], double offset[2]);
+
 }  // namespace cxr::data

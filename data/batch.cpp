@@ -1,10 +1,12 @@
 #include "data/batch.h"
 
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 
 #include "data/permutation.h"
+#include "data/photometric.h"
 #include "kernels/philox.h"
 
 namespace cxr::data {
@@ -16,7 +18,14 @@ double shift_in_pixels(double range, float u, int size) {
   return range < 1.0 ? shift * size : shift;
 }
 
-bool is_identity(const AffineDraw& d) { return d.tx == 0 && d.ty == 0 && d.zx == 1 && d.zy == 1; }
+bool is_identity(const AffineDraw& d) {
+  return d.tx == 0 && d.ty == 0 && d.zx == 1 && d.zy == 1 && d.theta == 0 && !d.flip && d.brightness == 0 &&
+         d.contrast == 1;
+}
+
+// The draws added after the first four (rotation, flip, brightness, contrast) live in a second
+// block far from the first, so the original shift and zoom draws of every image are unchanged.
+constexpr uint64_t kSecondDrawBlock = uint64_t{1} << 40;
 
 }  // namespace
 
@@ -32,6 +41,12 @@ AffineDraw draw_augmentation(const Augment& augment, int H, int W, uint64_t seed
     d.zx = (1.0 - z) + 2.0 * z * static_cast<double>(u(2));
     d.zy = (1.0 - z) + 2.0 * z * static_cast<double>(u(3));
   }
+  auto v = [&](uint64_t k) { return static_cast<double>(kernels::philox_uniform(key, epoch, kSecondDrawBlock + first + k)); };
+  if (augment.rotation_range != 0) d.theta = -augment.rotation_range + 2.0 * augment.rotation_range * v(0);
+  if (augment.horizontal_flip) d.flip = v(1) < 0.5;
+  if (augment.brightness_max > 0)
+    d.brightness = augment.brightness_min + (augment.brightness_max - augment.brightness_min) * v(2);
+  if (augment.contrast_range != 0) d.contrast = 1.0 - augment.contrast_range + 2.0 * augment.contrast_range * v(3);
   return d;
 }
 
@@ -72,7 +87,18 @@ void fill_batch(const LoadedImages& images, const int* indices, int count, float
       continue;
     }
     for (size_t i = 0; i < image_floats; ++i) raw[i] = static_cast<float>(src[i]);
-    affine_transform(raw.data(), H, W, 3, d.zx, d.zy, d.tx, d.ty, augment_or_null->centre_offset, out);
+    if (d.theta != 0) {
+      double m[4], offset[2];
+      keras_affine_matrix(H, W, d.theta, d.tx, d.ty, d.zx, d.zy, augment_or_null->centre_offset, m, offset);
+      affine_transform_matrix(raw.data(), H, W, 3, m, offset, out);
+    } else if (d.tx != 0 || d.ty != 0 || d.zx != 1 || d.zy != 1) {
+      affine_transform(raw.data(), H, W, 3, d.zx, d.zy, d.tx, d.ty, augment_or_null->centre_offset, out);
+    } else {
+      std::copy(raw.begin(), raw.end(), out);
+    }
+    if (d.flip) flip_horizontal(out, H, W, 3);
+    if (d.brightness != 0) keras_brightness(out, H, W, 3, d.brightness);
+    if (d.contrast != 1) adjust_contrast(out, H, W, 3, d.contrast);
     for (size_t i = 0; i < image_floats; ++i) out[i] *= rescale;
   }
 }

@@ -10,19 +10,36 @@
 namespace cxr::data {
 
 // ImageDataGenerator's zoom_range, width_shift_range and height_shift_range. A shift range below 1
-// is a fraction of the image size, 1 or more a number of pixels (as in Keras).
+// is a fraction of the image size, 1 or more a number of pixels (as in Keras). The options after
+// centre_offset are off by default: rotation_range (degrees, Keras's), horizontal_flip (Keras's),
+// brightness_range (Keras's [min, max] factors; both 0 = off) and contrast_range (factor drawn
+// in [1 − r, 1 + r], as Keras's RandomContrast layer).
 struct Augment {
   double zoom_range = 0, width_shift_range = 0, height_shift_range = 0;
   double centre_offset = kKerasCentreOffset_1_1_2;  // see affine.h
+  double rotation_range = 0;
+  bool horizontal_flip = false;
+  double brightness_min = 0, brightness_max = 0;
+  double contrast_range = 0;
+  bool any() const {
+    return zoom_range > 0 || width_shift_range > 0 || height_shift_range > 0 || rotation_range > 0 || horizontal_flip ||
+           brightness_max > 0 || contrast_range > 0;
+  }
 };
 
-// One image's transform, drawn as Keras's get_random_transform does (tx: rows, ty: columns).
+// One image's transform, drawn as Keras's get_random_transform does (tx: rows, ty: columns; theta
+// in degrees), plus the photometric draws (brightness 0 and contrast 1 mean none).
 struct AffineDraw {
   double tx = 0, ty = 0, zx = 1, zy = 1;
+  double theta = 0;
+  bool flip = false;
+  double brightness = 0, contrast = 1;
 };
 
 // The draws for image `image_index` in `epoch`: tx = U(−h, h)·H, ty = U(−w, w)·W, zx and zy =
-// U(1 − z, 1 + z) independently. Uniforms come from Philox keyed by (seed, epoch, image_index), so
+// U(1 − z, 1 + z) independently, theta = U(−rotation, rotation), a flip when U < 0.5, brightness
+// = U(min, max), contrast = U(1 − r, 1 + r). Each draw has its own Philox word, so turning one
+// option on leaves the others' draws unchanged. Uniforms come from Philox keyed by (seed, epoch, image_index), so
 // an image gets the same transform on any device, in any batch position, with any thread count.
 AffineDraw draw_augmentation(const Augment& augment, int H, int W, uint64_t seed, uint64_t epoch, uint64_t image_index);
 
@@ -35,7 +52,8 @@ int num_batches(int n, int batch);
 
 // Writes `count` images (indices into `images`) as count·H·W·3 floats (NHWC) to out_nhwc and their
 // labels as floats to labels_out. Each pixel is float(v)·rescale; with `augment` the image is first
-// transformed on 0–255 floats (Keras applies the transform before the rescale).
+// transformed on 0–255 floats (Keras applies the transform before the rescale), in Keras's order:
+// the affine resampling (rotation, shift, zoom), the flip, brightness; then contrast.
 void fill_batch(const LoadedImages& images, const int* indices, int count, float rescale,
                 const Augment* augment_or_null, uint64_t seed, uint64_t epoch, float* out_nhwc, float* labels_out);
 

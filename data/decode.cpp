@@ -13,7 +13,16 @@ namespace cxr::data {
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw ImageError(path, "cannot open file");
+  // One read of the whole file when its size is known (almost always), then chunks for the rest.
   std::vector<uint8_t> bytes;
+  if (std::fseek(file.get(), 0, SEEK_END) == 0) {
+    const long size = std::ftell(file.get());
+    std::rewind(file.get());
+    if (size > 0) {
+      bytes.resize(static_cast<size_t>(size));
+      bytes.resize(std::fread(bytes.data(), 1, bytes.size(), file.get()));
+    }
+  }
   uint8_t chunk[1 << 16];
   size_t got = 0;
   while ((got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
@@ -21,9 +30,10 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name) {
+Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name, int min_height,
+                          int min_width) {
   if (size == 0) throw ImageError(name, "empty file");
-  if (detail::looks_like_jpeg(bytes, size)) return detail::decode_jpeg(bytes, size, name);
+  if (detail::looks_like_jpeg(bytes, size)) return detail::decode_jpeg(bytes, size, name, min_height, min_width);
   if (detail::looks_like_png(bytes, size)) return detail::decode_png(bytes, size, name);
   throw ImageError(name, "not a JPEG or PNG (unrecognised first bytes)");
 }
@@ -31,6 +41,11 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
 Image decode_image_file(const std::string& path) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   return decode_image_memory(bytes.data(), bytes.size(), path);
+}
+
+Image decode_image_file_fast(const std::string& path, int min_height, int min_width) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  return decode_image_memory(bytes.data(), bytes.size(), path, min_height, min_width);
 }
 
 void write_jpeg(const std::string& path, const Image& img, int quality, bool progressive, bool grey) {

@@ -17,8 +17,14 @@ inline constexpr int64_t kMaxImagePixels = 100'000'000;
 // Throws ImageError(path, reason) for anything unreadable.
 Image decode_image_file(const std::string& path);
 
+// decode: fast. JPEGs are decoded with TurboJPEG's DCT-domain scaling to the smallest size that is
+// still at least min_height x min_width (then the caller resizes exactly); other formats at full
+// size. Pixels differ from Keras's, which is why `exact` (decode_image_file) stays the default.
+Image decode_image_file_fast(const std::string& path, int min_height, int min_width);
+
 // The same from bytes already in memory; `name` is only used in error messages.
-Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name);
+Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name, int min_height = 0,
+                          int min_width = 0);
 
 // Writes `img` (1 or 3 channels) as a JPEG with 4:2:0 chroma (or a one-component greyscale JPEG
 // when `grey`, converting RGB with ITU-R 601 luma as PIL's convert('L') does). Throws ImageError.

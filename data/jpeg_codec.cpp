@@ -52,23 +52,50 @@ bool is_truncation(std::string message) {
   return message.find("premature end") != std::string::npos;
 }
 
+// TurboJPEG's factors come in no promised order; take the one giving the fewest pixels among
+// those that keep both sides at least the minimum (1/1 always qualifies).
+tjscalingfactor smallest_scale_at_least(int width, int height, int min_width, int min_height) {
+  int count = 0;
+  const tjscalingfactor* factors = tjGetScalingFactors(&count);
+  tjscalingfactor best{1, 1};
+  for (int i = 0; i < count; ++i) {
+    const tjscalingfactor f = factors[i];
+    if (f.num > f.denom) continue;  // never upscale in the decoder
+    if (TJSCALED(width, f) < min_width || TJSCALED(height, f) < min_height) continue;
+    if (int64_t{TJSCALED(width, f)} * TJSCALED(height, f) < int64_t{TJSCALED(width, best)} * TJSCALED(height, best))
+      best = f;
+  }
+  return best;
+}
+
 }  // namespace
 
 bool looks_like_jpeg(const uint8_t* bytes, size_t size) {
   return size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
 }
 
-Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name) {
+Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name, int min_height, int min_width) {
+  // A fresh decompressor per file: a handle reused after a failed file carries its error state into
+  // the next one (tried; header reads of good files then fail), and creating one is cheap.
   TjHandle tj(tjInitDecompress());
   if (!tj) throw ImageError(name, "TurboJPEG could not start: " + tj_message(nullptr));
   const auto jpeg_size = static_cast<unsigned long>(size);
 
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj.get(), bytes, jpeg_size, &width, &height, &subsamp, &colorspace) != 0)
+  // A warning while reading the header (e.g. stray bytes before a marker) still fills in the
+  // header; PIL accepts such files, so only a real error, or no size at all, is refused here.
+  if (tjDecompressHeader3(tj.get(), bytes, jpeg_size, &width, &height, &subsamp, &colorspace) != 0 &&
+      (tjGetErrorCode(tj.get()) != TJERR_WARNING || width <= 0 || height <= 0))
     throw ImageError(name, "unreadable JPEG header (" + tj_message(tj.get()) + ")");
   if (width <= 0 || height <= 0 || int64_t{width} * height > kMaxImagePixels)
     throw ImageError(name, "JPEG header claims " + std::to_string(width) + "x" + std::to_string(height) +
                                " pixels, beyond the limit of " + std::to_string(kMaxImagePixels));
+
+  if (min_height > 0 && min_width > 0) {
+    const tjscalingfactor chosen = smallest_scale_at_least(width, height, min_width, min_height);
+    width = TJSCALED(width, chosen);
+    height = TJSCALED(height, chosen);
+  }
 
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int format = cmyk ? TJPF_CMYK : TJPF_RGB;

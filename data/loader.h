@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/directory.h"
+#include "data/resize.h"
 
 namespace cxr::data {
 
@@ -15,10 +16,28 @@ struct LoadedImages {
   std::vector<int> labels;      // N
   std::vector<std::string> files;
   std::vector<std::pair<std::string, std::string>> skipped;  // (path, reason) of files left out
+  size_t decoded = 0, from_cache = 0;  // how many files were decoded now, and how many came from the cache
+  std::string cache_problem;           // non-empty when a damaged cache file was ignored and rebuilt
 
   size_t size() const { return labels.size(); }
   const uint8_t* image(size_t i) const { return pixels.data() + i * static_cast<size_t>(height) * width * 3; }
 };
+
+struct LoadOptions {
+  int threads = 0;  // 0 = all cores
+  Interpolation interpolation = Interpolation::nearest;
+  // decode: fast. JPEGs use TurboJPEG's DCT-domain scaling down to the smallest size still at
+  // least the target, then the exact resize; pixels then differ from Keras's (decode: exact).
+  bool fast_decode = false;
+  std::string cache_dir;  // non-empty: read and update an ImageCache there
+};
+
+// The cache variant name of these options, e.g. "exact-nearest".
+std::string cache_variant(const LoadOptions& options);
+
+// As below, with the interpolation, decode mode and cache of `options`. Unreadable files are
+// cached too (with their reason), so a second run reports them without decoding them again.
+LoadedImages load_resized(const DatasetIndex& index, int height, int width, const LoadOptions& options);
 
 // Decodes every file of the index to RGB and resizes it to height x width with resize_nearest (as
 // Keras's load_img). Runs on `threads` std::threads (0 = all cores). A file that cannot be read is

@@ -46,29 +46,4 @@ Image resize_nearest(const Image& src, int out_h, int out_w) {
   return out;
 }
 
-Image resize_bilinear(const Image& src, int out_h, int out_w) {
-  check_sizes(src, out_h, out_w);
-  if (out_h == src.height && out_w == src.width) return src;
-  const int ch = src.channels;
-  Image out{out_h, out_w, ch, std::vector<uint8_t>(static_cast<size_t>(out_h) * out_w * ch)};
-  const double sy = static_cast<double>(src.height) / out_h, sx = static_cast<double>(src.width) / out_w;
-  auto at = [&](int r, int c, int k) { return src.pixels[(static_cast<size_t>(r) * src.width + c) * ch + k]; };
-  for (int r = 0; r < out_h; ++r) {
-    const double y = std::clamp((r + 0.5) * sy - 0.5, 0.0, src.height - 1.0);
-    const int y0 = static_cast<int>(y), y1 = std::min(y0 + 1, src.height - 1);
-    const double fy = y - y0;
-    for (int c = 0; c < out_w; ++c) {
-      const double x = std::clamp((c + 0.5) * sx - 0.5, 0.0, src.width - 1.0);
-      const int x0 = static_cast<int>(x), x1 = std::min(x0 + 1, src.width - 1);
-      const double fx = x - x0;
-      for (int k = 0; k < ch; ++k) {
-        const double top = at(y0, x0, k) + fx * (at(y0, x1, k) - at(y0, x0, k));
-        const double bottom = at(y1, x0, k) + fx * (at(y1, x1, k) - at(y1, x0, k));
-        out.pixels[(static_cast<size_t>(r) * out_w + c) * ch + k] = static_cast<uint8_t>(std::lround(top + fy * (bottom - top)));
-      }
-    }
-  }
-  return out;
-}
-
 }  // namespace cxr::data

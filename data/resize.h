@@ -1,5 +1,6 @@
 // Resizing 8-bit HWC images.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "data/image.h"
@@ -17,8 +18,23 @@ Image resize_nearest(const Image& src, int out_h, int out_w);
 // resize many images of the same size).
 std::vector<int> nearest_source_indices(int src_size, int dst_size);
 
-// Bilinear resize with pixel centres aligned (align_corners = false), edge pixels clamped.
-// Not bit-compatible with PIL's BILINEAR (which widens its filter when shrinking).
+// Pillow's BILINEAR resize (Image.resize(size, BILINEAR), Keras's interpolation='bilinear'): a
+// triangle filter whose support widens with the reduction factor (so shrinking averages, like an
+// antialiased resize), horizontal pass first with an 8-bit intermediate, then vertical, in
+// Pillow's 22-bit fixed point. Bit-exact with Pillow (tests/data/fixtures/resize_filters_pillow.txt).
 Image resize_bilinear(const Image& src, int out_h, int out_w);
+
+// "area": Pillow's BOX resize (Keras's interpolation='box'): every source pixel whose centre falls
+// inside the output pixel's footprint weighs the same. For integer reduction factors this is exact
+// area averaging; for others it differs from OpenCV's INTER_AREA, which weighs partial pixels by
+// their covered fraction. Bit-exact with Pillow.
+Image resize_area(const Image& src, int out_h, int out_w);
+
+enum class Interpolation { nearest, bilinear, area };
+
+// "nearest" | "bilinear" | "area"; throws std::invalid_argument for anything else.
+Interpolation parse_interpolation(const std::string& name);
+
+Image resize(const Image& src, int out_h, int out_w, Interpolation interpolation);
 
 }  // namespace cxr::data

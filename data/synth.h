@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "data/image.h"
 
@@ -13,6 +14,22 @@ struct SynthOptions {
   int train_normal = 60, train_pneumonia = 180, test_normal = 20, test_pneumonia = 60;
   int min_size = 96, max_size = 192;  // height and width are drawn independently in [min, max]
   uint64_t seed = 7;
+  // > 0: the height is drawn in [min, max] and the width is the height times an aspect ratio drawn
+  // log-uniformly in [1 / max_aspect, max_aspect], as real radiographs vary (the width may then
+  // leave [min, max]). Last, so that {dir, counts..., min, max, seed} initialisers stay valid.
+  double max_aspect = 0;
+
+  // What `cxrnet synth` writes by default: the counts above at radiograph sizes, about 400 to 2000
+  // px with aspect ratios up to 1.4, like the Kermany originals (tests use the small default).
+  static SynthOptions realistic(std::string out_dir, uint64_t seed) {
+    SynthOptions o;
+    o.out_dir = std::move(out_dir);
+    o.min_size = 400;
+    o.max_size = 1700;
+    o.max_aspect = 1.4;
+    o.seed = seed;
+    return o;
+  }
 };
 
 // Writes the four folders (created as needed). Most files are baseline greyscale JPEGs; every 7th is

@@ -1,5 +1,7 @@
 // Throughput of the data pipeline: JPEG decode, resize, a whole-set load, batch filling.
-// The whole-set load uses shared/data/chest_xray_real/train when it is there (set CXR_SHARED_DIR).
+// The whole-set loads use shared/data/chest_xray_real/train (5,216 files at 224x224) and
+// shared/data/chest_xray_real_fullres/train (400 originals) when they are there (set
+// CXR_SHARED_DIR). tools/bench-data runs the BM_Folder* ones beside a PIL peer and writes the ratio.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -16,13 +18,15 @@
 namespace {
 using namespace cxr::data;
 
-std::string shared_train_dir() {
+std::string shared_dir(const std::string& set) {
   namespace fs = std::filesystem;
-  for (fs::path base : {fs::path(std::getenv("CXR_SHARED_DIR") ? std::getenv("CXR_SHARED_DIR") : "") / "data",
+  const char* env = std::getenv("CXR_SHARED_DIR");
+  for (fs::path base : {fs::path(env ? env : "") / "data", fs::path(env ? env : ""),
                         fs::path(CXR_SOURCE_DIR) / ".." / "shared" / "data"})
-    if (fs::is_directory(base / "chest_xray_real" / "train")) return (base / "chest_xray_real" / "train").string();
+    if (fs::is_directory(base / set / "train")) return (base / set / "train").string();
   return {};
 }
+std::string shared_train_dir() { return shared_dir("chest_xray_real"); }
 
 // A 224x224 grey synthetic radiograph stored as JPEG bytes, like the shared set's files.
 const std::vector<uint8_t>& sample_jpeg() {
@@ -65,6 +69,56 @@ void BM_LoadResizedSharedTrain(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(index.files.size()));
 }
 BENCHMARK(BM_LoadResizedSharedTrain)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// Decode + resize to the notebook's 50x50 on ONE thread (the per-core rate the PIL peer is compared
+// with). Args: set (0 = 224x224 train, 1 = full-size originals), decode (0 = exact, 1 = fast).
+void BM_FolderDecodeResize50(benchmark::State& state) {
+  const std::string dir = shared_dir(state.range(0) == 0 ? "chest_xray_real" : "chest_xray_real_fullres");
+  if (dir.empty()) {
+    state.SkipWithError("shared data folder not found");
+    return;
+  }
+  const DatasetIndex index = scan_class_directory(dir);
+  LoadOptions options;
+  options.threads = 1;
+  options.fast_decode = state.range(1) == 1;
+  for (auto _ : state) {
+    const LoadedImages loaded = load_resized(index, 50, 50, options);
+    if (!loaded.skipped.empty()) state.SkipWithError(("skipped " + loaded.skipped.front().first).c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(index.files.size()));
+  state.SetLabel(state.range(0) == 0 ? "train224" : "fullres");
+}
+BENCHMARK(BM_FolderDecodeResize50)
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->ArgNames({"set", "fast"})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
+
+// The whole 5,216-image train set decoded (exact, Keras's pixels) and resized to 50x50 on all
+// cores and written to a fresh on-disk cache (Arg 0); then loaded again from that cache (Arg 1).
+void BM_TrainSetDecodeAndCache(benchmark::State& state) {
+  const std::string dir = shared_train_dir();
+  if (dir.empty()) {
+    state.SkipWithError("shared/data/chest_xray_real/train not found");
+    return;
+  }
+  const DatasetIndex index = scan_class_directory(dir);
+  const std::string cache = (std::filesystem::temp_directory_path() / "cxr_bench_cache").string();
+  LoadOptions options;
+  options.cache_dir = cache;
+  std::filesystem::remove_all(cache);
+  if (state.range(0) == 1) load_resized(index, 50, 50, options);  // warm it first
+  for (auto _ : state) {
+    const LoadedImages loaded = load_resized(index, 50, 50, options);
+    if (loaded.size() != index.files.size()) state.SkipWithError("some files were skipped");
+    if ((loaded.from_cache == index.files.size()) != (state.range(0) == 1)) state.SkipWithError("unexpected cache use");
+  }
+  std::filesystem::remove_all(cache);
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(index.files.size()));
+}
+BENCHMARK(BM_TrainSetDecodeAndCache)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
 
 void BM_FillBatch32Augmented(benchmark::State& state) {
   LoadedImages set;

@@ -1,6 +1,8 @@
 // The cxrnet subcommands as a user runs them: summary text, train's run folder, bad input.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -44,7 +46,7 @@ std::string read_text(const fs::path& p) {
 }
 
 TEST(CommandTrain, WritesTheRunFolderAndReportsBadFiles) {
-  const fs::path root = fs::temp_directory_path() / "cxr_command_train";
+  const fs::path root = fs::temp_directory_path() / ("cxr_command_train_" + std::to_string(::getpid()));
   fs::remove_all(root);
   data::SynthOptions synth;
   synth.out_dir = (root / "data").string();

@@ -208,7 +208,7 @@ TEST(ExperimentConfig, BadValuesAreConfigErrorsAtTheValue) {
   const std::vector<BadCase> cases = {
       {"  batchsize: 4\n", "",
        "x.yaml:4:3: data: unknown key 'batchsize' (did you mean 'batch_size'?); allowed: train, "
-       "validation, test, image_size, color_mode, rescale, interpolation, augment, batch_size, shuffle"},
+       "validation, test, image_size, color_mode, rescale, interpolation, augment, batch_size, shuffle, decode, strict"},
       {"  rescale: 1/50\n", "",
        "x.yaml:4:12: data.rescale: expected a number, got '1/50' (expressions are not supported: write "
        "0.02)"},
@@ -217,11 +217,12 @@ TEST(ExperimentConfig, BadValuesAreConfigErrorsAtTheValue) {
       {"  color_mode: RGB\n", "",
        "x.yaml:4:15: data.color_mode: expected one of rgb, grayscale, got 'RGB' (did you mean 'rgb'?)"},
       {"  interpolation: bicubic\n", "",
-       "x.yaml:4:18: data.interpolation: expected one of nearest, bilinear, got 'bicubic'"},
+       "x.yaml:4:18: data.interpolation: expected one of nearest, bilinear, area, got 'bicubic'"},
       {"  shuffle: 1\n", "", "x.yaml:4:12: data.shuffle: expected true or false, got '1'"},
       {"  augment: {zoom: 0.1}\n", "",
        "x.yaml:4:13: data.augment: unknown key 'zoom' (did you mean 'zoom_range'?); allowed: "
-       "zoom_range, width_shift_range, height_shift_range"},
+       "zoom_range, width_shift_range, height_shift_range, rotation_range, horizontal_flip, brightness_range, "
+       "contrast_range"},
       {"  augment: {width_shift_range: 2}\n", "",
        "x.yaml:4:32: data.augment.width_shift_range: must be in [0, 1), got 2"},
       {"  validation: {split_from: train, fraction: 1.0}\n", "",

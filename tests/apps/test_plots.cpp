@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -19,7 +21,7 @@ TEST(RocPoints, StepsThroughEveryDistinctScore) {
 }
 
 TEST(WritePlots, WritesDataAndScriptAndDrawsWhenGnuplotIsThere) {
-  const fs::path run = fs::temp_directory_path() / "cxr_plots_test";
+  const fs::path run = fs::temp_directory_path() / ("cxr_plots_test_" + std::to_string(::getpid()));
   fs::remove_all(run);
   fs::create_directories(run);
   std::ofstream(run / "history.csv") << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,seconds\n"

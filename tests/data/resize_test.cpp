@@ -67,14 +67,36 @@ TEST(ResizeNearest, RejectsEmptySizes) {
   EXPECT_THROW(resize_nearest(src, 0, 2), std::invalid_argument);
 }
 
-TEST(ResizeBilinear, ConstantStaysConstantAndRampStaysMonotone) {
+TEST(ResizeBilinear, ConstantStaysConstantAndHandComputedRamp) {
   Image flat{7, 9, 3, std::vector<uint8_t>(7 * 9 * 3, 77)};
   for (uint8_t v : resize_bilinear(flat, 4, 5).pixels) ASSERT_EQ(v, 77);
 
+  // Pillow widens the triangle to support 2 when halving: output 0 is centred at 1.0 and reads
+  // pixels 0, 1, 2 with weights 0.75, 0.75, 0.25 (/1.75): (0 + 7.5 + 5) / 1.75 = 7.14 -> 7.
+  // Output 1 (centre 3.0) reads 1..4 with 0.25, 0.75, 0.75, 0.25: (2.5+15+22.5+10)/2 = 25.
   Image ramp{1, 8, 1, {0, 10, 20, 30, 40, 50, 60, 70}};
-  const Image half = resize_bilinear(ramp, 1, 4);
-  // Centres of output pixels sit between source pairs: (0+10)/2, (20+30)/2, ...
-  EXPECT_EQ(half.pixels, (std::vector<uint8_t>{5, 25, 45, 65}));
+  EXPECT_EQ(resize_bilinear(ramp, 1, 4).pixels, (std::vector<uint8_t>{7, 25, 45, 63}));
+  // BOX when halving averages pairs: (0+10)/2 = 5, ...
+  EXPECT_EQ(resize_area(ramp, 1, 4).pixels, (std::vector<uint8_t>{5, 25, 45, 65}));
+}
+
+TEST(ResizeFilters, MatchPillowBitForBit) {
+  const auto lines = testing::fixture_lines("resize_filters_pillow.txt");
+  ASSERT_EQ(lines.size(), 16u);
+  for (const auto& f : lines) {
+    const int h = std::stoi(f[1]), w = std::stoi(f[2]), oh = std::stoi(f[3]), ow = std::stoi(f[4]);
+    SCOPED_TRACE(f[0] + " " + f[1] + "x" + f[2] + " -> " + f[3] + "x" + f[4]);
+    const size_t in_n = static_cast<size_t>(h) * w * 3, out_n = static_cast<size_t>(oh) * ow * 3;
+    ASSERT_EQ(f.size(), 5 + in_n + out_n);
+    Image src{h, w, 3, {}};
+    for (size_t i = 0; i < in_n; ++i) src.pixels.push_back(static_cast<uint8_t>(std::stoi(f[5 + i])));
+    std::vector<uint8_t> want;
+    for (size_t i = 0; i < out_n; ++i) want.push_back(static_cast<uint8_t>(std::stoi(f[5 + in_n + i])));
+    const Image got = resize(src, oh, ow, parse_interpolation(f[0]));
+    ASSERT_EQ(got.height, oh);
+    ASSERT_EQ(got.width, ow);
+    EXPECT_EQ(got.pixels, want);
+  }
 }
 
 }  // namespace
