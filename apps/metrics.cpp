@@ -81,6 +81,7 @@ BinaryRates rates_at(const std::vector<float>& scores, const std::vector<int>& l
 
 float threshold_for_sensitivity(const std::vector<float>& scores, const std::vector<int>& labels, double target) {
   check_sizes(scores, labels);
+  if (!(target > 0.0 && target <= 1.0)) throw std::invalid_argument("target sensitivity must be in (0, 1]");
   std::vector<float> positive_scores;
   for (size_t i = 0; i < scores.size(); ++i)
     if (labels[i] == 1) positive_scores.push_back(scores[i]);

@@ -39,8 +39,15 @@ void write_file(const fs::path& path, const std::string& text) {
 }
 
 // gnuplot's script: four PNGs from history.csv (one folder up), roc.dat and confusion.dat.
+// A gnuplot single-quoted string: a quote inside is written twice.
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
 std::string gnuplot_script(const PlotInputs& in) {
-  const std::string normal = in.class_names.at(0), pneumonia = in.class_names.at(1);
+  const std::string normal = quoted(in.class_names.at(0)), pneumonia = quoted(in.class_names.at(1));
   std::string s =
       "# Drawn by cxrnet; rerun with: gnuplot plots.gp (in this folder)\n"
       "set terminal pngcairo size 800,560 noenhanced font ',11'\n"
@@ -65,8 +72,8 @@ std::string gnuplot_script(const PlotInputs& in) {
        "set output 'confusion_matrix.png'\nset title 'Confusion matrix (test)'\nunset grid\n"
        "set xlabel 'Prediction'\nset ylabel 'True'\n"
        "set xrange [-0.5:1.5]\nset yrange [1.5:-0.5]\nset cbrange [0:*]\n"
-       "set xtics ('" + normal + "' 0, '" + pneumonia + "' 1)\n"
-       "set ytics ('" + normal + "' 0, '" + pneumonia + "' 1)\n"
+       "set xtics (" + normal + " 0, " + pneumonia + " 1)\n"
+       "set ytics (" + normal + " 0, " + pneumonia + " 1)\n"
        "set palette defined (0 '#f7fbff', 1 '#08306b')\n"
        "set style fill solid 1.0 noborder\n"
        "plot 'confusion.dat' using 1:2:(0.5):(0.5):3 with boxxyerror fc palette, '' using 1:2:(sprintf('%d', $3)) "

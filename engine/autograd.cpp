@@ -55,6 +55,10 @@ void record(Tensor& output, const char* op, const std::vector<Tensor>& inputs, B
 void run_backward(const Tensor& root) {
   CXR_CHECK(root.defined() && root.numel() == 1, "backward: needs a one-element tensor, got " << root.describe());
   CXR_CHECK(root.requires_grad(), "backward: " << root.describe() << " does not require grad");
+  // A tensor whose graph a previous backward() freed keeps requires_grad but loses its grad_fn:
+  // running backward again would silently do nothing, so say so. (A leaf has no graph at all.)
+  CXR_CHECK(root.impl()->grad_fn || root.impl()->graph_freed == false,
+            "backward: the graph of " << root.describe() << " was already freed by an earlier backward()");
   std::vector<std::shared_ptr<TensorImpl>> order;
   topological_order(root.impl(), order);
 
@@ -64,13 +68,14 @@ void run_backward(const Tensor& root) {
     TensorImpl& impl = **it;
     if (!impl.grad_fn) continue;  // a leaf: keeps its accumulated gradient
     std::shared_ptr<Node> node = std::move(impl.grad_fn);  // frees this part of the graph when done
+    impl.graph_freed = true;
     if (impl.grad) {
       std::vector<Tensor> grads = node->backward(Tensor(impl.grad));
-      CXR_CHECK(grads.size() == node->inputs.size(), "backward of " << node->op << ": wrong gradient count");
+      CXR_ASSERT(grads.size() == node->inputs.size(), "backward of " << node->op << ": wrong gradient count");
       for (size_t i = 0; i < grads.size(); ++i) {
         const auto& input = node->inputs[i];
         if (!input || !grads[i].defined()) continue;
-        CXR_CHECK(grads[i].shape() == input->shape, "backward of " << node->op << ": gradient " << shape_str(grads[i].shape())
+        CXR_ASSERT(grads[i].shape() == input->shape, "backward of " << node->op << ": gradient " << shape_str(grads[i].shape())
                                                                    << " does not match input " << shape_str(input->shape));
         // Out-of-place sum: a gradient may alias another tensor's storage (reshape passes views on).
         input->grad = input->grad ? add(Tensor(input->grad), grads[i]).impl() : grads[i].impl();

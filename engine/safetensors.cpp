@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -64,7 +65,32 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
                                                                    << std::strerror(errno));
 }
 
+namespace {
+
+// Bytes of an F32 tensor of `shape`, refusing negative dimensions and products that overflow.
+uint64_t checked_f32_bytes(const Shape& shape, const std::string& what) {
+  uint64_t count = 1;
+  for (int64_t d : shape) {
+    CXR_CHECK(d >= 0, what << ": negative dimension in shape " << shape_str(shape));
+    CXR_CHECK(!__builtin_mul_overflow(count, static_cast<uint64_t>(d), &count),
+              what << ": shape " << shape_str(shape) << " is too large");
+  }
+  uint64_t bytes = 0;
+  CXR_CHECK(!__builtin_mul_overflow(count, uint64_t{sizeof(float)}, &bytes),
+            what << ": shape " << shape_str(shape) << " is too large");
+  return bytes;
+}
+
+struct Entry {
+  std::string name;
+  Shape shape;
+  uint64_t begin = 0, end = 0;
+};
+
+}  // namespace
+
 SafetensorsFile load_safetensors(const std::string& path) {
+  constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the safetensors specification's limit
   std::ifstream in(path, std::ios::binary);
   CXR_CHECK(in, "cannot open " << path);
   in.seekg(0, std::ios::end);
@@ -75,8 +101,9 @@ SafetensorsFile load_safetensors(const std::string& path) {
   in.read(reinterpret_cast<char*>(size_le), 8);
   uint64_t header_size = 0;
   for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(size_le[i]) << (8 * i);
-  CXR_CHECK(header_size <= file_size - 8, path << ": header of " << header_size << " bytes runs past the end of the "
-                                               << file_size << "-byte file (truncated or not safetensors)");
+  CXR_CHECK(header_size <= file_size - 8 && header_size <= kMaxHeaderBytes,
+            path << ": header of " << header_size << " bytes runs past the end of the " << file_size
+                 << "-byte file (truncated or not safetensors)");
   std::string text(header_size, '\0');
   in.read(text.data(), static_cast<std::streamsize>(header_size));
   nlohmann::json header;
@@ -87,9 +114,13 @@ SafetensorsFile load_safetensors(const std::string& path) {
   }
   CXR_CHECK(header.is_object(), path << ": the header is not a JSON object");
   const uint64_t data_size = file_size - 8 - header_size;
+
   SafetensorsFile out;
+  std::vector<Entry> entries;
   for (const auto& [name, entry] : header.items()) {
+    const std::string what = path + ": tensor '" + name + "'";
     if (name == "__metadata__") {
+      CXR_CHECK(entry.is_object(), path << ": __metadata__ is not a JSON object");
       for (const auto& [k, v] : entry.items()) {
         CXR_CHECK(v.is_string(), path << ": metadata '" << k << "' is not a string");
         out.metadata[k] = v.get<std::string>();
@@ -97,21 +128,39 @@ SafetensorsFile load_safetensors(const std::string& path) {
       continue;
     }
     CXR_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") && entry.contains("data_offsets"),
-              path << ": tensor '" << name << "' lacks dtype, shape or data_offsets");
-    CXR_CHECK(entry["dtype"] == "F32", path << ": tensor '" << name << "' has dtype " << entry["dtype"].dump()
-                                            << "; cxrnet reads F32 only");
-    const Shape shape = entry["shape"].get<Shape>();
-    const auto offsets = entry["data_offsets"].get<std::vector<uint64_t>>();
-    CXR_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size,
-              path << ": tensor '" << name << "' points outside the file's " << data_size << " data bytes");
-    CXR_CHECK(offsets[1] - offsets[0] == static_cast<uint64_t>(numel_of(shape)) * sizeof(float),
-              path << ": tensor '" << name << "' has " << offsets[1] - offsets[0] << " bytes for shape "
-                   << shape_str(shape));
-    Tensor t = Tensor::empty(shape, Device::cpu(), name);
-    in.seekg(static_cast<std::streamoff>(8 + header_size + offsets[0]));
-    in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(offsets[1] - offsets[0]));
-    CXR_CHECK(in, path << ": tensor '" << name << "' could not be read (truncated)");
-    out.tensors.emplace(name, t);
+              what << " lacks dtype, shape or data_offsets");
+    CXR_CHECK(entry["dtype"] == "F32", what << " has dtype " << entry["dtype"].dump() << "; cxrnet reads F32 only");
+    const auto& shape = entry["shape"];
+    const auto& offsets = entry["data_offsets"];
+    CXR_CHECK(shape.is_array() && std::all_of(shape.begin(), shape.end(), [](const auto& d) { return d.is_number_unsigned(); }),
+              what << ": shape " << shape.dump() << " is not a list of non-negative integers");
+    CXR_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
+                  offsets[1].is_number_unsigned(),
+              what << ": data_offsets " << offsets.dump() << " is not a pair of non-negative integers");
+    Entry e{name, shape.get<Shape>(), offsets[0].get<uint64_t>(), offsets[1].get<uint64_t>()};
+    CXR_CHECK(e.begin <= e.end && e.end <= data_size,
+              what << " points outside the file's " << data_size << " data bytes (truncated?)");
+    CXR_CHECK(e.end - e.begin == checked_f32_bytes(e.shape, what),
+              what << " has " << e.end - e.begin << " bytes for shape " << shape_str(e.shape));
+    entries.push_back(std::move(e));
+  }
+  // The data must be the tensors back to back, each byte owned by one tensor (the format's rule):
+  // overlapping or gapped offsets mean a damaged or hand-crafted file.
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  uint64_t expected = 0;
+  for (const Entry& e : entries) {
+    CXR_CHECK(e.begin == expected, path << ": tensor '" << e.name << "' starts at byte " << e.begin << ", expected "
+                                        << expected << " (overlapping or gapped data)");
+    expected = e.end;
+  }
+  CXR_CHECK(expected == data_size, path << ": " << data_size - expected << " bytes after the last tensor");
+
+  for (const Entry& e : entries) {
+    Tensor t = Tensor::empty(e.shape, Device::cpu(), e.name);
+    in.seekg(static_cast<std::streamoff>(8 + header_size + e.begin));
+    in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e.end - e.begin));
+    CXR_CHECK(in, path << ": tensor '" << e.name << "' could not be read (truncated)");
+    out.tensors.emplace(e.name, t);
   }
   return out;
 }

@@ -20,7 +20,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
                       const std::map<std::string, std::string>& metadata = {});
 
 // Refuses, naming the file and the tensor, a truncated file, a header that points outside the
-// data, an unsupported dtype or overlapping/unordered offsets.
+// data, an unsupported dtype, a shape whose size overflows, and overlapping or gapped data.
 SafetensorsFile load_safetensors(const std::string& path);
 
 }  // namespace cxr

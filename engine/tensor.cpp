@@ -14,7 +14,8 @@ namespace cxr {
 
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    CXR_CHECK(!__builtin_mul_overflow(n, d, &n), "shape " << shape_str(shape) << " has too many elements");
   return n;
 }
 

@@ -28,6 +28,7 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient, same shape and device
   std::shared_ptr<Node> grad_fn;     // the op that produced this tensor (null for leaves)
+  bool graph_freed = false;          // a backward() has consumed grad_fn
 };
 
 class Tensor {

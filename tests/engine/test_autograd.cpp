@@ -63,6 +63,18 @@ TEST(Autograd, InputsWithoutRequiresGradGetNoGradient) {
   EXPECT_EQ(w.grad().to_vector(), (std::vector<float>{1, 2}));
 }
 
+TEST(Autograd, SecondBackwardThroughAFreedGraphIsAnError) {
+  Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  Tensor loss = sum(scale(x, 3.0f));
+  loss.backward();
+  EXPECT_THROW(loss.backward(), InputError) << "the graph was freed: a silent no-op would hide a bug";
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{3, 3}));
+  Tensor leaf = Tensor::from_vector({1}, {5}).set_requires_grad(true);
+  leaf.backward();  // a leaf has no graph: d(leaf)/d(leaf) = 1, as often as asked
+  leaf.backward();
+  EXPECT_EQ(leaf.grad().to_vector(), (std::vector<float>{1}));
+}
+
 TEST(Autograd, BackwardNeedsAScalar) {
   Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
   EXPECT_THROW(scale(x, 2.0f).backward(), InputError);

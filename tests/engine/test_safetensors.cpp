@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
@@ -13,7 +14,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_file(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / "cxr_safetensors_test";
+  fs::path dir = fs::temp_directory_path() / ("cxr_safetensors_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   return dir / name;
 }
@@ -65,6 +66,46 @@ TEST(Safetensors, HeaderLongerThanTheFileIsRefused) {
     f << "{}";
   }
   EXPECT_THROW(load_safetensors(path), InputError);
+}
+
+// A file with a hand-written header and `data_bytes` zero bytes of data.
+fs::path crafted(const std::string& name, const std::string& header, size_t data_bytes) {
+  const fs::path path = temp_file(name);
+  std::ofstream f(path, std::ios::binary);
+  unsigned char size[8] = {};
+  for (int i = 0; i < 8; ++i) size[i] = static_cast<unsigned char>(header.size() >> (8 * i));
+  f.write(reinterpret_cast<const char*>(size), 8);
+  f << header << std::string(data_bytes, '\0');
+  return path;
+}
+
+std::string load_error(const fs::path& path) {
+  try {
+    load_safetensors(path);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Safetensors, CraftedHeadersAreRefused) {
+  // A shape whose byte count overflows to 0 must not yield a tensor with no memory behind it.
+  EXPECT_NE(load_error(crafted("overflow.st", R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0))
+                .find("too large"), std::string::npos);
+  EXPECT_NE(load_error(crafted("overflow2.st", R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", 0))
+                .find("too large"), std::string::npos);
+  // Two tensors sharing bytes.
+  EXPECT_NE(load_error(crafted("overlap.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8))
+                .find("overlapping"), std::string::npos);
+  // A shape that is not a list, negative sizes, junk after the data.
+  EXPECT_NE(load_error(crafted("shape.st", R"({"w":{"dtype":"F32","shape":"big","data_offsets":[0,4]}})", 4))
+                .find("shape"), std::string::npos);
+  EXPECT_NE(load_error(crafted("negative.st", R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4))
+                .find("'w'"), std::string::npos);
+  EXPECT_NE(load_error(crafted("tail.st", R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8))
+                .find("after the last tensor"), std::string::npos);
+  EXPECT_NE(load_error(crafted("dtype.st", R"({"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})", 4))
+                .find("F16"), std::string::npos);
 }
 
 TEST(Safetensors, MissingFileIsAClearError) {
