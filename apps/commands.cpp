@@ -18,7 +18,11 @@
 #include "apps/trainer.h"
 #include "data/synth.h"
 #include "engine/error.h"
+#include "engine/kernel_choice.h"
 #include "engine/safetensors.h"
+#ifdef CXR_WITH_CUDA
+#include "kernels/cuda/vendor.h"
+#endif
 
 namespace cxr {
 
@@ -83,8 +87,19 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
   }
   if (!options.device.empty()) config.train.device = options.device;
   if (options.strict) config.data.strict = true;
+  if (!options.kernels.empty()) config.train.kernels = options.kernels;  // written to config.yaml as resolved
   const Device device = Device::parse(config.train.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
+  // The process default too, not only the trainer's scope: the start-up GPU report names it.
+  if (!config.train.kernels.empty()) set_default_kernel_choice(parse_kernel_choice(config.train.kernels));
+  if (options.tf32) {
+    CXR_CHECK(device.is_cuda(), "--tf32 applies to the CUDA vendor paths; device is " << device.str());
+#ifdef CXR_WITH_CUDA
+    kernels::vendor::VendorSettings settings = kernels::vendor::settings();
+    settings.allow_tf32 = true;
+    kernels::vendor::set_settings(settings);
+#endif
+  }
 
   // The model first (a config error is found in milliseconds), then the data (as Keras prints
   // "Found N images" before model.summary()), then the summary.

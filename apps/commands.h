@@ -16,6 +16,8 @@ struct TrainOptions {
   std::string device = "";            // overrides the config's device
   bool strict = false;                // any unreadable file fails the run (as the config's strict: true)
   std::string cache_dir;              // non-empty: keep decoded, resized images in an on-disk cache there
+  std::string kernels;                // custom | vendor: overrides the config's train.kernels (CUDA only)
+  bool tf32 = false;                  // allow TF32 in the vendor (cuDNN/cuBLAS) paths; default plain FP32
 };
 
 // `cxrnet split`: the config's splits (carved ones included) as real folders, for users who want them.

@@ -29,6 +29,11 @@ int main(int argc, char** argv) {
   train->add_option("--device", train_options.device, "cpu, cuda or cuda:N (overrides the config)");
   train->add_flag("--strict", train_options.strict, "Fail (exit 2) when any image file is unreadable");
   train->add_option("--cache", train_options.cache_dir, "Folder for a cache of decoded, resized images");
+  train->add_option("--kernels", train_options.kernels,
+                    "CUDA kernels: custom or vendor (cuDNN/cuBLAS); overrides the config's train.kernels")
+      ->check(CLI::IsMember({"custom", "vendor"}));
+  train->add_flag("--tf32", train_options.tf32,
+                  "Allow TF32 tensor cores in the vendor paths (default: plain FP32, comparable with the CPU)");
 
   cxr::SplitOptions split_options;
   double split_test_from_train = 0;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "data/batch.h"
@@ -14,6 +15,9 @@
 #include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "kernels/loss.h"
+#ifdef CXR_WITH_CUDA
+#include "kernels/cuda/pinned_staging.h"
+#endif
 
 namespace cxr {
 
@@ -64,33 +68,66 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
   // Two full-size buffers (the worker fills one while the step uses the other) and one for the
   // partial batch, which occurs at most once per pass and so never needs a second buffer.
   constexpr int kSlots = 2;
+  const Device device = model_.device();
   std::vector<Tensor> xs, ys;
-  for (int s = 0; s < kSlots; ++s) {
+  for (int s = 0; s < kSlots && device.is_cpu(); ++s) {
     xs.push_back(Tensor::empty({batch, images.height, images.width, 3}, Device::cpu(), "batch_images"));
     ys.push_back(Tensor::empty({batch, 1}, Device::cpu(), "batch_labels"));
   }
-  const int partial = n % batch;
-  Tensor x_partial = partial ? Tensor::empty({partial, images.height, images.width, 3}, Device::cpu(), "batch_images") : xs[0];
-  Tensor y_partial = partial ? Tensor::empty({partial, 1}, Device::cpu(), "batch_labels") : ys[0];
+  const int partial = device.is_cpu() ? n % batch : 0;
+  Tensor x_partial = partial ? Tensor::empty({partial, images.height, images.width, 3}, Device::cpu(), "batch_images") : Tensor();
+  Tensor y_partial = partial ? Tensor::empty({partial, 1}, Device::cpu(), "batch_labels") : Tensor();
+#ifdef CXR_WITH_CUDA
+  const size_t image_floats = static_cast<size_t>(images.height) * static_cast<size_t>(images.width) * 3;
+  const size_t labels_offset = sizeof(float) * image_floats * static_cast<size_t>(batch);  // after the images
+  // On CUDA the worker fills a page-locked buffer per slot (images, then labels; a partial batch
+  // uses its front) and the step's inputs are uploaded from it asynchronously on the stream, so the
+  // copy overlaps the previous step's kernels. The prefetcher frees a slot once the HOST is done with
+  // its batch; the stream may still be reading it, so the worker also waits on the slot's upload
+  // event before refilling it. Declared before the prefetcher: its worker is joined first.
+  std::vector<std::unique_ptr<kernels::cuda::PinnedStaging>> staging;
+  for (int s = 0; s < kSlots && device.is_cuda(); ++s)
+    staging.push_back(std::make_unique<kernels::cuda::PinnedStaging>(
+        device.index, labels_offset + sizeof(float) * static_cast<size_t>(batch)));
+#endif
   auto count_of = [&](int k) { return std::min(batch, n - batch_order[static_cast<size_t>(k)] * batch); };
   // The worker only does the augmentation and copying (fill_batch), which reads `images` and writes
   // the slot's buffers; the model and the step stay on this thread.
   data::BatchPrefetcher prefetch(batches, kSlots, [&](int k, int slot) {
     const int count = count_of(k);
-    Tensor& xb = count == batch ? xs[static_cast<size_t>(slot)] : x_partial;
-    Tensor& yb = count == batch ? ys[static_cast<size_t>(slot)] : y_partial;
+    float* x_out = nullptr;
+    float* y_out = nullptr;
+    if (device.is_cpu()) {
+      x_out = (count == batch ? xs[static_cast<size_t>(slot)] : x_partial).data();
+      y_out = (count == batch ? ys[static_cast<size_t>(slot)] : y_partial).data();
+    } else {
+#ifdef CXR_WITH_CUDA
+      kernels::cuda::PinnedStaging& buffer = *staging[static_cast<size_t>(slot)];
+      buffer.wait_until_free();
+      x_out = static_cast<float*>(buffer.host());
+      y_out = static_cast<float*>(static_cast<void*>(static_cast<char*>(buffer.host()) + labels_offset));
+#endif
+    }
     data::fill_batch(images, order.data() + batch_order[static_cast<size_t>(k)] * batch, count,
                      static_cast<float>(d.rescale), augment ? &augmentation : nullptr, config_.train.seed,
-                     static_cast<uint64_t>(epoch), xb.data(), yb.data());
+                     static_cast<uint64_t>(epoch), x_out, y_out);
   });
   for (int k = 0; k < batches; ++k) {
     const int slot = prefetch.next(), count = count_of(k);
-    const Tensor& xb = count == batch ? xs[static_cast<size_t>(slot)] : x_partial;
-    const Tensor& yb = count == batch ? ys[static_cast<size_t>(slot)] : y_partial;
-    if (model_.device().is_cpu()) {
+    if (device.is_cpu()) {
+      const Tensor& xb = count == batch ? xs[static_cast<size_t>(slot)] : x_partial;
+      const Tensor& yb = count == batch ? ys[static_cast<size_t>(slot)] : y_partial;
       step(xb, yb, count);
     } else {
-      step(xb.to(model_.device()), yb.to(model_.device()), count);
+#ifdef CXR_WITH_CUDA
+      // Device tensors come from the caching allocator: steady-state batches allocate nothing.
+      Tensor xd = Tensor::empty({count, images.height, images.width, 3}, device, "batch_images");
+      Tensor yd = Tensor::empty({count, 1}, device, "batch_labels");
+      kernels::cuda::PinnedStaging& buffer = *staging[static_cast<size_t>(slot)];
+      buffer.upload(xd.data(), 0, sizeof(float) * image_floats * static_cast<size_t>(count));
+      buffer.upload(yd.data(), labels_offset, sizeof(float) * static_cast<size_t>(count));
+      step(xd, yd, count);
+#endif
     }
   }
 }

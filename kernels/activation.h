@@ -17,4 +17,10 @@ void relu_backward(int64_t n, const float* x, const float* dy, float* dx);
 void sigmoid_forward(int64_t n, const float* x, float* y);
 void sigmoid_backward(int64_t n, const float* y, const float* dy, float* dx);
 }  // namespace cuda
+namespace vendor {  // cuDNN (kernels/cuda/cudnn_activation.cpp); backward takes the forward's x AND y
+void relu_forward(int64_t n, const float* x, float* y);
+void relu_backward(int64_t n, const float* x, const float* y, const float* dy, float* dx);
+void sigmoid_forward(int64_t n, const float* x, float* y);
+void sigmoid_backward(int64_t n, const float* x, const float* y, const float* dy, float* dx);
+}  // namespace vendor
 }  // namespace cxr::kernels

@@ -48,4 +48,22 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
                                   const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
                                   float* dgamma_or_null, float* dbeta_or_null);
 }  // namespace cuda
+
+// cuDNN (kernels/cuda/cudnn_batchnorm.cpp), CUDNN_BATCHNORM_SPATIAL, float accumulation. cuDNN feeds
+// its running variance the UNBIASED batch variance, TensorFlow's fused rule for 4-D inputs only, so
+// the engine takes this path for 4-D inputs and keeps the custom kernels for 2-D ones (Keras's biased
+// rule). The inference backward has no cuDNN call: it stays cuda::batchnorm_backward_inference.
+namespace vendor {
+// Training forward AND the moving-statistics update in one cuDNN call (with the unbiased variance,
+// and factor = 1 - momentum). save_var is not produced: the update needs it no more.
+void batchnorm_forward_train_and_update(int64_t M, int C, const float* x, const float* gamma, const float* beta,
+                                        float epsilon, float momentum, float* y, float* save_mean,
+                                        float* save_inv_std, float* moving_mean, float* moving_var);
+void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* gamma, const float* beta,
+                                 const float* moving_mean, const float* moving_var, float epsilon, float* y);
+// epsilon: the forward's, as cuDNN asks for it.
+void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
+                              const float* save_inv_std, float epsilon, const float* dy, float* dx, float* dgamma,
+                              float* dbeta);
+}  // namespace vendor
 }  // namespace cxr::kernels

@@ -31,4 +31,10 @@ void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y);
 void maxpool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx);
 }  // namespace cuda
 
+namespace vendor {  // cuDNN (kernels/cuda/cudnn_pool.cpp); asymmetric 'same' padding falls back to cuda::
+void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y);
+// y is the forward's output, which cuDNN's backward reads to find each window's maximum.
+void maxpool2d_backward(const Pool2dShape& s, const float* x, const float* y, const float* dy, float* dx);
+}  // namespace vendor
+
 }  // namespace cxr::kernels

@@ -15,10 +15,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
     CXR_CHECK(t->shape() == Shape{C}, "batch_norm: " << t->describe() << " must be [" << C << "] for input "
                                                      << x.describe());
   Tensor y = Tensor::empty(x.shape(), device, "batch_norm");
+  // TensorFlow's fused kernel (4-D inputs) feeds the moving variance the unbiased batch variance;
+  // Keras's 2-D path the biased one (facts §3). cuDNN only does the former, so only 4-D inputs take
+  // the vendor path; the backward uses the forward's choice.
+  const bool unbiased = x.rank() == 4;
+  const KernelChoice choice = unbiased ? current_kernel_choice() : KernelChoice::Custom;
 
   if (!options.training) {
-    CXR_DISPATCH(device, batchnorm_forward_inference(M, C, x.data(), gamma.data(), beta.data(), moving_mean.data(),
-                                                      moving_var.data(), options.epsilon, y.data()));
+    CXR_DISPATCH_CHOICE(device, choice,
+                        batchnorm_forward_inference(M, C, x.data(), gamma.data(), beta.data(), moving_mean.data(),
+                                                    moving_var.data(), options.epsilon, y.data()));
+    // No vendor backward here: cuDNN has none for frozen statistics.
     record(y, "batch_norm_inference", {x, gamma, beta},
            [M, C, eps = options.epsilon, x = x.detach(), gamma = gamma.detach(), mean = moving_mean.clone(),
             var = moving_var.clone()](const Tensor& g) {
@@ -34,22 +41,30 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 
   Tensor save_mean = Tensor::empty({C}, device, "batch_norm_mean");
   Tensor save_inv_std = Tensor::empty({C}, device, "batch_norm_inv_std");
-  Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
-  CXR_DISPATCH(device, batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon, y.data(),
-                                                save_mean.data(), save_inv_std.data(), save_var.data()));
-  // TensorFlow's fused kernel (4-D inputs) feeds the moving variance the unbiased batch variance;
-  // Keras's 2-D path the biased one (facts §3).
-  const bool unbiased = x.rank() == 4;
-  CXR_DISPATCH(device, batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, unbiased,
-                                                moving_mean.data(), moving_var.data()));
+  if (takes_vendor_path(device, choice)) {  // cuDNN updates the moving statistics in the same call
+    CXR_VENDOR_CALL(batchnorm_forward_train_and_update(M, C, x.data(), gamma.data(), beta.data(), options.epsilon,
+                                                       options.momentum, y.data(), save_mean.data(),
+                                                       save_inv_std.data(), moving_mean.data(), moving_var.data()));
+  } else {
+    Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
+    CXR_DISPATCH(device, batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon, y.data(),
+                                                  save_mean.data(), save_inv_std.data(), save_var.data()));
+    CXR_DISPATCH(device, batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, unbiased,
+                                                  moving_mean.data(), moving_var.data()));
+  }
   record(y, "batch_norm_train", {x, gamma, beta},
-         [M, C, x = x.detach(), gamma = gamma.detach(), save_mean, save_inv_std](const Tensor& g) {
+         [M, C, choice, eps = options.epsilon, x = x.detach(), gamma = gamma.detach(), save_mean,
+          save_inv_std](const Tensor& g) {
            Tensor dx = Tensor::empty(x.shape(), x.device(), "batch_norm_dx");
            Tensor dgamma = Tensor::empty({C}, x.device(), "batch_norm_dgamma");
            Tensor dbeta = Tensor::empty({C}, x.device(), "batch_norm_dbeta");
-           CXR_DISPATCH(x.device(), batchnorm_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
-                                                          save_inv_std.data(), g.data(), dx.data(), dgamma.data(),
-                                                          dbeta.data()));
+           CXR_DISPATCH_VENDOR(x.device(), choice,
+                               batchnorm_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
+                                                        save_inv_std.data(), eps, g.data(), dx.data(), dgamma.data(),
+                                                        dbeta.data()),
+                               batchnorm_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
+                                                        save_inv_std.data(), g.data(), dx.data(), dgamma.data(),
+                                                        dbeta.data()));
            return std::vector<Tensor>{dx, dgamma, dbeta};
          });
   return y;

@@ -25,6 +25,11 @@ inline Device common_device(const char* op, std::initializer_list<const Tensor*>
   return first->device();
 }
 
+// Whether a tensor on `device` takes the vendor path under `choice` (CUDA only).
+inline bool takes_vendor_path(Device device, KernelChoice choice) {
+  return !device.is_cpu() && choice == KernelChoice::Vendor;
+}
+
 [[noreturn]] inline void no_cuda_kernel(const char* op) {
   throw InputError(std::string(op) + ": no CUDA kernel yet (it comes with the CUDA backend); run on --device cpu");
 }
@@ -71,6 +76,34 @@ inline Device common_device(const char* op, std::initializer_list<const Tensor*>
     (void)(choice);                               \
     CXR_DISPATCH(device, call);                   \
   } while (0)
+#endif
+
+// CXR_DISPATCH_VENDOR(device, choice, vendor_call, call): for vendor functions whose arguments differ
+// from the custom twin's (cuDNN's backward passes read the forward's output as well): on CUDA under
+// the vendor choice kernels::vendor::vendor_call, otherwise CXR_DISPATCH(device, call).
+#ifdef CXR_WITH_CUDA
+#define CXR_DISPATCH_VENDOR(device, choice, vendor_call, call)                 \
+  do {                                                                         \
+    if (!(device).is_cpu() && (choice) == ::cxr::KernelChoice::Vendor) {       \
+      ::cxr::kernels::vendor::vendor_call;                                     \
+    } else {                                                                   \
+      CXR_DISPATCH(device, call);                                              \
+    }                                                                          \
+  } while (0)
+#else
+#define CXR_DISPATCH_VENDOR(device, choice, vendor_call, call) \
+  do {                                                         \
+    (void)(choice);                                            \
+    CXR_DISPATCH(device, call);                                \
+  } while (0)
+#endif
+
+// CXR_VENDOR_CALL(call): kernels::vendor::call, inside a branch already taken only when
+// takes_vendor_path() is true (which a build without CUDA never reaches).
+#ifdef CXR_WITH_CUDA
+#define CXR_VENDOR_CALL(call) ::cxr::kernels::vendor::call
+#else
+#define CXR_VENDOR_CALL(call) throw ::cxr::InputError("this cxrnet was built without CUDA")
 #endif
 
 // For ops whose CUDA kernel has not been written yet.
