@@ -46,6 +46,11 @@ Trainer::Trainer(Model& model, const ExperimentConfig& config) : model_(model), 
   } else {
     optimizer_ = std::make_unique<SGD>(model.trainable_tensors(), static_cast<float>(o.learning_rate));
   }
+  set_feature_cache({});
+}
+
+void Trainer::set_feature_cache(FeatureCacheOptions options) {
+  feature_cache_ = std::make_unique<FeatureCache>(model_, config_, options);
 }
 
 void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector<int>& order, bool training, int epoch,
@@ -60,11 +65,7 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
   const bool augment = training && augmentation.any();
   const int n = static_cast<int>(order.size()), batch = d.batch_size;
   const int batches = data::num_batches(n, batch);
-  // Keras's fit shuffles the order of a Sequence's batches every epoch even when the generator
-  // itself does not shuffle samples (facts §6), so batch k is always the same images but comes
-  // at a different point of the epoch.
-  const std::vector<int> batch_order = training ? data::epoch_order(batches, true, config_.train.seed + 1, epoch)
-                                               : data::epoch_order(batches, false, 0, 0);
+  const std::vector<int> batch_order = data::fit_batch_order(batches, training, config_.train.seed, epoch);
   // Two full-size buffers (the worker fills one while the step uses the other) and one for the
   // partial batch, which occurs at most once per pass and so never needs a second buffer.
   constexpr int kSlots = 2;
@@ -147,9 +148,12 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
   int64_t seen = 0;
   const std::vector<int> order =
       data::epoch_order(static_cast<int>(train.labels.size()), config_.data.shuffle, config_.train.seed, epoch);
-  for_each_batch(train, order, true, epoch, [&](const Tensor& x, const Tensor& y, int count) {
+  // With the frozen prefix's features cached (no augmentation), x is the prefix's output.
+  bool cached = true;  // the cache calls no step when it declines the pass
+  const auto train_step = [&](const Tensor& x, const Tensor& y, int count) {
     const ForwardContext context{true, config_.train.seed, static_cast<uint64_t>(optimizer_->iterations())};
-    Tensor logits = model_.forward_logits(x, context);
+    Tensor logits = cached ? model_.forward_logits_from(feature_cache_->prefix_length(), x, context)
+                           : model_.forward_logits(x, context);
     Tensor loss = bce_with_logits(logits, y);
     if (on_cpu) {  // reading the loss is free here; on CUDA the check waits for the epoch's sum
       const float loss_value = loss.item();
@@ -162,7 +166,11 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
     optimizer_->step();
     optimizer_->zero_grad();
     if (++r.steps == 1) after_first_step = Clock::now();
-  });
+  };
+  if (!feature_cache_->for_each_batch(train, order, true, epoch, train_step, std::clog)) {
+    cached = false;
+    for_each_batch(train, order, true, epoch, train_step);
+  }
   r.loss = sums.loss_sum() / static_cast<double>(seen);
   CXR_CHECK(std::isfinite(r.loss), "training diverged: the mean loss of epoch " << epoch << " is " << r.loss);
   r.accuracy = static_cast<double>(sums.correct()) / static_cast<double>(seen);
@@ -188,14 +196,20 @@ Evaluation Trainer::evaluate(const data::LoadedImages& images) {
   double loss_sum = 0;
   int64_t correct = 0;
   const std::vector<int> order = data::epoch_order(static_cast<int>(images.labels.size()), false, 0, 0);
-  for_each_batch(images, order, false, 0, [&](const Tensor& x, const Tensor& y, int count) {
+  bool cached = true;  // x is the frozen prefix's cached output (the cache calls no step when it declines)
+  const auto eval_step = [&](const Tensor& x, const Tensor& y, int count) {
     const ForwardContext context{false, config_.train.seed, 0};
-    Tensor logits = model_.forward_logits(x, context);
+    Tensor logits = cached ? model_.forward_logits_from(feature_cache_->prefix_length(), x, context)
+                           : model_.forward_logits(x, context);
     loss_sum += static_cast<double>(bce_with_logits(logits, y).item()) * count;
     correct += correct_count(logits, y);
     for (float p : sigmoid(logits).to_vector()) e.probabilities.push_back(p);
     for (float label : y.to_vector()) e.labels.push_back(label > 0.5f ? 1 : 0);
-  });
+  };
+  if (!feature_cache_->for_each_batch(images, order, false, 0, eval_step, std::clog)) {
+    cached = false;
+    for_each_batch(images, order, false, 0, eval_step);
+  }
   const double n = static_cast<double>(e.labels.size());
   e.loss = n > 0 ? loss_sum / n : 0.0;
   e.accuracy = n > 0 ? static_cast<double>(correct) / n : 0.0;

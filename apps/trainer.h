@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "apps/experiment_config.h"
+#include "apps/feature_cache.h"
 #include "data/loader.h"
 #include "engine/optimizer.h"
 #include "layers/model.h"
@@ -35,6 +36,10 @@ class Trainer {
   EpochResult train_epoch(int epoch, const data::LoadedImages& train, const data::LoadedImages* validation);
   Evaluation evaluate(const data::LoadedImages& images);  // inference mode, no augmentation, data order
   const Optimizer& optimizer() const { return *optimizer_; }
+  // The frozen-prefix feature cache (apps/feature_cache.h), on by default; replacing the options
+  // drops what was cached.
+  void set_feature_cache(FeatureCacheOptions options);
+  const FeatureCache& feature_cache() const { return *feature_cache_; }
 
  private:
   // Runs `step` on every batch of `order` (batches of the configured size, the last one partial);
@@ -45,6 +50,7 @@ class Trainer {
   Model& model_;
   const ExperimentConfig& config_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<FeatureCache> feature_cache_;
 };
 
 }  // namespace cxr

@@ -103,4 +103,8 @@ void fill_batch(const LoadedImages& images, const int* indices, int count, float
   }
 }
 
+std::vector<int> fit_batch_order(int batches, bool training, uint64_t seed, int epoch) {
+  return training ? epoch_order(batches, true, seed + 1, epoch) : epoch_order(batches, false, 0, 0);
+}
+
 }  // namespace cxr::data

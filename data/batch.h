@@ -47,6 +47,12 @@ AffineDraw draw_augmentation(const Augment& augment, int H, int W, uint64_t seed
 // seeded by (seed, epoch), new every epoch as Keras reshuffles in on_epoch_end.
 std::vector<int> epoch_order(int n, bool shuffle, uint64_t seed, int epoch);
 
+// The order in which an epoch visits its batches. Keras's fit shuffles the order of a Sequence's
+// batches every epoch, even when the generator itself does not shuffle samples (keras-facts §6),
+// so in training batch k is always the same images but comes at a different point of the epoch;
+// evaluation goes in order. The batch shuffle is keyed by seed + 1, apart from the sample shuffle.
+std::vector<int> fit_batch_order(int batches, bool training, uint64_t seed, int epoch);
+
 // ceil(n / batch): the last batch holds the n mod batch left-over images.
 int num_batches(int n, int batch);
 

@@ -62,6 +62,21 @@ Tensor Model::forward_logits(const Tensor& x, const ForwardContext& context) {
   return layers.back()->forward_before_activation(h, context);
 }
 
+Tensor Model::forward_range(size_t begin, size_t end, const Tensor& h, const ForwardContext& context) {
+  CXR_CHECK(begin <= end && end <= layers.size(),
+            "model '" << name << "': layer range [" << begin << ", " << end << ") of " << layers.size() << " layers");
+  Tensor out = h;
+  for (size_t i = begin; i < end; ++i) out = layers[i]->forward(out, context);
+  return out;
+}
+
+Tensor Model::forward_logits_from(size_t begin, const Tensor& h, const ForwardContext& context) {
+  CXR_CHECK(has_sigmoid_output(), "model '" << name << "': binary_crossentropy needs a sigmoid output layer");
+  CXR_CHECK(begin < layers.size(), "model '" << name << "': no layers left after layer " << begin);
+  const Tensor before_last = forward_range(begin, layers.size() - 1, h, context);
+  return layers.back()->forward_before_activation(before_last, context);
+}
+
 std::vector<Parameter*> Model::parameters() {
   std::vector<Parameter*> out;
   for (auto& layer : layers)

@@ -32,6 +32,11 @@ class Model {
   // logits when the output comes from a sigmoid (facts §4); requires has_sigmoid_output().
   Tensor forward_logits(const Tensor& x, const ForwardContext& context);
   bool has_sigmoid_output() const;
+  // The same passes split at layer `begin`: forward_range runs layers [begin, end) on h (no input
+  // check; h is layer begin's input), forward_logits_from runs [begin, end) and returns the logits.
+  // forward_logits(x) == forward_logits_from(k, forward_range(0, k, x)) for any k < layers.size().
+  Tensor forward_range(size_t begin, size_t end, const Tensor& h, const ForwardContext& context);
+  Tensor forward_logits_from(size_t begin, const Tensor& h, const ForwardContext& context);
 
   std::vector<Parameter*> parameters();
   std::vector<Tensor> trainable_tensors();  // what the optimizer updates
