@@ -29,4 +29,11 @@ bool parse_padding(const SpecNode& spec) {
   spec.child("padding").fail("padding must be 'valid' or 'same', got '" + padding + "'");
 }
 
+std::optional<KernelChoice> parse_kernels_key(const SpecNode& spec) {
+  if (!spec.has("kernels")) return std::nullopt;
+  const std::string choice = spec.get_string("kernels");
+  if (choice != "custom" && choice != "vendor") spec.child("kernels").fail("expected custom or vendor, got '" + choice + "'");
+  return parse_kernel_choice(choice);
+}
+
 }  // namespace cxr

@@ -43,11 +43,7 @@ std::unique_ptr<Layer> make(const SpecNode& spec) {
   if (layer->units < 1) spec.child("units").fail("units must be at least 1");
   layer->use_bias = spec.get_bool("use_bias", true);
   layer->activation = parse_activation(spec, "activation", "linear");
-  if (spec.has("kernels")) {
-    const std::string choice = spec.get_string("kernels");
-    if (choice != "custom" && choice != "vendor") spec.child("kernels").fail("expected custom or vendor, got '" + choice + "'");
-    layer->kernels = parse_kernel_choice(choice);
-  }
+  layer->kernels = parse_kernels_key(spec);
   return layer;
 }
 
