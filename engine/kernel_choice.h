@@ -1,7 +1,8 @@
 // Which CUDA implementation an op uses: our own kernels (`custom`, kernels/cuda/*.cu) or the vendor
-// libraries (`vendor`: cuDNN convolution, 4-D batch norm, max pooling, relu and sigmoid; cuBLAS GEMM).
-// CPU tensors ignore it. Ops without a vendor path (dropout, whose cuDNN masks could not equal the
-// CPU's, 2-D batch norm, loss, optimizers, elementwise) run the custom kernel under both.
+// libraries (`vendor`: cuDNN convolution, 4-D batch norm, max pooling, relu, sigmoid and dropout,
+// whose masks come from cuDNN's RNG and so differ from the CPU's; cuBLAS GEMM). CPU tensors ignore
+// it. Ops without a vendor path (2-D batch norm, loss, optimizers, elementwise) run the custom kernel
+// under both.
 //
 // The choice in force is the innermost KernelChoiceScope of the calling thread, else the process
 // default (custom). Ops read it when they run forward and keep it for their backward, so a layer's

@@ -5,6 +5,7 @@
 // so backward recomputes it instead of storing it, and the CUDA twin draws the very same mask.
 // Same conventions as kernels/activation.h.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace cxr::kernels {
@@ -19,4 +20,21 @@ namespace cuda {  // kernels/cuda/dropout.cu: the same Philox words and the same
 void dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y);
 void dropout_backward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* dy, float* dx);
 }  // namespace cuda
+
+// cuDNN dropout (kernels/cuda/cudnn_dropout.cpp), for `kernels: vendor`. NOT the mask above: cuDNN
+// draws it from its own RNG, whose states live in a dropout descriptor cached per (device, rate, seed)
+// and seeded from `seed`; the states advance with every forward call, so masks differ from the CPU's
+// and the custom kernel's, and from run to run of the same seed once the call sequence differs (a
+// resumed run does not replay them: vendor dropout is neither bit-identical nor reproducible across a
+// resume). The forward writes its mask into `reserve` (reserve_bytes = dropout_reserve_bytes(n), device
+// memory), which the backward reads: keep it from one to the other. Sizes cuDNN's int dimensions cannot
+// hold (reserve_bytes 0) run the custom kernel with (seed, stream). A dropped NaN or infinity may come
+// out as 0 here (as cuDNN writes it) rather than the custom kernel's NaN.
+namespace vendor {
+size_t dropout_reserve_bytes(int64_t n);  // 0: n does not fit cuDNN (the custom kernel runs, no reserve)
+void dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y, void* reserve,
+                     size_t reserve_bytes);
+void dropout_backward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* dy, float* dx,
+                      void* reserve, size_t reserve_bytes);  // reserve: read only (cuDNN takes void*)
+}  // namespace vendor
 }  // namespace cxr::kernels

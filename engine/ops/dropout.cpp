@@ -5,15 +5,37 @@
 
 namespace cxr {
 
+// Custom kernels (CPU, CUDA): the mask is recomputed from (seed, stream) in backward, nothing to
+// store. Vendor (cuDNN, `kernels: vendor`): cuDNN's forward writes its mask into a reserve space that
+// the backward must read, so each forward allocates one (a device tensor, its bytes rounded up to
+// floats) and the backward closure keeps it. Vendor masks come from cuDNN's RNG (kernels/dropout.h):
+// not the CPU's, and not reproducible across a resume.
 Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
   CXR_CHECK(rate >= 0.0f && rate < 1.0f, "dropout on " << x.describe() << ": rate " << rate << " must be in [0, 1)");
   if (rate == 0.0f) return x;
   Tensor y = Tensor::empty(x.shape(), x.device(), "dropout");
-  CXR_DISPATCH(x.device(), dropout_forward(x.numel(), rate, seed, stream, x.data(), y.data()));
-  // The mask is recomputed from (seed, stream) in backward: nothing to store.
-  record(y, "dropout", {x}, [rate, seed, stream](const Tensor& g) {
+  const KernelChoice choice = current_kernel_choice();  // backward uses the forward's choice
+  size_t reserve_bytes = 0;
+  Tensor reserve;
+#ifdef CXR_WITH_CUDA
+  if (takes_vendor_path(x.device(), choice)) {
+    reserve_bytes = kernels::vendor::dropout_reserve_bytes(x.numel());
+    if (reserve_bytes > 0) {
+      const auto floats = static_cast<int64_t>((reserve_bytes + sizeof(float) - 1) / sizeof(float));
+      reserve = Tensor::empty({floats}, x.device(), "dropout_reserve");
+    }
+  }
+#endif
+  void* const reserve_ptr = reserve.defined() ? static_cast<void*>(reserve.data()) : nullptr;
+  CXR_DISPATCH_VENDOR(x.device(), choice,
+                      dropout_forward(x.numel(), rate, seed, stream, x.data(), y.data(), reserve_ptr, reserve_bytes),
+                      dropout_forward(x.numel(), rate, seed, stream, x.data(), y.data()));
+  // `reserve` rides along only to keep the mask alive until backward has read it through `mask`.
+  record(y, "dropout", {x}, [choice, rate, seed, stream, reserve, mask = reserve_ptr, reserve_bytes](const Tensor& g) {
     Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_dx");
-    CXR_DISPATCH(g.device(), dropout_backward(g.numel(), rate, seed, stream, g.data(), dx.data()));
+    CXR_DISPATCH_VENDOR(g.device(), choice,
+                        dropout_backward(g.numel(), rate, seed, stream, g.data(), dx.data(), mask, reserve_bytes),
+                        dropout_backward(g.numel(), rate, seed, stream, g.data(), dx.data()));
     return std::vector<Tensor>{dx};
   });
   return y;

@@ -3,6 +3,7 @@
 // 0 where the CUDA kernel does the CPU's arithmetic in the CPU's order (masks, maxima, elementwise,
 // Adam), a few float ulps of the accumulated sum where only the order of a reduction differs, and
 // for the vendor (cuDNN) paths what cuDNN's own order and float accumulation allow.
+#include <cmath>
 #include <cstring>
 #include <tuple>
 
@@ -155,15 +156,73 @@ TEST_F(Conformance, BatchNormTrainingInferenceAndMovingStatistics) {
   }
 }
 
-// Dropout has no vendor path (cuDNN's masks come from its own RNG and could never equal the CPU's):
-// under `vendor` it runs the custom kernel, so both choices must be bit-identical.
+// The custom CUDA kernel draws the CPU's Philox mask: bit-identical. (The vendor path draws cuDNN's
+// own masks, checked statistically by the next test.)
 TEST_F(Conformance, DropoutMasksAreBitIdentical) {
   for (int64_t n : {1, 3, 4, 5, 1023, 4099, 70001}) {
     const Tensor x = random_tensor({n}, 50);
     for (float rate : {0.2f, 0.5f, 0.9f})
-      check_op(
+      check_op_choices(
           "dropout n=" + std::to_string(n) + " rate " + std::to_string(rate), {x}, {true},
-          [rate](std::vector<Tensor>& in) { return dropout(in[0], rate, 42, 7); }, kExact, kExact);
+          [rate](std::vector<Tensor>& in) { return dropout(in[0], rate, 42, 7); },
+          {{KernelChoice::Custom, kExact, kExact}});
+  }
+}
+
+// cuDNN dropout (`kernels: vendor`): its masks come from cuDNN's RNG, so only their properties are
+// checked: the kept fraction is within 5 sigma of 1 - rate, kept values are x / (1 - rate), the rest
+// 0, and backward applies exactly the forward's mask. Two dropouts in one graph check that each
+// backward reads its own forward's reserve space (their masks differ: cuDNN's RNG advances per call).
+TEST_F(Conformance, VendorDropoutMasks) {
+  constexpr int64_t n = 100003;
+  for (float rate : {0.2f, 0.5f, 0.9f}) {
+    const std::string label = "vendor dropout rate " + std::to_string(rate);
+    const double scale = 1.0 / (1.0 - static_cast<double>(rate));
+    const KernelChoiceScope scope(KernelChoice::Vendor);
+    std::vector<Tensor> xs, ys, gs;
+    Tensor total;
+    for (uint32_t k = 0; k < 2; ++k) {
+      // Magnitudes in [0.5, 2]: a kept element is never 0.
+      Tensor x = random_tensor({n}, 60 + k, 0.5f, 2.0f).to(Device::cuda(0));
+      x.set_requires_grad(true);
+      const Tensor y = dropout(x, rate, 42, 7);
+      const Tensor g = random_tensor({n}, 70 + k).to(Device::cuda(0));
+      const Tensor term = sum(mul(y, g));
+      total = k == 0 ? term : add(total, term);
+      xs.push_back(x);
+      ys.push_back(y);
+      gs.push_back(g);
+    }
+    total.backward();
+    std::vector<std::vector<float>> masks;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      const std::vector<float> x = xs[k].to_vector(), y = ys[k].to_vector(), g = gs[k].to_vector();
+      const std::vector<float> dx = xs[k].grad().to_vector();
+      ASSERT_EQ(y.size(), static_cast<size_t>(n));
+      ASSERT_EQ(dx.size(), static_cast<size_t>(n));
+      int64_t kept = 0, bad_values = 0, bad_grads = 0;
+      std::vector<float> mask(static_cast<size_t>(n));
+      for (size_t i = 0; i < y.size(); ++i) {
+        const bool keep = y[i] != 0.0f;
+        mask[i] = keep ? 1.0f : 0.0f;
+        kept += keep ? 1 : 0;
+        const double want_y = keep ? x[i] * scale : 0.0;
+        const double want_dx = keep ? g[i] * scale : 0.0;
+        if (std::fabs(y[i] - want_y) > 1e-6 * std::fabs(want_y) && ++bad_values <= 5)
+          ADD_FAILURE() << label << " output " << i << ": " << y[i] << ", want " << want_y;
+        if (std::fabs(dx[i] - want_dx) > 1e-6 * std::fabs(want_dx) && ++bad_grads <= 5)
+          ADD_FAILURE() << label << " gradient " << i << ": " << dx[i] << ", want " << want_dx << " (kept " << keep
+                        << ")";
+      }
+      EXPECT_EQ(bad_values, 0) << label << ": outputs that are neither 0 nor x / (1 - rate)";
+      EXPECT_EQ(bad_grads, 0) << label << ": gradients that do not follow the forward's mask";
+      const double expected = static_cast<double>(n) * (1.0 - rate);
+      const double sigma = std::sqrt(static_cast<double>(n) * rate * (1.0 - rate));
+      EXPECT_LE(std::fabs(static_cast<double>(kept) - expected), 5 * sigma)
+          << label << ": kept " << kept << " of " << n << ", expected about " << expected;
+      masks.push_back(std::move(mask));
+    }
+    EXPECT_NE(masks[0], masks[1]) << label << ": two calls drew the same mask";
   }
 }
 
