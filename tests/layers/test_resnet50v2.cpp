@@ -79,7 +79,7 @@ double relative_error(const std::vector<float>& got, const std::vector<float>& w
 }
 
 TEST(ResNet50V2, MatchesKerasOnTheGoldenInput) {
-  const SafetensorsFile golden = load_safetensors(kFixtures + "resnet50v2_golden.safetensors");
+  const SafetensorsFile golden = load_safetensors(kFixtures + "resnet50v2_golden.safetensors.fixture");
   const Tensor& input = golden.tensors.at("input");
   const Tensor& want = golden.tensors.at("output");
   // The committed input is the formula's, so the formula here is the script's.
@@ -103,7 +103,7 @@ TEST(ResNet50V2, ConvertedKerasFileMatchesKerasWhenGiven) {
   if (!path) GTEST_SKIP() << "set CXR_RESNET_WEIGHTS to a converted resnet50v2_formula_notop.safetensors";
   const char* golden_path = std::getenv("CXR_RESNET_GOLDEN");
   const SafetensorsFile golden =
-      load_safetensors(golden_path ? golden_path : kFixtures + "resnet50v2_golden.safetensors");
+      load_safetensors(golden_path ? golden_path : kFixtures + "resnet50v2_golden.safetensors.fixture");
   Model m = build_yaml(std::string("{input: [50, 50, 3], layers: [{type: ResNet50V2, weights: '") + path + "'}]}");
   NoGrad no_grad;
   const Tensor got = m.forward(golden.tensors.at("input"), ForwardContext{});

@@ -120,9 +120,9 @@ TEST(KerasConverter, ConvertsTheCommittedKerasFile) {
     GTEST_SKIP() << python << " has no h5py (set CXR_PYTHON, e.g. build/venv-convert/bin/python)";
   const std::string out = temp_path("converted.safetensors");
   const std::string command = python + " " + CXR_SOURCE_DIR + "/tools/convert_keras_h5.py " + kFixtures +
-                              "keras_small.h5 " + out + " --prefix '' > /dev/null";
+                              "keras_small.h5.fixture " + out + " --prefix '' > /dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  const SafetensorsFile got = load_safetensors(out), want = load_safetensors(kFixtures + "keras_small_expected.safetensors");
+  const SafetensorsFile got = load_safetensors(out), want = load_safetensors(kFixtures + "keras_small_expected.safetensors.fixture");
   ASSERT_EQ(got.tensors.size(), want.tensors.size());
   for (const auto& [name, tensor] : want.tensors) {
     ASSERT_TRUE(got.tensors.count(name)) << name;
