@@ -57,27 +57,6 @@ inline bool takes_vendor_path(Device device, KernelChoice choice) {
   } while (0)
 #endif
 
-// CXR_DISPATCH_CHOICE(device, choice, conv2d_forward(...)): like CXR_DISPATCH, and on CUDA the custom
-// kernel (kernels::cuda) or the vendor library (kernels::vendor) by a KernelChoice (engine/kernel_choice.h).
-#ifdef CXR_WITH_CUDA
-#define CXR_DISPATCH_CHOICE(device, choice, call)             \
-  do {                                                        \
-    if ((device).is_cpu()) {                                  \
-      ::cxr::kernels::cpu::call;                              \
-    } else if ((choice) == ::cxr::KernelChoice::Vendor) {     \
-      ::cxr::kernels::vendor::call;                           \
-    } else {                                                  \
-      ::cxr::kernels::cuda::call;                             \
-    }                                                         \
-  } while (0)
-#else
-#define CXR_DISPATCH_CHOICE(device, choice, call) \
-  do {                                            \
-    (void)(choice);                               \
-    CXR_DISPATCH(device, call);                   \
-  } while (0)
-#endif
-
 // CXR_DISPATCH_VENDOR(device, choice, vendor_call, call): for vendor functions whose arguments differ
 // from the custom twin's (cuDNN's backward passes read the forward's output as well): on CUDA under
 // the vendor choice kernels::vendor::vendor_call, otherwise CXR_DISPATCH(device, call).
@@ -97,6 +76,11 @@ inline bool takes_vendor_path(Device device, KernelChoice choice) {
     CXR_DISPATCH(device, call);                                \
   } while (0)
 #endif
+
+// CXR_DISPATCH_CHOICE(device, choice, conv2d_forward(...)): like CXR_DISPATCH, and on CUDA the custom
+// kernel (kernels::cuda) or the vendor library (kernels::vendor, same arguments) by a KernelChoice
+// (engine/kernel_choice.h).
+#define CXR_DISPATCH_CHOICE(device, choice, call) CXR_DISPATCH_VENDOR(device, choice, call, call)
 
 // CXR_VENDOR_CALL(call): kernels::vendor::call, inside a branch already taken only when
 // takes_vendor_path() is true (which a build without CUDA never reaches).
