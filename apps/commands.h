@@ -5,20 +5,9 @@
 #include <optional>
 #include <string>
 
-namespace cxr {
+#include "apps/run_training.h"
 
-struct TrainOptions {
-  std::string config_path;
-  std::string data_dir;               // a folder with train/ (and test/ unless carved from train)
-  std::optional<int> epochs;          // overrides the config
-  std::optional<double> test_from_train;  // carve the test split from train (no test/ folder needed)
-  std::string out_dir;                // the run folder; default runs/<name>-<timestamp>
-  std::string device = "";            // overrides the config's device
-  bool strict = false;                // any unreadable file fails the run (as the config's strict: true)
-  std::string cache_dir;              // non-empty: keep decoded, resized images in an on-disk cache there
-  std::string kernels;                // custom | vendor: overrides the config's train.kernels (CUDA only)
-  bool tf32 = false;                  // allow TF32 in the vendor (cuDNN/cuBLAS) paths; default plain FP32
-};
+namespace cxr {
 
 // `cxrnet split`: the config's splits (carved ones included) as real folders, for users who want them.
 struct SplitOptions {
