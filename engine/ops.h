@@ -55,7 +55,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream);
 
 // Binary cross-entropy on logits, mean over the batch (engine/ops/loss.cpp): what Keras computes
-// for a sigmoid output (facts §4). z and y have the same shape.
-Tensor bce_with_logits(const Tensor& logits, const Tensor& targets);
+// for a sigmoid output (facts §4). z and y have the same shape. `weights` (optional, one per
+// sample) multiply each sample's loss as Keras's sample_weight does; the mean still divides by the
+// batch size (SUM_OVER_BATCH_SIZE). Undefined: unweighted, bit for bit.
+Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, const Tensor& weights = Tensor());
+// Per-sample weights from 0/1 labels: weight1 where label > 0.5, else weight0 (Keras's class_weight
+// gathered by label). Same shape and device as `labels`.
+Tensor label_weights(const Tensor& labels, float weight0, float weight1);
 
 }  // namespace cxr

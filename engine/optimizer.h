@@ -16,7 +16,13 @@ class Optimizer {
   virtual void step() = 0;  // applies one update from each parameter's .grad (skips those without one)
   void zero_grad();
   int64_t iterations() const { return iterations_; }
+  // Resuming a run: the updates already applied (keys Adam's bias correction and dropout masks).
+  void set_iterations(int64_t iterations) { iterations_ = iterations; }
   const std::vector<Tensor>& parameters() const { return parameters_; }
+  // For learning-rate schedules: read by every step() (on CUDA passed by value to the launch), so a
+  // change takes effect from the next step.
+  virtual float learning_rate() const = 0;
+  virtual void set_learning_rate(float learning_rate) = 0;
 
  protected:
   std::vector<Tensor> parameters_;
@@ -32,6 +38,8 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> parameters, const AdamOptions& options);
   void step() override;
+  float learning_rate() const override { return options_.learning_rate; }
+  void set_learning_rate(float learning_rate) override { options_.learning_rate = learning_rate; }
   const AdamOptions& options() const { return options_; }
   std::vector<Tensor>& first_moments() { return m_; }
   std::vector<Tensor>& second_moments() { return v_; }
@@ -45,6 +53,8 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> parameters, float learning_rate) : Optimizer(std::move(parameters)), lr_(learning_rate) {}
   void step() override;
+  float learning_rate() const override { return lr_; }
+  void set_learning_rate(float learning_rate) override { lr_ = learning_rate; }
 
  private:
   float lr_;

@@ -20,24 +20,32 @@ float sigmoid_float(float z) {
 
 }  // namespace
 
-float bce_logits_forward(int64_t n, const float* z, const float* y) {
+// A weight of 1.0 multiplies exactly, so w == nullptr gives the unweighted results bit for bit.
+float bce_logits_forward(int64_t n, const float* z, const float* y, const float* w) {
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i) {
-    const double zi = z[i], yi = y[i];
-    total += std::max(zi, 0.0) - zi * yi + std::log1p(std::exp(-std::fabs(zi)));
+    const double zi = z[i], yi = y[i], wi = w ? w[i] : 1.0;
+    total += wi * (std::max(zi, 0.0) - zi * yi + std::log1p(std::exp(-std::fabs(zi))));
   }
   return static_cast<float>(total / static_cast<double>(n));
 }
 
-void bce_logits_backward(int64_t n, const float* z, const float* y, float grad_scale, float* dz) {
+void bce_logits_backward(int64_t n, const float* z, const float* y, float grad_scale, float* dz, const float* w) {
   const double k = static_cast<double>(grad_scale) / static_cast<double>(n);
-  for (int64_t i = 0; i < n; ++i) dz[i] = static_cast<float>(k * (sigmoid(z[i]) - y[i]));
+  for (int64_t i = 0; i < n; ++i) {
+    const double wi = w ? w[i] : 1.0;
+    dz[i] = static_cast<float>(k * wi * (sigmoid(z[i]) - y[i]));
+  }
 }
 
 int64_t binary_accuracy_count(int64_t n, const float* z, const float* y) {
   int64_t correct = 0;
   for (int64_t i = 0; i < n; ++i) correct += (sigmoid_float(z[i]) > 0.5f) == (y[i] > 0.5f);
   return correct;
+}
+
+void label_weights(int64_t n, const float* y, float weight0, float weight1, float* w) {
+  for (int64_t i = 0; i < n; ++i) w[i] = y[i] > 0.5f ? weight1 : weight0;
 }
 
 }  // namespace cxr::kernels::cpu

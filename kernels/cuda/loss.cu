@@ -10,6 +10,12 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// Grid-stride kernels: one thread per element, at most 1024 blocks.
+unsigned elementwise_blocks(int64_t n) {
+  const int64_t blocks = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(blocks < 1024 ? blocks : 1024);
+}
+
 __device__ double block_total(double value) {  // valid in thread 0
   __shared__ double partial[kThreads];
   partial[threadIdx.x] = value;
@@ -21,11 +27,12 @@ __device__ double block_total(double value) {  // valid in thread 0
   return partial[0];
 }
 
-__global__ void bce_forward_kernel(int64_t n, const float* z, const float* y, float* mean_out) {
+// w may be null (every weight 1.0, which multiplies exactly): the unweighted loss bit for bit.
+__global__ void bce_forward_kernel(int64_t n, const float* z, const float* y, const float* w, float* mean_out) {
   double acc = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += kThreads) {
-    const double zi = z[i], yi = y[i];
-    acc += fmax(zi, 0.0) - zi * yi + log1p(exp(-fabs(zi)));
+    const double zi = z[i], yi = y[i], wi = w ? w[i] : 1.0;
+    acc += wi * (fmax(zi, 0.0) - zi * yi + log1p(exp(-fabs(zi))));
   }
   const double total = block_total(acc);
   if (threadIdx.x == 0) *mean_out = static_cast<float>(total / static_cast<double>(n));
@@ -36,11 +43,20 @@ __device__ double sigmoid(double z) {  // never evaluates exp of a large positiv
   return z >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
-__global__ void bce_backward_kernel(int64_t n, const float* z, const float* y, const float* grad_scale, float* dz) {
+__global__ void bce_backward_kernel(int64_t n, const float* z, const float* y, const float* w, const float* grad_scale,
+                                    float* dz) {
   const double k = static_cast<double>(*grad_scale) / static_cast<double>(n);
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const double wi = w ? w[i] : 1.0;
+    dz[i] = static_cast<float>(k * wi * (sigmoid(z[i]) - y[i]));
+  }
+}
+
+__global__ void label_weights_kernel(int64_t n, const float* y, float weight0, float weight1, float* w) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-    dz[i] = static_cast<float>(k * (sigmoid(z[i]) - y[i]));
+    w[i] = y[i] > 0.5f ? weight1 : weight0;
 }
 
 __global__ void accuracy_kernel(int64_t n, const float* z, const float* y, unsigned long long* counter) {
@@ -60,17 +76,22 @@ __global__ void accumulate_weighted_kernel(const float* value, double weight, do
 
 }  // namespace
 
-void bce_logits_forward(int64_t n, const float* z, const float* y, float* mean_out) {
+void bce_logits_forward(int64_t n, const float* z, const float* y, float* mean_out, const float* w) {
   if (n <= 0) return;
-  bce_forward_kernel<<<1, kThreads, 0, stream()>>>(n, z, y, mean_out);
+  bce_forward_kernel<<<1, kThreads, 0, stream()>>>(n, z, y, w, mean_out);
   CXR_CUDA_CHECK_LAST();
 }
 
-void bce_logits_backward(int64_t n, const float* z, const float* y, const float* grad_scale, float* dz) {
+void bce_logits_backward(int64_t n, const float* z, const float* y, const float* grad_scale, float* dz,
+                         const float* w) {
   if (n <= 0) return;
-  const int64_t blocks = (n + kThreads - 1) / kThreads;
-  bce_backward_kernel<<<static_cast<unsigned>(blocks < 1024 ? blocks : 1024), kThreads, 0, stream()>>>(n, z, y,
-                                                                                                      grad_scale, dz);
+  bce_backward_kernel<<<elementwise_blocks(n), kThreads, 0, stream()>>>(n, z, y, w, grad_scale, dz);
+  CXR_CUDA_CHECK_LAST();
+}
+
+void label_weights(int64_t n, const float* y, float weight0, float weight1, float* w) {
+  if (n <= 0) return;
+  label_weights_kernel<<<elementwise_blocks(n), kThreads, 0, stream()>>>(n, y, weight0, weight1, w);
   CXR_CUDA_CHECK_LAST();
 }
 
