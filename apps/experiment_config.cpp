@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 
 namespace cxr {
 namespace {
@@ -15,9 +16,18 @@ const std::vector<std::string> kSplitKeys = {"dir", "split_from", "fraction", "s
 const std::vector<std::string> kAugmentKeys = {"zoom_range",     "width_shift_range", "height_shift_range",
                                                "rotation_range", "horizontal_flip",   "brightness_range",
                                                "contrast_range"};
-const std::vector<std::string> kTrainKeys = {"optimizer", "loss", "metrics", "epochs", "seed", "device", "kernels"};
+const std::vector<std::string> kTrainKeys = {"optimizer", "loss",    "metrics",    "epochs",         "seed",
+                                             "device",    "kernels", "checkpoint", "early_stopping", "lr_schedule",
+                                             "class_weight"};
 const std::vector<std::string> kAdamKeys = {"type", "learning_rate", "beta_1", "beta_2", "epsilon"};
 const std::vector<std::string> kSgdKeys = {"type", "learning_rate"};
+const std::vector<std::string> kCheckpointKeys = {"monitor", "mode"};
+const std::vector<std::string> kEarlyStoppingKeys = {"monitor", "mode", "patience", "min_delta", "restore_best_weights"};
+const std::vector<std::string> kPlateauKeys = {"type",     "monitor", "mode",   "factor",  "patience",
+                                               "min_delta", "min_lr",  "cooldown"};
+const std::vector<std::string> kCosineKeys = {"type", "min_lr", "warmup_epochs"};
+const std::vector<std::string> kMonitors = {"val_loss", "val_binary_accuracy", "val_accuracy", "loss", "binary_accuracy"};
+const std::vector<std::string> kModes = {"auto", "min", "max"};
 
 // Shortest text that reads back as the same double, so resolved_yaml round-trips exactly.
 std::string show(double value) {
@@ -157,6 +167,89 @@ OptimizerConfig parse_optimizer(const SpecNode& node) {
   return optimizer;
 }
 
+// The metric a callback watches; val_accuracy (Keras's name for it) is stored as val_binary_accuracy.
+std::string parse_monitor(const SpecNode& node, const std::string& fallback) {
+  const std::string monitor = one_of(node, "monitor", fallback, kMonitors);
+  return monitor == "val_accuracy" ? "val_binary_accuracy" : monitor;
+}
+
+int non_negative_int(const SpecNode& node, const std::string& key, int fallback) {
+  const int value = node.get_int(key, fallback);
+  return checked(node, key, value, value >= 0, "must be at least 0");
+}
+
+double non_negative(const SpecNode& node, const std::string& key, double fallback) {
+  const double value = node.get_double(key, fallback);
+  return checked(node, key, value, value >= 0, "must be >= 0");
+}
+
+CheckpointConfig parse_checkpoint(const SpecNode& node) {
+  CheckpointConfig checkpoint;
+  if (node.is_null()) return checkpoint;
+  node.check_keys(kCheckpointKeys);
+  checkpoint.monitor = parse_monitor(node, checkpoint.monitor);
+  checkpoint.mode = one_of(node, "mode", checkpoint.mode, kModes);
+  return checkpoint;
+}
+
+EarlyStoppingConfig parse_early_stopping(const SpecNode& node) {
+  EarlyStoppingConfig stopping;
+  if (node.is_null()) return stopping;  // `early_stopping: ~` is off, as resolved_yaml writes it
+  node.check_keys(kEarlyStoppingKeys);
+  stopping.enabled = true;
+  stopping.monitor = parse_monitor(node, stopping.monitor);
+  stopping.mode = one_of(node, "mode", stopping.mode, kModes);
+  stopping.patience = non_negative_int(node, "patience", stopping.patience);
+  stopping.min_delta = non_negative(node, "min_delta", stopping.min_delta);
+  stopping.restore_best_weights = node.get_bool("restore_best_weights", stopping.restore_best_weights);
+  return stopping;
+}
+
+LrScheduleConfig parse_lr_schedule(const SpecNode& node, double learning_rate) {
+  LrScheduleConfig schedule;
+  if (node.is_null()) return schedule;
+  schedule.type = node.get_string("type");
+  check_choice(node.child("type"), schedule.type, {"reduce_on_plateau", "cosine"});
+  node.check_keys(schedule.type == "cosine" ? kCosineKeys : kPlateauKeys);
+  schedule.min_lr = non_negative(node, "min_lr", schedule.min_lr);
+  if (schedule.type == "cosine") {
+    schedule.min_lr = checked(node, "min_lr", schedule.min_lr, schedule.min_lr < learning_rate,
+                              "must be below the optimizer's learning_rate (" + show(learning_rate) + ")");
+    schedule.warmup_epochs = non_negative_int(node, "warmup_epochs", schedule.warmup_epochs);
+    return schedule;
+  }
+  schedule.monitor = parse_monitor(node, schedule.monitor);
+  schedule.mode = one_of(node, "mode", schedule.mode, kModes);
+  const double factor = node.get_double("factor", schedule.factor);
+  schedule.factor = checked(node, "factor", factor, factor > 0 && factor < 1, "must be in (0, 1)");
+  schedule.patience = non_negative_int(node, "patience", schedule.patience);
+  schedule.min_delta = non_negative(node, "min_delta", schedule.min_delta);
+  schedule.cooldown = non_negative_int(node, "cooldown", schedule.cooldown);
+  return schedule;
+}
+
+// `class_weight: balanced`, or a map from class folder to a weight > 0. The folder names can only
+// be checked against the data, when training starts (apps/class_weights.cpp).
+ClassWeightConfig parse_class_weight(const SpecNode& node) {
+  ClassWeightConfig weights;
+  if (node.is_null()) return weights;  // `class_weight: ~` is none, as resolved_yaml writes it
+  weights.node = node;
+  if (node.is_scalar()) {
+    weights.mode = node.as_string();
+    check_choice(node, weights.mode, {"balanced"});
+    return weights;
+  }
+  if (!node.is_map() || node.keys().empty())
+    node.fail("expected balanced or a weight per class folder, e.g. {NORMAL: 1.9, PNEUMONIA: 0.67}");
+  weights.mode = "map";
+  for (const std::string& name : node.keys()) {
+    const double weight = node.get_double(name);
+    checked(node, name, weight, weight > 0 && std::isfinite(weight), "must be a finite number > 0");
+    weights.weights.emplace_back(name, weight);
+  }
+  return weights;
+}
+
 bool is_device_name(const std::string& name) {
   if (name == "cpu" || name == "cuda") return true;
   const std::string prefix = "cuda:";
@@ -187,6 +280,11 @@ TrainConfig parse_train(const SpecNode& node) {
   if (!is_device_name(train.device)) {
     node.child("device").fail("expected cpu, cuda or cuda:N, got '" + train.device + "'");
   }
+  if (node.has("checkpoint")) train.checkpoint = parse_checkpoint(node.child("checkpoint"));
+  if (node.has("early_stopping")) train.early_stopping = parse_early_stopping(node.child("early_stopping"));
+  if (node.has("lr_schedule"))
+    train.lr_schedule = parse_lr_schedule(node.child("lr_schedule"), train.optimizer.learning_rate);
+  if (node.has("class_weight")) train.class_weight = parse_class_weight(node.child("class_weight"));
   return train;
 }
 
@@ -257,6 +355,40 @@ void emit_data(YAML::Emitter& out, const DataConfig& data) {
   out << YAML::EndMap;
 }
 
+// checkpoint always; early_stopping and lr_schedule as ~ when off.
+void emit_callbacks(YAML::Emitter& out, const TrainConfig& train) {
+  out << YAML::Key << "checkpoint" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "monitor"
+      << YAML::Value << train.checkpoint.monitor << YAML::Key << "mode" << YAML::Value << train.checkpoint.mode
+      << YAML::EndMap;
+  const EarlyStoppingConfig& stop = train.early_stopping;
+  out << YAML::Key << "early_stopping" << YAML::Value;
+  if (stop.enabled) {
+    out << YAML::Flow << YAML::BeginMap << YAML::Key << "monitor" << YAML::Value << stop.monitor << YAML::Key
+        << "mode" << YAML::Value << stop.mode << YAML::Key << "patience" << YAML::Value << stop.patience
+        << YAML::Key << "min_delta" << YAML::Value << show(stop.min_delta) << YAML::Key << "restore_best_weights"
+        << YAML::Value << stop.restore_best_weights << YAML::EndMap;
+  } else {
+    out << YAML::Null;
+  }
+  const LrScheduleConfig& lr = train.lr_schedule;
+  out << YAML::Key << "lr_schedule" << YAML::Value;
+  if (lr.type.empty()) {
+    out << YAML::Null;
+    return;
+  }
+  out << YAML::Flow << YAML::BeginMap << YAML::Key << "type" << YAML::Value << lr.type;
+  if (lr.type == "cosine") {
+    out << YAML::Key << "min_lr" << YAML::Value << show(lr.min_lr) << YAML::Key << "warmup_epochs" << YAML::Value
+        << lr.warmup_epochs;
+  } else {
+    out << YAML::Key << "monitor" << YAML::Value << lr.monitor << YAML::Key << "mode" << YAML::Value << lr.mode
+        << YAML::Key << "factor" << YAML::Value << show(lr.factor) << YAML::Key << "patience" << YAML::Value
+        << lr.patience << YAML::Key << "min_delta" << YAML::Value << show(lr.min_delta) << YAML::Key << "min_lr"
+        << YAML::Value << show(lr.min_lr) << YAML::Key << "cooldown" << YAML::Value << lr.cooldown;
+  }
+  out << YAML::EndMap;
+}
+
 void emit_train(YAML::Emitter& out, const TrainConfig& train) {
   const OptimizerConfig& optimizer = train.optimizer;
   out << YAML::BeginMap;
@@ -275,6 +407,17 @@ void emit_train(YAML::Emitter& out, const TrainConfig& train) {
   out << YAML::Key << "seed" << YAML::Value << std::to_string(train.seed);
   out << YAML::Key << "device" << YAML::Value << train.device;
   if (!train.kernels.empty()) out << YAML::Key << "kernels" << YAML::Value << train.kernels;
+  emit_callbacks(out, train);
+  out << YAML::Key << "class_weight" << YAML::Value;
+  if (train.class_weight.mode.empty()) {
+    out << YAML::Null;
+  } else if (train.class_weight.mode == "balanced") {
+    out << "balanced";
+  } else {
+    out << YAML::Flow << YAML::BeginMap;
+    for (const auto& [name, weight] : train.class_weight.weights) out << YAML::Key << name << YAML::Value << show(weight);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
 }
 

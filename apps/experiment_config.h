@@ -62,6 +62,59 @@ struct OptimizerConfig {
   bool operator==(const OptimizerConfig&) const = default;
 };
 
+// Which epoch-end metric a callback watches: loss, binary_accuracy, val_loss or
+// val_binary_accuracy (val_accuracy is read as the latter). mode min | max | auto, as Keras: auto
+// is max for an accuracy ('acc' in the name), else min.
+// `checkpoint:` picks what makes checkpoints/best.safetensors (Keras's ModelCheckpoint with
+// save_best_only): an epoch is best when its value beats every earlier one.
+struct CheckpointConfig {
+  std::string monitor = "val_loss";
+  std::string mode = "auto";
+  bool operator==(const CheckpointConfig&) const = default;
+};
+
+// Keras's EarlyStopping (absent: off). Stops when `patience` epochs in a row fail to improve the
+// best value by more than min_delta (never after the first epoch); restore_best_weights then
+// describes the best epoch's weights instead of the last.
+struct EarlyStoppingConfig {
+  bool enabled = false;
+  std::string monitor = "val_loss";
+  std::string mode = "auto";
+  int patience = 0;
+  double min_delta = 0;
+  bool restore_best_weights = false;
+  bool operator==(const EarlyStoppingConfig&) const = default;
+};
+
+// The learning rate per epoch (apps/training_callbacks.h has the formulas). type "" (absent): the
+// optimizer's learning_rate throughout; reduce_on_plateau: Keras's ReduceLROnPlateau (monitor,
+// mode, factor, patience, min_delta, min_lr, cooldown); cosine: linear warm-up over warmup_epochs,
+// then a cosine decay to min_lr (min_lr, warmup_epochs).
+struct LrScheduleConfig {
+  std::string type;
+  std::string monitor = "val_loss";
+  std::string mode = "auto";
+  double factor = 0.1;
+  int patience = 10;
+  double min_delta = 1e-4;
+  double min_lr = 0;
+  int cooldown = 0;
+  int warmup_epochs = 0;
+  bool operator==(const LrScheduleConfig&) const = default;
+};
+
+// Keras's model.fit(class_weight=...): each training sample's loss is multiplied by its class's
+// weight (validation and test are not weighted). mode "" (absent): none; balanced: scikit-learn's
+// rule, n_samples / (n_classes * n_samples of the class), counted on the training split; map: a
+// weight per class folder, e.g. {NORMAL: 1.9, PNEUMONIA: 0.67}. The folder names are checked when
+// training starts (apps/class_weights.h): `node` keeps the map's place in the file for that error.
+struct ClassWeightConfig {
+  std::string mode;
+  std::vector<std::pair<std::string, double>> weights;  // map: (class folder, weight), in file order
+  SpecNode node;
+  bool operator==(const ClassWeightConfig& other) const { return mode == other.mode && weights == other.weights; }
+};
+
 struct TrainConfig {
   OptimizerConfig optimizer;
   std::string loss = "binary_crossentropy";
@@ -70,6 +123,10 @@ struct TrainConfig {
   std::uint64_t seed = 42;
   std::string device = "cpu";  // cpu | cuda | cuda:N
   std::string kernels;         // custom | vendor on CUDA (engine/kernel_choice.h); empty: the default, custom
+  CheckpointConfig checkpoint;
+  EarlyStoppingConfig early_stopping;
+  LrScheduleConfig lr_schedule;
+  ClassWeightConfig class_weight;
   bool operator==(const TrainConfig&) const = default;
 };
 

@@ -109,4 +109,20 @@ std::string ProgressLine::update(const std::string& line, bool finalize) {
   return message;
 }
 
+bool LiveProgressBar::due(int step, double seconds) {
+  if (step == 1) first_step_ = seconds;
+  return step < target_ && (last_draw_ < 0 || seconds - last_draw_ >= interval_);
+}
+
+std::string LiveProgressBar::draw(int step, double seconds, const Metrics& metrics) {
+  last_draw_ = seconds;
+  const double per_step = step > 1 && first_step_ >= 0 ? (seconds - first_step_) / (step - 1) : seconds / step;
+  return line_.update(format_progress_bar(step, target_, per_step * (target_ - step), metrics), false);
+}
+
+std::string LiveProgressBar::finish(const std::string& epoch_line) {
+  last_draw_ = first_step_ = -1;
+  return line_.update(epoch_line, true);
+}
+
 }  // namespace cxr::report

@@ -48,4 +48,22 @@ class ProgressLine {
   std::size_t previous_width_ = 0;
 };
 
+// A progress bar redrawn in place as an epoch's steps complete (what `cxrnet train` draws on a
+// terminal), at most once per `interval` seconds: reading the running metrics waits for the GPU,
+// so the caller asks due() first and reads them only then. Times are seconds since the epoch began.
+// ETA as Keras estimates it: (time since step 1) / (steps since step 1) per remaining step.
+class LiveProgressBar {
+ public:
+  explicit LiveProgressBar(double steps_target, double interval = 0.25)
+      : target_(steps_target), interval_(interval) {}
+  bool due(int step, double seconds);  // call after every step; notes when step 1 ended
+  std::string draw(int step, double seconds, const Metrics& metrics);  // the bytes to write
+  std::string finish(const std::string& epoch_line);                  // replaces the bar, ends the line
+
+ private:
+  ProgressLine line_;
+  double target_, interval_;
+  double first_step_ = -1, last_draw_ = -1;
+};
+
 }  // namespace cxr::report

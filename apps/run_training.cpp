@@ -1,5 +1,7 @@
 #include "apps/run_training.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -8,12 +10,14 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/checkpoint.h"
 #include "apps/datasets.h"
 #include "apps/keras_progress.h"
 #include "apps/model_summary.h"
 #include "apps/plots.h"
 #include "apps/test_report.h"
 #include "apps/text_file.h"
+#include "apps/training_callbacks.h"
 #include "engine/error.h"
 #include "engine/kernel_choice.h"
 #include "engine/safetensors.h"
@@ -28,6 +32,8 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::string timestamp() {
   const std::time_t now = std::time(nullptr);
@@ -46,9 +52,28 @@ void save_weights(const fs::path& path, Model& model, const ExperimentConfig& co
                     {"config", resolved_yaml(config)}});
 }
 
-// The config with the command line's overrides applied.
+// A run folder's config.yaml names the file it was resolved from on its first line: a resumed
+// run keeps that name instead of naming config.yaml itself.
+std::string original_source(const std::string& config_yaml, const std::string& fallback) {
+  const std::string prefix = "# Resolved from ", suffix = ", every default filled in.";
+  std::ifstream in(config_yaml);
+  std::string first;
+  std::getline(in, first);
+  if (!first.starts_with(prefix) || !first.ends_with(suffix)) return fallback;
+  return first.substr(prefix.size(), first.size() - prefix.size() - suffix.size());
+}
+
+// The config with the command line's overrides applied; on resume, the run folder's config.yaml.
 ExperimentConfig resolve_config(const TrainOptions& options) {
-  ExperimentConfig config = load_experiment_config(options.config_path);
+  const bool resume = !options.resume_dir.empty();
+  CXR_CHECK(resume || !options.config_path.empty(), "train needs --config, or --resume RUN_DIR");
+  CXR_CHECK(!resume || options.config_path.empty(),
+            "--resume reads RUN_DIR/config.yaml: give --config or --resume, not both");
+  CXR_CHECK(!resume || options.out_dir.empty(), "--resume continues in RUN_DIR: --out does not go with it");
+  const std::string path = resume ? (fs::path(options.resume_dir) / "config.yaml").string() : options.config_path;
+  if (resume) CXR_CHECK(fs::exists(path), options.resume_dir << ": no config.yaml here (not a cxrnet run folder)");
+  ExperimentConfig config = load_experiment_config(path);
+  if (resume) config.source_path = original_source(path, path);
   if (options.epochs) {
     CXR_CHECK(*options.epochs >= 1, "--epochs must be at least 1");
     config.train.epochs = *options.epochs;
@@ -65,6 +90,86 @@ ExperimentConfig resolve_config(const TrainOptions& options) {
   return config;
 }
 
+bool use_progress_bar(const TrainOptions& options, const std::ostream& out) {
+  CXR_CHECK(options.progress == "auto" || options.progress == "bar" || options.progress == "lines",
+            "--progress must be auto, bar or lines, got '" << options.progress << "'");
+  if (options.progress == "auto") return &out == &std::cout && ::isatty(STDOUT_FILENO);
+  return options.progress == "bar";
+}
+
+// history.csv: rewritten whole (a resumed run's earlier epochs first), then a row per epoch.
+class HistoryCsv {
+ public:
+  HistoryCsv(const fs::path& path, const std::vector<EpochResult>& earlier) : file_(path) {
+    CXR_CHECK(file_, "cannot write " << path.string());
+    file_ << std::setprecision(9) << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,lr,seconds\n";
+    for (const EpochResult& r : earlier) add(r);
+  }
+  void add(const EpochResult& r) {
+    file_ << r.epoch << "," << r.loss << "," << r.accuracy << ",";
+    if (r.has_validation) file_ << r.val_loss << "," << r.val_accuracy;
+    else file_ << ",";  // empty validation columns
+    file_ << "," << r.learning_rate << "," << r.seconds << "\n" << std::flush;
+  }
+  void close() { file_.close(); }
+
+ private:
+  std::ofstream file_;
+};
+
+// A callback watching a validation metric needs a validation split.
+void check_monitor(const std::string& key, const std::string& monitor, bool has_validation) {
+  CXR_CHECK(has_validation || !monitor.starts_with("val_"),
+            "train." << key << ".monitor is " << monitor << " but the run has no validation split "
+                     << "(data.validation): monitor loss or binary_accuracy instead");
+}
+
+// The state a run resumes from must be this run's: the same seed (the random streams), and the
+// same training images in the same order (the data position).
+void check_resumable(const std::string& path, const TrainingState& saved, const TrainingState& now,
+                     const ExperimentConfig& config) {
+  CXR_CHECK(saved.seed == now.seed, path << ": trained with seed " << saved.seed << " but config.yaml says "
+                                         << now.seed << ": the resumed run would draw other random numbers");
+  CXR_CHECK(saved.train_samples == now.train_samples && saved.train_files_hash == now.train_files_hash,
+            path << ": trained on " << saved.train_samples << " images (files hash " << saved.train_files_hash
+                 << "), but --data gives " << now.train_samples << " (hash " << now.train_files_hash
+                 << "): resume with the same data");
+  CXR_CHECK(saved.epochs_completed <= config.train.epochs,
+            path << " holds " << saved.epochs_completed << " epochs; --epochs " << config.train.epochs
+                 << " would end before them");
+}
+
+// A resumed run follows config.yaml as it is now. Edits since the checkpoint are allowed (a lower
+// learning rate after a divergence) but mean the run is no longer the uninterrupted one: say so.
+// A reduce_on_plateau rate lives in the checkpoint, so an edited learning_rate scales it.
+void apply_config_edits(const std::string& path, const std::string& saved_yaml, const ExperimentConfig& config,
+                        LrSchedule::State& schedule, std::ostream& log) {
+  ExperimentConfig saved = parse_experiment_config(SpecNode::load_string(saved_yaml, path + " (resolved_yaml)"));
+  saved.train.epochs = config.train.epochs;  // the overrides a resume may change freely
+  saved.train.device = config.train.device;
+  saved.train.kernels = config.train.kernels;
+  saved.data.strict = config.data.strict;
+  saved.source_path = config.source_path;
+  if (resolved_yaml(saved) == resolved_yaml(config)) return;
+  log << "note: config.yaml differs from the config " << path << " was trained with; continuing with config.yaml\n";
+  const double old_rate = saved.train.optimizer.learning_rate, new_rate = config.train.optimizer.learning_rate;
+  if (config.train.lr_schedule.type == "reduce_on_plateau" && old_rate != new_rate) {
+    schedule.lr = static_cast<float>(schedule.lr * (new_rate / old_rate));
+    log << "note: learning_rate changed from " << old_rate << " to " << new_rate
+        << ": reduce_on_plateau's current rate scales to " << schedule.lr << "\n";
+  }
+}
+
+// Appended to an error that stops the epochs: what is kept and how to go on.
+std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOptions& options) {
+  if (epochs_kept == 0) return "\nno checkpoint was written: the first epoch did not finish";
+  return "\n" + (run_dir / "checkpoints" / "last.safetensors").string() + " (the end of epoch " +
+         std::to_string(epochs_kept) + ", the last good one) is kept. To continue from it: cxrnet train --resume " +
+         run_dir.string() + " --data " + options.data_dir +
+         " (if the loss diverged, lower train.optimizer.learning_rate in " + (run_dir / "config.yaml").string() +
+         " first)";
+}
+
 }  // namespace
 
 RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostream& log) {
@@ -72,10 +177,13 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   RunResult result;
   result.config = resolve_config(options);
   const ExperimentConfig& config = result.config;
-  const Device device = Device::parse(config.train.device);
+  const TrainConfig& tc = config.train;
+  const bool resume = !options.resume_dir.empty();
+  const bool progress_bar = use_progress_bar(options, out);
+  const Device device = Device::parse(tc.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
   // The process default too, not only the trainer's scope: the start-up GPU report names it.
-  if (!config.train.kernels.empty()) set_default_kernel_choice(parse_kernel_choice(config.train.kernels));
+  if (!tc.kernels.empty()) set_default_kernel_choice(parse_kernel_choice(tc.kernels));
   if (options.tf32) {
     CXR_CHECK(device.is_cuda(), "--tf32 applies to the CUDA vendor paths; device is " << device.str());
 #ifdef CXR_WITH_CUDA
@@ -87,56 +195,166 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
 
   // The model first (a config error is found in milliseconds), then the data (as Keras prints
   // "Found N images" before model.summary()), then the summary.
-  Model model = build_model(config.model, config.train.seed);
+  Model model = build_model(config.model, tc.seed);
   model.to(device);
   const Datasets data = load_datasets(config.data, options.data_dir, log, options.cache_dir);
   result.class_names = data.class_names;
   result.has_validation = data.has_validation;
+  // A callback on a validation metric without validation: refused, except the default
+  // checkpoint monitor, which then just keeps no best.safetensors (as Keras skips it).
+  const bool track_best = data.has_validation || !tc.checkpoint.monitor.starts_with("val_");
+  if (tc.early_stopping.enabled) check_monitor("early_stopping", tc.early_stopping.monitor, data.has_validation);
+  if (tc.lr_schedule.type == "reduce_on_plateau")
+    check_monitor("lr_schedule", tc.lr_schedule.monitor, data.has_validation);
+  if (options.restore_best) check_monitor("checkpoint", tc.checkpoint.monitor, data.has_validation);
+  if (!track_best)
+    log << "note: no validation split, so no checkpoints/best.safetensors (train.checkpoint.monitor is "
+        << tc.checkpoint.monitor << ")\n";
   const std::string summary = model_summary(model);
   out << summary;
-  const fs::path run_dir = options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
-                                                   : fs::path(options.out_dir);
+  const fs::path run_dir = resume ? fs::path(options.resume_dir)
+                                  : options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
+                                                            : fs::path(options.out_dir);
+  const fs::path last_path = run_dir / "checkpoints" / "last.safetensors";
+  const fs::path best_path = run_dir / "checkpoints" / "best.safetensors";
   result.run_dir = run_dir.string();
-  fs::create_directories(run_dir);
+
+  Trainer trainer(model, config);
+  Optimizer& optimizer = trainer.optimizer();
+  BestEpoch best(tc.checkpoint);
+  EarlyStopping stopping(tc.early_stopping);
+  LrSchedule schedule(tc.lr_schedule, tc.optimizer.learning_rate);
+  TrainingState state;
+  state.seed = tc.seed;
+  state.train_samples = static_cast<int64_t>(data.train.labels.size());
+  state.train_files_hash = files_hash(data.train.files, data.train.labels, data.splits.train_dir);
+  if (resume) {
+    CXR_CHECK(fs::exists(last_path), last_path.string() << ": no checkpoint to resume from");
+    LoadedCheckpoint loaded = load_checkpoint(last_path.string(), model, &optimizer);
+    check_resumable(last_path.string(), loaded.state, state, config);
+    state = std::move(loaded.state);
+    apply_config_edits(last_path.string(), loaded.resolved_yaml, config, state.lr_schedule, log);
+    best.set_state(state.best);
+    stopping.set_state(state.early_stopping);
+    schedule.set_state(state.lr_schedule);
+    result.resumed_after = state.epochs_completed;
+    out << "Resuming " << run_dir.string() << " after epoch " << state.epochs_completed << " of " << tc.epochs
+        << " (" << last_path.string() << ")\n";
+  }
+  fs::create_directories(run_dir / "checkpoints");
   write_text_file(run_dir / "config.yaml", resolved_yaml(config));
   write_text_file(run_dir / "summary.txt", summary);
   write_text_file(run_dir / "split.csv", split_manifest(data.splits));  // which file went where, from the seed
 
-  Trainer trainer(model, config);
-  std::ofstream history(run_dir / "history.csv");
-  history << std::setprecision(9) << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,seconds\n";
+  HistoryCsv history(run_dir / "history.csv", state.history);
   // Keras prints a float steps_per_epoch (the notebook's n/32) truncated: "114/114".
   const double steps_target = static_cast<double>(data.train.labels.size()) / config.data.batch_size;
   const auto train_start = Clock::now();
-  for (int epoch = 1; epoch <= config.train.epochs; ++epoch) {
-    if (config.train.epochs > 1) out << report::format_epoch_header(epoch, config.train.epochs) << std::endl;
-    const EpochResult r = trainer.train_epoch(epoch, data.train, data.has_validation ? &data.validation : nullptr);
-    result.history.push_back(r);
-    std::vector<std::pair<std::string, double>> metrics{{"loss", r.loss}, {"binary_accuracy", r.accuracy}};
+  bool stop = state.early_stopping.stopped_epoch > 0;
+  if (stop) out << "The run stopped early at epoch " << state.early_stopping.stopped_epoch << ": no epochs to add\n";
+  for (int epoch = state.epochs_completed + 1; epoch <= tc.epochs && !stop; ++epoch) {
+    optimizer.set_learning_rate(schedule.lr_for_epoch(epoch, tc.epochs));
+    if (tc.epochs > 1) out << report::format_epoch_header(epoch, tc.epochs) << std::endl;
+    report::LiveProgressBar bar(steps_target);
+    const auto epoch_start = Clock::now();
+    if (progress_bar) {
+      trainer.set_step_callback([&](const StepProgress& p) {
+        const double now = seconds_since(epoch_start);
+        if (!bar.due(p.step, now)) return;
+        const double seen = static_cast<double>(p.seen);  // reading the sums waits for a GPU: only here
+        const report::Metrics running{{"loss", p.sums->loss_sum() / seen},
+                                      {"binary_accuracy", static_cast<double>(p.sums->correct()) / seen}};
+        out << bar.draw(p.step, now, running) << std::flush;
+      });
+    }
+    EpochResult r;
+    try {
+      r = trainer.train_epoch(epoch, data.train, data.has_validation ? &data.validation : nullptr);
+    } catch (const InputError& e) {
+      if (progress_bar) out << "\n";
+      throw InputError(e.what() + resume_hint(run_dir, state.epochs_completed, options));
+    }
+    state.history.push_back(r);
+    state.epochs_completed = epoch;
+    report::Metrics metrics{{"loss", r.loss}, {"binary_accuracy", r.accuracy}};
     if (r.has_validation) {
       metrics.push_back({"val_loss", r.val_loss});
       metrics.push_back({"val_binary_accuracy", r.val_accuracy});
     }
-    out << report::format_epoch_line(steps_target, r.seconds, r.seconds_per_step, metrics) << std::endl;
-    history << epoch << "," << r.loss << "," << r.accuracy << ",";
-    if (r.has_validation) history << r.val_loss << "," << r.val_accuracy;
-    else history << ",";  // empty validation columns
-    history << "," << r.seconds << "\n" << std::flush;
+    const std::string line = report::format_epoch_line(steps_target, r.seconds, r.seconds_per_step, metrics);
+    if (progress_bar) out << bar.finish(line) << std::flush;
+    else out << line << std::endl;
+    history.add(r);
+
+    // The callbacks, in the order Keras would run them if listed so.
+    std::optional<double> value;
+    const bool improved =
+        track_best && (value = monitored_value(r, tc.checkpoint.monitor)) && best.update(epoch, *value);
+    if (tc.early_stopping.enabled && (value = monitored_value(r, tc.early_stopping.monitor))) {
+      const EarlyStopping::Decision decision = stopping.on_epoch_end(epoch, *value);
+      if (decision.keep_weights && tc.early_stopping.restore_best_weights)
+        state.early_stopping_weights = copy_weights(model);
+      stop = decision.stop;
+    }
+    if (tc.lr_schedule.type == "reduce_on_plateau" && (value = monitored_value(r, tc.lr_schedule.monitor)) &&
+        schedule.on_epoch_end(epoch, *value)) {
+      out << "Epoch " << epoch << ": ReduceLROnPlateau reducing learning rate to " << schedule.state().lr << ".\n";
+    }
+    state.iterations = optimizer.iterations();
+    state.learning_rate = optimizer.learning_rate();
+    state.best = best.state();
+    state.early_stopping = stopping.state();
+    state.lr_schedule = schedule.state();
+    // best first: a crash between the two leaves `last` an epoch behind, and that epoch is rerun.
+    if (improved) save_checkpoint(best_path.string(), model, optimizer, state, resolved_yaml(config));
+    save_checkpoint(last_path.string(), model, optimizer, state, resolved_yaml(config));
+    if (stop) out << "Epoch " << epoch << ": early stopping\n";
+    if (options.interrupt_after_epoch == epoch) {
+      result.history = state.history;
+      result.epochs_run = epoch;
+      return result;
+    }
   }
-  result.train_seconds = std::chrono::duration<double>(Clock::now() - train_start).count();
-  result.epochs_run = static_cast<int>(result.history.size());
-  save_weights(run_dir / "weights.safetensors", model, config, config.train.epochs);
+  trainer.set_step_callback(nullptr);
+  result.train_seconds = seconds_since(train_start);
+  result.history = state.history;
+  result.epochs_run = static_cast<int>(state.history.size());
+  result.best_epoch = best.state().epoch;
+  result.stopped_early = state.early_stopping.stopped_epoch > 0;
+  result.weights_epoch = result.epochs_run;
+
+  // The weights the report describes, saved as weights.safetensors.
+  // Loading earlier weights leaves the trainer's cached frozen-prefix features valid: frozen
+  // parameters never change during a run, so every checkpoint holds the ones they came from.
+  std::string restored;  // why the weights are an earlier epoch's
+  if (options.restore_best) {
+    CXR_CHECK(result.best_epoch > 0 && fs::exists(best_path),
+              best_path.string() << ": no best checkpoint (no epoch had a comparable " << tc.checkpoint.monitor << ")");
+    load_checkpoint(best_path.string(), model, nullptr);
+    result.weights_epoch = result.best_epoch;
+    restored = "(best " + tc.checkpoint.monitor + ", from " + best_path.string() + ")";
+  } else if (result.stopped_early && tc.early_stopping.restore_best_weights && !state.early_stopping_weights.empty()) {
+    set_weights(model, state.early_stopping_weights);
+    result.weights_epoch = state.early_stopping.weights_epoch;
+    restored = "(early_stopping's best " + tc.early_stopping.monitor + ")";
+  }
+  result.restored_best = !restored.empty();
+  if (result.restored_best) out << "Restored the weights of epoch " << result.weights_epoch << " " << restored << "\n";
+  save_weights(run_dir / "weights.safetensors", model, config, result.weights_epoch);
 
   if (data.has_validation) result.validation = trainer.evaluate(data.validation);
   result.test = trainer.evaluate(data.test);
   result.test_report = test_report(result.test, data.has_validation ? &result.validation : nullptr, data.class_names,
                                    TestReportOptions{}, log);
+  if (result.restored_best)
+    result.test_report = "Weights: epoch " + std::to_string(result.weights_epoch) + " of " +
+                         std::to_string(result.epochs_run) + " " + restored + "\n\n" + result.test_report;
   out << result.test_report;
   write_text_file(run_dir / "test_report.txt", result.test_report);
   history.close();  // the plots read it
   write_plots({run_dir, result.test.probabilities, result.test.labels, data.class_names, data.has_validation}, log);
   out << "run folder: " << run_dir.string() << "\n";
-  result.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
+  result.seconds = seconds_since(run_start);
   return result;
 }
 

@@ -23,6 +23,14 @@ struct TrainOptions {
   std::string cache_dir;              // non-empty: keep decoded, resized images in an on-disk cache there
   std::string kernels;                // custom | vendor: overrides the config's train.kernels (CUDA only)
   bool tf32 = false;                  // allow TF32 in the vendor (cuDNN/cuBLAS) paths; default plain FP32
+  // Continue the run in this folder from its checkpoints/last.safetensors, with its config.yaml
+  // (config_path and out_dir must be empty); `epochs` may raise the total.
+  std::string resume_dir;
+  bool restore_best = false;       // report on (and save as weights.safetensors) checkpoints/best.safetensors
+  std::string progress = "lines";  // auto (a bar when `out` is std::cout on a terminal) | bar | lines
+  // Tests: end the run after this epoch as an interruption would, leaving only its checkpoints
+  // (no weights.safetensors, no report).
+  std::optional<int> interrupt_after_epoch;
   // Applied to the loaded config before anything else (after the overrides above): how
   // `reproduce --quick` shrinks an experiment. Empty: the config as written.
   std::function<void(ExperimentConfig&)> adjust_config;
@@ -32,8 +40,13 @@ struct RunResult {
   std::string run_dir;
   ExperimentConfig config;                // as resolved (what config.yaml holds)
   std::vector<std::string> class_names;   // NORMAL, PNEUMONIA
-  std::vector<EpochResult> history;       // one per epoch run
+  std::vector<EpochResult> history;       // one per epoch run (a resumed run's earlier epochs included)
   int epochs_run = 0;
+  int resumed_after = 0;                  // epochs the checkpoint had completed; 0: a fresh run
+  int best_epoch = 0;                     // by train.checkpoint's monitor; 0: none (no such metric)
+  bool stopped_early = false;             // early_stopping ended the run
+  bool restored_best = false;             // the report describes an earlier epoch's weights:
+  int weights_epoch = 0;                  // this one (--restore-best or restore_best_weights)
   double seconds = 0;                     // the whole run: loading, epochs, evaluation, reports
   double train_seconds = 0;               // the epochs alone (validation included)
   bool has_validation = false;

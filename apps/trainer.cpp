@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "apps/class_weights.h"
 #include "data/batch.h"
 #include "data/prefetch.h"
 #include "engine/autograd.h"
@@ -148,13 +149,23 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
   int64_t seen = 0;
   const std::vector<int> order =
       data::epoch_order(static_cast<int>(train.labels.size()), config_.data.shuffle, config_.train.seed, epoch);
+  const int steps_total = data::num_batches(static_cast<int>(train.labels.size()), config_.data.batch_size);
+  r.learning_rate = optimizer_->learning_rate();
+  // Keras's class_weight, resolved once from the training labels (validation is never weighted).
+  if (class_weights_.empty() && !config_.train.class_weight.mode.empty())
+    class_weights_ = resolve_class_weights(config_.train.class_weight, class_names_, train.labels, std::clog);
   // With the frozen prefix's features cached (no augmentation), x is the prefix's output.
   bool cached = true;  // the cache calls no step when it declines the pass
   const auto train_step = [&](const Tensor& x, const Tensor& y, int count) {
     const ForwardContext context{true, config_.train.seed, static_cast<uint64_t>(optimizer_->iterations())};
     Tensor logits = cached ? model_.forward_logits_from(feature_cache_->prefix_length(), x, context)
                            : model_.forward_logits(x, context);
-    Tensor loss = bce_with_logits(logits, y);
+    // Class weights scale each sample's loss; binary_accuracy stays unweighted, as Keras 2.8's
+    // compiled `metrics` get no sample weights (apps/class_weights.h).
+    const Tensor weights = class_weights_.empty() ? Tensor()
+                                                  : label_weights(y, static_cast<float>(class_weights_[0]),
+                                                                  static_cast<float>(class_weights_[1]));
+    Tensor loss = bce_with_logits(logits, y, weights);
     if (on_cpu) {  // reading the loss is free here; on CUDA the check waits for the epoch's sum
       const float loss_value = loss.item();
       CXR_CHECK(std::isfinite(loss_value), "training diverged: loss is " << loss_value << " at epoch " << epoch
@@ -166,6 +177,7 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
     optimizer_->step();
     optimizer_->zero_grad();
     if (++r.steps == 1) after_first_step = Clock::now();
+    if (on_step_) on_step_({r.steps, steps_total, &sums, seen});
   };
   if (!feature_cache_->for_each_batch(train, order, true, epoch, train_step, std::clog)) {
     cached = false;

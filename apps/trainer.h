@@ -9,6 +9,7 @@
 #include "apps/experiment_config.h"
 #include "apps/feature_cache.h"
 #include "data/loader.h"
+#include "engine/epoch_sums.h"
 #include "engine/optimizer.h"
 #include "layers/model.h"
 
@@ -21,6 +22,15 @@ struct EpochResult {
   bool has_validation = false;
   int steps = 0;
   double seconds = 0, seconds_per_step = 0;
+  double learning_rate = 0;  // the optimizer's during this epoch
+};
+
+// Reported after each training step, for a live progress bar. Reading the running sums waits for
+// the GPU on CUDA: read them only when a redraw is due.
+struct StepProgress {
+  int step = 0, steps = 0;  // 1-based step, and the epoch's number of steps
+  const EpochSums* sums = nullptr;
+  int64_t seen = 0;  // samples so far this epoch
 };
 
 struct Evaluation {
@@ -36,6 +46,10 @@ class Trainer {
   EpochResult train_epoch(int epoch, const data::LoadedImages& train, const data::LoadedImages* validation);
   Evaluation evaluate(const data::LoadedImages& images);  // inference mode, no augmentation, data order
   const Optimizer& optimizer() const { return *optimizer_; }
+  Optimizer& optimizer() { return *optimizer_; }  // a schedule sets its rate; a resume, its state
+  void set_step_callback(std::function<void(const StepProgress&)> on_step) { on_step_ = std::move(on_step); }
+  // The class folders in label order: a class_weight map names them (balanced works without).
+  void set_class_names(std::vector<std::string> names) { class_names_ = std::move(names); }
   // The frozen-prefix feature cache (apps/feature_cache.h), on by default; replacing the options
   // drops what was cached.
   void set_feature_cache(FeatureCacheOptions options);
@@ -51,6 +65,9 @@ class Trainer {
   const ExperimentConfig& config_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<FeatureCache> feature_cache_;
+  std::function<void(const StepProgress&)> on_step_;
+  std::vector<std::string> class_names_;
+  std::vector<double> class_weights_;  // per label, resolved from the training labels on first use; empty: none
 };
 
 }  // namespace cxr

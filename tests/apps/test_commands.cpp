@@ -75,7 +75,7 @@ TEST(CommandTrain, WritesTheRunFolderAndReportsBadFiles) {
     EXPECT_TRUE(fs::exists(run / f)) << f;
   const std::string history = read_text(run / "history.csv");
   EXPECT_EQ(std::count(history.begin(), history.end(), '\n'), 3) << history;  // header + 2 epochs
-  EXPECT_EQ(history.rfind("epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,seconds\n", 0), 0u);
+  EXPECT_EQ(history.rfind("epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,lr,seconds\n", 0), 0u);
   const SafetensorsFile weights = load_safetensors((run / "weights.safetensors").string());
   EXPECT_EQ(weights.tensors.size(), 26u);  // 3 convs x 2 + 4 BatchNorms x 4 + 2 Denses x 2
   EXPECT_EQ(weights.tensors.at("conv2d/kernel").shape(), (Shape{16, 5, 5, 3}));

@@ -1,0 +1,282 @@
+// Resuming: on the CPU a run interrupted after K epochs and resumed to N gives the same history
+// and the same weights, bit for bit, as one that ran N epochs without stopping (dropout, BatchNorm,
+// augmentation and shuffling all on, and a schedule whose state matters). Also: a diverging run
+// keeps its last good checkpoint and says how to resume; early stopping's restore_best_weights and
+// --restore-best report on the weights they name.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/run_training.h"
+#include "data/synth.h"
+#include "engine/error.h"
+#include "engine/safetensors.h"
+
+namespace cxr {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Resume : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("cxr_resume_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    data::SynthOptions synth;
+    synth.out_dir = (root_ / "data").string();
+    synth.train_normal = synth.train_pneumonia = 24;
+    synth.test_normal = synth.test_pneumonia = 6;
+    synth.min_size = 32;
+    synth.max_size = 48;
+    data::write_synthetic_dataset(synth);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  // A tiny model with every source of randomness: dropout, BatchNorm's batch statistics,
+  // augmentation (zoom, shifts, flips) and shuffled batches; `train` is the train: section.
+  static std::string write_config(const std::string& name, const std::string& train) {
+    const fs::path path = root_ / (name + ".yaml");
+    std::ofstream(path) << "name: " << name
+                        << "\n"
+                           "data:\n"
+                           "  validation: {split_from: train, fraction: 0.25, seed: 42}\n"
+                           "  image_size: 16\n"
+                           "  rescale: 0.00392156862745098\n"
+                           "  augment: {zoom_range: 0.1, width_shift_range: 0.1, height_shift_range: 0.1, "
+                           "horizontal_flip: true}\n"
+                           "  batch_size: 8\n"
+                           "  shuffle: true\n"
+                           "model:\n"
+                           "  input: [16, 16, 3]\n"
+                           "  layers:\n"
+                           "    - {type: Conv2D, filters: 4, kernel: 3, strides: 1, padding: valid}\n"
+                           "    - {type: BatchNormalization}\n"
+                           "    - {type: Dropout, rate: 0.3}\n"
+                           "    - {type: Activation, activation: relu}\n"
+                           "    - {type: MaxPooling2D, pool_size: 2}\n"
+                           "    - {type: Flatten}\n"
+                           "    - {type: Dense, units: 1}\n"
+                           "    - {type: Activation, activation: sigmoid}\n"
+                           "train:\n"
+                        << train;
+    return path.string();
+  }
+
+  static TrainOptions options(const std::string& config, const std::string& run) {
+    TrainOptions o;
+    o.config_path = config;
+    o.data_dir = (root_ / "data").string();
+    o.out_dir = (root_ / run).string();
+    return o;
+  }
+
+  static RunResult train(const TrainOptions& o) {
+    std::ostringstream out, log;
+    return run_training(o, out, log);
+  }
+
+  static fs::path run(const std::string& name) { return root_ / name; }
+
+  static fs::path root_;
+};
+
+fs::path Resume::root_;
+
+std::vector<float> values(const Tensor& t) { return t.to_vector(); }
+
+// Every tensor, by name, of a safetensors file.
+std::map<std::string, std::vector<float>> tensors_of(const fs::path& path) {
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, t] : load_safetensors(path.string()).tensors) out.emplace(name, values(t));
+  return out;
+}
+
+// history.csv without its last column (seconds).
+std::string history_without_seconds(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "history.csv");
+  std::string line, out;
+  while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
+  return out;
+}
+
+void expect_same_history(const std::vector<EpochResult>& a, const std::vector<EpochResult>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE("epoch " + std::to_string(i + 1));
+    EXPECT_EQ(a[i].epoch, b[i].epoch);
+    EXPECT_EQ(a[i].loss, b[i].loss);
+    EXPECT_EQ(a[i].accuracy, b[i].accuracy);
+    EXPECT_EQ(a[i].has_validation, b[i].has_validation);
+    EXPECT_EQ(a[i].val_loss, b[i].val_loss);
+    EXPECT_EQ(a[i].val_accuracy, b[i].val_accuracy);
+    EXPECT_EQ(a[i].learning_rate, b[i].learning_rate);
+    EXPECT_EQ(a[i].steps, b[i].steps);
+  }
+}
+
+// N epochs straight vs K, then --resume to N: same history, same weights, same optimizer state.
+void expect_resume_is_exact(const std::string& config, const std::string& name, int k, int n) {
+  TrainOptions straight = Resume::options(config, name + "-straight");
+  straight.epochs = n;
+  const RunResult a = Resume::train(straight);
+  ASSERT_EQ(a.epochs_run, n);
+
+  TrainOptions first = Resume::options(config, name + "-resumed");
+  first.epochs = n;
+  first.interrupt_after_epoch = k;
+  ASSERT_EQ(Resume::train(first).epochs_run, k);
+  const fs::path resumed_dir = Resume::run(name + "-resumed");
+  EXPECT_FALSE(fs::exists(resumed_dir / "weights.safetensors"));  // interrupted: only the checkpoints
+  TrainOptions resume;
+  resume.resume_dir = resumed_dir.string();
+  resume.data_dir = straight.data_dir;
+  const RunResult b = Resume::train(resume);
+  EXPECT_EQ(b.resumed_after, k);
+  EXPECT_EQ(b.epochs_run, n);
+
+  expect_same_history(a.history, b.history);
+  const fs::path straight_dir = Resume::run(name + "-straight");
+  EXPECT_EQ(history_without_seconds(straight_dir), history_without_seconds(resumed_dir));
+  EXPECT_EQ(tensors_of(straight_dir / "weights.safetensors"), tensors_of(resumed_dir / "weights.safetensors"));
+  EXPECT_EQ(tensors_of(straight_dir / "checkpoints" / "last.safetensors"),
+            tensors_of(resumed_dir / "checkpoints" / "last.safetensors"));
+  EXPECT_EQ(a.test.probabilities, b.test.probabilities);
+}
+
+TEST_F(Resume, AdamWithPlateauScheduleIsBitIdentical) {
+  // min_delta 10: only the first epoch improves, so the rate halves after every later one and the
+  // schedule's state (best, wait, rate) must survive the checkpoint.
+  const std::string config = write_config(
+      "adam_plateau",
+      "  optimizer: {type: Adam, learning_rate: 0.01}\n"
+      "  seed: 7\n"
+      "  lr_schedule: {type: reduce_on_plateau, monitor: val_loss, factor: 0.5, patience: 1, min_delta: 10}\n"
+      "  early_stopping: {monitor: val_loss, patience: 10}\n");
+  expect_resume_is_exact(config, "adam_plateau", 2, 4);
+  std::ifstream csv(run("adam_plateau-resumed") / "history.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,lr,seconds");
+  std::vector<std::string> rates;
+  while (std::getline(csv, row)) {
+    row = row.substr(0, row.rfind(','));
+    rates.push_back(row.substr(row.rfind(',') + 1));
+  }
+  EXPECT_EQ(rates, (std::vector<std::string>{"0.00999999978", "0.00999999978", "0.00499999989", "0.00249999994"}));
+}
+
+TEST_F(Resume, SgdWithCosineWarmupIsBitIdentical) {
+  const std::string config = write_config("sgd_cosine",
+                                          "  optimizer: {type: SGD, learning_rate: 0.05}\n"
+                                          "  seed: 11\n"
+                                          "  lr_schedule: {type: cosine, min_lr: 0.001, warmup_epochs: 1}\n");
+  expect_resume_is_exact(config, "sgd_cosine", 1, 3);
+}
+
+TEST_F(Resume, RefusesAnotherSeedOrAMissingCheckpoint) {
+  const std::string config = write_config("seeded", "  seed: 3\n");
+  TrainOptions o = options(config, "seeded");
+  o.epochs = 1;
+  train(o);
+  const fs::path yaml = run("seeded") / "config.yaml";
+  std::stringstream text;
+  text << std::ifstream(yaml).rdbuf();
+  std::string edited = text.str();
+  edited.replace(edited.find("seed: 3\n"), 8, "seed: 4\n");
+  std::ofstream(yaml) << edited;
+  TrainOptions resume;
+  resume.resume_dir = run("seeded").string();
+  resume.data_dir = o.data_dir;
+  resume.epochs = 2;
+  try {
+    train(resume);
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("trained with seed 3 but config.yaml says 4"), std::string::npos) << e.what();
+  }
+  fs::remove(run("seeded") / "checkpoints" / "last.safetensors");
+  EXPECT_THROW(train(resume), InputError);
+  resume.config_path = config;  // --config and --resume exclude each other
+  EXPECT_THROW(train(resume), InputError);
+}
+
+TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
+  const std::string config = write_config("diverge", "  optimizer: {type: SGD, learning_rate: 0.01}\n");
+  TrainOptions o = options(config, "diverge");
+  o.epochs = 1;
+  train(o);
+  const fs::path last = run("diverge") / "checkpoints" / "last.safetensors";
+  std::stringstream before;
+  before << std::ifstream(last, std::ios::binary).rdbuf();
+
+  TrainOptions resume;
+  resume.resume_dir = run("diverge").string();
+  resume.data_dir = o.data_dir;
+  resume.epochs = 3;
+  resume.adjust_config = [](ExperimentConfig& c) { c.train.optimizer.learning_rate = 1e38; };
+  try {
+    train(resume);
+    ADD_FAILURE() << "expected the run to diverge";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("training diverged: loss is "), std::string::npos) << message;
+    EXPECT_NE(message.find(" at epoch 2, step "), std::string::npos) << message;
+    EXPECT_NE(message.find(last.string() +
+                           " (the end of epoch 1, the last good one) is kept. To continue from it: "
+                           "cxrnet train --resume " +
+                           run("diverge").string() + " --data " + o.data_dir),
+              std::string::npos)
+        << message;
+  }
+  std::stringstream after;
+  after << std::ifstream(last, std::ios::binary).rdbuf();
+  EXPECT_EQ(after.str(), before.str());
+}
+
+TEST_F(Resume, EarlyStoppingRestoresTheBestEpochsWeights) {
+  // min_delta 100: only epoch 1 improves, so the run stops at epoch 3 (patience 2) and reports
+  // epoch 1's weights, which a 1-epoch run of the same config also ends with.
+  const std::string config = write_config(
+      "stopping", "  early_stopping: {monitor: val_loss, patience: 2, min_delta: 100, restore_best_weights: true}\n");
+  TrainOptions stopping = options(config, "stopping");
+  stopping.epochs = 6;
+  const RunResult r = train(stopping);
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(r.epochs_run, 3);
+  EXPECT_TRUE(r.restored_best);
+  EXPECT_EQ(r.weights_epoch, 1);
+  EXPECT_EQ(r.test_report.rfind("Weights: epoch 1 of 3 (early_stopping's best val_loss)\n", 0), 0u) << r.test_report;
+  TrainOptions one = options(config, "stopping-one");
+  one.epochs = 1;
+  const RunResult r1 = train(one);
+  EXPECT_EQ(tensors_of(run("stopping") / "weights.safetensors"),
+            tensors_of(run("stopping-one") / "weights.safetensors"));
+  EXPECT_EQ(r.test.probabilities, r1.test.probabilities);
+  EXPECT_EQ(load_safetensors((run("stopping") / "weights.safetensors").string()).metadata.at("epochs"), "1");
+}
+
+TEST_F(Resume, RestoreBestReportsOnTheBestValidationEpoch) {
+  const std::string config = write_config("best", "  optimizer: {type: Adam, learning_rate: 0.02}\n");
+  TrainOptions o = options(config, "best");
+  o.epochs = 4;
+  o.restore_best = true;
+  const RunResult r = train(o);
+  int best = 0;
+  for (const EpochResult& e : r.history)
+    if (best == 0 || e.val_loss < r.history[static_cast<size_t>(best - 1)].val_loss) best = e.epoch;
+  EXPECT_EQ(r.best_epoch, best);
+  EXPECT_EQ(r.weights_epoch, best);
+  EXPECT_TRUE(r.restored_best);
+  std::map<std::string, std::vector<float>> from_best;
+  for (const auto& [name, t] : tensors_of(run("best") / "checkpoints" / "best.safetensors"))
+    if (name.starts_with("model/")) from_best.emplace(name.substr(6), t);
+  EXPECT_EQ(tensors_of(run("best") / "weights.safetensors"), from_best);
+  // The validation numbers of the report are those of the best epoch's weights.
+  EXPECT_DOUBLE_EQ(r.validation.loss, r.history[static_cast<size_t>(best - 1)].val_loss);
+}
+
+}  // namespace
+}  // namespace cxr
