@@ -25,3 +25,50 @@ int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, 
 int command_split(const SplitOptions& options, std::ostream& out);
 
 }  // namespace cxr
+
+namespace cxr {
+
+// `cxrnet evaluate`: a trained run's weights on its own test split again, with the same report as
+// training, written to RUN/evaluation/ (the training outputs are left alone).
+struct EvaluateOptions {
+  std::string run_dir;
+  std::string data_dir;      // empty: the files split.csv lists; else the config's splits of this folder,
+                             // which must be the files split.csv lists (relative to their data folder)
+  std::string weights_path;  // empty: RUN/weights.safetensors
+  std::optional<double> test_from_train;  // as train's flag (the run's config.yaml normally has it already)
+  std::string device, kernels;            // override the config's, as train's flags
+  bool allow_other_files = false;         // evaluate --data's splits even when they differ from split.csv
+  std::string out_dir;                    // empty: RUN/evaluation
+};
+// Returns 0; the Evaluation of the test split is written to `test` when it is not null.
+int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& log,
+                     Evaluation* test = nullptr);
+
+// `cxrnet predict`: probabilities and labels for image files and folders, as CSV path,probability,label.
+struct PredictOptions {
+  std::string run_dir;
+  std::vector<std::string> paths;  // image files, or folders searched recursively (sorted paths)
+  std::string out_csv;             // empty: `out`
+  std::optional<double> threshold;  // label = class 1 when probability > threshold (default 0.5)
+  bool threshold_from_validation = false;  // the test report's threshold (sensitivity >= 0.98 on validation)
+  std::string data_dir;                    // for the validation files when split.csv's paths moved
+  std::string weights_path;                // empty: RUN/weights.safetensors
+  std::string device, kernels;
+  bool skip_unreadable = false;  // unreadable images become rows with no probability instead of exit 2
+};
+int command_predict(const PredictOptions& options, std::ostream& out, std::ostream& log);
+
+// `cxrnet reproduce`: experiments 1-4 through run_training(), then OUT/report.md comparing each
+// with the notebook's published numbers (apps/notebook_results.h).
+struct ReproduceOptions {
+  std::string data_dir;              // empty: a small synthetic set written to OUT/synthetic-data
+  std::string configs_dir = "configs";
+  std::string out_dir;               // empty: runs/reproduce-<time>
+  std::vector<int> experiments{1, 2, 3, 4};
+  std::optional<double> test_from_train;
+  std::string device, kernels;
+  bool quick = false;  // 2 epochs and small images: a smoke run, not comparable to the notebook
+};
+int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::ostream& log);
+
+}  // namespace cxr

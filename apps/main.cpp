@@ -19,7 +19,9 @@ int main(int argc, char** argv) {
   int epochs = 0;
   double test_from_train = 0;
   auto* train = app.add_subcommand("train", "Train an experiment and write its run folder");
-  train->add_option("--config", train_options.config_path, "Experiment YAML")->required()->check(CLI::ExistingFile);
+  auto* train_config_opt =
+      train->add_option("--config", train_options.config_path, "Experiment YAML (not with --resume)")
+          ->check(CLI::ExistingFile);
   train->add_option("--data", train_options.data_dir, "Folder with train/ and test/, each with NORMAL/ and PNEUMONIA/")
       ->required();
   auto* epochs_opt = train->add_option("--epochs", epochs, "Override the number of epochs");
@@ -34,6 +36,17 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"custom", "vendor"}));
   train->add_flag("--tf32", train_options.tf32,
                   "Allow TF32 tensor cores in the vendor paths (default: plain FP32, comparable with the CPU)");
+  auto* resume_opt = train->add_option(
+      "--resume", train_options.resume_dir,
+      "Continue the run in RUN_DIR from its checkpoints/last.safetensors and config.yaml (--epochs may extend it)");
+  resume_opt->excludes(train_config_opt);
+  train->add_flag("--restore-best", train_options.restore_best,
+                  "Report on, and save as weights.safetensors, the best epoch's weights (checkpoints/best.safetensors)");
+  train_options.progress = "auto";
+  train->add_option("--progress", train_options.progress,
+                    "auto (a live bar when stdout is a terminal), bar, or lines (one line per epoch)")
+      ->check(CLI::IsMember({"auto", "bar", "lines"}))
+      ->capture_default_str();
 
   cxr::SplitOptions split_options;
   double split_test_from_train = 0;
@@ -54,6 +67,73 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", synth_seed, "Random seed");
   synth->add_flag("--small", synth_small, "Small images (96-192 px) for quick tests");
 
+  cxr::EvaluateOptions evaluate_options;
+  double evaluate_test_from_train = 0;
+  auto* evaluate = app.add_subcommand(
+      "evaluate", "Evaluate a trained run's weights on its test split again: training's test report and plots, "
+                  "written to RUN/evaluation/");
+  evaluate->add_option("--run", evaluate_options.run_dir, "Run folder from `cxrnet train` (config.yaml, split.csv, "
+                                                          "weights.safetensors)")
+      ->required();
+  evaluate->add_option("--data", evaluate_options.data_dir,
+                       "Resolve the config's splits in this folder and check they are split.csv's files "
+                       "(default: the files RUN/split.csv lists)");
+  auto* evaluate_holdout_opt = evaluate->add_option("--test-from-train", evaluate_test_from_train,
+                                                    "With --data: carve the test split from train, as train did");
+  evaluate->add_option("--weights", evaluate_options.weights_path, "Weights file (default RUN/weights.safetensors)");
+  evaluate->add_option("--out", evaluate_options.out_dir, "Output folder (default RUN/evaluation)");
+  evaluate->add_option("--device", evaluate_options.device, "cpu, cuda or cuda:N (overrides the run's config)");
+  evaluate->add_option("--kernels", evaluate_options.kernels, "CUDA kernels: custom or vendor")
+      ->check(CLI::IsMember({"custom", "vendor"}));
+  evaluate->add_flag("--allow-other-files", evaluate_options.allow_other_files,
+                     "Evaluate --data's splits even when they are not the files split.csv lists");
+
+  cxr::PredictOptions predict_options;
+  double predict_threshold = 0.5;
+  auto* predict = app.add_subcommand(
+      "predict", "Classify images with a trained run: CSV path,probability,label (label by threshold)");
+  predict->add_option("--run", predict_options.run_dir, "Run folder from `cxrnet train`")->required();
+  predict->add_option("paths", predict_options.paths, "Image files, or folders searched recursively (sorted by path)")
+      ->required();
+  predict->add_option("--out", predict_options.out_csv, "CSV file to write (default: standard output)");
+  auto* threshold_opt = predict->add_option("--threshold", predict_threshold,
+                                            "Label the positive class (PNEUMONIA) when probability > T (default 0.5)")
+                            ->check(CLI::Range(0.0, 1.0));
+  auto* threshold_validation_opt =
+      predict->add_flag("--threshold-from-validation", predict_options.threshold_from_validation,
+                        "Use the test report's threshold: sensitivity >= 0.98 on the run's validation split");
+  threshold_opt->excludes(threshold_validation_opt);
+  predict->add_option("--data", predict_options.data_dir,
+                      "The run's data folder, for --threshold-from-validation when split.csv's paths moved");
+  predict->add_option("--weights", predict_options.weights_path, "Weights file (default RUN/weights.safetensors)");
+  predict->add_option("--device", predict_options.device, "cpu, cuda or cuda:N (overrides the run's config)");
+  predict->add_option("--kernels", predict_options.kernels, "CUDA kernels: custom or vendor")
+      ->check(CLI::IsMember({"custom", "vendor"}));
+  predict->add_flag("--skip-unreadable", predict_options.skip_unreadable,
+                    "Write unreadable images as rows with no probability (label 'unreadable') instead of failing");
+
+  cxr::ReproduceOptions reproduce_options;
+  double reproduce_test_from_train = 0;
+  auto* reproduce = app.add_subcommand(
+      "reproduce", "Train the notebook's experiments 1-4 and write OUT/report.md comparing them with its results");
+  reproduce->add_option("--data", reproduce_options.data_dir,
+                        "Folder with train/ and test/ (default: a small synthetic set written into OUT)");
+  reproduce->add_option("--configs", reproduce_options.configs_dir, "Folder with experiment1.yaml ... experiment4.yaml")
+      ->capture_default_str();
+  reproduce->add_option("--out", reproduce_options.out_dir, "New or empty output folder (default runs/reproduce-<time>)");
+  reproduce->add_option("--experiments", reproduce_options.experiments, "Which experiments to run, e.g. 1,3")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
+  auto* reproduce_holdout_opt = reproduce->add_option("--test-from-train", reproduce_test_from_train,
+                                                      "Carve a stratified test split of this fraction from train");
+  reproduce->add_option("--device", reproduce_options.device, "cpu, cuda or cuda:N (overrides the configs)");
+  reproduce->add_option("--kernels", reproduce_options.kernels, "CUDA kernels: custom or vendor")
+      ->check(CLI::IsMember({"custom", "vendor"}));
+  reproduce->add_flag("--quick", reproduce_options.quick,
+                      "2 epochs on small images (experiment 3 at 50x50, 4 at 32x32): a smoke run, not comparable "
+                      "to the notebook");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,11 +142,27 @@ int main(int argc, char** argv) {
   try {
     if (*summary) return cxr::command_summary(config_path, std::cout);
     if (*synth) return cxr::command_synth(synth_dir, synth_seed, std::cout, synth_small);
+    if (*evaluate) {
+      if (*evaluate_holdout_opt) evaluate_options.test_from_train = evaluate_test_from_train;
+      return cxr::command_evaluate(evaluate_options, std::cout, std::cerr);
+    }
+    if (*predict) {
+      if (*threshold_opt) predict_options.threshold = predict_threshold;
+      return cxr::command_predict(predict_options, std::cout, std::cerr);
+    }
+    if (*reproduce) {
+      if (*reproduce_holdout_opt) reproduce_options.test_from_train = reproduce_test_from_train;
+      return cxr::command_reproduce(reproduce_options, std::cout, std::cerr);
+    }
     if (*split) {
       if (*split_holdout_opt) split_options.test_from_train = split_test_from_train;
       return cxr::command_split(split_options, std::cout);
     }
     if (*train) {
+      if (!*train_config_opt && !*resume_opt) {
+        std::cerr << "cxrnet train: give --config FILE, or --resume RUN_DIR\n";
+        return 2;
+      }
       if (*epochs_opt) train_options.epochs = epochs;
       if (*holdout_opt) train_options.test_from_train = test_from_train;
       return cxr::command_train(train_options, std::cout, std::cerr);

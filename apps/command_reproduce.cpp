@@ -1,0 +1,110 @@
+// `cxrnet reproduce`: the notebook's four experiments, one run folder each, and OUT/report.md.
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "apps/reproduce_report.h"
+#include "apps/text_file.h"
+#include "data/synth.h"
+#include "engine/error.h"
+
+namespace cxr {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::ostringstream s;
+  s << std::put_time(&tm, "%Y%m%d-%H%M%S");
+  return s.str();
+}
+
+}  // namespace
+
+int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::ostream& log) {
+  CXR_CHECK(!options.experiments.empty(), "--experiments: give at least one of 1, 2, 3, 4");
+  std::vector<int> experiments;
+  for (int n : options.experiments) {
+    CXR_CHECK(n >= 1 && n <= 4, "--experiments: " << n << " is not one of the notebook's experiments 1, 2, 3, 4");
+    if (std::find(experiments.begin(), experiments.end(), n) == experiments.end()) experiments.push_back(n);
+  }
+  // Every config before any training: a typo must not surface after hours of experiment 1.
+  ReproduceSummary summary;
+  for (int n : experiments) {
+    const fs::path config = fs::path(options.configs_dir) / ("experiment" + std::to_string(n) + ".yaml");
+    std::error_code ec;
+    CXR_CHECK(fs::is_regular_file(config, ec),
+              config.string() << ": not found; reproduce reads experiment1.yaml ... experiment4.yaml from "
+                              << options.configs_dir
+                              << "/: run it in the cxrnet source folder or give --configs DIR");
+    (void)load_experiment_config(config.string());  // a ConfigError now rather than later
+    ReproducedExperiment e;
+    e.experiment = n;
+    e.config_path = config.string();
+    summary.experiments.push_back(e);
+  }
+
+  summary.out_dir = options.out_dir.empty() ? fs::path("runs") / ("reproduce-" + timestamp()) : fs::path(options.out_dir);
+  std::error_code ec;
+  CXR_CHECK(!fs::exists(summary.out_dir, ec) || (fs::is_directory(summary.out_dir, ec) && fs::is_empty(summary.out_dir, ec)),
+            summary.out_dir.string() << ": already exists and is not empty (reproduce writes a fresh folder)");
+  fs::create_directories(summary.out_dir);
+  summary.quick = options.quick;
+  summary.device = options.device.empty() ? "as each config says" : options.device;
+
+  std::string data_dir = options.data_dir;
+  if (data_dir.empty()) {
+    data::SynthOptions synth;  // the small set: 240 train, 80 test images of 96-192 px
+    synth.out_dir = (summary.out_dir / "synthetic-data").string();
+    data::write_synthetic_dataset(synth);
+    data_dir = synth.out_dir;
+    summary.synthetic = true;
+    summary.data = "a synthetic set written to `synthetic-data/` (`cxrnet synth --small`, seed 7)";
+    log << "no --data: wrote a small synthetic dataset to " << data_dir << "\n";
+  } else {
+    summary.data = "`" + data_dir + "`";
+  }
+  if (options.test_from_train) {
+    std::ostringstream fraction;
+    fraction << *options.test_from_train;
+    summary.data += ", the test split carved from train (fraction " + fraction.str() + ")";
+  }
+
+  const fs::path report_path = summary.out_dir / "report.md";
+  for (ReproducedExperiment& e : summary.experiments) {
+    out << "\n==== Experiment " << e.experiment << " (" << e.config_path << ")" << (options.quick ? ", quick" : "")
+        << " ====\n";
+    TrainOptions train;
+    train.config_path = e.config_path;
+    train.data_dir = data_dir;
+    train.test_from_train = options.test_from_train;
+    train.out_dir = (summary.out_dir / ("experiment" + std::to_string(e.experiment))).string();
+    train.device = options.device;
+    train.kernels = options.kernels;
+    if (options.quick) train.adjust_config = make_quick;
+    try {
+      e.result = run_training(train, out, log);
+      e.finished = true;
+      if (options.device.empty()) summary.device = e.result.config.train.device;
+    } catch (const std::exception& error) {
+      e.failure = error.what();
+      std::replace(e.failure.begin(), e.failure.end(), '\n', ' ');  // one table cell
+      std::replace(e.failure.begin(), e.failure.end(), '|', '/');
+      write_text_file(report_path, reproduce_report(summary));  // what finished stays reported
+      throw;
+    }
+    write_text_file(report_path, reproduce_report(summary));  // after each: a long run reports as it goes
+  }
+  out << "\nreport: " << report_path.string() << "\n";
+  return 0;
+}
+
+}  // namespace cxr

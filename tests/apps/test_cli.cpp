@@ -1,0 +1,78 @@
+// The cxrnet binary's exit codes for the run commands: 0 ok (and --help), 2 bad input (a parse
+// error, a missing run folder, an unreadable image), with the message on stderr.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+#include "test_evaluate_fixture.h"
+
+namespace cxr {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::read_text;
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+Result run_cxrnet(const std::string& args) {
+  const fs::path dir = fs::temp_directory_path() / ("cxr_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string command = std::string("'") + CXR_CLI_PATH + "' " + args + " > '" + (dir / "out").string() +
+                              "' 2> '" + (dir / "err").string() + "'";
+  const int status = std::system(command.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(dir / "out");
+  r.err = read_text(dir / "err");
+  fs::remove_all(dir);
+  return r;
+}
+
+TEST(Cli, HelpOnEveryCommandIsSuccess) {
+  const Result top = run_cxrnet("--help");
+  EXPECT_EQ(top.code, 0);
+  for (const char* command : {"evaluate", "predict", "reproduce"}) EXPECT_NE(top.out.find(command), std::string::npos);
+  const Result evaluate = run_cxrnet("evaluate --help");
+  EXPECT_EQ(evaluate.code, 0);
+  EXPECT_NE(evaluate.out.find("--run"), std::string::npos) << evaluate.out;
+  const Result predict = run_cxrnet("predict --help");
+  EXPECT_EQ(predict.code, 0);
+  EXPECT_NE(predict.out.find("--threshold-from-validation"), std::string::npos) << predict.out;
+  const Result reproduce = run_cxrnet("reproduce --help");
+  EXPECT_EQ(reproduce.code, 0);
+  EXPECT_NE(reproduce.out.find("--quick"), std::string::npos) << reproduce.out;
+}
+
+TEST(Cli, ParseErrorsAreBadInput) {
+  EXPECT_EQ(run_cxrnet("evaluate").code, 2);                            // --run is required
+  EXPECT_EQ(run_cxrnet("predict --run somewhere").code, 2);             // no image paths
+  EXPECT_EQ(run_cxrnet("predict --run r --threshold 1.5 x.jpeg").code, 2);
+  EXPECT_EQ(run_cxrnet("reproduce --experiments 1,5").code, 2);
+  EXPECT_EQ(run_cxrnet("no-such-command").code, 2);
+}
+
+TEST(Cli, RunCommandsMapErrorsToExitCodes) {
+  const Result missing = run_cxrnet("evaluate --run /nonexistent/run");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("cxrnet: /nonexistent/run: no such run folder"), std::string::npos) << missing.err;
+
+  const auto& trained = testing::trained_run();
+  const fs::path bad = trained.root / "cli-broken.png";
+  std::ofstream(bad) << "not an image";
+  const Result unreadable = run_cxrnet("predict --run '" + trained.run.string() + "' '" + bad.string() + "'");
+  EXPECT_EQ(unreadable.code, 2);
+  EXPECT_NE(unreadable.err.find(bad.string() + ": not a JPEG or PNG"), std::string::npos) << unreadable.err;
+
+  const fs::path image = trained.data / "test" / "NORMAL" / "IM-0001-0001.jpeg";
+  const Result ok = run_cxrnet("predict --run '" + trained.run.string() + "' '" + image.string() + "'");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.out.rfind("path,probability,label\n" + image.string() + ",", 0), 0u) << ok.out;
+}
+
+}  // namespace
+}  // namespace cxr

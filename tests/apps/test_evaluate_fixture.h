@@ -1,0 +1,62 @@
+// A run folder to evaluate and predict with: experiment 1's model (configs/experiment1.yaml, its
+// carved validation split included) trained for one epoch on a tiny synthetic set, once per test
+// process, with the RunResult that training returned.
+#pragma once
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "apps/run_training.h"
+#include "data/synth.h"
+
+namespace cxr::testing {
+
+namespace fs = std::filesystem;
+
+inline std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+inline void write_tiny_synthetic_set(const fs::path& dir) {
+  data::SynthOptions synth;
+  synth.out_dir = dir.string();
+  synth.train_normal = synth.train_pneumonia = 16;
+  synth.test_normal = synth.test_pneumonia = 10;
+  synth.min_size = 56;
+  synth.max_size = 80;
+  data::write_synthetic_dataset(synth);
+}
+
+struct TrainedRun {
+  fs::path root, data, run;
+  RunResult result;
+
+  TrainedRun() {
+    root = fs::temp_directory_path() / ("cxr_trained_run_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    data = root / "data";
+    run = root / "run";
+    write_tiny_synthetic_set(data);
+    TrainOptions options;
+    options.config_path = std::string(CXR_SOURCE_DIR) + "/configs/experiment1.yaml";
+    options.data_dir = data.string();
+    options.epochs = 1;
+    options.out_dir = run.string();
+    std::ostringstream out, log;
+    result = run_training(options, out, log);
+  }
+  ~TrainedRun() { fs::remove_all(root); }
+};
+
+inline const TrainedRun& trained_run() {
+  static const TrainedRun run;
+  return run;
+}
+
+}  // namespace cxr::testing
