@@ -1,3 +1,6 @@
+#include <cstdint>
+#include <memory>
+
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/dispatch.h"
@@ -5,8 +8,9 @@
 
 namespace cxr {
 
-// Custom kernels (CPU, CUDA): the mask is recomputed from (seed, stream) in backward, nothing to
-// store. Vendor (cuDNN, `kernels: vendor`): cuDNN's forward writes its mask into a reserve space that
+// CPU: the forward keeps its mask (one byte per element) for the backward, which would otherwise
+// draw it again: Philox words are most of dropout's cost there. CUDA custom kernels: the mask is
+// recomputed from (seed, stream) in backward, nothing to store (drawing is cheap on the GPU). Vendor (cuDNN, `kernels: vendor`): cuDNN's forward writes its mask into a reserve space that
 // the backward must read, so each forward allocates one (a device tensor, its bytes rounded up to
 // floats) and the backward closure keeps it. Vendor masks come from cuDNN's RNG (kernels/dropout.h):
 // not the CPU's, and not reproducible across a resume.
@@ -14,6 +18,20 @@ Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
   CXR_CHECK(rate >= 0.0f && rate < 1.0f, "dropout on " << x.describe() << ": rate " << rate << " must be in [0, 1)");
   if (rate == 0.0f) return x;
   Tensor y = Tensor::empty(x.shape(), x.device(), "dropout");
+  if (x.device().is_cpu()) {
+    const int64_t n = x.numel();
+    // Only a graph's backward reads the mask: without one (inference, NoGrad) it is not kept.
+    std::shared_ptr<uint8_t[]> keep;
+    if (needs_grad({x})) keep = std::make_shared_for_overwrite<uint8_t[]>(static_cast<size_t>(n));
+    if (keep) kernels::cpu::dropout_forward_keep(n, rate, seed, stream, x.data(), y.data(), keep.get());
+    else kernels::cpu::dropout_forward(n, rate, seed, stream, x.data(), y.data());
+    record(y, "dropout", {x}, [rate, keep](const Tensor& g) {
+      Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_dx");
+      kernels::cpu::dropout_backward_keep(g.numel(), rate, keep.get(), g.data(), dx.data());
+      return std::vector<Tensor>{dx};
+    });
+    return y;
+  }
   const KernelChoice choice = current_kernel_choice();  // backward uses the forward's choice
   size_t reserve_bytes = 0;
   Tensor reserve;

@@ -8,8 +8,13 @@ void relu_forward(int64_t n, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+// dy is loaded unconditionally: with the load inside the ?: GCC keeps a branch per element (which
+// mispredicts on half of them, ~25x slower on a conv output) instead of vectorising a select.
 void relu_backward(int64_t n, const float* x, const float* dy, float* dx) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = dy[i];
+    dx[i] = x[i] > 0.0f ? g : 0.0f;
+  }
 }
 
 // Stable for large |x|: never evaluates exp of a large positive number.

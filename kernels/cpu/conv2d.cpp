@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/dense.h"
 
 namespace cxr::kernels {
@@ -79,6 +80,13 @@ ColumnSpan column_span(const Conv2dShape& s, int ow) {
   return {iw0, lo, hi};
 }
 
+// Copies n floats. The runs im2col moves are short (S*C floats: 15 for a 5x5 filter on RGB), where
+// a call to memcpy costs more than the copy; the loop stays a loop (no memcpy idiom) and vectorises.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_run(const float* __restrict src,
+                                                                            float* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
 void im2col(const Conv2dShape& s, const float* x_img, float* col) {
   const int64_t SC = static_cast<int64_t>(s.S) * s.C;
   for (int oh = 0; oh < s.OH; ++oh) {
@@ -94,8 +102,7 @@ void im2col(const Conv2dShape& s, const float* x_img, float* col) {
         // In NHWC the in-bounds part of a filter row is one contiguous run of the input row.
         const float* src = x_img + (static_cast<int64_t>(ih) * s.W + span.iw0 + span.lo) * s.C;
         std::fill(dst, dst + static_cast<int64_t>(span.lo) * s.C, 0.0f);
-        std::memcpy(dst + static_cast<int64_t>(span.lo) * s.C, src,
-                    sizeof(float) * static_cast<size_t>(span.hi - span.lo) * s.C);
+        copy_run(src, dst + static_cast<int64_t>(span.lo) * s.C, static_cast<int64_t>(span.hi - span.lo) * s.C);
         std::fill(dst + static_cast<int64_t>(span.hi) * s.C, dst + SC, 0.0f);
       }
     }
@@ -113,12 +120,20 @@ void col2im_add(const Conv2dShape& s, const float* col, float* dx_img) {
       for (int r = 0; r < s.R; ++r, src_row += SC) {
         const int ih = oh * s.stride_h - s.pad_top + r;
         if (ih < 0 || ih >= s.H) continue;
-        float* dst = dx_img + (static_cast<int64_t>(ih) * s.W + span.iw0 + span.lo) * s.C;
-        const float* src = src_row + static_cast<int64_t>(span.lo) * s.C;
+        float* __restrict dst = dx_img + (static_cast<int64_t>(ih) * s.W + span.iw0 + span.lo) * s.C;
+        const float* __restrict src = src_row + static_cast<int64_t>(span.lo) * s.C;
         const int64_t n = static_cast<int64_t>(span.hi - span.lo) * s.C;
         for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
       }
     }
+  }
+}
+
+// sums[k] += dy[p][k] over all rows, in row order per channel (restrict: GCC vectorises it).
+void channel_sums(int64_t rows, int K, const float* __restrict dy, double* __restrict sums) {
+  for (int64_t p = 0; p < rows; ++p) {
+    const float* __restrict row = dy + p * K;
+    for (int k = 0; k < K; ++k) sums[k] += row[k];
   }
 }
 
@@ -128,6 +143,7 @@ std::unique_ptr<float[]> scratch(int64_t n) { return std::make_unique_for_overwr
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
+  if (direct::handles(s)) return direct::forward(s, x, w, bias_or_null, y);  // RGB input layers
   const int64_t P = out_pixels(s), RSC = col_row_length(s);
   if (bias_or_null) {
     for (int64_t p = 0; p < s.N * P; ++p) std::memcpy(y + p * s.K, bias_or_null, sizeof(float) * s.K);
@@ -152,9 +168,12 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   const int64_t P = out_pixels(s), RSC = col_row_length(s);
   if (dbias_or_null) {
     std::vector<double> sums(s.K, 0.0);  // double: the CPU result is the reference the GPU is compared with
-    for (int64_t p = 0; p < s.N * P; ++p)
-      for (int k = 0; k < s.K; ++k) sums[k] += dy[p * s.K + k];
+    channel_sums(s.N * P, s.K, dy, sums.data());
     for (int k = 0; k < s.K; ++k) dbias_or_null[k] = static_cast<float>(sums[k]);
+  }
+  if (dw_or_null && direct::handles(s)) {  // RGB input layers: the weight gradient without im2col
+    direct::weight_gradient(s, x, dy, dw_or_null);
+    dw_or_null = nullptr;
   }
   if (!dx_or_null && !dw_or_null) return;
   if (col_is_input(s)) {

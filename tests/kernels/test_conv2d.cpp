@@ -151,6 +151,10 @@ const Case kCases[] = {
     {1, 10, 9, 3, 2, 7, 7, 2, 2, true, true},   // ResNet-stem-like 7x7 s2 same
     {2, 8, 6, 3, 4, 3, 2, 2, 1, false, true},   // rectangular kernel, different strides
     {3, 5, 5, 6, 7, 1, 1, 1, 1, false, true},   // 1x1 s1: the no-im2col path
+    // kernels/cpu/conv2d_direct.h's shapes (C <= 4, K a multiple of 8 up to 32, unpadded): RGB first layers
+    {2, 12, 11, 3, 16, 5, 5, 1, 1, false, true},  // experiment 1's conv1 in small
+    {2, 13, 13, 3, 32, 5, 5, 2, 2, false, true},  // stride 2, K = 32
+    {1, 9, 10, 1, 8, 3, 3, 1, 2, false, false},   // one channel, no bias, uneven strides
     {2, 6, 6, 4, 3, 1, 1, 2, 2, false, false},  // 1x1 s2: im2col with a 1x1 window
     // conv2d.cpp processes images in chunks whose im2col buffer stays under 2^18 floats:
     {5, 24, 24, 10, 4, 5, 5, 1, 1, false, true},  // 100k floats per image: chunks of 2, 2 and 1 images
