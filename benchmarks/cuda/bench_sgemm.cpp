@@ -1,37 +1,75 @@
-// SGEMM on the GPU: the custom tiled kernel against cuBLAS (plain FP32), square 1024 and 4096, in
-// TFLOP/s. The 1024 result is checked against OpenBLAS before timing; 4096 (a 137 GFLOP CPU
-// reference) is checked on a 64-row slice.
-#include <benchmark/benchmark.h>
-
+// SGEMM and Dense on the GPU: the custom tiled kernel against cuBLAS (plain FP32, no TF32), square
+// 1024..8192, and the experiments' Dense layers forward and backward. Checked against OpenBLAS
+// before timing: whole results for Dense, a 64-row slice of C for the squares.
 #include "benchmarks/cuda/gpu_timing.h"
 #include "kernels/dense.h"
 
 namespace cxr::bench {
 namespace {
 
-void BM_sgemm(benchmark::State& state, bool vendor) {
-  if (!require_gpu(state)) return;
-  const int n = static_cast<int>(state.range(0));
+void sgemm(benchmark::State& state, int n, Impl impl) {
   const int64_t nn = int64_t{n} * n;
-  DeviceBuffer a(nn, 1), b(nn, 2), c(nn, 3);
+  const auto ha = random_vector(static_cast<size_t>(nn), 1), hb = random_vector(static_cast<size_t>(nn), 2);
+  DeviceBuffer a(ha), b(hb), c(nn);
   auto run = [&] {
-    if (vendor) kernels::vendor::sgemm(false, false, n, n, n, 1.0f, a.get(), b.get(), 0.0f, c.get());
+    if (impl == Impl::Vendor) kernels::vendor::sgemm(false, false, n, n, n, 1.0f, a.get(), b.get(), 0.0f, c.get());
     else kernels::cuda::sgemm(false, false, n, n, n, 1.0f, a.get(), b.get(), 0.0f, c.get());
   };
   run();
-  const int rows = n > 1024 ? 64 : n;  // rows of C checked
-  const auto ha = host_values(nn, 1), hb = host_values(nn, 2);
+  const int rows = 64;
   std::vector<float> ref(static_cast<size_t>(rows) * n);
   kernels::cpu::sgemm(false, false, rows, n, n, 1.0f, ha.data(), hb.data(), 0.0f, ref.data());
   std::vector<float> got = c.to_host();
   got.resize(ref.size());
-  if (!matches_cpu(state, ref, got, 1e-2, 1e-4)) return;
-  time_launches(state, 12.0 * static_cast<double>(nn), run);
-  report_flops(state, 2.0 * n * nn);
+  if (!matches(state, "C", ref, got, 1e-5 * n + 1e-4, 1e-4)) return;
+  time_gpu(state, {2.0 * static_cast<double>(nn) * n, 0}, run);
 }
 
-BENCHMARK_CAPTURE(BM_sgemm, custom, false)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_sgemm, cublas, true)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMicrosecond);
+void dense_forward(benchmark::State& state, const DenseCase& d, Impl impl) {
+  const int B = kBatch;
+  const auto hx = random_vector(static_cast<size_t>(B) * d.in, 1), hw = random_vector(static_cast<size_t>(d.in) * d.out, 2);
+  const auto hb = random_vector(d.out, 3);
+  DeviceBuffer x(hx), w(hw), b(hb), y(int64_t{B} * d.out);
+  auto run = [&] {
+    if (impl == Impl::Vendor) kernels::vendor::dense_forward(B, d.in, d.out, x.get(), w.get(), b.get(), y.get());
+    else kernels::cuda::dense_forward(B, d.in, d.out, x.get(), w.get(), b.get(), y.get());
+  };
+  run();
+  std::vector<float> ref(static_cast<size_t>(B) * d.out);
+  kernels::cpu::dense_forward(B, d.in, d.out, hx.data(), hw.data(), hb.data(), ref.data());
+  if (!matches(state, "y", ref, y.to_host(), 1e-5 * d.in + 1e-4, 1e-4)) return;
+  time_gpu(state, {2.0 * B * d.in * d.out, 0}, run);
+}
+
+void dense_backward(benchmark::State& state, const DenseCase& d, Impl impl) {
+  const int B = kBatch;
+  const auto hx = random_vector(static_cast<size_t>(B) * d.in, 1), hw = random_vector(static_cast<size_t>(d.in) * d.out, 2);
+  const auto hdy = random_vector(static_cast<size_t>(B) * d.out, 3);
+  DeviceBuffer x(hx), w(hw), dy(hdy), dx(static_cast<int64_t>(hx.size())), dw(static_cast<int64_t>(hw.size())), db(d.out);
+  auto run = [&] {
+    if (impl == Impl::Vendor)
+      kernels::vendor::dense_backward(B, d.in, d.out, x.get(), w.get(), dy.get(), dx.get(), dw.get(), db.get());
+    else kernels::cuda::dense_backward(B, d.in, d.out, x.get(), w.get(), dy.get(), dx.get(), dw.get(), db.get());
+  };
+  run();
+  std::vector<float> rdx(hx.size()), rdw(hw.size()), rdb(d.out);
+  kernels::cpu::dense_backward(B, d.in, d.out, hx.data(), hw.data(), hdy.data(), rdx.data(), rdw.data(), rdb.data());
+  if (!matches(state, "dx", rdx, dx.to_host(), 1e-5 * d.out + 1e-4, 1e-4) ||
+      !matches(state, "dw", rdw, dw.to_host(), 1e-5 * B + 1e-4, 1e-4) ||
+      !matches(state, "dbias", rdb, db.to_host(), 1e-5 * B + 1e-4, 1e-4))
+    return;
+  time_gpu(state, {4.0 * B * d.in * d.out, 0}, run);
+}
+
+const bool registered = [] {
+  for (int n : {1024, 2048, 4096, 8192})
+    add_both("sgemm", "n" + std::to_string(n), [n](benchmark::State& st, Impl impl) { sgemm(st, n, impl); });
+  for (const DenseCase& d : dense_cases()) {
+    add_both("dense_forward", d.name, [&d](benchmark::State& st, Impl impl) { dense_forward(st, d, impl); });
+    add_both("dense_backward", d.name, [&d](benchmark::State& st, Impl impl) { dense_backward(st, d, impl); });
+  }
+  return true;
+}();
 
 }  // namespace
 }  // namespace cxr::bench

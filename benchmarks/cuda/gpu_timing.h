@@ -1,16 +1,20 @@
-// Timing GPU work inside Google Benchmark: CUDA events around the launches on our stream, reported
-// as manual time (register benchmarks with ->UseManualTime()), plus a GB/s counter. Without a GPU
-// each benchmark is skipped with the message "no GPU" and the program still exits 0.
+// Timing GPU work inside Google Benchmark: device buffers filled from host vectors (so the CPU
+// reference sees the same inputs), an L2 flush before every timed launch, CUDA events around the
+// launch, reported as manual time (benchmarks are registered with ->UseManualTime()), and the
+// counters of benchmarks/common/report.h against the GPU's ceilings measured by main.cpp.
+// Without a GPU each benchmark is skipped with the message "no GPU" and the program exits 0.
 #pragma once
 
 #include <benchmark/benchmark.h>
 
-#include <cmath>
+#include <algorithm>
 #include <cstdint>
-#include <random>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "benchmarks/common/report.h"
+#include "benchmarks/common/shapes.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
 
@@ -23,23 +27,16 @@ inline bool require_gpu(benchmark::State& state) {
   return false;
 }
 
-// The n random floats a DeviceBuffer of this seed holds, for the CPU reference.
-inline std::vector<float> host_values(int64_t n, uint32_t seed) {
-  std::vector<float> host(static_cast<size_t>(n));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-4.0f, 4.0f);
-  for (float& x : host) x = dist(rng);
-  return host;
-}
-
-// n random floats on the device (random, not zeros: zeros can run faster than real data).
+// A device copy of host values (or n zeros), freed on scope exit.
 class DeviceBuffer {
  public:
-  explicit DeviceBuffer(int64_t n, uint32_t seed = 1)
+  explicit DeviceBuffer(const std::vector<float>& host) : DeviceBuffer(static_cast<int64_t>(host.size())) {
+    kernels::cuda::copy_host_to_device(ptr_, host.data(), bytes_);
+  }
+  explicit DeviceBuffer(int64_t n)
       : bytes_(static_cast<size_t>(n) * sizeof(float)),
         ptr_(static_cast<float*>(kernels::cuda::device_alloc(bytes_, "benchmark buffer"))) {
-    const std::vector<float> host = host_values(n, seed);
-    kernels::cuda::copy_host_to_device(ptr_, host.data(), bytes_);
+    CXR_CUDA_CHECK(cudaMemsetAsync(ptr_, 0, bytes_, kernels::cuda::stream()));
   }
   ~DeviceBuffer() { kernels::cuda::device_free(ptr_); }
   DeviceBuffer(const DeviceBuffer&) = delete;
@@ -56,60 +53,72 @@ class DeviceBuffer {
   float* ptr_;
 };
 
-// Times `launch` (which queues work on kernels::cuda::stream()) and reports the time of one launch
-// and GB/s for `bytes_per_launch` (bytes read plus bytes written). Each timed iteration queues
-// kLaunchesPerTiming launches between two events, so that for small sizes the number is the
-// kernel's time rather than the host's launch latency.
+// Writes a buffer twice the L2's size, so the timed launch finds none of its inputs in L2 (as in a
+// training step, where the previous layer's other tensors have been through it).
+inline void flush_l2() {
+  static void* buffer = nullptr;
+  static size_t bytes = 0;
+  if (!buffer) {
+    int device = 0, l2 = 0;
+    CXR_CUDA_CHECK(cudaGetDevice(&device));
+    CXR_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    bytes = std::max<size_t>(2 * static_cast<size_t>(l2), size_t{64} << 20);
+    buffer = kernels::cuda::device_alloc(bytes, "L2 flush buffer");  // kept for the process
+  }
+  CXR_CUDA_CHECK(cudaMemsetAsync(buffer, 0, bytes, kernels::cuda::stream()));
+}
+
+// Times `launch` (work queued on kernels::cuda::stream()): one untimed warm-up (module load, cuDNN
+// algorithm search, allocator), then per iteration an L2 flush, a start event, the launch and a
+// stop event. The flush queued before the start event also hides the host's launch latency.
 template <class Launch>
-void time_launches(benchmark::State& state, double bytes_per_launch, Launch launch) {
-  constexpr int kLaunchesPerTiming = 10;
+void time_gpu(benchmark::State& state, const Work& work, Launch&& launch) {
   const cudaStream_t stream = kernels::cuda::stream();
-  launch();  // warm-up: module load and first-touch stay out of the numbers
+  launch();
   kernels::cuda::synchronize();
   cudaEvent_t start = nullptr, stop = nullptr;
   CXR_CUDA_CHECK(cudaEventCreate(&start));
   CXR_CUDA_CHECK(cudaEventCreate(&stop));
-  double total_seconds = 0.0;
+  double total = 0.0;
   for (auto _ : state) {
+    flush_l2();
     CXR_CUDA_CHECK(cudaEventRecord(start, stream));
-    for (int i = 0; i < kLaunchesPerTiming; ++i) launch();
+    launch();
     CXR_CUDA_CHECK(cudaEventRecord(stop, stream));
     CXR_CUDA_CHECK(cudaEventSynchronize(stop));
     float ms = 0.0f;
     CXR_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    const double seconds = ms / 1e3 / kLaunchesPerTiming;
-    state.SetIterationTime(seconds);
-    total_seconds += seconds;
+    state.SetIterationTime(ms / 1e3);
+    total += ms / 1e3;
   }
   CXR_CUDA_CHECK(cudaEventDestroy(start));
   CXR_CUDA_CHECK(cudaEventDestroy(stop));
-  if (total_seconds > 0.0)
-    state.counters["GB/s"] = bytes_per_launch * static_cast<double>(state.iterations()) / total_seconds / 1e9;
+  report(state, work, total);
 }
 
-// Benchmark only what is right: compares a GPU result with the CPU reference (|a - b| <= abs +
-// rel * |a|) and skips the benchmark with the first mismatch otherwise. Returns whether it matched.
-inline bool matches_cpu(benchmark::State& state, const std::vector<float>& cpu, const std::vector<float>& gpu,
-                        double abs_tol, double rel_tol) {
-  if (cpu.size() != gpu.size()) {
-    state.SkipWithError("validation: sizes differ");
-    return false;
-  }
-  for (size_t i = 0; i < cpu.size(); ++i) {
-    const double a = cpu[i], b = gpu[i];
-    if (!(std::fabs(a - b) <= abs_tol + rel_tol * std::fabs(a))) {
-      const std::string why = "validation failed at element " + std::to_string(i) + ": CPU " + std::to_string(a) +
-                              ", GPU " + std::to_string(b);
-      state.SkipWithError(why.c_str());
-      return false;
-    }
-  }
-  return true;
+// Registers "cuda/<name>" with manual time in microseconds. A short minimum time: every iteration
+// also pays for a flush and a synchronisation that the timing leaves out.
+inline benchmark::internal::Benchmark* add(const std::string& name, std::function<void(benchmark::State&)> fn) {
+  return benchmark::RegisterBenchmark(("cuda/" + name).c_str(), std::move(fn))
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond)
+      ->MinTime(0.1);
 }
 
-// Adds a TFLOP/s counter for `flops` per launch, from the manual time the launches took.
-inline void report_flops(benchmark::State& state, double flops) {
-  state.counters["TFLOP/s"] = benchmark::Counter(flops / 1e12, benchmark::Counter::kIsIterationInvariantRate);
+// The kernel choices of `kernels: custom|vendor`, as benchmark names spell them.
+enum class Impl { Custom, Vendor };
+inline const char* impl_name(Impl impl) { return impl == Impl::Custom ? "custom" : "vendor"; }
+
+// Registers name/custom/shape and name/vendor/shape.
+template <class Fn>
+void add_both(const std::string& op, const std::string& shape, Fn fn) {
+  for (Impl impl : {Impl::Custom, Impl::Vendor})
+    add(op + "/" + impl_name(impl) + "/" + shape, [fn, impl](benchmark::State& st) {
+      if (require_gpu(st)) fn(st, impl);
+    });
 }
+
+// Measured by main.cpp: cudaMemcpy device to device of 512 MiB, and cuBLAS SGEMM (FP32) at n = 8192.
+Ceilings measure_gpu_ceilings();
 
 }  // namespace cxr::bench

@@ -1,74 +1,108 @@
-// Experiment 1's four BatchNormalization layers at batch 32 (rows M = N*H*W, channels C):
-//   after conv1 46x46x16, conv2 21x21x32, conv3 9x9x64, and after the pool 4x4x64.
-#include "kernels/batchnorm.h"
+// BatchNormalization: training forward (statistics + normalise), training backward and inference
+// forward at every BN layer of experiments 1-3 and representative ones of experiment 4. Validated
+// first against the formulas of kernels/batchnorm.h evaluated in double.
+#include <cmath>
 
 #include "benchmarks/kernels/bench_util.h"
+#include "kernels/batchnorm.h"
 
-namespace cxr::kernels {
+namespace cxr::bench {
 namespace {
 
-struct Layer {
-  int HW, C;
-};
-constexpr Layer kLayers[] = {{46, 16}, {21, 32}, {9, 64}, {4, 64}};
+constexpr float kEps = 1e-3f;
 
 struct Buffers {
   int64_t M;
   int C;
-  std::vector<float> x, dy, y, gamma, beta, mean, inv_std, var, moving_mean, moving_var, dgamma, dbeta;
-  explicit Buffers(int layer)
-      : M(static_cast<int64_t>(bench::kBatch) * kLayers[layer].HW * kLayers[layer].HW),
-        C(kLayers[layer].C),
-        x(bench::random_vector(M * C)),
-        dy(bench::random_vector(M * C, 2)),
-        y(M * C),
-        gamma(C, 1.0f),
-        beta(C, 0.0f),
-        mean(C),
-        inv_std(C),
-        var(C),
-        moving_mean(C, 0.0f),
-        moving_var(C, 1.0f),
-        dgamma(C),
-        dbeta(C) {}
+  std::vector<float> x, dy, y, dx, gamma, beta, mean, inv_std, var, moving_mean, moving_var, dgamma, dbeta;
+  explicit Buffers(const RowsCase& c)
+      : M(c.M), C(c.C), x(random_vector(M * C, 1)), dy(random_vector(M * C, 2)), y(M * C), dx(M * C),
+        gamma(random_vector(C, 3, 0.5f, 1.5f)), beta(random_vector(C, 4)), mean(C), inv_std(C), var(C),
+        moving_mean(random_vector(C, 5)), moving_var(random_vector(C, 6, 0.5f, 2.0f)), dgamma(C), dbeta(C) {}
+  void forward_train() {
+    kernels::cpu::batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), kEps, y.data(), mean.data(),
+                                          inv_std.data(), var.data());
+  }
 };
 
-void BM_BatchNormForwardTrain(benchmark::State& state) {
-  Buffers b(static_cast<int>(state.range(0)));
-  for (auto _ : state) {
-    cpu::batchnorm_forward_train(b.M, b.C, b.x.data(), b.gamma.data(), b.beta.data(), 1e-3f, b.y.data(),
-                                 b.mean.data(), b.inv_std.data(), b.var.data());
-    benchmark::DoNotOptimize(b.y.data());
-  }
-  state.SetItemsProcessed(state.iterations() * b.M * b.C);
+// Per-channel mean and 1/sqrt(biased var + eps) in double.
+void statistics(const Buffers& b, std::vector<double>& mean, std::vector<double>& inv) {
+  mean.assign(b.C, 0.0);
+  std::vector<double> var(b.C, 0.0);
+  for (int64_t m = 0; m < b.M; ++m)
+    for (int c = 0; c < b.C; ++c) mean[c] += b.x[m * b.C + c];
+  for (double& v : mean) v /= static_cast<double>(b.M);
+  for (int64_t m = 0; m < b.M; ++m)
+    for (int c = 0; c < b.C; ++c) var[c] += (b.x[m * b.C + c] - mean[c]) * (b.x[m * b.C + c] - mean[c]);
+  inv.resize(b.C);
+  for (int c = 0; c < b.C; ++c) inv[c] = 1.0 / std::sqrt(var[c] / static_cast<double>(b.M) + kEps);
 }
 
-void BM_BatchNormBackwardTrain(benchmark::State& state) {
-  Buffers b(static_cast<int>(state.range(0)));
-  cpu::batchnorm_forward_train(b.M, b.C, b.x.data(), b.gamma.data(), b.beta.data(), 1e-3f, b.y.data(), b.mean.data(),
-                               b.inv_std.data(), b.var.data());
-  for (auto _ : state) {
-    // y doubles as dx: its contents do not matter here.
-    cpu::batchnorm_backward_train(b.M, b.C, b.x.data(), b.gamma.data(), b.mean.data(), b.inv_std.data(),
-                                  b.dy.data(), b.y.data(), b.dgamma.data(), b.dbeta.data());
-    benchmark::DoNotOptimize(b.y.data());
+// x, y, dy and dx stream once each per pass; forward: read x, write y; backward: read x and dy, write dx.
+void forward_train(benchmark::State& state, const RowsCase& c) {
+  Buffers b(c);
+  b.forward_train();
+  std::vector<double> mean, inv, ref(b.y.size());
+  statistics(b, mean, inv);
+  for (int64_t i = 0; i < b.M * b.C; ++i) {
+    const int ch = static_cast<int>(i % b.C);
+    ref[i] = b.gamma[ch] * (b.x[i] - mean[ch]) * inv[ch] + b.beta[ch];
   }
-  state.SetItemsProcessed(state.iterations() * b.M * b.C);
+  if (!matches(state, "y", ref, b.y, 1e-4, 1e-4)) return;
+  time_cpu(state, {0, 8.0 * b.M * b.C}, [&] { b.forward_train(); });
 }
 
-void BM_BatchNormForwardInference(benchmark::State& state) {
-  Buffers b(static_cast<int>(state.range(0)));
-  for (auto _ : state) {
-    cpu::batchnorm_forward_inference(b.M, b.C, b.x.data(), b.gamma.data(), b.beta.data(), b.moving_mean.data(),
-                                     b.moving_var.data(), 1e-3f, b.y.data());
-    benchmark::DoNotOptimize(b.y.data());
+void backward_train(benchmark::State& state, const RowsCase& c) {
+  Buffers b(c);
+  b.forward_train();
+  auto run = [&] {
+    kernels::cpu::batchnorm_backward_train(b.M, b.C, b.x.data(), b.gamma.data(), b.mean.data(), b.inv_std.data(),
+                                           b.dy.data(), b.dx.data(), b.dgamma.data(), b.dbeta.data());
+  };
+  run();
+  std::vector<double> mean, inv, sum_dy(b.C, 0.0), sum_dy_xhat(b.C, 0.0), ref(b.dx.size());
+  statistics(b, mean, inv);
+  for (int64_t i = 0; i < b.M * b.C; ++i) {
+    const int ch = static_cast<int>(i % b.C);
+    sum_dy[ch] += b.dy[i];
+    sum_dy_xhat[ch] += b.dy[i] * (b.x[i] - mean[ch]) * inv[ch];
   }
-  state.SetItemsProcessed(state.iterations() * b.M * b.C);
+  for (int64_t i = 0; i < b.M * b.C; ++i) {
+    const int ch = static_cast<int>(i % b.C);
+    const double xhat = (b.x[i] - mean[ch]) * inv[ch], M = static_cast<double>(b.M);
+    ref[i] = b.gamma[ch] * inv[ch] * (b.dy[i] - sum_dy[ch] / M - xhat * sum_dy_xhat[ch] / M);
+  }
+  if (!matches(state, "dx", ref, b.dx, 1e-4, 1e-4) || !matches(state, "dbeta", sum_dy, b.dbeta, 1e-3, 1e-5) ||
+      !matches(state, "dgamma", sum_dy_xhat, b.dgamma, 1e-3, 1e-5))
+    return;
+  time_cpu(state, {0, 12.0 * b.M * b.C}, run);
 }
 
-BENCHMARK(BM_BatchNormForwardTrain)->ArgName("layer")->DenseRange(0, 3);
-BENCHMARK(BM_BatchNormBackwardTrain)->ArgName("layer")->DenseRange(0, 3);
-BENCHMARK(BM_BatchNormForwardInference)->ArgName("layer")->Arg(0);
+void forward_inference(benchmark::State& state, const RowsCase& c) {
+  Buffers b(c);
+  auto run = [&] {
+    kernels::cpu::batchnorm_forward_inference(b.M, b.C, b.x.data(), b.gamma.data(), b.beta.data(),
+                                              b.moving_mean.data(), b.moving_var.data(), kEps, b.y.data());
+  };
+  run();
+  std::vector<double> ref(b.y.size());
+  for (int64_t i = 0; i < b.M * b.C; ++i) {
+    const int ch = static_cast<int>(i % b.C);
+    ref[i] = b.gamma[ch] * (b.x[i] - static_cast<double>(b.moving_mean[ch])) /
+                 std::sqrt(static_cast<double>(b.moving_var[ch]) + kEps) + b.beta[ch];
+  }
+  if (!matches(state, "y", ref, b.y, 1e-4, 1e-4)) return;
+  time_cpu(state, {0, 8.0 * b.M * b.C}, run);
+}
+
+const bool registered = [] {
+  for (const RowsCase& c : batchnorm_cases()) {
+    add(std::string("batchnorm_forward_train/") + c.name, [&c](benchmark::State& st) { forward_train(st, c); });
+    add(std::string("batchnorm_backward_train/") + c.name, [&c](benchmark::State& st) { backward_train(st, c); });
+    add(std::string("batchnorm_forward_inference/") + c.name, [&c](benchmark::State& st) { forward_inference(st, c); });
+  }
+  return true;
+}();
 
 }  // namespace
-}  // namespace cxr::kernels
+}  // namespace cxr::bench

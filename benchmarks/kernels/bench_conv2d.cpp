@@ -1,60 +1,70 @@
-// The three convolutions of experiment 1 at batch 32 (all 5x5 'valid'):
-//   conv1 50x50x3 -> 46x46x16 s1, conv2 46x46x16 -> 21x21x32 s2, conv3 21x21x32 -> 9x9x64 s2.
-// Backward of conv1 skips dx, as training does (the image needs no gradient).
+// Conv2D forward and backward (dx + dw + dbias; no dx for a model's first layer, as in training)
+// at every convolution of experiments 1-3 and representative ones of experiment 4 (common/shapes.h).
+// Validated first against a direct convolution (common/reference.h) on a sample of outputs.
+#include "benchmarks/common/reference.h"
+#include "benchmarks/kernels/bench_util.h"
 #include "kernels/conv2d.h"
 
-#include "benchmarks/kernels/bench_util.h"
-
-namespace cxr::kernels {
+namespace cxr::bench {
 namespace {
 
-struct Layer {
-  int H, C, K, stride;
+struct Buffers {
+  kernels::Conv2dShape s;
+  std::vector<float> x, w, b, dy, y, dx, dw, db;
+  explicit Buffers(const ConvCase& c)
+      : s(conv_shape(c)),
+        x(random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, 1)),
+        w(random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, 2)),
+        b(random_vector(s.K, 3)),
+        dy(random_vector(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, 4)),
+        y(dy.size()),
+        dx(x.size()),
+        dw(w.size()),
+        db(s.K) {}
 };
-constexpr Layer kLayers[] = {{50, 3, 16, 1}, {46, 16, 32, 2}, {21, 32, 64, 2}};
 
-Conv2dShape shape_of(int layer) {
-  const Layer& l = kLayers[layer];
-  return make_conv2d_shape(bench::kBatch, l.H, l.H, l.C, l.K, 5, 5, l.stride, l.stride, false);
+// Sums of up to R*S*C products of values in [-1, 1): compare with a tolerance scaled to the length.
+double sum_tolerance(double terms) { return 1e-5 * terms + 1e-4; }
+
+void forward(benchmark::State& state, const ConvCase& c) {
+  Buffers t(c);
+  const auto& s = t.s;
+  kernels::cpu::conv2d_forward(s, t.x.data(), t.w.data(), t.b.data(), t.y.data());
+  const auto idx = sample_indices(static_cast<int64_t>(t.y.size()));
+  std::vector<double> ref;
+  for (int64_t i : idx) ref.push_back(reference::conv_forward_at(s, t.x.data(), t.w.data(), t.b.data(), i));
+  if (!matches(state, "y", ref, gather(t.y, idx), sum_tolerance(s.R * s.S * s.C), 1e-5)) return;
+  time_cpu(state, {conv_forward_flops(s), 0},
+           [&] { kernels::cpu::conv2d_forward(s, t.x.data(), t.w.data(), t.b.data(), t.y.data()); });
 }
 
-double forward_flops(const Conv2dShape& s) {
-  return 2.0 * s.N * s.OH * s.OW * s.K * s.R * s.S * s.C;
-}
-
-void BM_Conv2dForward(benchmark::State& state) {
-  const Conv2dShape s = shape_of(static_cast<int>(state.range(0)));
-  const auto x = bench::random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C);
-  const auto w = bench::random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, 2);
-  const auto b = bench::random_vector(s.K, 3);
-  std::vector<float> y(static_cast<size_t>(s.N) * s.OH * s.OW * s.K);
-  for (auto _ : state) {
-    cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data());
-    benchmark::DoNotOptimize(y.data());
+void backward(benchmark::State& state, const ConvCase& c) {
+  Buffers t(c);
+  const auto& s = t.s;
+  float* dx = c.input_grad ? t.dx.data() : nullptr;
+  auto run = [&] { kernels::cpu::conv2d_backward(s, t.x.data(), t.w.data(), t.dy.data(), dx, t.dw.data(), t.db.data()); };
+  run();
+  const auto widx = sample_indices(static_cast<int64_t>(t.dw.size()), 64);
+  std::vector<double> rdw;
+  for (int64_t i : widx) rdw.push_back(reference::conv_dw_at(s, t.x.data(), t.dy.data(), i));
+  if (!matches(state, "dw", rdw, gather(t.dw, widx), sum_tolerance(static_cast<double>(s.N) * s.OH * s.OW), 1e-5))
+    return;
+  if (dx) {
+    const auto xidx = sample_indices(static_cast<int64_t>(t.dx.size()));
+    std::vector<double> rdx;
+    for (int64_t i : xidx) rdx.push_back(reference::conv_dx_at(s, t.w.data(), t.dy.data(), i));
+    if (!matches(state, "dx", rdx, gather(t.dx, xidx), sum_tolerance(s.R * s.S * s.K), 1e-5)) return;
   }
-  bench::set_rate(state, "FLOP/s", forward_flops(s));
-  state.SetItemsProcessed(state.iterations() * s.N);  // images/s
+  time_cpu(state, {conv_forward_flops(s) * (dx ? 2 : 1), 0}, run);  // dx and dw each cost one forward
 }
 
-void BM_Conv2dBackward(benchmark::State& state) {
-  const int layer = static_cast<int>(state.range(0));
-  const Conv2dShape s = shape_of(layer);
-  const auto x = bench::random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C);
-  const auto w = bench::random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, 2);
-  const auto dy = bench::random_vector(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, 3);
-  const bool want_dx = layer > 0;
-  std::vector<float> dx(x.size()), dw(w.size()), db(s.K);
-  for (auto _ : state) {
-    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), want_dx ? dx.data() : nullptr, dw.data(), db.data());
-    benchmark::DoNotOptimize(dw.data());
+const bool registered = [] {
+  for (const ConvCase& c : conv_cases()) {
+    add(std::string("conv2d_forward/") + c.name, [&c](benchmark::State& st) { forward(st, c); });
+    add(std::string("conv2d_backward/") + c.name, [&c](benchmark::State& st) { backward(st, c); });
   }
-  bench::set_rate(state, "FLOP/s", forward_flops(s) * (want_dx ? 2 : 1));  // each of dx, dw costs one forward
-  state.SetItemsProcessed(state.iterations() * s.N);
-}
-
-// Real time: OpenBLAS runs its own threads, whose work the benchmark's CPU-time clock would miss.
-BENCHMARK(BM_Conv2dForward)->ArgName("layer")->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Conv2dBackward)->ArgName("layer")->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+  return true;
+}();
 
 }  // namespace
-}  // namespace cxr::kernels
+}  // namespace cxr::bench

@@ -1,37 +1,66 @@
-// Dropout over experiment 1's largest activation, 32x46x46x16 (1.08M floats), at rate 0.2.
-#include "kernels/dropout.h"
+// Dropout forward and backward (a fresh Philox mask every step, as in training; and the backward
+// from a kept mask, which the engine uses on the CPU) over the tensors
+// the experiments drop, at the rates they use. Validated first element by element against
+// philox_uniform (kernels/philox.h), which defines the mask.
+#include <cstdint>
+#include <iterator>
 
 #include "benchmarks/kernels/bench_util.h"
+#include "kernels/dropout.h"
+#include "kernels/philox.h"
 
-namespace cxr::kernels {
+namespace cxr::bench {
 namespace {
 
-constexpr int64_t kN = int64_t{bench::kBatch} * 46 * 46 * 16;
+constexpr uint64_t kSeed = 42;
 
-void BM_DropoutForward(benchmark::State& state) {
-  const auto x = bench::random_vector(kN);
-  std::vector<float> y(kN);
-  uint64_t step = 0;
-  for (auto _ : state) {
-    cpu::dropout_forward(kN, 0.2f, 42, step++, x.data(), y.data());  // a fresh mask every step, as in training
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetItemsProcessed(state.iterations() * kN);
+void run_dropout(benchmark::State& state, const SizeCase& c, float rate, bool backward) {
+  const int64_t n = c.n;
+  const auto x = random_vector(n);
+  std::vector<float> y(n);
+  uint64_t step = 7;
+  auto run = [&] {
+    if (backward) kernels::cpu::dropout_backward(n, rate, kSeed, step, x.data(), y.data());
+    else kernels::cpu::dropout_forward(n, rate, kSeed, step, x.data(), y.data());
+  };
+  run();
+  const float scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(rate)));
+  std::vector<double> ref(n);
+  for (int64_t i = 0; i < n; ++i) ref[i] = kernels::philox_uniform(kSeed, step, i) >= rate ? x[i] * scale : 0.0f;
+  if (!matches(state, backward ? "dx" : "y", ref, y, 0, 1e-7)) return;
+  time_cpu(state, {0, 8.0 * static_cast<double>(n)}, [&] {
+    ++step;
+    run();
+  });
 }
 
-void BM_DropoutBackward(benchmark::State& state) {
-  const auto dy = bench::random_vector(kN);
-  std::vector<float> dx(kN);
-  uint64_t step = 0;
-  for (auto _ : state) {
-    cpu::dropout_backward(kN, 0.2f, 42, step++, dy.data(), dx.data());
-    benchmark::DoNotOptimize(dx.data());
-  }
-  state.SetItemsProcessed(state.iterations() * kN);
+// The engine's CPU path: the forward keeps its mask, the backward applies it (no Philox).
+void backward_keep(benchmark::State& state, const SizeCase& c, float rate) {
+  const int64_t n = c.n;
+  const auto x = random_vector(n), dy = random_vector(n, 2);
+  std::vector<float> y(n), dx(n), ref(n);
+  std::vector<uint8_t> keep(n);
+  kernels::cpu::dropout_forward_keep(n, rate, kSeed, 7, x.data(), y.data(), keep.data());
+  kernels::cpu::dropout_backward(n, rate, kSeed, 7, dy.data(), ref.data());
+  auto run = [&] { kernels::cpu::dropout_backward_keep(n, rate, keep.data(), dy.data(), dx.data()); };
+  run();
+  if (!matches(state, "dx", ref, dx, 0, 0)) return;
+  time_cpu(state, {0, 9.0 * static_cast<double>(n)}, run);  // reads dy and the mask, writes dx
 }
 
-BENCHMARK(BM_DropoutForward);
-BENCHMARK(BM_DropoutBackward);
+const bool registered = [] {
+  // The rate each tensor is dropped at: experiments 1 and 3 drop the conv outputs at 0.2, 0.4, 0.5
+  // and the Dense 64 output at 0.5; experiment 4 drops only its head (0.5).
+  static const float rates[] = {0.2f, 0.4f, 0.5f, 0.5f, 0.2f, 0.5f};
+  for (size_t i = 0; i < activation_cases().size() && i < std::size(rates); ++i) {
+    const SizeCase& c = activation_cases()[i];
+    const float rate = rates[i];
+    add(std::string("dropout_forward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, false); });
+    add(std::string("dropout_backward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, true); });
+    add(std::string("dropout_backward_keep/") + c.name, [&c, rate](benchmark::State& st) { backward_keep(st, c, rate); });
+  }
+  return true;
+}();
 
 }  // namespace
-}  // namespace cxr::kernels
+}  // namespace cxr::bench

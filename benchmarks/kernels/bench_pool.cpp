@@ -1,38 +1,63 @@
-// Experiment 1's MaxPooling2D: 32x9x9x64 -> 32x4x4x64 (2x2, stride 2, 'valid').
+// MaxPooling2D forward and backward at the experiments' pooling layers (experiment 4: pool1 and the
+// 1x1 stride-2 shortcut pool). Validated first against a plain window scan (first maximum wins).
+#include "benchmarks/kernels/bench_util.h"
 #include "kernels/pool.h"
 
-#include "benchmarks/kernels/bench_util.h"
-
-namespace cxr::kernels {
+namespace cxr::bench {
 namespace {
 
-const Pool2dShape kShape = make_pool2d_shape(bench::kBatch, 9, 9, 64, 2, 2, 2, 2, false);
-const size_t kInput = static_cast<size_t>(kShape.N) * kShape.H * kShape.W * kShape.C;
-const size_t kOutput = static_cast<size_t>(kShape.N) * kShape.OH * kShape.OW * kShape.C;
-
-void BM_MaxPool2dForward(benchmark::State& state) {
-  const auto x = bench::random_vector(kInput);
-  std::vector<float> y(kOutput);
-  for (auto _ : state) {
-    cpu::maxpool2d_forward(kShape, x.data(), y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kInput));
+// The index into x of each output's window maximum (first in row-major order), 'valid' padding.
+std::vector<int64_t> argmax_reference(const kernels::Pool2dShape& s, const std::vector<float>& x) {
+  std::vector<int64_t> arg;
+  for (int n = 0; n < s.N; ++n)
+    for (int oh = 0; oh < s.OH; ++oh)
+      for (int ow = 0; ow < s.OW; ++ow)
+        for (int c = 0; c < s.C; ++c) {
+          int64_t best = -1;
+          for (int i = 0; i < s.ph; ++i)
+            for (int j = 0; j < s.pw; ++j) {
+              const int64_t at = ((static_cast<int64_t>(n) * s.H + oh * s.sh + i) * s.W + ow * s.sw + j) * s.C + c;
+              if (best < 0 || x[at] > x[best]) best = at;
+            }
+          arg.push_back(best);
+        }
+  return arg;
 }
 
-void BM_MaxPool2dBackward(benchmark::State& state) {
-  const auto x = bench::random_vector(kInput);
-  const auto dy = bench::random_vector(kOutput, 2);
-  std::vector<float> dx(kInput);
-  for (auto _ : state) {
-    cpu::maxpool2d_backward(kShape, x.data(), dy.data(), dx.data());
-    benchmark::DoNotOptimize(dx.data());
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kInput));
+// Bytes: forward reads x and writes y; backward reads x and dy and writes dx.
+void forward(benchmark::State& state, const PoolCase& c) {
+  const auto s = pool_shape(c);
+  const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C);
+  std::vector<float> y(static_cast<size_t>(s.N) * s.OH * s.OW * s.C);
+  kernels::cpu::maxpool2d_forward(s, x.data(), y.data());
+  std::vector<double> ref;
+  for (int64_t at : argmax_reference(s, x)) ref.push_back(x[at]);
+  if (!matches(state, "y", ref, y, 0, 0)) return;
+  time_cpu(state, {0, 4.0 * static_cast<double>(x.size() + y.size())},
+           [&] { kernels::cpu::maxpool2d_forward(s, x.data(), y.data()); });
 }
 
-BENCHMARK(BM_MaxPool2dForward);
-BENCHMARK(BM_MaxPool2dBackward);
+void backward(benchmark::State& state, const PoolCase& c) {
+  const auto s = pool_shape(c);
+  const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C);
+  const auto dy = random_vector(static_cast<size_t>(s.N) * s.OH * s.OW * s.C, 2);
+  std::vector<float> dx(x.size());
+  kernels::cpu::maxpool2d_backward(s, x.data(), dy.data(), dx.data());
+  std::vector<double> ref(dx.size(), 0.0);
+  const auto arg = argmax_reference(s, x);
+  for (size_t o = 0; o < arg.size(); ++o) ref[arg[o]] += dy[o];
+  if (!matches(state, "dx", ref, dx, 1e-6, 1e-6)) return;
+  time_cpu(state, {0, 4.0 * static_cast<double>(2 * x.size() + dy.size())},
+           [&] { kernels::cpu::maxpool2d_backward(s, x.data(), dy.data(), dx.data()); });
+}
+
+const bool registered = [] {
+  for (const PoolCase& c : pool_cases()) {
+    add(std::string("maxpool2d_forward/") + c.name, [&c](benchmark::State& st) { forward(st, c); });
+    add(std::string("maxpool2d_backward/") + c.name, [&c](benchmark::State& st) { backward(st, c); });
+  }
+  return true;
+}();
 
 }  // namespace
-}  // namespace cxr::kernels
+}  // namespace cxr::bench

@@ -1,27 +1,45 @@
-// Shared by the kernel benchmarks: the notebook's experiment-1 shapes (batch 32) and input filling.
+// Shared by the CPU kernel benchmarks: timing, registration under readable names, and the CPU's
+// ceilings (measured by main.cpp before any benchmark runs).
+//
+// Times are wall-clock (manual time from a steady clock around each call): OpenBLAS runs its own
+// threads, whose work a CPU-time clock on the calling thread would miss.
 #pragma once
 #include <benchmark/benchmark.h>
 
-#include <cstdint>
-#include <random>
-#include <vector>
+#include <chrono>
+#include <functional>
+#include <string>
 
-namespace cxr::kernels::bench {
+#include "benchmarks/common/report.h"
+#include "benchmarks/common/shapes.h"
 
-constexpr int kBatch = 32;
+namespace cxr::bench {
 
-inline std::vector<float> random_vector(size_t n, uint32_t seed = 1) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(gen);
-  return v;
+// Runs `op` once untimed (first touch of outputs, OpenBLAS thread start-up), then once per
+// iteration, and reports `work` as rates and fractions of the ceilings.
+template <class Op>
+void time_cpu(benchmark::State& state, const Work& work, Op&& op) {
+  op();
+  double total = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    op();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.SetIterationTime(seconds);
+    total += seconds;
+  }
+  report(state, work, total);
 }
 
-// Reports a per-iteration amount as a rate (Google Benchmark prints e.g. "FLOP/s=12.3G").
-inline void set_rate(benchmark::State& state, const char* name, double per_iteration) {
-  state.counters[name] = benchmark::Counter(per_iteration, benchmark::Counter::kIsIterationInvariantRate,
-                                            benchmark::Counter::kIs1000);
+// Registers a benchmark as "cpu/<name>" with manual time in microseconds.
+inline benchmark::internal::Benchmark* add(const std::string& name, std::function<void(benchmark::State&)> fn) {
+  return benchmark::RegisterBenchmark(("cpu/" + name).c_str(), std::move(fn))
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
 }
 
-}  // namespace cxr::kernels::bench
+// Measures the ceilings (main.cpp): single-thread memcpy bandwidth over buffers far larger than
+// the caches, and OpenBLAS SGEMM at n = 2048 on every core OpenBLAS uses. Best of a few runs.
+Ceilings measure_cpu_ceilings();
+
+}  // namespace cxr::bench

@@ -1,0 +1,127 @@
+// The layer shapes the kernel benchmarks run at: every layer of experiments 1-3 and representative
+// ResNet50V2 layers of experiment 4 (50x50 input), all at batch 32. Shared by the CPU suite
+// (benchmarks/kernels) and the GPU suite (benchmarks/cuda) so both time the same work.
+// Names say the experiment and the layer: e1_conv2 is experiment 1's second Conv2D.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/pool.h"
+
+namespace cxr::bench {
+
+constexpr int kBatch = 32;
+
+struct ConvCase {
+  const char* name;
+  int H, C, K, R, stride;  // square input H x H x C, K filters of R x R, 'valid' padding
+  bool input_grad = true;  // false for a model's first layer: training never asks for the image's gradient
+};
+
+// Experiment 4's 3x3 convolutions see a ZeroPadding2D(1) output, so they are 'valid' on H + 2.
+inline const std::vector<ConvCase>& conv_cases() {
+  static const std::vector<ConvCase> cases{
+      {"e1_conv1", 50, 3, 16, 5, 1, false},      // 50x50x3 -> 46x46x16
+      {"e1_conv2", 46, 16, 32, 5, 2},            // -> 21x21x32
+      {"e1_conv3", 21, 32, 64, 5, 2},            // -> 9x9x64
+      {"e2_conv4", 9, 64, 64, 5, 2},             // experiment 2's extra layer -> 3x3x64
+      {"e3_conv1", 128, 3, 16, 5, 1, false},     // 128x128x3 -> 124x124x16
+      {"e3_conv2", 124, 16, 32, 5, 2},           // -> 60x60x32
+      {"e3_conv3", 60, 32, 64, 5, 2},            // -> 28x28x64
+      {"e4_conv1_conv", 56, 3, 64, 7, 2, false}, // stem, after conv1_pad: -> 25x25x64
+      {"e4_conv2_1x1", 13, 64, 64, 1, 1},        // conv2_block*_1_conv
+      {"e4_conv2_3x3", 15, 64, 64, 3, 1},        // conv2_block1_2_conv -> 13x13x64
+      {"e4_conv2_expand", 13, 64, 256, 1, 1},    // conv2_block*_3_conv / _0_conv
+      {"e4_conv3_3x3", 9, 128, 128, 3, 1},       // conv3_block1_2_conv -> 7x7x128
+      {"e4_conv4_3x3", 6, 256, 256, 3, 1},       // conv4_block1_2_conv -> 4x4x256
+      {"e4_conv5_3x3", 4, 512, 512, 3, 1},       // conv5_block1_2_conv -> 2x2x512
+      {"e4_conv5_0_conv", 2, 1024, 2048, 1, 1},  // conv5_block1_0_conv -> 2x2x2048
+  };
+  return cases;
+}
+
+inline kernels::Conv2dShape conv_shape(const ConvCase& c) {
+  return kernels::make_conv2d_shape(kBatch, c.H, c.H, c.C, c.K, c.R, c.R, c.stride, c.stride, false);
+}
+
+inline double conv_forward_flops(const kernels::Conv2dShape& s) {
+  return 2.0 * s.N * s.OH * s.OW * s.K * s.R * s.S * s.C;
+}
+
+// Batch-norm layers: rows M = N*H*W of C channels.
+struct RowsCase {
+  const char* name;
+  int64_t M;
+  int C;
+};
+
+inline const std::vector<RowsCase>& batchnorm_cases() {
+  static const std::vector<RowsCase> cases{
+      {"e1_bn1", kBatch * 46 * 46, 16}, {"e1_bn2", kBatch * 21 * 21, 32}, {"e1_bn3", kBatch * 9 * 9, 64},
+      {"e1_bn4", kBatch * 4 * 4, 64},   {"e2_bn4", kBatch * 3 * 3, 64},   {"e2_bn5", kBatch * 1 * 1, 64},
+      {"e3_bn1", kBatch * 124 * 124, 16}, {"e3_bn2", kBatch * 60 * 60, 32}, {"e3_bn3", kBatch * 28 * 28, 64},
+      {"e3_bn4", kBatch * 14 * 14, 64},
+      {"e4_conv2_bn", kBatch * 13 * 13, 64},       // conv2_block*_1_bn
+      {"e4_conv3_preact", kBatch * 7 * 7, 256},    // conv3_block1_preact_bn
+      {"e4_conv4_preact", kBatch * 4 * 4, 1024},   // conv4_block2..6_preact_bn
+      {"e4_post_bn", kBatch * 2 * 2, 2048},         // post_bn
+  };
+  return cases;
+}
+
+struct PoolCase {
+  const char* name;
+  int H, C, window, stride;  // square, 'valid' (experiment 4's pool1 sees its ZeroPadding2D(1) output)
+};
+
+inline const std::vector<PoolCase>& pool_cases() {
+  static const std::vector<PoolCase> cases{
+      {"e1_pool", 9, 64, 2, 2},           // 9x9x64 -> 4x4x64
+      {"e2_pool", 3, 64, 2, 2},           // 3x3x64 -> 1x1x64
+      {"e3_pool", 28, 64, 2, 2},          // 28x28x64 -> 14x14x64
+      {"e4_pool1", 27, 64, 3, 2},         // 27x27x64 -> 13x13x64
+      {"e4_shortcut_pool", 13, 256, 1, 2},  // conv2_block3's MaxPooling2D(1, strides=2) -> 7x7x256
+  };
+  return cases;
+}
+
+inline kernels::Pool2dShape pool_shape(const PoolCase& c) {
+  return kernels::make_pool2d_shape(kBatch, c.H, c.H, c.C, c.window, c.window, c.stride, c.stride, false);
+}
+
+// Elementwise work (dropout, activations, gradient sums): the tensors they run on.
+struct SizeCase {
+  const char* name;
+  int64_t n;
+};
+
+inline const std::vector<SizeCase>& activation_cases() {
+  static const std::vector<SizeCase> cases{
+      {"e1_conv1_out", int64_t{kBatch} * 46 * 46 * 16}, {"e1_conv2_out", int64_t{kBatch} * 21 * 21 * 32},
+      {"e1_conv3_out", int64_t{kBatch} * 9 * 9 * 64},   {"e1_dense_out", int64_t{kBatch} * 64},
+      {"e3_conv1_out", int64_t{kBatch} * 124 * 124 * 16}, {"e4_conv2_out", int64_t{kBatch} * 13 * 13 * 256},
+  };
+  return cases;
+}
+
+struct DenseCase {
+  const char* name;
+  int in, out;
+};
+
+inline const std::vector<DenseCase>& dense_cases() {
+  static const std::vector<DenseCase> cases{
+      {"e1_dense1", 1024, 64}, {"e1_dense2", 64, 1}, {"e2_dense1", 64, 64},
+      {"e3_dense1", 12544, 64}, {"e4_dense1", 2048, 64},
+  };
+  return cases;
+}
+
+// Trainable parameter counts (keras-facts §9): what one Adam step updates.
+inline const std::vector<SizeCase>& adam_cases() {
+  static const std::vector<SizeCase> cases{{"e1_params", 131329}, {"e3_params", 868609}};
+  return cases;
+}
+
+}  // namespace cxr::bench

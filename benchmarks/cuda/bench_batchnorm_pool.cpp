@@ -1,0 +1,136 @@
+// BatchNormalization (training forward, training backward, inference forward) and MaxPooling2D
+// (forward, backward) on the GPU, custom kernels against cuDNN, at the experiments' layers
+// (common/shapes.h). Validated against the CPU reference before timing. cuDNN's training forward
+// also updates the moving statistics (one call), so the custom side is timed with its update too.
+#include "benchmarks/cuda/gpu_timing.h"
+#include "kernels/batchnorm.h"
+#include "kernels/pool.h"
+
+namespace cxr::bench {
+namespace {
+
+constexpr float kEps = 1e-3f, kMomentum = 0.99f;
+
+struct Bn {
+  int64_t M;
+  int C;
+  std::vector<float> hx, hdy, hgamma, hbeta, hmm, hmv;
+  DeviceBuffer x, dy, gamma, beta, moving_mean, moving_var, y, dx, mean, inv_std, var, dgamma, dbeta;
+  explicit Bn(const RowsCase& c)
+      : M(c.M), C(c.C), hx(random_vector(M * C, 1)), hdy(random_vector(M * C, 2)),
+        hgamma(random_vector(C, 3, 0.5f, 1.5f)), hbeta(random_vector(C, 4)), hmm(random_vector(C, 5)),
+        hmv(random_vector(C, 6, 0.5f, 2.0f)), x(hx), dy(hdy), gamma(hgamma), beta(hbeta), moving_mean(hmm),
+        moving_var(hmv), y(M * C), dx(M * C), mean(C), inv_std(C), var(C), dgamma(C), dbeta(C) {}
+  void forward_train(Impl impl) {
+    if (impl == Impl::Vendor) {
+      kernels::vendor::batchnorm_forward_train_and_update(M, C, x.get(), gamma.get(), beta.get(), kEps, kMomentum,
+                                                          y.get(), mean.get(), inv_std.get(), moving_mean.get(),
+                                                          moving_var.get());
+    } else {
+      kernels::cuda::batchnorm_forward_train(M, C, x.get(), gamma.get(), beta.get(), kEps, y.get(), mean.get(),
+                                             inv_std.get(), var.get());
+      kernels::cuda::batchnorm_update_moving(M, C, mean.get(), var.get(), kMomentum, true, moving_mean.get(),
+                                             moving_var.get());
+    }
+  }
+};
+
+// The CPU's training forward on the same inputs: y, mean, inv_std.
+struct CpuForward {
+  std::vector<float> y, mean, inv_std, var;
+  explicit CpuForward(const Bn& b) : y(b.hx.size()), mean(b.C), inv_std(b.C), var(b.C) {
+    kernels::cpu::batchnorm_forward_train(b.M, b.C, b.hx.data(), b.hgamma.data(), b.hbeta.data(), kEps, y.data(),
+                                          mean.data(), inv_std.data(), var.data());
+  }
+};
+
+void bn_forward_train(benchmark::State& state, const RowsCase& c, Impl impl) {
+  Bn b(c);
+  b.forward_train(impl);
+  const CpuForward ref(b);
+  if (!matches(state, "y", ref.y, b.y.to_host(), 1e-4, 1e-4) || !matches(state, "mean", ref.mean, b.mean.to_host(), 1e-5, 1e-4))
+    return;
+  time_gpu(state, {0, 8.0 * static_cast<double>(b.M) * b.C}, [&] { b.forward_train(impl); });
+}
+
+void bn_backward_train(benchmark::State& state, const RowsCase& c, Impl impl) {
+  Bn b(c);
+  b.forward_train(impl);
+  auto run = [&] {
+    if (impl == Impl::Vendor)
+      kernels::vendor::batchnorm_backward_train(b.M, b.C, b.x.get(), b.gamma.get(), b.mean.get(), b.inv_std.get(), kEps,
+                                                b.dy.get(), b.dx.get(), b.dgamma.get(), b.dbeta.get());
+    else
+      kernels::cuda::batchnorm_backward_train(b.M, b.C, b.x.get(), b.gamma.get(), b.mean.get(), b.inv_std.get(),
+                                              b.dy.get(), b.dx.get(), b.dgamma.get(), b.dbeta.get());
+  };
+  run();
+  const CpuForward f(b);
+  std::vector<float> rdx(b.hx.size()), rdg(b.C), rdb(b.C);
+  kernels::cpu::batchnorm_backward_train(b.M, b.C, b.hx.data(), b.hgamma.data(), f.mean.data(), f.inv_std.data(),
+                                         b.hdy.data(), rdx.data(), rdg.data(), rdb.data());
+  const double sum_tol = 1e-5 * static_cast<double>(b.M) + 1e-3;
+  if (!matches(state, "dx", rdx, b.dx.to_host(), 1e-4, 1e-3) || !matches(state, "dgamma", rdg, b.dgamma.to_host(), sum_tol, 1e-4) ||
+      !matches(state, "dbeta", rdb, b.dbeta.to_host(), sum_tol, 1e-4))
+    return;
+  time_gpu(state, {0, 12.0 * static_cast<double>(b.M) * b.C}, run);
+}
+
+void bn_forward_inference(benchmark::State& state, const RowsCase& c, Impl impl) {
+  Bn b(c);
+  auto run = [&] {
+    if (impl == Impl::Vendor)
+      kernels::vendor::batchnorm_forward_inference(b.M, b.C, b.x.get(), b.gamma.get(), b.beta.get(), b.moving_mean.get(),
+                                                   b.moving_var.get(), kEps, b.y.get());
+    else
+      kernels::cuda::batchnorm_forward_inference(b.M, b.C, b.x.get(), b.gamma.get(), b.beta.get(), b.moving_mean.get(),
+                                                 b.moving_var.get(), kEps, b.y.get());
+  };
+  run();
+  std::vector<float> ref(b.hx.size());
+  kernels::cpu::batchnorm_forward_inference(b.M, b.C, b.hx.data(), b.hgamma.data(), b.hbeta.data(), b.hmm.data(),
+                                            b.hmv.data(), kEps, ref.data());
+  if (!matches(state, "y", ref, b.y.to_host(), 1e-5, 1e-5)) return;
+  time_gpu(state, {0, 8.0 * static_cast<double>(b.M) * b.C}, run);
+}
+
+void pool(benchmark::State& state, const PoolCase& c, Impl impl, bool backward) {
+  const auto s = pool_shape(c);
+  const int64_t nx = int64_t{s.N} * s.H * s.W * s.C, ny = int64_t{s.N} * s.OH * s.OW * s.C;
+  const auto hx = random_vector(static_cast<size_t>(nx), 1), hdy = random_vector(static_cast<size_t>(ny), 2);
+  DeviceBuffer x(hx), dy(hdy), y(ny), dx(nx);
+  auto run_forward = [&] {
+    if (impl == Impl::Vendor) kernels::vendor::maxpool2d_forward(s, x.get(), y.get());
+    else kernels::cuda::maxpool2d_forward(s, x.get(), y.get());
+  };
+  auto run_backward = [&] {
+    if (impl == Impl::Vendor) kernels::vendor::maxpool2d_backward(s, x.get(), y.get(), dy.get(), dx.get());
+    else kernels::cuda::maxpool2d_backward(s, x.get(), dy.get(), dx.get());
+  };
+  run_forward();
+  std::vector<float> ry(static_cast<size_t>(ny)), rdx(static_cast<size_t>(nx));
+  kernels::cpu::maxpool2d_forward(s, hx.data(), ry.data());
+  if (!matches(state, "y", ry, y.to_host(), 0, 0)) return;
+  if (!backward) return time_gpu(state, {0, 4.0 * static_cast<double>(nx + ny)}, run_forward);
+  run_backward();
+  kernels::cpu::maxpool2d_backward(s, hx.data(), hdy.data(), rdx.data());
+  if (!matches(state, "dx", rdx, dx.to_host(), 1e-6, 1e-6)) return;
+  // Bytes: the custom kernel reads x and dy, cuDNN also y; both write dx.
+  time_gpu(state, {0, 4.0 * static_cast<double>(2 * nx + ny)}, run_backward);
+}
+
+const bool registered = [] {
+  for (const RowsCase& c : batchnorm_cases()) {
+    add_both("batchnorm_forward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_train(st, c, i); });
+    add_both("batchnorm_backward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_backward_train(st, c, i); });
+    add_both("batchnorm_forward_inference", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_inference(st, c, i); });
+  }
+  for (const PoolCase& c : pool_cases()) {
+    add_both("maxpool2d_forward", c.name, [&c](benchmark::State& st, Impl i) { pool(st, c, i, false); });
+    add_both("maxpool2d_backward", c.name, [&c](benchmark::State& st, Impl i) { pool(st, c, i, true); });
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace cxr::bench

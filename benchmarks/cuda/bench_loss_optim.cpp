@@ -1,0 +1,107 @@
+// The per-step scalars and the optimizer on the GPU: binary cross-entropy forward and backward and
+// the accuracy count on one batch of 32 logits (launch-bound: the time is what matters), and Adam
+// over each experiment's trainable tensors, fused into one launch (custom) or one launch per tensor
+// (the single-tensor kernel, for comparison), in GB/s. Adam must match the CPU bit for bit.
+#include <memory>
+
+#include "benchmarks/cuda/gpu_timing.h"
+#include "kernels/loss.h"
+#include "kernels/optim.h"
+
+namespace cxr::bench {
+namespace {
+
+namespace cuda = kernels::cuda;
+
+void bce(benchmark::State& state, bool backward) {
+  const int64_t n = kBatch;
+  const auto hz = random_vector(n, 1, -4.0f, 4.0f);
+  std::vector<float> hy(n);
+  for (int64_t i = 0; i < n; ++i) hy[i] = static_cast<float>(i % 2);
+  DeviceBuffer z(hz), y(hy), loss(1), scale(std::vector<float>{1.0f}), dz(n);
+  auto run = [&] {
+    if (backward) cuda::bce_logits_backward(n, z.get(), y.get(), scale.get(), dz.get());
+    else cuda::bce_logits_forward(n, z.get(), y.get(), loss.get());
+  };
+  run();
+  if (backward) {
+    std::vector<float> ref(n);
+    kernels::cpu::bce_logits_backward(n, hz.data(), hy.data(), 1.0f, ref.data());
+    if (!matches(state, "dz", ref, dz.to_host(), 1e-7, 1e-5)) return;
+  } else {
+    const float ref = kernels::cpu::bce_logits_forward(n, hz.data(), hy.data());
+    if (!matches(state, "loss", std::vector<float>{ref}, loss.to_host(), 1e-6, 1e-5)) return;
+  }
+  time_gpu(state, {0, 4.0 * static_cast<double>(n) * (backward ? 3 : 2)}, run);
+}
+
+void accuracy(benchmark::State& state) {
+  const int64_t n = kBatch;
+  const auto hz = random_vector(n, 1, -4.0f, 4.0f);
+  std::vector<float> hy(n);
+  for (int64_t i = 0; i < n; ++i) hy[i] = static_cast<float>(i % 2);
+  DeviceBuffer z(hz), y(hy);
+  auto* counter = static_cast<unsigned long long*>(cuda::device_alloc(sizeof(unsigned long long), "counter"));
+  CXR_CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(unsigned long long), cuda::stream()));
+  cuda::binary_accuracy_count(n, z.get(), y.get(), counter);
+  unsigned long long got = 0;
+  cuda::copy_device_to_host(&got, counter, sizeof(got));
+  const int64_t ref = kernels::cpu::binary_accuracy_count(n, hz.data(), hy.data());
+  if (matches(state, "count", std::vector<double>{static_cast<double>(ref)}, std::vector<double>{static_cast<double>(got)}, 0, 0))
+    time_gpu(state, {0, 8.0 * static_cast<double>(n)}, [&] { cuda::binary_accuracy_count(n, z.get(), y.get(), counter); });
+  cuda::device_free(counter);
+}
+
+// The trainable tensors of experiments 1 and 3 (kernels and biases of the convs and denses, gamma and
+// beta of the BNs), in the model's order.
+std::vector<int64_t> tensor_sizes(int experiment) {
+  const int64_t dense_in = experiment == 3 ? 12544 : 1024;
+  return {1200, 16, 16, 16, 12800, 32, 32, 32, 51200, 64, 64, 64, 64, 64, dense_in * 64, 64, 64, 1};
+}
+
+void adam(benchmark::State& state, int experiment, bool fused) {
+  const std::vector<int64_t> sizes = tensor_sizes(experiment);
+  const kernels::AdamParams p{1e-3f, 0.9f, 0.999f, 1e-7f};
+  std::vector<std::unique_ptr<DeviceBuffer>> buffers;
+  std::vector<kernels::AdamTensor> tensors;
+  std::vector<std::vector<float>> expected;
+  int64_t total = 0;
+  uint32_t seed = 1;
+  for (int64_t n : sizes) {
+    auto param = random_vector(static_cast<size_t>(n), seed++), grad = random_vector(static_cast<size_t>(n), seed++);
+    auto m = random_vector(static_cast<size_t>(n), seed++), v = random_vector(static_cast<size_t>(n), seed++, 0.0f, 1.0f);
+    for (const auto* h : {&param, &grad, &m, &v}) buffers.push_back(std::make_unique<DeviceBuffer>(*h));
+    const size_t b = buffers.size();
+    tensors.push_back({buffers[b - 4]->get(), buffers[b - 3]->get(), buffers[b - 2]->get(), buffers[b - 1]->get(), n});
+    kernels::cpu::adam_update(n, p, 1, param.data(), grad.data(), m.data(), v.data());
+    expected.push_back(param);
+    total += n;
+  }
+  auto step = [&](int64_t t) {
+    if (fused) return cuda::adam_update_multi(tensors.data(), static_cast<int>(tensors.size()), p, t);
+    for (const kernels::AdamTensor& a : tensors) cuda::adam_update(a.n, p, t, a.param, a.grad, a.m, a.v);
+  };
+  step(1);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    std::vector<float> got(expected[i].size());
+    cuda::copy_device_to_host(got.data(), tensors[i].param, got.size() * sizeof(float));
+    if (!matches(state, "param", expected[i], got, 0, 0)) return;
+  }
+  int64_t t = 2;
+  time_gpu(state, {0, 28.0 * static_cast<double>(total)}, [&] { step(t++); });  // reads p, g, m, v; writes p, m, v
+}
+
+const bool registered = [] {
+  add("bce_forward/custom/n32", [](benchmark::State& st) { if (require_gpu(st)) bce(st, false); });
+  add("bce_backward/custom/n32", [](benchmark::State& st) { if (require_gpu(st)) bce(st, true); });
+  add("binary_accuracy/custom/n32", [](benchmark::State& st) { if (require_gpu(st)) accuracy(st); });
+  for (int e : {1, 3}) {
+    const std::string params = "/e" + std::to_string(e) + "_params";
+    add("adam/custom" + params, [e](benchmark::State& st) { if (require_gpu(st)) adam(st, e, true); });
+    add("adam_per_tensor/custom" + params, [e](benchmark::State& st) { if (require_gpu(st)) adam(st, e, false); });
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace cxr::bench

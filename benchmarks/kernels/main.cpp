@@ -1,0 +1,73 @@
+// bench_kernels: measures the CPU's ceilings first (they go into the JSON's context and every
+// benchmark's `of_ceiling`), then runs the benchmarks. Flags are Google Benchmark's.
+// CXR_BENCH_CEILINGS=0 skips the ceilings (a few seconds; minutes under valgrind when profiling).
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "benchmarks/kernels/bench_util.h"
+
+namespace cxr::bench {
+
+Ceilings measure_cpu_ceilings() {
+  using Clock = std::chrono::steady_clock;
+  Ceilings c;
+  {
+    const size_t bytes = size_t{256} << 20;  // 256 MiB each way: no cache holds it
+    std::vector<char> src(bytes, 1), dst(bytes, 0);
+    double best = 1e30;
+    for (int i = 0; i < 4; ++i) {
+      const auto start = Clock::now();
+      std::memcpy(dst.data(), src.data(), bytes);
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+      benchmark::DoNotOptimize(dst.data());
+    }
+    c.bytes_per_second = 2.0 * static_cast<double>(bytes) / best;  // read + written
+  }
+  {
+    const int n = 2048;
+    const auto a = random_vector(size_t{n} * n, 1), b = random_vector(size_t{n} * n, 2);
+    std::vector<float> out(size_t{n} * n);
+    double best = 1e30;
+    for (int i = 0; i < 3; ++i) {
+      const auto start = Clock::now();
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                  out.data(), n);
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    c.flops_per_second = 2.0 * n * n * static_cast<double>(n) / best;
+  }
+  return c;
+}
+
+}  // namespace cxr::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const char* want = std::getenv("CXR_BENCH_CEILINGS");
+  if (want && std::string(want) == "0") {
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+  }
+  cxr::bench::Ceilings& c = cxr::bench::ceilings();
+  c = cxr::bench::measure_cpu_ceilings();
+  std::fprintf(stderr, "ceilings: memcpy %.1f GB/s (read + written, one thread), OpenBLAS SGEMM n=2048 %.1f GFLOP/s (%d threads)\n",
+               c.bytes_per_second / 1e9, c.flops_per_second / 1e9, openblas_get_num_threads());
+  benchmark::AddCustomContext("ceiling_bandwidth_GBps", std::to_string(c.bytes_per_second / 1e9));
+  benchmark::AddCustomContext("ceiling_bandwidth_what", "memcpy of 256 MiB, one thread, bytes read + written");
+  benchmark::AddCustomContext("ceiling_GFLOPs", std::to_string(c.flops_per_second / 1e9));
+  benchmark::AddCustomContext("ceiling_GFLOPs_what", "OpenBLAS cblas_sgemm n=2048, " +
+                                                         std::to_string(openblas_get_num_threads()) + " threads");
+  benchmark::AddCustomContext("device", "cpu");
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,266 @@
+"""Turns the benchmark JSON files of one run into a markdown report: the measured ceilings, every
+kernel (CPU; GPU custom against vendor), the end-to-end training steps against the peers, and the
+targets of issue 7, met or missed and by how much.
+
+    python3 benchmarks/report.py DIR [--out FILE]
+
+DIR holds any of: kernels.json (bench_kernels), cuda.json (bench_cuda), e2e.json (bench_e2e),
+peers-torch.json, peers-keras.json (benchmarks/peers/peers.py on the CPU), peers-torch-cuda.json
+(the same on a GPU). Missing files just leave their sections out. Standard library only.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def clean_name(name):
+    """'cuda/conv2d_forward/custom/e1_conv1/min_time:0.100/manual_time' -> the parts that say what ran."""
+    return [p for p in name.split("/") if not re.match(r"(min_time|iterations|repeats|threads):|(manual|real)_time$", p)]
+
+
+def runs(doc):
+    """name parts -> benchmark entry (the last one when repeated)."""
+    out = {}
+    for b in (doc or {}).get("benchmarks", []):
+        if b.get("run_type", "iteration") == "iteration":
+            out[tuple(clean_name(b["name"]))] = b
+    return out
+
+
+def us(b):
+    """Time per iteration in microseconds."""
+    factor = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[b.get("time_unit", "ns")]
+    return b["real_time"] * factor
+
+
+def fmt_time(b):
+    t = us(b)
+    return f"{t / 1e3:.2f} ms" if t >= 1000 else f"{t:.1f} us"
+
+
+def fmt_rate(b):
+    if "GFLOP/s" in b:
+        g = b["GFLOP/s"]
+        return f"{g / 1e3:.2f} TFLOP/s" if g >= 1000 else f"{g:.1f} GFLOP/s"
+    if "GB/s" in b:
+        return f"{b['GB/s']:.1f} GB/s"
+    return ""
+
+
+def fmt_frac(b):
+    return f"{100 * b['of_ceiling']:.0f}%" if "of_ceiling" in b else ""
+
+
+def failed(b):
+    return b.get("error_occurred", False)
+
+
+def machine_line():
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    except OSError:
+        pass
+    commit = "unknown"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or commit
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
+                               cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+        if dirty:
+            commit += " (+ uncommitted changes)"
+    except OSError:
+        pass
+    try:
+        load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load_avg = "?"
+    return (f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, commit {commit}, {cpu}, "
+            f"{os.cpu_count()} cores, load average {load_avg} at the end of the run")
+
+
+def ceilings_section(name, doc):
+    ctx = (doc or {}).get("context", {})
+    if "ceiling_GFLOPs" not in ctx:
+        return []
+    return [f"- {name}: bandwidth {float(ctx['ceiling_bandwidth_GBps']):.1f} GB/s ({ctx.get('ceiling_bandwidth_what', '')}); "
+            f"arithmetic {float(ctx['ceiling_GFLOPs']):.1f} GFLOP/s ({ctx.get('ceiling_GFLOPs_what', '')})"]
+
+
+def cpu_section(doc):
+    r = runs(doc)
+    if not r:
+        return []
+    lines = ["## CPU kernels (bench_kernels)", "",
+             "Time per call at batch 32; GFLOP/s for GEMM-shaped ops (against the OpenBLAS ceiling), GB/s of",
+             "compulsory traffic for the rest (against the memcpy ceiling).", "",
+             "| op | shape | time | rate | of ceiling |", "|---|---|---|---|---|"]
+    errors = []
+    for parts, b in r.items():
+        if parts[0] != "cpu":
+            continue
+        op, shape = parts[1], "/".join(parts[2:])
+        if failed(b):
+            errors.append(f"- `{'/'.join(parts)}`: {b.get('error_message', '')}")
+            continue
+        lines.append(f"| {op} | {shape} | {fmt_time(b)} | {fmt_rate(b)} | {fmt_frac(b)} |")
+    if errors:
+        lines += ["", "Failed validation (not timed):", ""] + errors
+    return lines + [""]
+
+
+def gpu_section(doc):
+    r = runs(doc)
+    if not r:
+        return []
+    skipped = [b for b in r.values() if failed(b) and b.get("error_message") == "no GPU"]
+    if len(skipped) == len(r):
+        return ["## GPU kernels (bench_cuda)", "", f"No GPU on this machine: all {len(r)} GPU benchmarks skipped.", ""]
+    lines = ["## GPU kernels (bench_cuda)", "",
+             "Event-timed, L2 flushed before every launch. `custom/vendor` = custom speed over the vendor's",
+             "(cuDNN/cuBLAS) speed; `of ceiling` against the measured copy bandwidth or cuBLAS SGEMM n=8192.", "",
+             "| op | shape | custom | vendor | custom/vendor | custom rate | custom of ceiling | vendor rate |",
+             "|---|---|---|---|---|---|---|---|"]
+    errors, seen = [], set()
+    for parts, b in r.items():
+        if parts[0] != "cuda":
+            continue
+        if failed(b):
+            errors.append(f"- `{'/'.join(parts)}`: {b.get('error_message', '')}")
+        op, shape = parts[1], "/".join(parts[3:])
+        if (op, shape) in seen:
+            continue
+        seen.add((op, shape))
+        c = r.get(("cuda", op, "custom") + tuple(parts[3:]))
+        v = r.get(("cuda", op, "vendor") + tuple(parts[3:]))
+        c = c if c and not failed(c) else None
+        v = v if v and not failed(v) else None
+        if not c and not v:
+            continue
+        ratio = f"{us(v) / us(c):.2f}" if c and v else ""
+        lines.append(f"| {op} | {shape} | {fmt_time(c) if c else ''} | {fmt_time(v) if v else ''} | {ratio} | "
+                     f"{fmt_rate(c) if c else ''} | {fmt_frac(c) if c else ''} | {fmt_rate(v) if v else ''} |")
+    if errors:
+        lines += ["", "Failed (not timed):", ""] + errors
+    return lines + [""]
+
+
+def e2e_section(e2e, torch, keras, torch_cuda):
+    r = runs(e2e)
+    if not r:
+        return [], {}
+    def peer(doc, e):
+        for x in (doc or {}).get("results", []):
+            if x["experiment"] == e:
+                return x["images_per_second"]
+        return None
+    ours = {}
+    for parts, b in r.items():
+        if parts[0] == "train_step" and not failed(b):
+            ours[(int(parts[1].replace("experiment", "")), parts[2])] = b["images/s"]
+    head = ["## Training step, end to end (bench_e2e, benchmarks/peers/peers.py)", "",
+            "Images/s at batch 32 (forward, binary cross-entropy, backward, Adam) on random data, models",
+            "built from configs/experiment{1..4}.yaml; the peers build the same models."]
+    if torch or keras:
+        t = (torch or keras)
+        head.append(f"Peers: PyTorch {(torch or {}).get('version', '-')}, Keras {(keras or {}).get('version', '-')} on "
+                    f"TensorFlow {(keras or {}).get('tensorflow', '-')}, {t.get('threads')} threads (cxrnet: OpenBLAS "
+                    f"{(e2e or {}).get('context', {}).get('openblas_threads', '?')} threads); peers measured "
+                    f"{(torch or {}).get('date', '?')} (PyTorch) and {(keras or {}).get('date', '?')} (Keras).")
+    lines = head + ["", "| experiment | cxrnet CPU | PyTorch CPU | Keras CPU | cxrnet / PyTorch | cxrnet / Keras |",
+                    "|---|---|---|---|---|---|"]
+    ratios = {}
+    for e in range(1, 5):
+        c, t, k = ours.get((e, "cpu")), peer(torch, e), peer(keras, e)
+        if c is None and t is None and k is None:
+            continue
+        rt = c / t if c and t else None
+        rk = c / k if c and k else None
+        ratios[(e, "torch")], ratios[(e, "keras")] = rt, rk
+        f = lambda x: f"{x:.1f}" if x else ""
+        g = lambda x: f"{x:.2f}x" if x else ""
+        lines.append(f"| {e} | {f(c)} | {f(t)} | {f(k)} | {g(rt)} | {g(rk)} |")
+    gpu_rows = [(e, ours.get((e, "cuda_custom")), ours.get((e, "cuda_vendor")), peer(torch_cuda, e)) for e in range(1, 5)]
+    if any(x[1] or x[2] or x[3] for x in gpu_rows):
+        lines += ["", "| experiment | cxrnet GPU custom | cxrnet GPU vendor | PyTorch GPU (cuDNN) | custom / PyTorch | vendor / PyTorch |",
+                  "|---|---|---|---|---|---|"]
+        for e, cu, ve, tc in gpu_rows:
+            f = lambda x: f"{x:.1f}" if x else ""
+            g = lambda a, b: f"{a / b:.2f}x" if a and b else ""
+            lines.append(f"| {e} | {f(cu)} | {f(ve)} | {f(tc)} | {g(cu, tc)} | {g(ve, tc)} |")
+    return lines + [""], ratios
+
+
+def verdict(value, target):
+    if value is None:
+        return "not measured"
+    return "met" if value >= target else f"MISSED by {100 * (1 - value / target):.0f}%"
+
+
+def targets_section(kernels, cuda, ratios):
+    lines = ["## Targets (issue 7)", "", "| target | measured | verdict |", "|---|---|---|"]
+    for e, peer, target in ((1, "torch", 3.0), (1, "keras", 5.0), (3, "torch", 1.5)):
+        v = ratios.get((e, peer))
+        name = "PyTorch" if peer == "torch" else "Keras"
+        lines.append(f"| experiment {e} training step >= {target:g}x {name} (CPU) | {f'{v:.2f}x' if v else '-'} | {verdict(v, target)} |")
+    k = runs(kernels)
+    for n in (1024, 2048, 4096):
+        a, b = k.get(("cpu", "sgemm", "cxrnet", f"n{n}")), k.get(("cpu", "sgemm", "openblas", f"n{n}"))
+        v = us(b) / us(a) if a and b and not failed(a) and not failed(b) else None
+        lines.append(f"| CPU SGEMM n={n} >= 50% of OpenBLAS | {f'{100 * v:.0f}%' if v else '-'} | {verdict(v, 0.5)} |")
+    g = runs(cuda)
+    def pair(op, shape):
+        c, v = g.get(("cuda", op, "custom", shape)), g.get(("cuda", op, "vendor", shape))
+        return us(v) / us(c) if c and v and not failed(c) and not failed(v) else None
+    v = pair("sgemm", "n4096")
+    lines.append(f"| GPU custom SGEMM n=4096 >= 80% of cuBLAS | {f'{100 * v:.0f}%' if v else '-'} | {verdict(v, 0.8)} |")
+    for d in ("forward", "backward"):
+        for layer in ("e1_conv1", "e1_conv2", "e1_conv3"):
+            v = pair(f"conv2d_{d}", layer)
+            lines.append(f"| GPU custom conv {d} {layer} >= 70% of cuDNN | {f'{100 * v:.0f}%' if v else '-'} | {verdict(v, 0.7)} |")
+    for op, shape in (("relu_forward", "n16M"), ("add", "n16M"), ("dropout_forward", "n16M"),
+                      ("batchnorm_forward_train", "e3_bn1"), ("batchnorm_backward_train", "e3_bn1"), ("adam", "e3_params")):
+        b = g.get(("cuda", op, "custom", shape))
+        v = b.get("of_ceiling") if b and not failed(b) else None
+        lines.append(f"| GPU {op} {shape} >= 85% of copy bandwidth | {f'{100 * v:.0f}%' if v else '-'} | {verdict(v, 0.85)} |")
+    return lines + [""]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("dir")
+    p.add_argument("--out")
+    args = p.parse_args()
+    d = lambda name: load(os.path.join(args.dir, name))
+    kernels, cuda, e2e = d("kernels.json"), d("cuda.json"), d("e2e.json")
+    torch, keras, torch_cuda = d("peers-torch.json"), d("peers-keras.json"), d("peers-torch-cuda.json")
+    lines = ["# cxrnet benchmark report", "", machine_line(), ""]
+    ceil = ceilings_section("CPU", kernels) + ceilings_section("GPU", cuda)
+    if ceil:
+        lines += ["Ceilings, measured in the same run:", ""] + ceil + [""]
+    e2e_lines, ratios = e2e_section(e2e, torch, keras, torch_cuda)
+    lines += targets_section(kernels, cuda, ratios) + e2e_lines + cpu_section(kernels) + gpu_section(cuda)
+    text = "\n".join(lines)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
