@@ -57,13 +57,6 @@ std::vector<std::string> collect_images(const std::vector<std::string>& paths) {
   return files;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 // The test report's operating point: the threshold that reaches its target sensitivity on the
 // run's validation split.
 float validation_threshold(const RunFolder& run, const PredictOptions& options, Trainer& trainer, std::ostream& log) {

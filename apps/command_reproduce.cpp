@@ -1,8 +1,6 @@
 // `cxrnet reproduce`: the notebook's four experiments, one run folder each, and OUT/report.md.
 #include <algorithm>
-#include <ctime>
 #include <filesystem>
-#include <iomanip>
 #include <ostream>
 #include <sstream>
 
@@ -15,19 +13,6 @@
 namespace cxr {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string timestamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  std::ostringstream s;
-  s << std::put_time(&tm, "%Y%m%d-%H%M%S");
-  return s.str();
-}
-
-}  // namespace
 
 int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::ostream& log) {
   CXR_CHECK(!options.experiments.empty(), "--experiments: give at least one of 1, 2, 3, 4");

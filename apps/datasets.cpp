@@ -4,6 +4,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "apps/text_file.h"
 #include "data/directory.h"
 #include "engine/error.h"
 
@@ -38,13 +39,6 @@ data::LoadedImages load(const data::DatasetIndex& index, const DataConfig& confi
   if (!cache_dir.empty()) log << "; " << images.from_cache << " from the cache, " << images.decoded << " decoded";
   log << ".\n";
   return images;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 std::string names(const std::vector<std::string>& list) {

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -34,15 +33,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::string timestamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  std::ostringstream s;
-  s << std::put_time(&tm, "%Y%m%d-%H%M%S");
-  return s.str();
-}
 
 void save_weights(const fs::path& path, Model& model, const ExperimentConfig& config, int epochs_done) {
   std::map<std::string, Tensor> tensors;

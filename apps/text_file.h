@@ -1,4 +1,4 @@
-// Writing the small text files of a run folder (config.yaml, reports, CSVs).
+// The small text files of a run folder (config.yaml, reports, CSVs) and the names they use.
 #pragma once
 #include <filesystem>
 #include <string>
@@ -8,5 +8,11 @@ namespace cxr {
 // Writes `text` to `path` through a temporary file in the same folder and a rename, so a reader
 // (or a crash) never sees half a file. Throws InputError naming the path when it cannot.
 void write_text_file(const std::filesystem::path& path, const std::string& text);
+
+// One CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote or a newline.
+std::string csv_field(const std::string& s);
+
+// Local time as 20260101-120000: default run folder names sort by when they were made.
+std::string timestamp();
 
 }  // namespace cxr
