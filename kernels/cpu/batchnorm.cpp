@@ -3,15 +3,42 @@
 // vectorises them (with aliasing unknown it left the variance pass scalar), and each training pass
 // also has an AVX2 clone (4 doubles a vector; AVX2 without FMA, so no contraction: the same
 // operations in the same order per channel, hence the same bits as the scalar loops).
+//
+// Threads (kernels/cpu/parallel.h): the per-row passes split their rows over the OpenMP threads. The
+// per-channel sums split into blocks of kRowsPerBlock rows, a constant: each block sums its rows in
+// order into partial sums of its own, and the partials are then added in block order on one thread,
+// so every sum is added in the same order (and gives the same bits) on any thread count.
 #include "kernels/batchnorm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "kernels/cpu/parallel.h"
 
 #define CXR_BN_CLONES __attribute__((target_clones("avx2", "default")))
 
 namespace cxr::kernels::cpu {
 namespace {
+
+constexpr int64_t kRowsPerBlock = 512;  // per partial sum: 32 KiB of x at 16 channels
+// Below this many elements per thread the fork/join (a few microseconds) costs more than it saves.
+constexpr int64_t kMinPerThread = 32768;
+
+int64_t min_rows_per_thread(int C) { return std::max<int64_t>(1, kMinPerThread / C); }
+
+// Calls body(m0, m1) on ranges of rows covering [0, M), on the OpenMP threads.
+template <typename Body>
+void for_rows(int64_t M, int C, Body&& body) {
+  parallel_for(M, min_rows_per_thread(C), body);
+}
+
+// Per-channel sums over all rows in blocks of kRowsPerBlock (parallel.h's blocked_sums).
+template <typename AddBlock>
+void channel_block_sums(int64_t M, int C, int width, AddBlock&& add_block, double* totals) {
+  cpu::blocked_sums(M, kRowsPerBlock, std::max<int64_t>(1, min_rows_per_thread(C) / kRowsPerBlock), width, add_block,
+                    totals);
+}
 
 // sum[c] += x[m][c] over all rows.
 CXR_BN_CLONES void column_sums(int64_t M, int C, const float* __restrict x, double* __restrict sum) {
@@ -75,10 +102,36 @@ CXR_BN_CLONES void input_gradient(int64_t M, int C, const float* __restrict x, c
   }
 }
 
+// dx = dy * gamma * inv: the statistics are constants.
+CXR_BN_CLONES void scale_gradient(int64_t M, int C, const float* __restrict dy, const float* __restrict gamma,
+                                  const double* __restrict inv, float* __restrict dx) {
+  for (int64_t m = 0; m < M; ++m) {
+    const float* __restrict gr = dy + m * C;
+    float* __restrict out = dx + m * C;
+    for (int c = 0; c < C; ++c) out[c] = static_cast<float>(gr[c] * (gamma[c] * inv[c]));
+  }
+}
+
 std::vector<double> inverse_std(int C, const float* var, float epsilon) {
   std::vector<double> inv(C);
   for (int c = 0; c < C; ++c) inv[c] = 1.0 / std::sqrt(static_cast<double>(var[c]) + epsilon);
   return inv;
+}
+
+// sums[0, C) = sum of dy, sums[C, 2C) = sum of dy * (x - mean) * inv, per channel.
+void gradient_sums_blocked(int64_t M, int C, const float* x, const float* dy, const double* mean, const double* inv,
+                           double* sums) {
+  channel_block_sums(M, C, 2 * C, [=](int64_t m0, int64_t m1, double* partial) {
+    gradient_sums(m1 - m0, C, x + m0 * C, dy + m0 * C, mean, inv, partial, partial + C);
+  }, sums);
+}
+
+// y = gamma * (x - mean) * inv + beta over all rows, on the OpenMP threads.
+void normalize_rows(int64_t M, int C, const float* x, const float* gamma, const double* mean, const double* inv,
+                    const float* beta, float* y) {
+  for_rows(M, C, [=](int64_t m0, int64_t m1) {
+    normalize(m1 - m0, C, x + m0 * C, gamma, mean, inv, beta, y + m0 * C);
+  });
 }
 
 }  // namespace
@@ -86,10 +139,14 @@ std::vector<double> inverse_std(int C, const float* var, float epsilon) {
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
   std::vector<double> mean(C, 0.0), var(C, 0.0), inv(C);
-  column_sums(M, C, x, mean.data());
+  channel_block_sums(M, C, C, [=](int64_t m0, int64_t m1, double* partial) {
+    column_sums(m1 - m0, C, x + m0 * C, partial);
+  }, mean.data());
   for (int c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
   // Two passes (mean first, then squared deviations): no E[x^2] - E[x]^2 cancellation.
-  squared_deviation_sums(M, C, x, mean.data(), var.data());
+  channel_block_sums(M, C, C, [=, mu = mean.data()](int64_t m0, int64_t m1, double* partial) {
+    squared_deviation_sums(m1 - m0, C, x + m0 * C, mu, partial);
+  }, var.data());
   for (int c = 0; c < C; ++c) {
     var[c] /= static_cast<double>(M);
     inv[c] = 1.0 / std::sqrt(var[c] + epsilon);
@@ -97,7 +154,7 @@ void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamm
     save_inv_std[c] = static_cast<float>(inv[c]);
     save_var[c] = static_cast<float>(var[c]);
   }
-  normalize(M, C, x, gamma, mean.data(), inv.data(), beta, y);
+  normalize_rows(M, C, x, gamma, mean.data(), inv.data(), beta, y);
 }
 
 void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
@@ -114,42 +171,42 @@ void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* 
                                  const float* moving_mean, const float* moving_var, float epsilon, float* y) {
   const std::vector<double> inv = inverse_std(C, moving_var, epsilon);
   const std::vector<double> mean(moving_mean, moving_mean + C);
-  normalize(M, C, x, gamma, mean.data(), inv.data(), beta, y);  // the same formula with the moving statistics
+  normalize_rows(M, C, x, gamma, mean.data(), inv.data(), beta, y);  // the same formula with the moving statistics
 }
 
 void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
                               const float* save_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta) {
-  std::vector<double> mean(save_mean, save_mean + C), inv(save_inv_std, save_inv_std + C);
-  std::vector<double> sum_dy(C, 0.0), sum_dy_xhat(C, 0.0);
-  gradient_sums(M, C, x, dy, mean.data(), inv.data(), sum_dy.data(), sum_dy_xhat.data());
+  const std::vector<double> mean(save_mean, save_mean + C), inv(save_inv_std, save_inv_std + C);
+  std::vector<double> sums(2 * C, 0.0);  // sum of dy, then sum of dy * xhat
+  gradient_sums_blocked(M, C, x, dy, mean.data(), inv.data(), sums.data());
+  std::vector<double> mean_dy(C), mean_dy_xhat(C);  // the means the formula subtracts
   for (int c = 0; c < C; ++c) {
-    dbeta[c] = static_cast<float>(sum_dy[c]);
-    dgamma[c] = static_cast<float>(sum_dy_xhat[c]);
-    sum_dy[c] /= static_cast<double>(M);  // from here on: the means the formula subtracts
-    sum_dy_xhat[c] /= static_cast<double>(M);
+    dbeta[c] = static_cast<float>(sums[c]);
+    dgamma[c] = static_cast<float>(sums[C + c]);
+    mean_dy[c] = sums[c] / static_cast<double>(M);
+    mean_dy_xhat[c] = sums[C + c] / static_cast<double>(M);
   }
-  input_gradient(M, C, x, dy, gamma, mean.data(), inv.data(), sum_dy.data(), sum_dy_xhat.data(), dx);
+  for_rows(M, C, [&](int64_t m0, int64_t m1) {
+    input_gradient(m1 - m0, C, x + m0 * C, dy + m0 * C, gamma, mean.data(), inv.data(), mean_dy.data(),
+                   mean_dy_xhat.data(), dx + m0 * C);
+  });
 }
 
 void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
                                   const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
                                   float* dgamma_or_null, float* dbeta_or_null) {
   const std::vector<double> inv = inverse_std(C, moving_var, epsilon);
-  if (dx_or_null) {
-    for (int64_t m = 0; m < M; ++m)
-      for (int c = 0; c < C; ++c) dx_or_null[m * C + c] = static_cast<float>(dy[m * C + c] * (gamma[c] * inv[c]));
-  }
+  if (dx_or_null)
+    for_rows(M, C, [&](int64_t m0, int64_t m1) {
+      scale_gradient(m1 - m0, C, dy + m0 * C, gamma, inv.data(), dx_or_null + m0 * C);
+    });
   if (!dgamma_or_null && !dbeta_or_null) return;
-  std::vector<double> sum_dy(C, 0.0), sum_dy_xhat(C, 0.0);
-  for (int64_t m = 0; m < M; ++m)
-    for (int c = 0; c < C; ++c) {
-      const double g = dy[m * C + c];
-      sum_dy[c] += g;
-      sum_dy_xhat[c] += g * (x[m * C + c] - static_cast<double>(moving_mean[c])) * inv[c];
-    }
+  const std::vector<double> mean(moving_mean, moving_mean + C);
+  std::vector<double> sums(2 * C, 0.0);
+  gradient_sums_blocked(M, C, x, dy, mean.data(), inv.data(), sums.data());
   for (int c = 0; c < C; ++c) {
-    if (dbeta_or_null) dbeta_or_null[c] = static_cast<float>(sum_dy[c]);
-    if (dgamma_or_null) dgamma_or_null[c] = static_cast<float>(sum_dy_xhat[c]);
+    if (dbeta_or_null) dbeta_or_null[c] = static_cast<float>(sums[c]);
+    if (dgamma_or_null) dgamma_or_null[c] = static_cast<float>(sums[C + c]);
   }
 }
 

@@ -5,6 +5,8 @@
 //   dcol[pixels][RSC] = dy[pixels][K] . w[K][RSC]   (then col2im scatters dcol back onto dx)
 // The images are processed in chunks of as many as fit in kColBudgetFloats (at least one), so memory
 // is bounded whatever the batch (a 128x128 batch of 32 would otherwise need a ~150 MB buffer).
+// Threads (kernels/cpu/parallel.h): im2col and col2im split the chunk's images, sgemm its rows or
+// columns; the chunk size does not depend on the thread count, so neither does any result.
 // make_conv2d_shape and tf_window_padding live here too: they are host code shared by both backends.
 #include "kernels/conv2d.h"
 
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d_direct.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/dense.h"
 
 namespace cxr::kernels {
@@ -87,9 +90,10 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_run(cons
   for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 
-void im2col(const Conv2dShape& s, const float* x_img, float* col) {
+// The col rows of the output rows [oh0, oh1) of one image.
+void im2col(const Conv2dShape& s, const float* x_img, float* col, int oh0, int oh1) {
   const int64_t SC = static_cast<int64_t>(s.S) * s.C;
-  for (int oh = 0; oh < s.OH; ++oh) {
+  for (int oh = oh0; oh < oh1; ++oh) {
     for (int ow = 0; ow < s.OW; ++ow) {
       float* dst = col + (static_cast<int64_t>(oh) * s.OW + ow) * col_row_length(s);
       const ColumnSpan span = column_span(s, ow);
@@ -129,6 +133,20 @@ void col2im_add(const Conv2dShape& s, const float* col, float* dx_img) {
   }
 }
 
+// im2col of `images` consecutive images, the threads splitting their output rows (a chunk is often
+// a single image).
+void im2col_images(const Conv2dShape& s, const float* x, int images, float* col) {
+  const int64_t per_image = out_pixels(s) * col_row_length(s);
+  parallel_for(int64_t{images} * s.OH, 2, [&](int64_t row0, int64_t row1) {
+    for (int64_t row = row0; row < row1;) {  // row = image * OH + oh; a range may span images
+      const int64_t i = row / s.OH;
+      const int oh0 = static_cast<int>(row % s.OH), oh1 = static_cast<int>(std::min<int64_t>(row1 - i * s.OH, s.OH));
+      im2col(s, x + i * image_size(s), col + i * per_image, oh0, oh1);
+      row = i * s.OH + oh1;
+    }
+  });
+}
+
 // sums[k] += dy[p][k] over all rows, in row order per channel (restrict: GCC vectorises it).
 void channel_sums(int64_t rows, int K, const float* __restrict dy, double* __restrict sums) {
   for (int64_t p = 0; p < rows; ++p) {
@@ -157,7 +175,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   auto col = scratch(chunk * P * RSC);
   for (int n0 = 0; n0 < s.N; n0 += chunk) {
     const int images = std::min(chunk, s.N - n0);
-    for (int i = 0; i < images; ++i) im2col(s, x + (n0 + i) * image_size(s), col.get() + i * P * RSC);
+    im2col_images(s, x + n0 * image_size(s), images, col.get());
     sgemm(false, true, static_cast<int>(images * P), s.K, static_cast<int>(RSC), 1.0f, col.get(), w, beta,
           y + n0 * P * s.K);
   }
@@ -168,7 +186,12 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   const int64_t P = out_pixels(s), RSC = col_row_length(s);
   if (dbias_or_null) {
     std::vector<double> sums(s.K, 0.0);  // double: the CPU result is the reference the GPU is compared with
-    channel_sums(s.N * P, s.K, dy, sums.data());
+    // Blocks of 512 rows, so the sum's order (and bits) do not depend on the thread count.
+    const int64_t min_blocks_per_thread = std::max(1, 128 / s.K);  // 64K elements
+    blocked_sums(
+        s.N * P, 512, min_blocks_per_thread, s.K,
+        [&](int64_t m0, int64_t m1, double* partial) { channel_sums(m1 - m0, s.K, dy + m0 * s.K, partial); },
+        sums.data());
     for (int k = 0; k < s.K; ++k) dbias_or_null[k] = static_cast<float>(sums[k]);
   }
   if (dw_or_null && direct::handles(s)) {  // RGB input layers: the weight gradient without im2col
@@ -191,15 +214,16 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
     const int rows = static_cast<int>(images * P);
     const float* dy_chunk = dy + n0 * P * s.K;
     if (dw_or_null) {
-      for (int i = 0; i < images; ++i) im2col(s, x + (n0 + i) * image_size(s), col.get() + i * P * RSC);
+      im2col_images(s, x + n0 * image_size(s), images, col.get());
       // The first chunk overwrites dw, the later ones add to it.
       sgemm(true, false, s.K, static_cast<int>(RSC), rows, 1.0f, dy_chunk, col.get(), n0 == 0 ? 0.0f : 1.0f,
             dw_or_null);
     }
     if (dx_or_null) {
       sgemm(false, false, rows, static_cast<int>(RSC), s.K, 1.0f, dy_chunk, w, 0.0f, dcol.get());
-      for (int i = 0; i < images; ++i)
-        col2im_add(s, dcol.get() + i * P * RSC, dx_or_null + (n0 + i) * image_size(s));
+      parallel_for(images, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) col2im_add(s, dcol.get() + i * P * RSC, dx_or_null + (n0 + i) * image_size(s));
+      });
     }
   }
 }

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/parallel.h"
+
 // The 32-byte vector helpers below are always inlined, so no vector ever crosses a call: GCC's
 // warning that such a return "changes the ABI" without AVX does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -66,27 +68,30 @@ template <int KV, int PB>
     for (int q = 0; q < KV; ++q) store(y_row + static_cast<int64_t>(ow0 + p) * s.K + kb + 8 * q, acc[p][q]);
 }
 
-// Inlined into each clone of forward_dispatch, so the whole loop nest is compiled for its target
-// (a plain template would be compiled once, for the baseline, and called from both clones).
+// Output rows [row0, row1) of the whole batch (row = n * OH + oh). Inlined into each clone of
+// forward_dispatch, so the whole loop nest is compiled for its target (a plain template would be
+// compiled once, for the baseline, and called from both clones).
 template <int KV, int PB>
-[[gnu::always_inline]] inline void forward_all(const Conv2dShape& s, const float* x, const float* wt,
-                                               const float* bias, float* y) {
+[[gnu::always_inline]] inline void forward_rows(const Conv2dShape& s, const float* x, const float* wt,
+                                                const float* bias, float* y, int64_t row0, int64_t row1) {
   const int64_t image = int64_t{s.H} * s.W * s.C;
-  for (int n = 0; n < s.N; ++n)
-    for (int oh = 0; oh < s.OH; ++oh) {
-      float* y_row = y + (static_cast<int64_t>(n) * s.OH + oh) * s.OW * s.K;
-      for (int kb = 0; kb < s.K; kb += 8 * KV) {
-        int ow = 0;
-        for (; ow + PB <= s.OW; ow += PB) forward_block<KV, PB>(s, x + n * image, wt, bias, oh, ow, kb, y_row);
-        for (; ow < s.OW; ++ow) forward_block<KV, 1>(s, x + n * image, wt, bias, oh, ow, kb, y_row);
-      }
+  for (int64_t row = row0; row < row1; ++row) {
+    const int n = static_cast<int>(row / s.OH), oh = static_cast<int>(row % s.OH);
+    float* y_row = y + row * s.OW * s.K;
+    for (int kb = 0; kb < s.K; kb += 8 * KV) {
+      int ow = 0;
+      for (; ow + PB <= s.OW; ow += PB) forward_block<KV, PB>(s, x + n * image, wt, bias, oh, ow, kb, y_row);
+      for (; ow < s.OW; ++ow) forward_block<KV, 1>(s, x + n * image, wt, bias, oh, ow, kb, y_row);
     }
+  }
 }
 
+// Called once per thread's range of rows: the parallel loop stays outside the clones, since a
+// lambda inside one would be compiled for the baseline target only.
 CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, const float* wt, const float* bias,
-                                        float* y) {
-  if (s.K % 16 == 0) forward_all<2, 4>(s, x, wt, bias, y);
-  else forward_all<1, 8>(s, x, wt, bias, y);
+                                        float* y, int64_t row0, int64_t row1) {
+  if (s.K % 16 == 0) forward_rows<2, 4>(s, x, wt, bias, y, row0, row1);
+  else forward_rows<1, 8>(s, x, wt, bias, y, row0, row1);
 }
 
 // dwt[t][kb..] += sum over the pixels [p0, p1) of one image of x[pixel's window + off[t]] * dy[pixel],
@@ -112,9 +117,11 @@ template <int KV, int TB>
     }
 }
 
+// The taps [tap0, tap1) of dwt, summed over the whole batch. Each tap's sums run in the same order
+// whichever range it falls in, so splitting the taps over threads does not change the result.
 template <int KV>
-[[gnu::always_inline]] inline void weight_all(const Conv2dShape& s, const float* x, const float* dy,
-                                              const int64_t* off, int taps, float* dwt) {
+[[gnu::always_inline]] inline void weight_taps(const Conv2dShape& s, const float* x, const float* dy,
+                                               const int64_t* off, int tap0, int tap1, float* dwt) {
   constexpr int kTaps = KV == 2 ? 6 : 12;  // taps per pass: KV*kTaps accumulators + KV + 1 registers
   const int pixels = s.OH * s.OW;
   // Pixels in chunks whose dy (chunk * K floats, 128 KB) stays in L2 across the passes over the taps.
@@ -126,19 +133,19 @@ template <int KV>
     for (int p0 = 0; p0 < pixels; p0 += chunk) {
       const int p1 = std::min(pixels, p0 + chunk);
       for (int kb = 0; kb < s.K; kb += 8 * KV) {
-        int t = 0;
-        for (; t + kTaps <= taps; t += kTaps) weight_block<KV, kTaps>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
-        for (; t + 3 <= taps; t += 3) weight_block<KV, 3>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
-        for (; t < taps; ++t) weight_block<KV, 1>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
+        int t = tap0;
+        for (; t + kTaps <= tap1; t += kTaps) weight_block<KV, kTaps>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
+        for (; t + 3 <= tap1; t += 3) weight_block<KV, 3>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
+        for (; t < tap1; ++t) weight_block<KV, 1>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
       }
     }
   }
 }
 
 CXR_DIRECT_CLONES void weight_dispatch(const Conv2dShape& s, const float* x, const float* dy, const int64_t* off,
-                                       int taps, float* dwt) {
-  if (s.K % 16 == 0) weight_all<2>(s, x, dy, off, taps, dwt);
-  else weight_all<1>(s, x, dy, off, taps, dwt);
+                                       int tap0, int tap1, float* dwt) {
+  if (s.K % 16 == 0) weight_taps<2>(s, x, dy, off, tap0, tap1, dwt);
+  else weight_taps<1>(s, x, dy, off, tap0, tap1, dwt);
 }
 
 }  // namespace
@@ -151,7 +158,10 @@ bool handles(const Conv2dShape& s) {
 
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   const std::vector<float> wt = taps_major(s, w);
-  forward_dispatch(s, x, wt.data(), bias_or_null, y);
+  // ~1 MFLOP per output row of experiment 1's first layer: a few rows per thread already pay.
+  parallel_for(int64_t{s.N} * s.OH, 4, [&](int64_t row0, int64_t row1) {
+    forward_dispatch(s, x, wt.data(), bias_or_null, y, row0, row1);
+  });
 }
 
 void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
@@ -161,7 +171,9 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
     for (int sx = 0; sx < s.S; ++sx)
       for (int c = 0; c < s.C; ++c) off[(r * s.S + sx) * s.C + c] = (static_cast<int64_t>(r) * s.W + sx) * s.C + c;
   std::vector<float> dwt(static_cast<size_t>(taps) * s.K, 0.0f);
-  weight_dispatch(s, x, dy, off.data(), taps, dwt.data());
+  parallel_for(taps, 12, [&](int64_t tap0, int64_t tap1) {
+    weight_dispatch(s, x, dy, off.data(), static_cast<int>(tap0), static_cast<int>(tap1), dwt.data());
+  });
   for (int k = 0; k < s.K; ++k)
     for (int t = 0; t < taps; ++t) dw[static_cast<int64_t>(k) * taps + t] = dwt[static_cast<int64_t>(t) * s.K + k];
 }

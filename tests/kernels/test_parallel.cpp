@@ -1,0 +1,147 @@
+// The CPU GEMM and convolution split over threads (kernels/cpu/parallel.h) give the same results on 1
+// thread and on several: the same bits where no GEMM is involved, the last bits at most otherwise
+// (OpenBLAS's edge kernels), and the split results are still right. Sizes are chosen large enough
+// that the work really splits.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/conv2d.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/dense.h"
+
+namespace cxr::kernels {
+namespace {
+
+using test::random_vector;
+
+// Runs fn once with 1 thread and once with `threads`, restoring OpenMP's setting afterwards.
+template <typename Result>
+std::pair<Result, Result> one_and_many(int threads, const std::function<Result()>& fn) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  Result one = fn();
+  omp_set_num_threads(threads);
+  Result many = fn();
+  omp_set_num_threads(saved);
+  return {one, many};
+}
+
+void expect_bitwise_equal(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  size_t first = a.size();
+  for (size_t i = 0; i < a.size() && first == a.size(); ++i)
+    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) first = i;
+  EXPECT_EQ(first, a.size()) << what << ": 1 thread and many threads differ first at [" << first << "]: "
+                             << a[first] << " vs " << b[first];
+}
+
+// Element-wise closeness for GEMM results: a few float ulps of the magnitudes involved.
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  int reported = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::fabs(a[i] - b[i]) > 1e-5f * std::max(1.0f, std::fabs(a[i])) && reported++ < 5)
+      ADD_FAILURE() << what << "[" << i << "]: 1 thread " << a[i] << ", many threads " << b[i];
+}
+
+TEST(Parallel, ParallelForCoversTheRangeInDisjointOrderedPieces) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(4);
+  std::vector<int> hits(1000, 0);
+  std::vector<std::pair<int64_t, int64_t>> ranges(8, {-1, -1});
+  cpu::parallel_for(1000, 100, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) ++hits[i];
+    ranges[omp_get_thread_num()] = {b, e};
+  });
+  omp_set_num_threads(saved);
+  for (int h : hits) ASSERT_EQ(h, 1);
+  EXPECT_EQ(ranges[0].first, 0);  // four ranges, thread t holding the t-th
+  EXPECT_EQ(ranges[3].second, 1000);
+  for (int t = 1; t < 4; ++t) EXPECT_EQ(ranges[t].first, ranges[t - 1].second);
+}
+
+TEST(Parallel, ParallelForDoesNotForkForSmallWork) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(4);
+  int calls = 0;
+  cpu::parallel_for(150, 100, [&](int64_t b, int64_t e) {
+    ++calls;
+    EXPECT_EQ(b, 0);
+    EXPECT_EQ(e, 150);
+    EXPECT_FALSE(omp_in_parallel());
+  });
+  omp_set_num_threads(saved);
+  EXPECT_EQ(calls, 1);
+}
+
+// C = op(A) op(B) + 0.5 C for every transpose combination, tall (rows split) and wide (columns split).
+TEST(Parallel, SgemmAgreesOnOneAndFourThreadsAndIsCorrect) {
+  struct Case {
+    int M, N, K;
+  };
+  for (const Case c : {Case{300, 70, 200}, Case{40, 900, 150}}) {
+    for (int ta = 0; ta < 2; ++ta) {
+      for (int tb = 0; tb < 2; ++tb) {
+        const auto A = random_vector(size_t(c.M) * c.K, 1), B = random_vector(size_t(c.K) * c.N, 2);
+        const auto C0 = random_vector(size_t(c.M) * c.N, 3);
+        auto run = [&] {
+          std::vector<float> C = C0;
+          cpu::sgemm(ta, tb, c.M, c.N, c.K, 1.0f, A.data(), B.data(), 0.5f, C.data());
+          return C;
+        };
+        const auto [one, many] = one_and_many<std::vector<float>>(4, run);
+        const std::string what = "sgemm " + std::to_string(c.M) + "x" + std::to_string(c.N) + "x" +
+                                 std::to_string(c.K) + (ta ? " A^T" : "") + (tb ? " B^T" : "");
+        expect_close(one, many, what);
+        std::vector<double> ref(size_t(c.M) * c.N);
+        for (int m = 0; m < c.M; ++m)
+          for (int n = 0; n < c.N; ++n) {
+            double sum = 0.5 * C0[size_t(m) * c.N + n];
+            for (int k = 0; k < c.K; ++k)
+              sum += double(ta ? A[size_t(k) * c.M + m] : A[size_t(m) * c.K + k]) *
+                     double(tb ? B[size_t(n) * c.K + k] : B[size_t(k) * c.N + n]);
+            ref[size_t(m) * c.N + n] = sum;
+          }
+        test::expect_all_near(many, ref, 1e-4, what);
+      }
+    }
+  }
+}
+
+// Forward, input gradient and weight gradient of the im2col path (16 channels) and of the direct
+// path for RGB input layers (3 channels), on 1 and 4 threads. The direct path's outputs, and the
+// bias gradient, involve no GEMM: those must match bit for bit.
+TEST(Parallel, Conv2dAgreesOnOneAndFourThreads) {
+  for (const int C : {3, 16}) {
+    const Conv2dShape s = make_conv2d_shape(4, 23, 21, C, 16, 5, 5, 2, 1, false);
+    const auto x = random_vector(size_t(s.N) * s.H * s.W * s.C, 4);
+    const auto w = random_vector(size_t(s.K) * s.R * s.S * s.C, 5);
+    const auto b = random_vector(size_t(s.K), 6);
+    const auto dy = random_vector(size_t(s.N) * s.OH * s.OW * s.K, 7);
+    auto run = [&] {
+      std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
+      cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data());
+      cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
+      return std::vector<std::vector<float>>{y, dx, dw, db};
+    };
+    const auto [one, many] = one_and_many<std::vector<std::vector<float>>>(4, run);
+    const char* names[] = {"y", "dx", "dw", "db"};
+    for (int i = 0; i < 4; ++i) {
+      const std::string what = "conv2d C=" + std::to_string(C) + " " + names[i];
+      const bool gemm_free = names[i] == std::string("db") || (C == 3 && names[i] != std::string("dx"));
+      if (gemm_free) expect_bitwise_equal(one[i], many[i], what);
+      else expect_close(one[i], many[i], what);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cxr::kernels
