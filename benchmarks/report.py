@@ -179,8 +179,8 @@ def e2e_section(e2e, torch, keras, torch_cuda):
     if torch or keras:
         t = (torch or keras)
         head.append(f"Peers: PyTorch {(torch or {}).get('version', '-')}, Keras {(keras or {}).get('version', '-')} on "
-                    f"TensorFlow {(keras or {}).get('tensorflow', '-')}, {t.get('threads')} threads (cxrnet: OpenBLAS "
-                    f"{(e2e or {}).get('context', {}).get('openblas_threads', '?')} threads); peers measured "
+                    f"TensorFlow {(keras or {}).get('tensorflow', '-')}, {t.get('threads')} threads (cxrnet: "
+                    f"{(e2e or {}).get('context', {}).get('cpu_threads', '?')} OpenMP threads); peers measured "
                     f"{(torch or {}).get('date', '?')} (PyTorch) and {(keras or {}).get('date', '?')} (Keras).")
     lines = head + ["", "| experiment | cxrnet CPU | PyTorch CPU | Keras CPU | cxrnet / PyTorch | cxrnet / Keras |",
                     "|---|---|---|---|---|---|"]

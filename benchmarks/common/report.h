@@ -17,6 +17,7 @@ namespace cxr::bench {
 struct Ceilings {
   double bytes_per_second = 0;
   double flops_per_second = 0;
+  int gemm_threads = 1;  // the threads the arithmetic ceiling ran on (CPU: OpenBLAS's)
 };
 inline Ceilings& ceilings() {
   static Ceilings c;

@@ -5,7 +5,7 @@
 // The peers (PyTorch, Keras) run the same models in benchmarks/peers/peers.py; tools/bench --peers
 // puts both in one table.
 #include <benchmark/benchmark.h>
-#include <cblas.h>
+#include <omp.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -122,7 +122,7 @@ const bool registered = [] {
     add(name + "/cuda_vendor", [e](benchmark::State& st) { train_step(st, e, Device::cuda(), KernelChoice::Vendor); });
 #endif
   }
-  benchmark::AddCustomContext("openblas_threads", std::to_string(openblas_get_num_threads()));
+  benchmark::AddCustomContext("cpu_threads", std::to_string(omp_get_max_threads()));
   return true;
 }();
 

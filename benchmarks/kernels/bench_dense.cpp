@@ -3,6 +3,8 @@
 // raw OpenBLAS cblas_sgemm. Validated first against a plain dot product on a sample of outputs.
 #include <cblas.h>
 
+#include <optional>
+
 #include "benchmarks/common/reference.h"
 #include "benchmarks/kernels/bench_util.h"
 #include "kernels/dense.h"
@@ -49,6 +51,8 @@ void sgemm(benchmark::State& state, Gemm which, int n) {
   const size_t nn = static_cast<size_t>(n) * n;
   const auto a = random_vector(nn, 1), b = random_vector(nn, 2);
   std::vector<float> c(nn);
+  std::optional<OpenBlasOnAllThreads> raw_threads;
+  if (which == Gemm::OpenBlas) raw_threads.emplace();
   auto run = [&] {
     if (which == Gemm::Cxrnet)
       kernels::cpu::sgemm(false, false, n, n, n, 1.0f, a.data(), b.data(), 0.0f, c.data());

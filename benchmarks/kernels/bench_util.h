@@ -1,10 +1,12 @@
 // Shared by the CPU kernel benchmarks: timing, registration under readable names, and the CPU's
 // ceilings (measured by main.cpp before any benchmark runs).
 //
-// Times are wall-clock (manual time from a steady clock around each call): OpenBLAS runs its own
-// threads, whose work a CPU-time clock on the calling thread would miss.
+// Times are wall-clock (manual time from a steady clock around each call): the kernels run on
+// OpenMP's threads, whose work a CPU-time clock on the calling thread would miss.
 #pragma once
 #include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <omp.h>
 
 #include <chrono>
 #include <functional>
@@ -14,6 +16,19 @@
 #include "benchmarks/common/shapes.h"
 
 namespace cxr::bench {
+
+// cxrnet keeps OpenBLAS on one thread and splits GEMMs over OpenMP itself (kernels/cpu/parallel.h).
+// Raw OpenBLAS, the yardstick, gets as many threads of its own, as any program using it would.
+class OpenBlasOnAllThreads {
+ public:
+  OpenBlasOnAllThreads() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(omp_get_max_threads()); }
+  ~OpenBlasOnAllThreads() { openblas_set_num_threads(saved_); }
+  OpenBlasOnAllThreads(const OpenBlasOnAllThreads&) = delete;
+  OpenBlasOnAllThreads& operator=(const OpenBlasOnAllThreads&) = delete;
+
+ private:
+  int saved_;
+};
 
 // Runs `op` once untimed (first touch of outputs, OpenBLAS thread start-up), then once per
 // iteration, and reports `work` as rates and fractions of the ceilings.

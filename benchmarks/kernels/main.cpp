@@ -31,6 +31,8 @@ Ceilings measure_cpu_ceilings() {
     c.bytes_per_second = 2.0 * static_cast<double>(bytes) / best;  // read + written
   }
   {
+    const OpenBlasOnAllThreads raw_threads;
+    c.gemm_threads = openblas_get_num_threads();
     const int n = 2048;
     const auto a = random_vector(size_t{n} * n, 1), b = random_vector(size_t{n} * n, 2);
     std::vector<float> out(size_t{n} * n);
@@ -60,12 +62,13 @@ int main(int argc, char** argv) {
   cxr::bench::Ceilings& c = cxr::bench::ceilings();
   c = cxr::bench::measure_cpu_ceilings();
   std::fprintf(stderr, "ceilings: memcpy %.1f GB/s (read + written, one thread), OpenBLAS SGEMM n=2048 %.1f GFLOP/s (%d threads)\n",
-               c.bytes_per_second / 1e9, c.flops_per_second / 1e9, openblas_get_num_threads());
+               c.bytes_per_second / 1e9, c.flops_per_second / 1e9, c.gemm_threads);
   benchmark::AddCustomContext("ceiling_bandwidth_GBps", std::to_string(c.bytes_per_second / 1e9));
   benchmark::AddCustomContext("ceiling_bandwidth_what", "memcpy of 256 MiB, one thread, bytes read + written");
   benchmark::AddCustomContext("ceiling_GFLOPs", std::to_string(c.flops_per_second / 1e9));
   benchmark::AddCustomContext("ceiling_GFLOPs_what", "OpenBLAS cblas_sgemm n=2048, " +
-                                                         std::to_string(openblas_get_num_threads()) + " threads");
+                                                         std::to_string(c.gemm_threads) + " threads");
+  benchmark::AddCustomContext("cpu_threads", std::to_string(omp_get_max_threads()));
   benchmark::AddCustomContext("device", "cpu");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
