@@ -5,8 +5,10 @@
 //   dcol[pixels][RSC] = dy[pixels][K] . w[K][RSC]   (then col2im scatters dcol back onto dx)
 // The images are processed in chunks of as many as fit in kColBudgetFloats (at least one), so memory
 // is bounded whatever the batch (a 128x128 batch of 32 would otherwise need a ~150 MB buffer).
-// Threads (kernels/cpu/parallel.h): im2col and col2im split the chunk's images, sgemm its rows or
-// columns; the chunk size does not depend on the thread count, so neither does any result.
+// Threads (kernels/cpu/parallel.h): im2col splits the chunk's output rows and sgemm its product's
+// rows or columns; the input gradient goes one image per thread (input_gradient). Chunks and blocks
+// never depend on the thread count, so results differ between thread counts only where sgemm's
+// split does (parallel.h).
 // make_conv2d_shape and tf_window_padding live here too: they are host code shared by both backends.
 #include "kernels/conv2d.h"
 
@@ -113,22 +115,22 @@ void im2col(const Conv2dShape& s, const float* x_img, float* col, int oh0, int o
   }
 }
 
-// The adjoint of im2col: adds every col entry onto the input pixel it was copied from. dx_img must
-// be zeroed first; padded entries have no pixel and are dropped.
-void col2im_add(const Conv2dShape& s, const float* col, float* dx_img) {
+// The adjoint of im2col: adds every col entry onto the input pixel it was copied from, for the
+// image's output pixels [p0, p1) (col holds their rows, pixel p0's first). dx_img must be zeroed
+// first; padded entries have no pixel and are dropped.
+void col2im_add(const Conv2dShape& s, const float* col, float* dx_img, int64_t p0, int64_t p1) {
   const int64_t SC = static_cast<int64_t>(s.S) * s.C;
-  for (int oh = 0; oh < s.OH; ++oh) {
-    for (int ow = 0; ow < s.OW; ++ow) {
-      const float* src_row = col + (static_cast<int64_t>(oh) * s.OW + ow) * col_row_length(s);
-      const ColumnSpan span = column_span(s, ow);
-      for (int r = 0; r < s.R; ++r, src_row += SC) {
-        const int ih = oh * s.stride_h - s.pad_top + r;
-        if (ih < 0 || ih >= s.H) continue;
-        float* __restrict dst = dx_img + (static_cast<int64_t>(ih) * s.W + span.iw0 + span.lo) * s.C;
-        const float* __restrict src = src_row + static_cast<int64_t>(span.lo) * s.C;
-        const int64_t n = static_cast<int64_t>(span.hi - span.lo) * s.C;
-        for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
-      }
+  for (int64_t p = p0; p < p1; ++p) {
+    const int oh = static_cast<int>(p / s.OW), ow = static_cast<int>(p % s.OW);
+    const float* src_row = col + (p - p0) * col_row_length(s);
+    const ColumnSpan span = column_span(s, ow);
+    for (int r = 0; r < s.R; ++r, src_row += SC) {
+      const int ih = oh * s.stride_h - s.pad_top + r;
+      if (ih < 0 || ih >= s.H) continue;
+      float* __restrict dst = dx_img + (static_cast<int64_t>(ih) * s.W + span.iw0 + span.lo) * s.C;
+      const float* __restrict src = src_row + static_cast<int64_t>(span.lo) * s.C;
+      const int64_t n = static_cast<int64_t>(span.hi - span.lo) * s.C;
+      for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
     }
   }
 }
@@ -157,6 +159,28 @@ void channel_sums(int64_t rows, int K, const float* __restrict dy, double* __res
 
 // Uninitialised scratch: im2col writes every entry, so zero-filling would be a wasted pass.
 std::unique_ptr<float[]> scratch(int64_t n) { return std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n)); }
+
+// dx = col2im(dy . w), one image per thread at a time: col2im's windows overlap, so an image's dx
+// must have a single writer. Each image goes through in blocks of output pixels whose dcol (~256 KB)
+// stays in cache between the GEMM that writes it and the col2im that reads it. The blocks do not
+// depend on the thread count, so neither do the bits.
+void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx) {
+  const int64_t P = out_pixels(s), RSC = col_row_length(s);
+  const int64_t pixels_per_block = std::clamp<int64_t>((int64_t{1} << 16) / RSC, 1, P);
+  parallel_for(s.N, 1, [&](int64_t n0, int64_t n1) {
+    auto dcol = scratch(pixels_per_block * RSC);
+    for (int64_t n = n0; n < n1; ++n) {
+      float* dx_img = dx + n * image_size(s);
+      std::fill(dx_img, dx_img + image_size(s), 0.0f);
+      for (int64_t p0 = 0; p0 < P; p0 += pixels_per_block) {
+        const int64_t p1 = std::min(P, p0 + pixels_per_block);
+        sgemm(false, false, static_cast<int>(p1 - p0), static_cast<int>(RSC), s.K, 1.0f, dy + (n * P + p0) * s.K, w,
+              0.0f, dcol.get());
+        col2im_add(s, dcol.get(), dx_img, p0, p1);
+      }
+    }
+  });
+}
 
 }  // namespace
 
@@ -205,26 +229,16 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
     if (dw_or_null) sgemm(true, false, s.K, s.C, rows, 1.0f, dy, x, 0.0f, dw_or_null);
     return;
   }
+  if (dx_or_null) input_gradient(s, w, dy, dx_or_null);
+  if (!dw_or_null) return;
   const int chunk = images_per_chunk(s);
-  auto col = dw_or_null ? scratch(chunk * P * RSC) : nullptr;
-  auto dcol = dx_or_null ? scratch(chunk * P * RSC) : nullptr;
-  if (dx_or_null) std::fill(dx_or_null, dx_or_null + s.N * image_size(s), 0.0f);
+  auto col = scratch(chunk * P * RSC);
   for (int n0 = 0; n0 < s.N; n0 += chunk) {
     const int images = std::min(chunk, s.N - n0);
-    const int rows = static_cast<int>(images * P);
-    const float* dy_chunk = dy + n0 * P * s.K;
-    if (dw_or_null) {
-      im2col_images(s, x + n0 * image_size(s), images, col.get());
-      // The first chunk overwrites dw, the later ones add to it.
-      sgemm(true, false, s.K, static_cast<int>(RSC), rows, 1.0f, dy_chunk, col.get(), n0 == 0 ? 0.0f : 1.0f,
-            dw_or_null);
-    }
-    if (dx_or_null) {
-      sgemm(false, false, rows, static_cast<int>(RSC), s.K, 1.0f, dy_chunk, w, 0.0f, dcol.get());
-      parallel_for(images, 1, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) col2im_add(s, dcol.get() + i * P * RSC, dx_or_null + (n0 + i) * image_size(s));
-      });
-    }
+    im2col_images(s, x + n0 * image_size(s), images, col.get());
+    // The first chunk overwrites dw, the later ones add to it.
+    sgemm(true, false, s.K, static_cast<int>(RSC), static_cast<int>(images * P), 1.0f, dy + n0 * P * s.K, col.get(),
+          n0 == 0 ? 0.0f : 1.0f, dw_or_null);
   }
 }
 
