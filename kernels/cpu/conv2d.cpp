@@ -3,12 +3,15 @@
 //   y[pixels][K]      = col[pixels][RSC] . w[K][RSC]^T
 //   dw[K][RSC]        = dy[pixels][K]^T . col[pixels][RSC]
 //   dcol[pixels][RSC] = dy[pixels][K] . w[K][RSC]   (then col2im scatters dcol back onto dx)
-// The images are processed in chunks of as many as fit in kColBudgetFloats (at least one), so memory
-// is bounded whatever the batch (a 128x128 batch of 32 would otherwise need a ~150 MB buffer).
-// Threads (kernels/cpu/parallel.h): im2col splits the chunk's output rows and sgemm its product's
-// rows or columns; the input gradient goes one image per thread (input_gradient). Chunks and blocks
-// never depend on the thread count, so results differ between thread counts only where sgemm's
-// split does (parallel.h).
+// The weight gradient processes the images in chunks of as many as fit in kColBudgetFloats (at
+// least one), so memory is bounded whatever the batch (a 128x128 batch of 32 would otherwise need a
+// ~150 MB buffer).
+// Threads (kernels/cpu/parallel.h): the forward pass and the input gradient go through blocks of
+// one image's output pixels, one block per thread at a time, small enough that the im2col (or
+// col2im) buffer stays in cache; the weight gradient sums over images in chunks, im2col splitting a
+// chunk's rows and sgemm the product. Blocks and chunks never depend on the thread count, so only
+// the split GEMMs (the weight gradient; 1x1 convolutions, which are a single GEMM) can differ in
+// their last bits between thread counts (parallel.h).
 // make_conv2d_shape and tf_window_padding live here too: they are host code shared by both backends.
 #include "kernels/conv2d.h"
 
@@ -92,12 +95,12 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_run(cons
   for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
 }
 
-// The col rows of the output rows [oh0, oh1) of one image.
+// The col rows of the output rows [oh0, oh1) of one image, output row oh0's first.
 void im2col(const Conv2dShape& s, const float* x_img, float* col, int oh0, int oh1) {
   const int64_t SC = static_cast<int64_t>(s.S) * s.C;
   for (int oh = oh0; oh < oh1; ++oh) {
     for (int ow = 0; ow < s.OW; ++ow) {
-      float* dst = col + (static_cast<int64_t>(oh) * s.OW + ow) * col_row_length(s);
+      float* dst = col + (static_cast<int64_t>(oh - oh0) * s.OW + ow) * col_row_length(s);
       const ColumnSpan span = column_span(s, ow);
       for (int r = 0; r < s.R; ++r, dst += SC) {
         const int ih = oh * s.stride_h - s.pad_top + r;
@@ -143,7 +146,7 @@ void im2col_images(const Conv2dShape& s, const float* x, int images, float* col)
     for (int64_t row = row0; row < row1;) {  // row = image * OH + oh; a range may span images
       const int64_t i = row / s.OH;
       const int oh0 = static_cast<int>(row % s.OH), oh1 = static_cast<int>(std::min<int64_t>(row1 - i * s.OH, s.OH));
-      im2col(s, x + i * image_size(s), col + i * per_image, oh0, oh1);
+      im2col(s, x + i * image_size(s), col + i * per_image + int64_t{oh0} * s.OW * col_row_length(s), oh0, oh1);
       row = i * s.OH + oh1;
     }
   });
@@ -195,14 +198,21 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
     sgemm(false, true, static_cast<int>(s.N * P), s.K, s.C, 1.0f, x, w, beta, y);
     return;
   }
-  const int chunk = images_per_chunk(s);
-  auto col = scratch(chunk * P * RSC);
-  for (int n0 = 0; n0 < s.N; n0 += chunk) {
-    const int images = std::min(chunk, s.N - n0);
-    im2col_images(s, x + n0 * image_size(s), images, col.get());
-    sgemm(false, true, static_cast<int>(images * P), s.K, static_cast<int>(RSC), 1.0f, col.get(), w, beta,
-          y + n0 * P * s.K);
-  }
+  // Blocks of whole output rows of one image whose col (~512 KB) stays in cache from im2col to the
+  // GEMM, one block per thread at a time; the blocks do not depend on the thread count.
+  const int rows_per_block = static_cast<int>(std::clamp<int64_t>((int64_t{1} << 17) / (s.OW * RSC), 1, s.OH));
+  const int blocks_per_image = (s.OH + rows_per_block - 1) / rows_per_block;
+  parallel_for(int64_t{s.N} * blocks_per_image, 1, [&](int64_t b0, int64_t b1) {
+    auto col = scratch(int64_t{rows_per_block} * s.OW * RSC);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n = b / blocks_per_image;
+      const int oh0 = static_cast<int>(b % blocks_per_image) * rows_per_block;
+      const int oh1 = std::min(s.OH, oh0 + rows_per_block);
+      im2col(s, x + n * image_size(s), col.get(), oh0, oh1);
+      sgemm(false, true, (oh1 - oh0) * s.OW, s.K, static_cast<int>(RSC), 1.0f, col.get(), w, beta,
+            y + (n * P + int64_t{oh0} * s.OW) * s.K);
+    }
+  });
 }
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
