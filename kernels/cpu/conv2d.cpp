@@ -3,15 +3,12 @@
 //   y[pixels][K]      = col[pixels][RSC] . w[K][RSC]^T
 //   dw[K][RSC]        = dy[pixels][K]^T . col[pixels][RSC]
 //   dcol[pixels][RSC] = dy[pixels][K] . w[K][RSC]   (then col2im scatters dcol back onto dx)
-// The weight gradient processes the images in chunks of as many as fit in kColBudgetFloats (at
-// least one), so memory is bounded whatever the batch (a 128x128 batch of 32 would otherwise need a
-// ~150 MB buffer).
-// Threads (kernels/cpu/parallel.h): the forward pass and the input gradient go through blocks of
-// one image's output pixels, one block per thread at a time, small enough that the im2col (or
-// col2im) buffer stays in cache; the weight gradient sums over images in chunks, im2col splitting a
-// chunk's rows and sgemm the product. Blocks and chunks never depend on the thread count, so only
-// the split GEMMs (the weight gradient; 1x1 convolutions, which are a single GEMM) can differ in
-// their last bits between thread counts (parallel.h).
+// Every pass goes through blocks of one image's output pixels small enough that the im2col (or
+// col2im) buffer stays in cache, so memory is bounded whatever the batch (a whole 128x128 batch's
+// col would be ~150 MB). Threads (kernels/cpu/parallel.h) take blocks (forward), images (input
+// gradient) or fixed groups of images (weight gradient, summed in group order), never a split that
+// depends on the thread count, so the results are bit-identical on any number of threads, except
+// for 1x1 convolutions, which are a single GEMM split by sgemm (parallel.h).
 // make_conv2d_shape and tf_window_padding live here too: they are host code shared by both backends.
 #include "kernels/conv2d.h"
 
@@ -58,16 +55,17 @@ Conv2dShape make_conv2d_shape(int N, int H, int W, int C, int K, int R, int S, i
 namespace cpu {
 namespace {
 
-// 1 MB, about one core's L2. Measured on experiment 1's layers: no slower than 4 MB, faster than 16 MB.
+// A col block of at most 1 MB, about one core's L2 (the forward pass takes half: its GEMM also
+// streams y). Measured on experiment 1's layers: no slower than 4 MB, faster than 16 MB.
 constexpr int64_t kColBudgetFloats = int64_t{1} << 18;
 
 int64_t col_row_length(const Conv2dShape& s) { return static_cast<int64_t>(s.R) * s.S * s.C; }
 int64_t out_pixels(const Conv2dShape& s) { return static_cast<int64_t>(s.OH) * s.OW; }
 int64_t image_size(const Conv2dShape& s) { return static_cast<int64_t>(s.H) * s.W * s.C; }
 
-int images_per_chunk(const Conv2dShape& s) {
-  const int64_t per_image = out_pixels(s) * col_row_length(s);
-  return static_cast<int>(std::clamp<int64_t>(kColBudgetFloats / std::max<int64_t>(per_image, 1), 1, s.N));
+// Whole output rows of one image whose col rows fit in `budget` floats (at least one row).
+int rows_per_block(const Conv2dShape& s, int64_t budget) {
+  return static_cast<int>(std::clamp<int64_t>(budget / (int64_t{s.OW} * col_row_length(s)), 1, s.OH));
 }
 
 // A 1x1 stride-1 unpadded convolution's im2col matrix is the input itself (ResNet's many 1x1 convs).
@@ -138,20 +136,6 @@ void col2im_add(const Conv2dShape& s, const float* col, float* dx_img, int64_t p
   }
 }
 
-// im2col of `images` consecutive images, the threads splitting their output rows (a chunk is often
-// a single image).
-void im2col_images(const Conv2dShape& s, const float* x, int images, float* col) {
-  const int64_t per_image = out_pixels(s) * col_row_length(s);
-  parallel_for(int64_t{images} * s.OH, 2, [&](int64_t row0, int64_t row1) {
-    for (int64_t row = row0; row < row1;) {  // row = image * OH + oh; a range may span images
-      const int64_t i = row / s.OH;
-      const int oh0 = static_cast<int>(row % s.OH), oh1 = static_cast<int>(std::min<int64_t>(row1 - i * s.OH, s.OH));
-      im2col(s, x + i * image_size(s), col + i * per_image + int64_t{oh0} * s.OW * col_row_length(s), oh0, oh1);
-      row = i * s.OH + oh1;
-    }
-  });
-}
-
 // sums[k] += dy[p][k] over all rows, in row order per channel (restrict: GCC vectorises it).
 void channel_sums(int64_t rows, int K, const float* __restrict dy, double* __restrict sums) {
   for (int64_t p = 0; p < rows; ++p) {
@@ -185,6 +169,40 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
   });
 }
 
+// dw = the sum over images of dy_img^T . col_img. The images form a fixed number of groups (never
+// derived from the thread count); each group sums its images into a partial dw of its own, going
+// through each image in blocks of output rows whose col stays in cache, one group per thread at a
+// time; the partials are then added in group order. So the bits do not depend on the thread count.
+void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
+  const int64_t P = out_pixels(s), RSC = col_row_length(s), KRSC = s.K * RSC;
+  // 8 groups keep 2-8 cores busy; fewer where the partials would pass 64 MB (ResNet's widest layers).
+  const int groups = static_cast<int>(std::clamp<int64_t>((int64_t{1} << 24) / KRSC, 1, std::min(8, s.N)));
+  std::vector<float> partials(static_cast<size_t>((groups - 1) * KRSC));  // group 0 writes dw itself
+  const int rows = rows_per_block(s, kColBudgetFloats);
+  parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+    auto col = scratch(int64_t{rows} * s.OW * RSC);
+    for (int64_t g = g0; g < g1; ++g) {
+      float* out = g == 0 ? dw : partials.data() + (g - 1) * KRSC;
+      float beta = 0.0f;  // the group's first block overwrites its partial, the later ones add to it
+      for (int64_t n = s.N * g / groups; n < s.N * (g + 1) / groups; ++n) {
+        for (int oh0 = 0; oh0 < s.OH; oh0 += rows) {
+          const int oh1 = std::min(s.OH, oh0 + rows);
+          im2col(s, x + n * image_size(s), col.get(), oh0, oh1);
+          sgemm(true, false, s.K, static_cast<int>(RSC), (oh1 - oh0) * s.OW, 1.0f, dy + (n * P + int64_t{oh0} * s.OW) * s.K,
+                col.get(), beta, out);
+          beta = 1.0f;
+        }
+      }
+    }
+  });
+  parallel_for(KRSC, 32768, [&](int64_t i0, int64_t i1) {
+    for (int g = 1; g < groups; ++g) {
+      const float* __restrict part = partials.data() + (g - 1) * KRSC;
+      for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
+    }
+  });
+}
+
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
@@ -200,14 +218,14 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
   }
   // Blocks of whole output rows of one image whose col (~512 KB) stays in cache from im2col to the
   // GEMM, one block per thread at a time; the blocks do not depend on the thread count.
-  const int rows_per_block = static_cast<int>(std::clamp<int64_t>((int64_t{1} << 17) / (s.OW * RSC), 1, s.OH));
-  const int blocks_per_image = (s.OH + rows_per_block - 1) / rows_per_block;
+  const int rows = rows_per_block(s, kColBudgetFloats / 2);
+  const int blocks_per_image = (s.OH + rows - 1) / rows;
   parallel_for(int64_t{s.N} * blocks_per_image, 1, [&](int64_t b0, int64_t b1) {
-    auto col = scratch(int64_t{rows_per_block} * s.OW * RSC);
+    auto col = scratch(int64_t{rows} * s.OW * RSC);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t n = b / blocks_per_image;
-      const int oh0 = static_cast<int>(b % blocks_per_image) * rows_per_block;
-      const int oh1 = std::min(s.OH, oh0 + rows_per_block);
+      const int oh0 = static_cast<int>(b % blocks_per_image) * rows;
+      const int oh1 = std::min(s.OH, oh0 + rows);
       im2col(s, x + n * image_size(s), col.get(), oh0, oh1);
       sgemm(false, true, (oh1 - oh0) * s.OW, s.K, static_cast<int>(RSC), 1.0f, col.get(), w, beta,
             y + (n * P + int64_t{oh0} * s.OW) * s.K);
@@ -217,7 +235,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
                      float* dw_or_null, float* dbias_or_null) {
-  const int64_t P = out_pixels(s), RSC = col_row_length(s);
+  const int64_t P = out_pixels(s);
   if (dbias_or_null) {
     std::vector<double> sums(s.K, 0.0);  // double: the CPU result is the reference the GPU is compared with
     // Blocks of 512 rows, so the sum's order (and bits) do not depend on the thread count.
@@ -240,16 +258,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
     return;
   }
   if (dx_or_null) input_gradient(s, w, dy, dx_or_null);
-  if (!dw_or_null) return;
-  const int chunk = images_per_chunk(s);
-  auto col = scratch(chunk * P * RSC);
-  for (int n0 = 0; n0 < s.N; n0 += chunk) {
-    const int images = std::min(chunk, s.N - n0);
-    im2col_images(s, x + n0 * image_size(s), images, col.get());
-    // The first chunk overwrites dw, the later ones add to it.
-    sgemm(true, false, s.K, static_cast<int>(RSC), static_cast<int>(images * P), 1.0f, dy + n0 * P * s.K, col.get(),
-          n0 == 0 ? 0.0f : 1.0f, dw_or_null);
-  }
+  if (dw_or_null) weight_gradient(s, x, dy, dw_or_null);
 }
 
 }  // namespace cpu
