@@ -1,5 +1,7 @@
 // cxrnet: the command line. Exit codes: 0 ok, 2 bad input (a file, a flag, a config), 1 internal error.
 #include <CLI/CLI.hpp>
+#include <omp.h>
+
 #include <iostream>
 
 #include "apps/commands.h"
@@ -10,6 +12,10 @@
 int main(int argc, char** argv) {
   CLI::App app{"cxrnet: a from-scratch C++/CUDA CNN engine for chest X-ray classification"};
   app.require_subcommand(1);
+  app.fallthrough();  // the options below are accepted after the command too: `cxrnet train --threads 1`
+  int threads = 0;
+  app.add_option("--threads", threads, "CPU threads for the kernels (default: OMP_NUM_THREADS, else one per core)")
+      ->check(CLI::Range(1, 1024));
 
   std::string config_path;
   auto* summary = app.add_subcommand("summary", "Print the Keras-style model summary of an experiment");
@@ -139,6 +145,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is success; any other parse error is bad input
   }
+  if (threads > 0) omp_set_num_threads(threads);
   try {
     if (*summary) return cxr::command_summary(config_path, std::cout);
     if (*synth) return cxr::command_synth(synth_dir, synth_seed, std::cout, synth_small);

@@ -1,5 +1,6 @@
 #include "apps/run_training.h"
 
+#include <omp.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -187,6 +188,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, tc.seed);
   model.to(device);
+  if (device.is_cpu()) log << "cxrnet: CPU kernels on " << omp_get_max_threads() << " threads (--threads N to change)\n";
   const Datasets data = load_datasets(config.data, options.data_dir, log, options.cache_dir);
   result.class_names = data.class_names;
   result.has_validation = data.has_validation;

@@ -54,6 +54,7 @@ TEST(Cli, ParseErrorsAreBadInput) {
   EXPECT_EQ(run_cxrnet("predict --run r --threshold 1.5 x.jpeg").code, 2);
   EXPECT_EQ(run_cxrnet("reproduce --experiments 1,5").code, 2);
   EXPECT_EQ(run_cxrnet("no-such-command").code, 2);
+  EXPECT_EQ(run_cxrnet("--threads 0 evaluate --run r").code, 2);
 }
 
 TEST(Cli, RunCommandsMapErrorsToExitCodes) {
@@ -72,6 +73,16 @@ TEST(Cli, RunCommandsMapErrorsToExitCodes) {
   const Result ok = run_cxrnet("predict --run '" + trained.run.string() + "' '" + image.string() + "'");
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(ok.out.rfind("path,probability,label\n" + image.string() + ",", 0), 0u) << ok.out;
+
+  // --threads is accepted after the command, and the CPU kernels give the same result on 1 and 3
+  // threads (kernels/cpu/parallel.h: the convolutions never split by thread count).
+  const std::string folder = "'" + (trained.data / "test").string() + "'";
+  const Result one = run_cxrnet("predict --threads 1 --run '" + trained.run.string() + "' " + folder);
+  const Result three = run_cxrnet("predict --run '" + trained.run.string() + "' " + folder + " --threads 3");
+  EXPECT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(three.code, 0) << three.err;
+  EXPECT_GT(one.out.size(), 100u);
+  EXPECT_EQ(one.out, three.out);
 }
 
 }  // namespace
