@@ -169,35 +169,45 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
   });
 }
 
-// dw = the sum over images of dy_img^T . col_img. The images form a fixed number of groups (never
-// derived from the thread count); each group sums its images into a partial dw of its own, going
-// through each image in blocks of output rows whose col stays in cache, one group per thread at a
-// time; the partials are then added in group order. So the bits do not depend on the thread count.
+// dw = the sum over all output pixels of dy[pixel]^T . col[pixel]. The batch's output rows (row =
+// n * OH + oh) form a fixed number of groups (never derived from the thread count); each group sums
+// its rows into a partial dw of its own, in blocks of rows whose col stays in cache (a block may
+// span images), one group per thread at a time; the partials are then added in group order, so the
+// bits do not depend on the thread count. A group needs enough pixels for its GEMMs to be efficient
+// (their inner dimension): a layer with few pixels per batch and a large dw (ResNet's last stage at
+// 2x2) runs as one group, whose GEMMs sgemm splits over the threads instead (parallel.h).
 void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
-  const int64_t P = out_pixels(s), RSC = col_row_length(s), KRSC = s.K * RSC;
-  // 8 groups keep 2-8 cores busy; fewer where the partials would pass 64 MB (ResNet's widest layers).
-  const int groups = static_cast<int>(std::clamp<int64_t>((int64_t{1} << 24) / KRSC, 1, std::min(8, s.N)));
-  std::vector<float> partials(static_cast<size_t>((groups - 1) * KRSC));  // group 0 writes dw itself
-  const int rows = rows_per_block(s, kColBudgetFloats);
+  const int64_t RSC = col_row_length(s), KRSC = s.K * RSC, rows = int64_t{s.N} * s.OH;
+  // Up to 8 groups (2-8 cores busy) of at least 512 pixels, and at most 64 MB of partials.
+  const int64_t pixels = rows * s.OW;
+  const int groups = static_cast<int>(
+      std::clamp<int64_t>(std::min(pixels / 512, (int64_t{1} << 24) / KRSC), 1, std::min<int64_t>(8, rows)));
+  auto partials = scratch((groups - 1) * KRSC);  // group 0 writes dw itself; first blocks overwrite
+  const int64_t block_rows = std::max<int64_t>(1, kColBudgetFloats / (int64_t{s.OW} * RSC));
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    auto col = scratch(int64_t{rows} * s.OW * RSC);
+    auto col = scratch(block_rows * s.OW * RSC);
     for (int64_t g = g0; g < g1; ++g) {
-      float* out = g == 0 ? dw : partials.data() + (g - 1) * KRSC;
-      float beta = 0.0f;  // the group's first block overwrites its partial, the later ones add to it
-      for (int64_t n = s.N * g / groups; n < s.N * (g + 1) / groups; ++n) {
-        for (int oh0 = 0; oh0 < s.OH; oh0 += rows) {
-          const int oh1 = std::min(s.OH, oh0 + rows);
-          im2col(s, x + n * image_size(s), col.get(), oh0, oh1);
-          sgemm(true, false, s.K, static_cast<int>(RSC), (oh1 - oh0) * s.OW, 1.0f, dy + (n * P + int64_t{oh0} * s.OW) * s.K,
-                col.get(), beta, out);
-          beta = 1.0f;
+      float* out = g == 0 ? dw : partials.get() + (g - 1) * KRSC;
+      const int64_t end = rows * (g + 1) / groups;
+      for (int64_t r0 = rows * g / groups; r0 < end; r0 += block_rows) {
+        const int64_t r1 = std::min(end, r0 + block_rows);
+        for (int64_t r = r0; r < r1;) {  // im2col of each image's part of the block
+          const int64_t n = r / s.OH;
+          const int oh0 = static_cast<int>(r % s.OH), oh1 = static_cast<int>(std::min<int64_t>(r1 - n * s.OH, s.OH));
+          im2col(s, x + n * image_size(s), col.get() + (r - r0) * s.OW * RSC, oh0, oh1);
+          r = n * s.OH + oh1;
         }
+        // The group's first block overwrites its partial, the later ones add to it. dy's rows are
+        // contiguous across images, like the block's col rows.
+        const bool first = r0 == rows * g / groups;
+        sgemm(true, false, s.K, static_cast<int>(RSC), static_cast<int>((r1 - r0) * s.OW), 1.0f,
+              dy + r0 * s.OW * s.K, col.get(), first ? 0.0f : 1.0f, out);
       }
     }
   });
   parallel_for(KRSC, 32768, [&](int64_t i0, int64_t i1) {
     for (int g = 1; g < groups; ++g) {
-      const float* __restrict part = partials.data() + (g - 1) * KRSC;
+      const float* __restrict part = partials.get() + (g - 1) * KRSC;
       for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
     }
   });
