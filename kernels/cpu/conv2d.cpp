@@ -63,9 +63,16 @@ int64_t col_row_length(const Conv2dShape& s) { return static_cast<int64_t>(s.R) 
 int64_t out_pixels(const Conv2dShape& s) { return static_cast<int64_t>(s.OH) * s.OW; }
 int64_t image_size(const Conv2dShape& s) { return static_cast<int64_t>(s.H) * s.W * s.C; }
 
-// Whole output rows of one image whose col rows fit in `budget` floats (at least one row).
-int rows_per_block(const Conv2dShape& s, int64_t budget) {
-  return static_cast<int>(std::clamp<int64_t>(budget / (int64_t{s.OW} * col_row_length(s)), 1, s.OH));
+// Every GEMM call packs the weights (K x RSC floats) afresh, so a block needs enough output pixels
+// to amortise that: ResNet's 2x2 last stage has 4 pixels per image against 2.4M weights.
+constexpr int64_t kMinBlockPixels = 128;
+
+// Output rows of the batch (row = n * OH + oh) per block, a block possibly spanning images: as many
+// as fit `budget` floats of col, and at least kMinBlockPixels pixels.
+int64_t block_rows(const Conv2dShape& s, int64_t budget) {
+  const int64_t by_budget = budget / (int64_t{s.OW} * col_row_length(s));
+  const int64_t by_pixels = (kMinBlockPixels + s.OW - 1) / s.OW;
+  return std::clamp<int64_t>(std::max(by_budget, by_pixels), 1, int64_t{s.N} * s.OH);
 }
 
 // A 1x1 stride-1 unpadded convolution's im2col matrix is the input itself (ResNet's many 1x1 convs).
@@ -136,6 +143,16 @@ void col2im_add(const Conv2dShape& s, const float* col, float* dx_img, int64_t p
   }
 }
 
+// im2col of the batch's output rows [r0, r1) (row = n * OH + oh), row r0's first.
+void im2col_rows(const Conv2dShape& s, const float* x, int64_t r0, int64_t r1, float* col) {
+  for (int64_t r = r0; r < r1;) {
+    const int64_t n = r / s.OH;
+    const int oh0 = static_cast<int>(r % s.OH), oh1 = static_cast<int>(std::min<int64_t>(r1 - n * s.OH, s.OH));
+    im2col(s, x + n * image_size(s), col + (r - r0) * s.OW * col_row_length(s), oh0, oh1);
+    r = n * s.OH + oh1;
+  }
+}
+
 // sums[k] += dy[p][k] over all rows, in row order per channel (restrict: GCC vectorises it).
 void channel_sums(int64_t rows, int K, const float* __restrict dy, double* __restrict sums) {
   for (int64_t p = 0; p < rows; ++p) {
@@ -147,23 +164,28 @@ void channel_sums(int64_t rows, int K, const float* __restrict dy, double* __res
 // Uninitialised scratch: im2col writes every entry, so zero-filling would be a wasted pass.
 std::unique_ptr<float[]> scratch(int64_t n) { return std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n)); }
 
-// dx = col2im(dy . w), one image per thread at a time: col2im's windows overlap, so an image's dx
-// must have a single writer. Each image goes through in blocks of output pixels whose dcol (~256 KB)
-// stays in cache between the GEMM that writes it and the col2im that reads it. The blocks do not
-// depend on the thread count, so neither do the bits.
+// dx = col2im(dy . w). col2im's windows overlap, so an image's dx must have a single writer: each
+// work item is one image, gone through in blocks of output pixels whose dcol (~256 KB) stays in
+// cache between the GEMM that writes it and the col2im that reads it, or, for images of fewer than
+// kMinBlockPixels pixels, several whole images under one GEMM. The items do not depend on the
+// thread count, so neither do the bits.
 void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx) {
   const int64_t P = out_pixels(s), RSC = col_row_length(s);
-  const int64_t pixels_per_block = std::clamp<int64_t>((int64_t{1} << 16) / RSC, 1, P);
-  parallel_for(s.N, 1, [&](int64_t n0, int64_t n1) {
-    auto dcol = scratch(pixels_per_block * RSC);
-    for (int64_t n = n0; n < n1; ++n) {
-      float* dx_img = dx + n * image_size(s);
-      std::fill(dx_img, dx_img + image_size(s), 0.0f);
-      for (int64_t p0 = 0; p0 < P; p0 += pixels_per_block) {
+  const bool small = P < kMinBlockPixels;
+  const int64_t images_per_item = small ? (kMinBlockPixels + P - 1) / P : 1;
+  const int64_t pixels_per_block = small ? P : std::clamp<int64_t>((int64_t{1} << 16) / RSC, kMinBlockPixels, P);
+  const int64_t items = (s.N + images_per_item - 1) / images_per_item;
+  parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
+    auto dcol = scratch(images_per_item * pixels_per_block * RSC);
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t n0 = item * images_per_item, n1 = std::min<int64_t>(s.N, n0 + images_per_item);
+      std::fill(dx + n0 * image_size(s), dx + n1 * image_size(s), 0.0f);
+      for (int64_t p0 = 0; p0 < P; p0 += pixels_per_block) {  // one block when several images
         const int64_t p1 = std::min(P, p0 + pixels_per_block);
-        sgemm(false, false, static_cast<int>(p1 - p0), static_cast<int>(RSC), s.K, 1.0f, dy + (n * P + p0) * s.K, w,
-              0.0f, dcol.get());
-        col2im_add(s, dcol.get(), dx_img, p0, p1);
+        sgemm(false, false, static_cast<int>((n1 - n0) * (p1 - p0)), static_cast<int>(RSC), s.K, 1.0f,
+              dy + (n0 * P + p0) * s.K, w, 0.0f, dcol.get());
+        for (int64_t n = n0; n < n1; ++n)
+          col2im_add(s, dcol.get() + (n - n0) * (p1 - p0) * RSC, dx + n * image_size(s), p0, p1);
       }
     }
   });
@@ -183,20 +205,15 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
   const int groups = static_cast<int>(
       std::clamp<int64_t>(std::min(pixels / 512, (int64_t{1} << 24) / KRSC), 1, std::min<int64_t>(8, rows)));
   auto partials = scratch((groups - 1) * KRSC);  // group 0 writes dw itself; first blocks overwrite
-  const int64_t block_rows = std::max<int64_t>(1, kColBudgetFloats / (int64_t{s.OW} * RSC));
+  const int64_t rows_per_block = block_rows(s, kColBudgetFloats);
   parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    auto col = scratch(block_rows * s.OW * RSC);
+    auto col = scratch(rows_per_block * s.OW * RSC);
     for (int64_t g = g0; g < g1; ++g) {
       float* out = g == 0 ? dw : partials.get() + (g - 1) * KRSC;
       const int64_t end = rows * (g + 1) / groups;
-      for (int64_t r0 = rows * g / groups; r0 < end; r0 += block_rows) {
-        const int64_t r1 = std::min(end, r0 + block_rows);
-        for (int64_t r = r0; r < r1;) {  // im2col of each image's part of the block
-          const int64_t n = r / s.OH;
-          const int oh0 = static_cast<int>(r % s.OH), oh1 = static_cast<int>(std::min<int64_t>(r1 - n * s.OH, s.OH));
-          im2col(s, x + n * image_size(s), col.get() + (r - r0) * s.OW * RSC, oh0, oh1);
-          r = n * s.OH + oh1;
-        }
+      for (int64_t r0 = rows * g / groups; r0 < end; r0 += rows_per_block) {
+        const int64_t r1 = std::min(end, r0 + rows_per_block);
+        im2col_rows(s, x, r0, r1, col.get());
         // The group's first block overwrites its partial, the later ones add to it. dy's rows are
         // contiguous across images, like the block's col rows.
         const bool first = r0 == rows * g / groups;
@@ -226,19 +243,16 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
     sgemm(false, true, static_cast<int>(s.N * P), s.K, s.C, 1.0f, x, w, beta, y);
     return;
   }
-  // Blocks of whole output rows of one image whose col (~512 KB) stays in cache from im2col to the
-  // GEMM, one block per thread at a time; the blocks do not depend on the thread count.
-  const int rows = rows_per_block(s, kColBudgetFloats / 2);
-  const int blocks_per_image = (s.OH + rows - 1) / rows;
-  parallel_for(int64_t{s.N} * blocks_per_image, 1, [&](int64_t b0, int64_t b1) {
-    auto col = scratch(int64_t{rows} * s.OW * RSC);
+  // Blocks of the batch's output rows whose col (~512 KB) stays in cache from im2col to the GEMM,
+  // one block per thread at a time; the blocks do not depend on the thread count.
+  const int64_t rows = block_rows(s, kColBudgetFloats / 2), all_rows = int64_t{s.N} * s.OH;
+  parallel_for((all_rows + rows - 1) / rows, 1, [&](int64_t b0, int64_t b1) {
+    auto col = scratch(rows * s.OW * RSC);
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n = b / blocks_per_image;
-      const int oh0 = static_cast<int>(b % blocks_per_image) * rows;
-      const int oh1 = std::min(s.OH, oh0 + rows);
-      im2col(s, x + n * image_size(s), col.get(), oh0, oh1);
-      sgemm(false, true, (oh1 - oh0) * s.OW, s.K, static_cast<int>(RSC), 1.0f, col.get(), w, beta,
-            y + (n * P + int64_t{oh0} * s.OW) * s.K);
+      const int64_t r0 = b * rows, r1 = std::min(all_rows, r0 + rows);
+      im2col_rows(s, x, r0, r1, col.get());
+      sgemm(false, true, static_cast<int>((r1 - r0) * s.OW), s.K, static_cast<int>(RSC), 1.0f, col.get(), w, beta,
+            y + r0 * s.OW * s.K);
     }
   });
 }

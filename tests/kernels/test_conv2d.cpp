@@ -156,9 +156,11 @@ const Case kCases[] = {
     {2, 13, 13, 3, 32, 5, 5, 2, 2, false, true},  // stride 2, K = 32
     {1, 9, 10, 1, 8, 3, 3, 1, 2, false, false},   // one channel, no bias, uneven strides
     {2, 6, 6, 4, 3, 1, 1, 2, 2, false, false},  // 1x1 s2: im2col with a 1x1 window
-    // conv2d.cpp processes images in chunks whose im2col buffer stays under 2^18 floats:
-    {5, 24, 24, 10, 4, 5, 5, 1, 1, false, true},  // 100k floats per image: chunks of 2, 2 and 1 images
-    {3, 44, 44, 10, 4, 5, 5, 1, 1, true, false},  // 484k floats per image: one image per chunk
+    // conv2d.cpp goes through blocks of output rows that may span images (forward, weight gradient)
+    // and, for the input gradient, images in blocks of >= 128 pixels or several small images at once:
+    {5, 24, 24, 10, 4, 5, 5, 1, 1, false, true},  // 400 pixels of 250 floats: blocks span images
+    {3, 44, 44, 10, 4, 5, 5, 1, 1, true, false},  // 1,936 pixels per image: several blocks per image
+    {41, 6, 6, 3, 4, 3, 3, 1, 1, false, true},    // 16 pixels per image: dx items of 8 images, the last of 1
 };
 
 // (A stream rather than a chain of string '+': GCC 12 at -O3 warns falsely (-Wrestrict) on the chain.)
