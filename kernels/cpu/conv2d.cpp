@@ -235,11 +235,13 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   if (direct::handles(s)) return direct::forward(s, x, w, bias_or_null, y);  // RGB input layers
   const int64_t P = out_pixels(s), RSC = col_row_length(s);
-  if (bias_or_null) {
-    for (int64_t p = 0; p < s.N * P; ++p) std::memcpy(y + p * s.K, bias_or_null, sizeof(float) * s.K);
-  }
+  auto start_from_bias = [&](int64_t p0, int64_t p1) {  // output pixels [p0, p1) of the batch
+    if (bias_or_null)
+      for (int64_t p = p0; p < p1; ++p) std::memcpy(y + p * s.K, bias_or_null, sizeof(float) * s.K);
+  };
   const float beta = bias_or_null ? 1.0f : 0.0f;  // the GEMM adds onto the bias already in y
   if (col_is_input(s)) {
+    start_from_bias(0, s.N * P);
     sgemm(false, true, static_cast<int>(s.N * P), s.K, s.C, 1.0f, x, w, beta, y);
     return;
   }
@@ -250,6 +252,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
     auto col = scratch(rows * s.OW * RSC);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t r0 = b * rows, r1 = std::min(all_rows, r0 + rows);
+      start_from_bias(r0 * s.OW, r1 * s.OW);
       im2col_rows(s, x, r0, r1, col.get());
       sgemm(false, true, static_cast<int>((r1 - r0) * s.OW), s.K, static_cast<int>(RSC), 1.0f, col.get(), w, beta,
             y + r0 * s.OW * s.K);
