@@ -4,10 +4,11 @@
 // two threads write the same value and no sum's order depends on how the work was split: results
 // are bit-identical on 1, 2 or 16 threads (tests/kernels/test_parallel*.cpp check it). Reductions
 // whose order would depend on the split (a sum over the batch) are split over their outputs instead
-// (a weight gradient over its taps) or into fixed-size blocks. The one exception is the GEMM:
-// OpenBLAS computes the ragged edge of a matrix with other micro-kernels, in another summation
-// order, so an element near a block boundary can differ in its last bits between thread counts
-// (aligning the blocks to 64 rows did not avoid it). A run is still bit-for-bit repeatable at a
+// (a weight gradient over its taps) or into fixed-size blocks. The one exception is a GEMM that
+// sgemm (dense.cpp) splits over the threads (Dense layers, 1x1 convolutions, the weight gradient of
+// a layer with few pixels): OpenBLAS computes the ragged edge of a matrix with other micro-kernels,
+// in another summation order, so an element near a block boundary can differ in its last bits
+// between thread counts (aligning the blocks to 64 rows did not avoid it). A run is still bit-for-bit repeatable at a
 // given thread count, which is what resuming a checkpoint needs.
 //
 // OpenBLAS runs single-threaded (set once, at start-up, in dense.cpp): cxrnet's GEMM wrapper splits
