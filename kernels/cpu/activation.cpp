@@ -10,9 +10,8 @@
 namespace cxr::kernels::cpu {
 namespace {
 
-// Below this many elements per thread the fork/join (a few microseconds) costs more than the
-// memory-bound loop saves. Sigmoid's exp makes it ~10x dearer per element, hence a lower bound.
-constexpr int64_t kMinPerThread = 32768;
+// Sigmoid's exp makes it ~10x dearer per element than a memory-bound map, hence a lower bound than
+// kMinValuesPerThread (parallel.h).
 constexpr int64_t kMinSigmoidPerThread = 4096;
 
 void relu_forward_range(int64_t n, const float* x, float* y) {
@@ -43,11 +42,11 @@ void sigmoid_backward_range(int64_t n, const float* y, const float* dy, float* d
 }  // namespace
 
 void relu_forward(int64_t n, const float* x, float* y) {
-  parallel_for(n, kMinPerThread, [=](int64_t b, int64_t e) { relu_forward_range(e - b, x + b, y + b); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t b, int64_t e) { relu_forward_range(e - b, x + b, y + b); });
 }
 
 void relu_backward(int64_t n, const float* x, const float* dy, float* dx) {
-  parallel_for(n, kMinPerThread, [=](int64_t b, int64_t e) { relu_backward_range(e - b, x + b, dy + b, dx + b); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t b, int64_t e) { relu_backward_range(e - b, x + b, dy + b, dx + b); });
 }
 
 void sigmoid_forward(int64_t n, const float* x, float* y) {
@@ -55,7 +54,7 @@ void sigmoid_forward(int64_t n, const float* x, float* y) {
 }
 
 void sigmoid_backward(int64_t n, const float* y, const float* dy, float* dx) {
-  parallel_for(n, kMinPerThread, [=](int64_t b, int64_t e) { sigmoid_backward_range(e - b, y + b, dy + b, dx + b); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t b, int64_t e) { sigmoid_backward_range(e - b, y + b, dy + b, dx + b); });
 }
 
 }  // namespace cxr::kernels::cpu

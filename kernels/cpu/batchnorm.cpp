@@ -22,22 +22,17 @@ namespace cxr::kernels::cpu {
 namespace {
 
 constexpr int64_t kRowsPerBlock = 512;  // per partial sum: 32 KiB of x at 16 channels
-// Below this many elements per thread the fork/join (a few microseconds) costs more than it saves.
-constexpr int64_t kMinPerThread = 32768;
-
-int64_t min_rows_per_thread(int C) { return std::max<int64_t>(1, kMinPerThread / C); }
 
 // Calls body(m0, m1) on ranges of rows covering [0, M), on the OpenMP threads.
 template <typename Body>
 void for_rows(int64_t M, int C, Body&& body) {
-  parallel_for(M, min_rows_per_thread(C), body);
+  parallel_for(M, min_items_per_thread(C), body);
 }
 
 // Per-channel sums over all rows in blocks of kRowsPerBlock (parallel.h's blocked_sums).
 template <typename AddBlock>
 void channel_block_sums(int64_t M, int C, int width, AddBlock&& add_block, double* totals) {
-  cpu::blocked_sums(M, kRowsPerBlock, std::max<int64_t>(1, min_rows_per_thread(C) / kRowsPerBlock), width, add_block,
-                    totals);
+  cpu::blocked_sums(M, kRowsPerBlock, min_items_per_thread(kRowsPerBlock * C), width, add_block, totals);
 }
 
 // sum[c] += x[m][c] over all rows.

@@ -222,7 +222,7 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
       }
     }
   });
-  parallel_for(KRSC, 32768, [&](int64_t i0, int64_t i1) {
+  parallel_for(KRSC, kMinValuesPerThread, [&](int64_t i0, int64_t i1) {
     for (int g = 1; g < groups; ++g) {
       const float* __restrict part = partials.get() + (g - 1) * KRSC;
       for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
@@ -266,7 +266,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   if (dbias_or_null) {
     std::vector<double> sums(s.K, 0.0);  // double: the CPU result is the reference the GPU is compared with
     // Blocks of 512 rows, so the sum's order (and bits) do not depend on the thread count.
-    const int64_t min_blocks_per_thread = std::max(1, 128 / s.K);  // 64K elements
+    const int64_t min_blocks_per_thread = min_items_per_thread(512 * s.K);
     blocked_sums(
         s.N * P, 512, min_blocks_per_thread, s.K,
         [&](int64_t m0, int64_t m1, double* partial) { channel_sums(m1 - m0, s.K, dy + m0 * s.K, partial); },

@@ -8,10 +8,6 @@
 namespace cxr::kernels::cpu {
 namespace {
 
-// Below this many elements per thread the fork/join (a few microseconds) costs more than these
-// memory-bound loops save.
-constexpr int64_t kMinPerThread = 32768;
-
 void fill_range(int64_t n, float value, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = value;
 }
@@ -31,19 +27,19 @@ void mul_range(int64_t n, const float* a, const float* b, float* y) {
 }  // namespace
 
 void fill(int64_t n, float value, float* y) {
-  parallel_for(n, kMinPerThread, [=](int64_t b, int64_t e) { fill_range(e - b, value, y + b); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t b, int64_t e) { fill_range(e - b, value, y + b); });
 }
 void add(int64_t n, const float* a, const float* b, float* y) {
-  parallel_for(n, kMinPerThread, [=](int64_t i0, int64_t i1) { add_range(i1 - i0, a + i0, b + i0, y + i0); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t i0, int64_t i1) { add_range(i1 - i0, a + i0, b + i0, y + i0); });
 }
 void accumulate(int64_t n, const float* x, float* y) {
-  parallel_for(n, kMinPerThread, [=](int64_t b, int64_t e) { accumulate_range(e - b, x + b, y + b); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t b, int64_t e) { accumulate_range(e - b, x + b, y + b); });
 }
 void scale(int64_t n, float alpha, const float* x, float* y) {
-  parallel_for(n, kMinPerThread, [=](int64_t b, int64_t e) { scale_range(e - b, alpha, x + b, y + b); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t b, int64_t e) { scale_range(e - b, alpha, x + b, y + b); });
 }
 void mul(int64_t n, const float* a, const float* b, float* y) {
-  parallel_for(n, kMinPerThread, [=](int64_t i0, int64_t i1) { mul_range(i1 - i0, a + i0, b + i0, y + i0); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t i0, int64_t i1) { mul_range(i1 - i0, a + i0, b + i0, y + i0); });
 }
 
 // One sequential pass: no training step sums a large tensor with it, and a split would need a fixed

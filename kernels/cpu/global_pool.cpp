@@ -7,19 +7,9 @@
 #include "kernels/global_pool.h"
 
 namespace cxr::kernels::cpu {
-namespace {
-
-// Fewer values than this per thread do not pay for the fork/join (a few microseconds).
-constexpr int64_t kMinPerThread = 32768;
-
-int64_t min_images_per_thread(int HW, int C) {
-  return std::max<int64_t>(1, kMinPerThread / std::max<int64_t>(int64_t{HW} * C, 1));
-}
-
-}  // namespace
 
 void global_avg_pool2d_forward(int N, int HW, int C, const float* x, float* y) {
-  parallel_for(N, min_images_per_thread(HW, C), [=](int64_t n0, int64_t n1) {
+  parallel_for(N, min_items_per_thread(int64_t{HW} * C), [=](int64_t n0, int64_t n1) {
     std::vector<float> acc(static_cast<size_t>(C));
     for (int64_t n = n0; n < n1; ++n) {
       const float* img = x + n * HW * C;
@@ -32,7 +22,7 @@ void global_avg_pool2d_forward(int N, int HW, int C, const float* x, float* y) {
 }
 
 void global_avg_pool2d_backward(int N, int HW, int C, const float* dy, float* dx) {
-  parallel_for(N, min_images_per_thread(HW, C), [=](int64_t n0, int64_t n1) {
+  parallel_for(N, min_items_per_thread(int64_t{HW} * C), [=](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t p = 0; p < HW; ++p)
         for (int64_t c = 0; c < C; ++c) dx[(n * HW + p) * C + c] = dy[n * C + c] / static_cast<float>(HW);

@@ -11,10 +11,9 @@
 namespace cxr::kernels::cpu {
 namespace {
 
-// Below this many elements per thread the fork/join (a few microseconds) costs more than it saves.
-// Adam's square root and division make it dearer per element than a plain map.
+// Adam's square root and division make it dearer per element than a plain map (SGD), hence a lower
+// bound than kMinValuesPerThread (parallel.h).
 constexpr int64_t kMinAdamPerThread = 16384;
-constexpr int64_t kMinSgdPerThread = 32768;
 
 void adam_range(int64_t n, float alpha, float one_minus_b1, float one_minus_b2, float epsilon, float* param,
                 const float* grad, float* m, float* v) {
@@ -45,7 +44,7 @@ void adam_update(int64_t n, const AdamParams& p, int64_t t, float* param, const 
 }
 
 void sgd_update(int64_t n, float lr, float* param, const float* grad) {
-  parallel_for(n, kMinSgdPerThread, [=](int64_t b, int64_t e) { sgd_range(e - b, lr, param + b, grad + b); });
+  parallel_for(n, kMinValuesPerThread, [=](int64_t b, int64_t e) { sgd_range(e - b, lr, param + b, grad + b); });
 }
 
 }  // namespace cxr::kernels::cpu

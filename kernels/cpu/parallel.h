@@ -27,6 +27,13 @@
 
 namespace cxr::kernels::cpu {
 
+// Below this many values per thread a memory-bound pass costs less than the fork/join saves (a few
+// microseconds): the threshold every kernel's split uses, in values or in items of values.
+constexpr int64_t kMinValuesPerThread = 32768;
+inline int64_t min_items_per_thread(int64_t values_per_item) {
+  return std::max<int64_t>(1, kMinValuesPerThread / std::max<int64_t>(values_per_item, 1));
+}
+
 // The threads a parallel_for may use here: 1 inside another parallel region (no nesting).
 inline int cpu_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
 

@@ -27,13 +27,7 @@ namespace {
 
 // Images split over the OpenMP threads (kernels/cpu/parallel.h): an image's outputs, and in the
 // backward its dx (overlapping windows add onto the same pixel in scan order), belong to one thread,
-// so the bits do not depend on the thread count. Fewer input values than this per thread do not pay
-// for the fork/join.
-constexpr int64_t kMinPerThread = 32768;
-
-int64_t min_images_per_thread(int64_t image) {
-  return std::max<int64_t>(1, kMinPerThread / std::max<int64_t>(image, 1));
-}
+// so the bits do not depend on the thread count.
 
 // The in-image part of one output pixel's window: rows [r0, r1) and columns [c0, c1) of the input.
 struct Window {
@@ -99,7 +93,7 @@ __attribute__((noinline)) void image_backward(const Pool2dShape& s, const float*
 
 void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y) {
   const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
-  parallel_for(s.N, min_images_per_thread(image), [&](int64_t n0, int64_t n1) {
+  parallel_for(s.N, min_items_per_thread(image), [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int oh = 0; oh < s.OH; ++oh)
         for (int ow = 0; ow < s.OW; ++ow)
@@ -111,7 +105,7 @@ void maxpool2d_backward(const Pool2dShape& s, const float* x, const float* dy, f
   const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
   if (image > INT32_MAX) throw std::invalid_argument("maxpool2d: an image of " + std::to_string(image) + " values is too large");
   const int64_t out_image = static_cast<int64_t>(s.OH) * s.OW * s.C;
-  parallel_for(s.N, min_images_per_thread(image), [&](int64_t n0, int64_t n1) {
+  parallel_for(s.N, min_items_per_thread(image), [&](int64_t n0, int64_t n1) {
     std::fill(dx + n0 * image, dx + n1 * image, 0.0f);
     std::vector<float> best(s.C);
     std::vector<int32_t> arg(s.C);

@@ -6,22 +6,16 @@
 #include "kernels/cpu/parallel.h"
 
 namespace cxr::kernels::cpu {
-namespace {
 
 // Rows split over the OpenMP threads (kernels/cpu/parallel.h); each is a copy, so any split gives
-// the same bits. Fewer values than this per thread do not pay for the fork/join.
-constexpr int64_t kMinPerThread = 65536;
-
-int64_t min_rows_per_thread(int64_t row) { return std::max<int64_t>(1, kMinPerThread / std::max<int64_t>(row, 1)); }
-
-}  // namespace
+// the same bits.
 
 // Rows of an NHWC image are contiguous runs of W*C floats: copy each input row into the middle of
 // its padded row, zero the rest.
 void zero_pad2d_forward(const Pad2dShape& s, const float* x, float* y) {
   const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
   const int64_t out_row = OW * C, in_row = int64_t{s.W} * C;
-  parallel_for(s.N * OH, min_rows_per_thread(out_row), [&](int64_t r0, int64_t r1) {
+  parallel_for(s.N * OH, min_items_per_thread(out_row), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {  // r = n * OH + oh
       const int64_t n = r / OH, h = r % OH - s.top;
       float* dst = y + r * out_row;
@@ -40,7 +34,7 @@ void zero_pad2d_forward(const Pad2dShape& s, const float* x, float* y) {
 void zero_pad2d_backward(const Pad2dShape& s, const float* dy, float* dx) {
   const int64_t OH = s.OH(), OW = s.OW(), C = s.C;
   const int64_t out_row = OW * C, in_row = int64_t{s.W} * C;
-  parallel_for(int64_t{s.N} * s.H, min_rows_per_thread(in_row), [&](int64_t r0, int64_t r1) {
+  parallel_for(int64_t{s.N} * s.H, min_items_per_thread(in_row), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {  // r = n * H + h
       const int64_t n = r / s.H, h = r % s.H;
       std::memcpy(dx + r * in_row, dy + (n * OH + h + s.top) * out_row + s.left * C,
