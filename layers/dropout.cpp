@@ -1,6 +1,10 @@
 // Dropout: YAML `type: Dropout, rate: 0.5` -> engine/ops/dropout.cpp -> kernels/cpu/dropout.cpp.
 // Active only in training mode. Like Keras, it ignores `trainable`: a frozen Dropout still drops.
+// `kernels: custom` keeps this layer on the custom CUDA kernel, whose masks are the CPU's bit for bit,
+// when the rest of the model runs on cuDNN (whose dropout draws from its own generator).
+#include "engine/kernel_choice.h"
 #include "engine/ops.h"
+#include "layers/activation_fn.h"
 #include "layers/registry.h"
 
 namespace cxr {
@@ -9,11 +13,13 @@ namespace {
 class Dropout : public Layer {
  public:
   float rate = 0.0f;
+  std::optional<KernelChoice> kernels;  // YAML `kernels: custom | vendor`: this layer's CUDA implementation
   const char* class_name() const override { return "Dropout"; }
   Shape build(const Shape& in, uint64_t, uint64_t) override { return in; }
   Tensor forward(const Tensor& x, const ForwardContext& context) override {
     if (!context.training) return x;
     // A fresh mask per step and per layer: the stream packs (layer index, step).
+    const KernelChoiceScope choice(kernels);  // the op keeps it for its backward
     return dropout(x, rate, context.seed, (index << 40) ^ context.step);
   }
 };
@@ -23,11 +29,12 @@ std::unique_ptr<Layer> make(const SpecNode& spec) {
   const double rate = spec.get_double("rate");
   if (!(rate >= 0.0 && rate < 1.0)) spec.child("rate").fail("rate must be in [0, 1)");
   layer->rate = static_cast<float>(rate);
+  layer->kernels = parse_kernels_key(spec);
   return layer;
 }
 
 }  // namespace
 
-CXR_REGISTER_LAYER(Dropout, "dropout", std::vector<std::string>{"rate"}, make);
+CXR_REGISTER_LAYER(Dropout, "dropout", (std::vector<std::string>{"rate", "kernels"}), make);
 
 }  // namespace cxr

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <string>
 #include <vector>
@@ -97,9 +98,18 @@ void time_gpu(benchmark::State& state, const Work& work, Launch&& launch) {
 }
 
 // Registers "cuda/<name>" with manual time in microseconds. A short minimum time: every iteration
-// also pays for a flush and a synchronisation that the timing leaves out.
+// also pays for a flush and a synchronisation that the timing leaves out. A benchmark whose library
+// call throws (cuDNN refusing a shape, say) is reported as an error with the message, and the run goes
+// on to the next one.
 inline benchmark::internal::Benchmark* add(const std::string& name, std::function<void(benchmark::State&)> fn) {
-  return benchmark::RegisterBenchmark(("cuda/" + name).c_str(), std::move(fn))
+  auto guarded = [fn = std::move(fn)](benchmark::State& state) {
+    try {
+      fn(state);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+    }
+  };
+  return benchmark::RegisterBenchmark(("cuda/" + name).c_str(), std::move(guarded))
       ->UseManualTime()
       ->Unit(benchmark::kMicrosecond)
       ->MinTime(0.1);

@@ -1,6 +1,8 @@
 // cuDNN batch normalisation (kernels/batchnorm.h, namespace vendor): CUDNN_BATCHNORM_SPATIAL over x
-// viewed as an NHWC tensor [M][1][1][C], which normalises every channel over all M rows, exactly the
-// [M][C] layout of the custom kernels. cuDNN accumulates in float (the custom kernels in double), so
+// viewed as an NHWC tensor [n][h][1][C] with n * h = M, which normalises every channel over all M rows,
+// exactly the [M][C] layout of the custom kernels. Not [M][1][1][C]: cuDNN's inference kernel refuses
+// n >= 65536 (CUDNN_STATUS_NOT_SUPPORTED, seen on an H200 with cuDNN 9.14 at M = 32 x 46 x 46), and
+// its training kernels ran 15x slower than the custom ones on that shape. cuDNN accumulates in float (the custom kernels in double), so
 // results agree to float rounding, not bit for bit.
 //
 // Moving statistics: cuDNN's exponentialAverageFactor is the weight of the NEW batch statistic
@@ -9,6 +11,9 @@
 // which is TensorFlow's fused rule for 4-D inputs. Shapes cuDNN cannot take (M < 2, where
 // M/(M-1) is undefined and the CPU takes it as 1; more rows than an int; an epsilon below
 // CUDNN_BN_MIN_EPSILON) run on the custom kernels.
+#include <algorithm>
+#include <cmath>
+
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cudnn_descriptors.h"
@@ -20,10 +25,19 @@ namespace {
 
 using cuda::detail::TensorDesc;
 
+// The largest divisor of M that is at most sqrt(M) (1 when M is prime): a balanced n x h split of the
+// rows, n < 46341 for any int M. At most sqrt(M) trial divisions, a few microseconds.
+int balanced_divisor(int64_t M) {
+  int64_t n = static_cast<int64_t>(std::sqrt(static_cast<double>(M)));
+  while (n > 1 && (n * n > M || M % n != 0)) --n;
+  return static_cast<int>(std::max<int64_t>(n, 1));
+}
+
 struct BatchNormPlan {
   TensorDesc x;   // also y, dy, dx
   TensorDesc bn;  // [1][C][1][1]: gamma, beta, every statistic
-  BatchNormPlan(int64_t M, int C) : x(static_cast<int>(M), 1, 1, C) {
+  BatchNormPlan(int64_t M, int C)
+      : x(balanced_divisor(M), static_cast<int>(M / balanced_divisor(M)), 1, C) {
     CXR_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(bn.get(), x.get(), CUDNN_BATCHNORM_SPATIAL));
   }
 };

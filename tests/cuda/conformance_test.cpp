@@ -116,8 +116,11 @@ TEST_F(Conformance, MaxPoolVendorWithoutTies) {
 }
 
 TEST_F(Conformance, BatchNormTrainingInferenceAndMovingStatistics) {
+  // M = 1: vendor falls back (M/(M-1) undefined). Experiment 1's first batch norm (M = 67,712 rows)
+  // and a prime M over 65,535: cuDNN's inference refuses a batch of 65,536 or more, so the vendor
+  // path must split the rows (kernels/cuda/cudnn_batchnorm.cpp).
   for (const Shape& shape : {Shape{4, 9, 7, 16}, Shape{6, 33}, Shape{2, 5, 5, 70}, Shape{8, 23, 23, 32},
-                             Shape{1, 1, 1, 8}}) {  // M = 1: vendor falls back (M/(M-1) undefined)
+                             Shape{1, 1, 1, 8}, Shape{32, 46, 46, 16}, Shape{1, 65537, 1, 3}}) {
     const int C = static_cast<int>(shape.back());
     const Tensor x = random_tensor(shape, 40, -3.0f, 5.0f), gamma = random_tensor({C}, 41, 0.5f, 1.5f);
     const Tensor beta = random_tensor({C}, 42);

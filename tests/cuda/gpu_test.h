@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -89,10 +90,16 @@ inline int64_t ulp_distance(float a, float b) {
 }
 
 // Sizes that catch tail and grid-stride bugs: empty, smaller than a quad, around a block (256 threads
-// x 4 floats), not a multiple of anything, and large enough that threads loop.
+// x 4 floats), not a multiple of anything, and large enough that threads loop. CXR_TEST_SMALL=1 (set
+// by tools/gpu-check under compute-sanitizer, which slows kernels a hundredfold) stops at 65543.
 inline const std::vector<int64_t>& parity_sizes() {
-  static const std::vector<int64_t> sizes = {0, 1, 3, 4, 5, 255, 256, 257, 1023, 1024, 1025, 4099, 65543,
-                                             1083392, (int64_t{1} << 22) + 3};
+  static const std::vector<int64_t> sizes = [] {
+    std::vector<int64_t> all = {0, 1, 3, 4, 5, 255, 256, 257, 1023, 1024, 1025, 4099, 65543,
+                                1083392, (int64_t{1} << 22) + 3};
+    const char* small = std::getenv("CXR_TEST_SMALL");
+    if (small != nullptr && std::string(small) == "1") all.resize(13);
+    return all;
+  }();
   return sizes;
 }
 
