@@ -1,10 +1,17 @@
 // CUDA batch normalisation (kernels/batchnorm.h), over the last axis of x[M][C].
 //
-// Per-channel statistics are reduced by one block per group of 32 channels: thread (c, r) walks
-// rows r, r + 32, ... of channel c in double, and the 32 partials are added in a fixed order, so the
-// result is deterministic. The elementwise passes use __dmul_rn/__dadd_rn, which nvcc never fuses
-// into an FMA, so each element is computed exactly as the CPU computes it (from statistics that
-// differ from the CPU's only in the order their double sums were added).
+// Per-channel statistics are sums over M rows, in double. The rows are cut into chunks, a number
+// that depends on M alone (never on the GPU), and the grid is (channel groups) x (chunks): each block
+// writes one partial per channel of its group, and a finalising kernel adds a channel's partials in a
+// fixed order. So the result is deterministic and the same on any GPU, and a layer of few channels
+// still spreads over every SM (the first version gave each group of 32 channels one block: experiment
+// 3's first batch norm, 16 channels over 492,032 rows, ran on one SM at 1% of the bandwidth, measured
+// on an H200). The elementwise passes use __dmul_rn/__dadd_rn, which nvcc never fuses into an FMA, so
+// each element is computed exactly as the CPU computes it (from statistics that differ from the CPU's
+// only in the order their double sums were added).
+#include <algorithm>
+#include <cstdint>
+
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.h"
@@ -13,56 +20,174 @@
 namespace cxr::kernels::cuda {
 namespace {
 
-constexpr int kChannels = 32, kRows = 32;
+// Partial-sum blocks are 32 lanes x kWarps warps. A lane serves one channel of the block's group;
+// when C divides 32 (C = 1, 2, 4, 8, 16) the group is all C channels and each warp covers 32 / C
+// rows at a time, so no lane idles.
+constexpr int kWarps = 8;
+constexpr int kMaxChunks = 1024;          // at most ~8 blocks per SM of an H100, per channel group
+constexpr int64_t kMinRowsPerChunk = 64;  // below that, a block's set-up outweighs its rows
 
-// The sum over a block's 32 row-walkers, in thread (c, 0) and also returned to every thread of c.
-__device__ double channel_total(double value, double (*partial)[kChannels + 1]) {
-  partial[threadIdx.y][threadIdx.x] = value;
-  __syncthreads();
-  if (threadIdx.y == 0) {
-    double total = 0.0;
-    for (int i = 0; i < kRows; ++i) total += partial[i][threadIdx.x];
-    partial[0][threadIdx.x] = total;
+struct ChunkPlan {
+  int width;           // channels per block: C when C divides 32, else 32
+  int channel_blocks;  // ceil(C / width)
+  int chunks;          // row chunks, from M alone
+  int64_t rows_per_chunk;
+};
+
+ChunkPlan plan_chunks(int64_t M, int C) {
+  ChunkPlan plan{};
+  plan.width = C < 32 && 32 % C == 0 ? C : 32;
+  plan.channel_blocks = (C + plan.width - 1) / plan.width;
+  const int64_t by_rows = (M + kMinRowsPerChunk - 1) / kMinRowsPerChunk;
+  const int64_t wanted = std::min<int64_t>(kMaxChunks, std::max<int64_t>(1, by_rows));
+  plan.rows_per_chunk = (M + wanted - 1) / wanted;
+  plan.chunks = static_cast<int>((M + plan.rows_per_chunk - 1) / plan.rows_per_chunk);
+  return plan;
+}
+
+// What a partial-sum pass adds per element, into two accumulators. begin(c) caches the thread's
+// per-channel constants (a lane keeps one channel for the whole pass).
+struct SumOfX {
+  const float* x;
+  __device__ void begin(int) {}
+  __device__ void add(int64_t i, double& a, double&) const { a += x[i]; }
+};
+
+struct SumOfSquaredDeviations {  // the second pass over x, once the mean is known: no cancellation
+  const float* x;
+  const double* mean;
+  double mu = 0.0;
+  __device__ void begin(int c) { mu = mean[c]; }
+  __device__ void add(int64_t i, double& a, double&) const {
+    const double d = x[i] - mu;
+    a += d * d;
+  }
+};
+
+// sum(dy) and sum(dy * xhat), xhat = (x - mean) * inv. mean/inv come either from the saved float
+// statistics (training) or from the moving ones (inference: inv computed here).
+__device__ double inverse_std(const float* var, float epsilon, int c) {
+  return 1.0 / sqrt(static_cast<double>(var[c]) + epsilon);
+}
+
+struct GradientSums {
+  const float* x;
+  const float* dy;
+  const float* mean;
+  const float* inv_std_or_null;
+  const float* var_or_null;
+  float epsilon;
+  double mu = 0.0, inv = 0.0;
+  __device__ void begin(int c) {
+    mu = mean[c];
+    inv = inv_std_or_null ? static_cast<double>(inv_std_or_null[c]) : inverse_std(var_or_null, epsilon, c);
+  }
+  __device__ void add(int64_t i, double& sum_dy, double& sum_dy_xhat) const {
+    const double g = dy[i];
+    sum_dy += g;
+    sum_dy_xhat += __dmul_rn(__dmul_rn(g, __dsub_rn(x[i], mu)), inv);
+  }
+};
+
+// partials[k * C + c] and partials[chunks * C + k * C + c]: chunk k's two sums for channel c. Block
+// (g, k) covers channel group g and chunk k; every lane's rows and every addition's order are fixed.
+template <class Terms>
+__global__ void channel_partials_kernel(int64_t M, int C, ChunkPlan plan, Terms terms, double* partials) {
+  __shared__ double warp_a[kWarps][32], warp_b[kWarps][32];
+  const int lane = threadIdx.x, width = plan.width;
+  const int c = blockIdx.x * width + lane % width;
+  const int rows_per_warp = 32 / width;
+  const int walker = threadIdx.y * rows_per_warp + lane / width, walkers = kWarps * rows_per_warp;
+  const int64_t first = static_cast<int64_t>(blockIdx.y) * plan.rows_per_chunk;
+  const int64_t end = first + plan.rows_per_chunk < M ? first + plan.rows_per_chunk : M;
+  double a = 0.0, b = 0.0;
+  if (c < C) {
+    terms.begin(c);
+    for (int64_t m = first + walker; m < end; m += walkers) terms.add(m * C + c, a, b);
+  }
+  // Lanes l and l ^ offset hold the same channel when offset >= width (both powers of two).
+  for (int offset = 16; offset >= width; offset /= 2) {
+    a += __shfl_xor_sync(0xffffffffu, a, offset);
+    b += __shfl_xor_sync(0xffffffffu, b, offset);
+  }
+  if (lane < width) {
+    warp_a[threadIdx.y][lane] = a;
+    warp_b[threadIdx.y][lane] = b;
   }
   __syncthreads();
-  const double total = partial[0][threadIdx.x];
-  __syncthreads();  // the buffer is reused by the next call
+  if (threadIdx.y == 0 && lane < width && c < C) {
+    double total_a = 0.0, total_b = 0.0;
+    for (int w = 0; w < kWarps; ++w) {
+      total_a += warp_a[w][lane];
+      total_b += warp_b[w][lane];
+    }
+    const int64_t at = static_cast<int64_t>(blockIdx.y) * C + c;
+    partials[at] = total_a;
+    partials[static_cast<int64_t>(plan.chunks) * C + at] = total_b;
+  }
+}
+
+template <class Terms>
+void launch_partials(int64_t M, int C, const ChunkPlan& plan, const Terms& terms, double* partials) {
+  channel_partials_kernel<<<dim3(plan.channel_blocks, plan.chunks), dim3(32, kWarps), 0, stream()>>>(M, C, plan, terms,
+                                                                                                  partials);
+  CXR_CUDA_CHECK_LAST();
+}
+
+// The total of channel c's partials (which = 0: the first sums, 1: the second), valid in every lane
+// of the warp that calls it: lane l adds chunks l, l + 32, ..., then a fixed shuffle tree.
+__device__ double chunk_total(const double* partials, int chunks, int C, int c, int which) {
+  const double* p = partials + static_cast<int64_t>(which) * chunks * C;
+  double total = 0.0;
+  for (int k = threadIdx.x; k < chunks; k += 32) total += p[static_cast<int64_t>(k) * C + c];
+  for (int offset = 16; offset > 0; offset /= 2) total += __shfl_xor_sync(0xffffffffu, total, offset);
   return total;
 }
 
-// Two passes like the CPU (mean, then squared deviations): no E[x^2] - E[x]^2 cancellation.
+// Finalising kernels: one warp (block) per channel.
+__global__ void finalize_mean_kernel(int64_t M, int C, int chunks, const double* partials, double* stats) {
+  const int c = blockIdx.x;
+  const double mean = chunk_total(partials, chunks, C, c, 0) / static_cast<double>(M);
+  if (threadIdx.x == 0) stats[c] = mean;
+}
+
 // stats[c] = mean, stats[C + c] = inv_std, in double for the normalising pass.
-__global__ void train_stats_kernel(int64_t M, int C, const float* x, float epsilon, float* save_mean,
-                                   float* save_inv_std, float* save_var, double* stats) {
-  __shared__ double partial[kRows][kChannels + 1];
-  const int c = blockIdx.x * kChannels + threadIdx.x;
-  const bool active = c < C;
-  double acc = 0.0;
-  if (active)
-    for (int64_t m = threadIdx.y; m < M; m += kRows) acc += x[m * C + c];
-  const double mean = channel_total(acc, partial) / static_cast<double>(M);
-  acc = 0.0;
-  if (active)
-    for (int64_t m = threadIdx.y; m < M; m += kRows) {
-      const double d = x[m * C + c] - mean;
-      acc += d * d;
-    }
-  const double var = channel_total(acc, partial) / static_cast<double>(M);
-  if (active && threadIdx.y == 0) {
-    const double inv = 1.0 / sqrt(var + epsilon);
+__global__ void finalize_variance_kernel(int64_t M, int C, int chunks, const double* partials, float epsilon,
+                                         float* save_mean, float* save_inv_std, float* save_var, double* stats) {
+  const int c = blockIdx.x;
+  const double var = chunk_total(partials, chunks, C, c, 0) / static_cast<double>(M);
+  if (threadIdx.x == 0) {
+    const double mean = stats[c], inv = 1.0 / sqrt(var + epsilon);
     save_mean[c] = static_cast<float>(mean);
     save_inv_std[c] = static_cast<float>(inv);
     save_var[c] = static_cast<float>(var);
-    stats[c] = mean;
     stats[C + c] = inv;
   }
 }
 
-__global__ void normalize_kernel(int64_t count, int C, const float* x, const float* gamma, const float* beta,
+// Writes dbeta/dgamma (when not null) and sums[c] = sum_dy / M, sums[C + c] = sum_dy_xhat / M.
+__global__ void finalize_gradient_kernel(int64_t M, int C, int chunks, const double* partials, float* dgamma,
+                                         float* dbeta, double* sums) {
+  const int c = blockIdx.x;
+  const double sum_dy = chunk_total(partials, chunks, C, c, 0), sum_dy_xhat = chunk_total(partials, chunks, C, c, 1);
+  if (threadIdx.x == 0) {
+    if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
+    if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat);
+    if (sums) {
+      sums[c] = sum_dy / static_cast<double>(M);
+      sums[C + c] = sum_dy_xhat / static_cast<double>(M);
+    }
+  }
+}
+
+// Elementwise passes. Index is uint32_t when M * C fits (the channel of element i is then a 32-bit
+// remainder, several times cheaper than a 64-bit one), else int64_t.
+template <class Index>
+__global__ void normalize_kernel(Index count, int C, const float* x, const float* gamma, const float* beta,
                                  const double* stats, float* y) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % C);
+  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % static_cast<Index>(C));
     const double centered = __dsub_rn(x[i], stats[c]);
     y[i] = static_cast<float>(__dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), stats[C + c]), beta[c]));
   }
@@ -77,57 +202,24 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
       __dadd_rn(__dmul_rn(keep, moving_var[c]), __dmul_rn(take, __dmul_rn(batch_var[c], bessel))));
 }
 
-__device__ double inverse_std(const float* var, float epsilon, int c) {
-  return 1.0 / sqrt(static_cast<double>(var[c]) + epsilon);
-}
-
-__global__ void inference_kernel(int64_t count, int C, const float* x, const float* gamma, const float* beta,
+template <class Index>
+__global__ void inference_kernel(Index count, int C, const float* x, const float* gamma, const float* beta,
                                  const float* mean, const float* var, float epsilon, float* y) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % C);
+  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % static_cast<Index>(C));
     const double centered = __dsub_rn(x[i], static_cast<double>(mean[c]));
     y[i] = static_cast<float>(
         __dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), inverse_std(var, epsilon, c)), beta[c]));
   }
 }
 
-// sum(dy) and sum(dy * xhat) per channel, xhat = (x - mean) * inv. mean/inv come either from the
-// saved float statistics (training) or from the moving ones (inference: inv computed here).
-// Writes dbeta/dgamma (when not null) and sums[c] = sum_dy / M, sums[C + c] = sum_dy_xhat / M.
-__global__ void grad_sums_kernel(int64_t M, int C, const float* x, const float* dy, const float* mean,
-                                 const float* inv_std_or_null, const float* var_or_null, float epsilon, float* dgamma,
-                                 float* dbeta, double* sums) {
-  __shared__ double partial[kRows][kChannels + 1];
-  const int c = blockIdx.x * kChannels + threadIdx.x;
-  const bool active = c < C;
-  double sum_dy = 0.0, sum_dy_xhat = 0.0;
-  if (active) {
-    const double mu = mean[c];
-    const double inv = inv_std_or_null ? static_cast<double>(inv_std_or_null[c]) : inverse_std(var_or_null, epsilon, c);
-    for (int64_t m = threadIdx.y; m < M; m += kRows) {
-      const double g = dy[m * C + c];
-      sum_dy += g;
-      sum_dy_xhat += __dmul_rn(__dmul_rn(g, __dsub_rn(x[m * C + c], mu)), inv);
-    }
-  }
-  sum_dy = channel_total(sum_dy, partial);
-  sum_dy_xhat = channel_total(sum_dy_xhat, partial);
-  if (active && threadIdx.y == 0) {
-    if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
-    if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat);
-    if (sums) {
-      sums[c] = sum_dy / static_cast<double>(M);
-      sums[C + c] = sum_dy_xhat / static_cast<double>(M);
-    }
-  }
-}
-
-__global__ void train_dx_kernel(int64_t count, int C, const float* x, const float* gamma, const float* mean,
+template <class Index>
+__global__ void train_dx_kernel(Index count, int C, const float* x, const float* gamma, const float* mean,
                                 const float* inv_std, const float* dy, const double* sums, float* dx) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % C);
+  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % static_cast<Index>(C));
     const double inv = inv_std[c];
     const double xhat = __dmul_rn(__dsub_rn(x[i], static_cast<double>(mean[c])), inv);
     const double inner = __dsub_rn(__dsub_rn(dy[i], sums[c]), __dmul_rn(xhat, sums[C + c]));
@@ -135,39 +227,57 @@ __global__ void train_dx_kernel(int64_t count, int C, const float* x, const floa
   }
 }
 
-__global__ void inference_dx_kernel(int64_t count, int C, const float* gamma, const float* var, float epsilon,
+template <class Index>
+__global__ void inference_dx_kernel(Index count, int C, const float* gamma, const float* var, float epsilon,
                                     const float* dy, float* dx) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % C);
+  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % static_cast<Index>(C));
     dx[i] = static_cast<float>(__dmul_rn(dy[i], __dmul_rn(gamma[c], inverse_std(var, epsilon, c))));
   }
 }
 
-int channel_blocks(int C) { return (C + kChannels - 1) / kChannels; }
+// Launches kernel<uint32_t> or kernel<int64_t> over `count` elements (see the elementwise passes).
+#define CXR_LAUNCH_ELEMENTWISE(kernel, count, ...)                                                            \
+  do {                                                                                                       \
+    if ((count) <= INT32_MAX)                                                                                \
+      kernel<uint32_t><<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(                     \
+          static_cast<uint32_t>(count), __VA_ARGS__);                                                         \
+    else                                                                                                     \
+      kernel<int64_t><<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, __VA_ARGS__);  \
+    CXR_CUDA_CHECK_LAST();                                                                                   \
+  } while (0)
 
-// Scratch for double statistics; back to the cache when the kernels that use it are queued.
+// Device scratch of doubles; back to the cache when the kernels that use it are queued.
 struct Scratch {
   double* ptr;
-  explicit Scratch(int C) : ptr(static_cast<double*>(device_alloc(sizeof(double) * 2 * C, "batchnorm statistics"))) {}
+  explicit Scratch(int64_t doubles)
+      : ptr(static_cast<double*>(device_alloc(sizeof(double) * static_cast<size_t>(doubles), "batchnorm sums"))) {}
   ~Scratch() { device_free(ptr); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
 };
+
+// Two partial sums per chunk and channel.
+int64_t partial_doubles(const ChunkPlan& plan, int C) { return 2 * static_cast<int64_t>(plan.chunks) * C; }
 
 }  // namespace
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
   if (M <= 0 || C <= 0) return;
-  Scratch stats(C);
-  train_stats_kernel<<<channel_blocks(C), dim3(kChannels, kRows), 0, stream()>>>(M, C, x, epsilon, save_mean,
-                                                                                 save_inv_std, save_var, stats.ptr);
+  const ChunkPlan plan = plan_chunks(M, C);
+  Scratch partials(partial_doubles(plan, C)), stats(2 * static_cast<int64_t>(C));
+  // Two passes like the CPU (mean, then squared deviations): no E[x^2] - E[x]^2 cancellation.
+  launch_partials(M, C, plan, SumOfX{x}, partials.ptr);
+  finalize_mean_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, stats.ptr);
+  CXR_CUDA_CHECK_LAST();
+  launch_partials(M, C, plan, SumOfSquaredDeviations{x, stats.ptr}, partials.ptr);
+  finalize_variance_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, epsilon, save_mean, save_inv_std,
+                                                   save_var, stats.ptr);
   CXR_CUDA_CHECK_LAST();
   const int64_t count = M * C;
-  normalize_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, C, x, gamma, beta,
-                                                                                     stats.ptr, y);
-  CXR_CUDA_CHECK_LAST();
+  CXR_LAUNCH_ELEMENTWISE(normalize_kernel, count, C, x, gamma, beta, stats.ptr, y);
 }
 
 void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
@@ -184,22 +294,19 @@ void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* 
                                  const float* moving_mean, const float* moving_var, float epsilon, float* y) {
   const int64_t count = M * C;
   if (count <= 0) return;
-  inference_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, C, x, gamma, beta,
-                                                                                     moving_mean, moving_var, epsilon, y);
-  CXR_CUDA_CHECK_LAST();
+  CXR_LAUNCH_ELEMENTWISE(inference_kernel, count, C, x, gamma, beta, moving_mean, moving_var, epsilon, y);
 }
 
 void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
                               const float* save_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta) {
   if (M <= 0 || C <= 0) return;
-  Scratch sums(C);
-  grad_sums_kernel<<<channel_blocks(C), dim3(kChannels, kRows), 0, stream()>>>(M, C, x, dy, save_mean, save_inv_std,
-                                                                               nullptr, 0.0f, dgamma, dbeta, sums.ptr);
+  const ChunkPlan plan = plan_chunks(M, C);
+  Scratch partials(partial_doubles(plan, C)), sums(2 * static_cast<int64_t>(C));
+  launch_partials(M, C, plan, GradientSums{x, dy, save_mean, save_inv_std, nullptr, 0.0f}, partials.ptr);
+  finalize_gradient_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, dgamma, dbeta, sums.ptr);
   CXR_CUDA_CHECK_LAST();
   const int64_t count = M * C;
-  train_dx_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, C, x, gamma, save_mean,
-                                                                                    save_inv_std, dy, sums.ptr, dx);
-  CXR_CUDA_CHECK_LAST();
+  CXR_LAUNCH_ELEMENTWISE(train_dx_kernel, count, C, x, gamma, save_mean, save_inv_std, dy, sums.ptr, dx);
 }
 
 void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
@@ -207,14 +314,13 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
                                   float* dgamma_or_null, float* dbeta_or_null) {
   if (M <= 0 || C <= 0) return;
   const int64_t count = M * C;
-  if (dx_or_null) {
-    inference_dx_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, C, gamma, moving_var,
-                                                                                          epsilon, dy, dx_or_null);
-    CXR_CUDA_CHECK_LAST();
-  }
+  if (dx_or_null) CXR_LAUNCH_ELEMENTWISE(inference_dx_kernel, count, C, gamma, moving_var, epsilon, dy, dx_or_null);
   if (!dgamma_or_null && !dbeta_or_null) return;
-  grad_sums_kernel<<<channel_blocks(C), dim3(kChannels, kRows), 0, stream()>>>(
-      M, C, x, dy, moving_mean, nullptr, moving_var, epsilon, dgamma_or_null, dbeta_or_null, nullptr);
+  const ChunkPlan plan = plan_chunks(M, C);
+  Scratch partials(partial_doubles(plan, C));
+  launch_partials(M, C, plan, GradientSums{x, dy, moving_mean, nullptr, moving_var, epsilon}, partials.ptr);
+  finalize_gradient_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, dgamma_or_null, dbeta_or_null,
+                                                   nullptr);
   CXR_CUDA_CHECK_LAST();
 }
 
