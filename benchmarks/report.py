@@ -6,11 +6,15 @@ targets of issue 7, met or missed and by how much.
 
 DIR holds any of: kernels.json (bench_kernels), cuda.json (bench_cuda), e2e.json (bench_e2e),
 peers-torch.json, peers-keras.json (benchmarks/peers/peers.py on the CPU), peers-torch-cuda.json
-(the same on a GPU). Missing files just leave their sections out. Standard library only.
+(the same on a GPU). Missing files just leave their sections out. bench_cuda's output may come in
+parts (cuda-targets.json, cuda-rest.json: tools/gpu-check runs the targets first): every cuda*.json
+is merged. A file cut short by a timeout keeps the benchmarks written before the cut. Standard
+library only.
 """
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import platform
@@ -22,9 +26,39 @@ import sys
 def load(path):
     try:
         with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
+            text = f.read()
+    except OSError:
         return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    # Google Benchmark writes its JSON as it goes: a run killed mid-way leaves the context and the
+    # finished benchmarks, then a cut. Keep everything up to the last complete benchmark.
+    end = text.rfind("\n    }")
+    if end < 0:
+        return None
+    try:
+        return json.loads(text[: end + len("\n    }")] + "\n  ]\n}\n")
+    except ValueError:
+        return None
+
+
+def load_merged(directory, first, pattern):
+    """`first` (e.g. cuda.json) plus every file matching `pattern` (e.g. cuda-*.json), benchmarks
+    concatenated (a name seen twice keeps its first run), the context of the first found."""
+    docs = [load(os.path.join(directory, first))]
+    docs += [load(path) for path in sorted(glob.glob(os.path.join(directory, pattern)))]
+    docs = [d for d in docs if d]
+    if not docs:
+        return None
+    merged, seen = {"context": docs[0].get("context", {}), "benchmarks": []}, set()
+    for doc in docs:
+        for b in doc.get("benchmarks", []):
+            if b.get("name") not in seen:
+                seen.add(b.get("name"))
+                merged["benchmarks"].append(b)
+    return merged
 
 
 def clean_name(name):
@@ -247,7 +281,7 @@ def main():
     p.add_argument("--out")
     args = p.parse_args()
     d = lambda name: load(os.path.join(args.dir, name))
-    kernels, cuda, e2e = d("kernels.json"), d("cuda.json"), d("e2e.json")
+    kernels, cuda, e2e = d("kernels.json"), load_merged(args.dir, "cuda.json", "cuda-*.json"), d("e2e.json")
     torch, keras, torch_cuda = d("peers-torch.json"), d("peers-keras.json"), d("peers-torch-cuda.json")
     lines = ["# cxrnet benchmark report", "", machine_line(), ""]
     ceil = ceilings_section("CPU", kernels) + ceilings_section("GPU", cuda)

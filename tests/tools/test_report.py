@@ -1,0 +1,60 @@
+"""benchmarks/report.py's loading: a bench_cuda JSON cut short by a timeout keeps its finished
+benchmarks, and the parts tools/gpu-check writes (cuda.json, cuda-*.json) are merged, a benchmark
+seen twice keeping its first run. Run by ctest (label tools)."""
+
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("report", os.path.join(HERE, "..", "..", "benchmarks", "report.py"))
+report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report)
+
+
+def bench_json(names, context=None):
+    """Google Benchmark's layout (4-space indented benchmark objects), as bench_cuda writes it."""
+    doc = {"context": context or {"device": "cuda"},
+           "benchmarks": [{"name": n, "run_type": "iteration", "real_time": float(i + 1)} for i, n in enumerate(names)]}
+    return json.dumps(doc, indent=2)
+
+
+class LoadTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_truncated_file_keeps_finished_benchmarks(self):
+        text = bench_json(["cuda/a", "cuda/b", "cuda/c"])
+        cut = text[: text.index('"cuda/c"') + 3]  # killed while writing the third
+        doc = report.load(self.write("cuda.json", cut))
+        self.assertEqual([b["name"] for b in doc["benchmarks"]], ["cuda/a", "cuda/b"])
+        self.assertEqual(doc["context"]["device"], "cuda")
+
+    def test_cut_before_any_benchmark_is_none(self):
+        self.assertIsNone(report.load(self.write("cuda.json", '{"context": {"dev')))
+        self.assertIsNone(report.load(os.path.join(self.dir, "missing.json")))
+
+    def test_parts_are_merged_first_run_wins(self):
+        self.write("cuda-targets.json", bench_json(["cuda/sgemm", "cuda/conv"], {"device": "cuda", "part": "targets"}))
+        self.write("cuda-rest.json", bench_json(["cuda/conv", "cuda/relu"], {"device": "cuda", "part": "rest"}))
+        doc = report.load_merged(self.dir, "cuda.json", "cuda-*.json")
+        # cuda-rest.json sorts before cuda-targets.json: its conv (real_time 1) is kept, and its context.
+        self.assertEqual([b["name"] for b in doc["benchmarks"]], ["cuda/conv", "cuda/relu", "cuda/sgemm"])
+        self.assertEqual(doc["benchmarks"][0]["real_time"], 1.0)
+        self.assertEqual(doc["context"]["part"], "rest")
+
+    def test_nothing_to_merge_is_none(self):
+        self.assertIsNone(report.load_merged(self.dir, "cuda.json", "cuda-*.json"))
+
+
+if __name__ == "__main__":
+    sys.exit(unittest.main())
