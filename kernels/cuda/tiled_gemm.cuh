@@ -1,13 +1,14 @@
 // One tiled SGEMM kernel behind the custom sgemm, dense and the implicit-GEMM convolution:
 //   C[M][N] = alpha * sum_k A(m, k) * B(k, n) + beta * C
-// where A and B are *loaders*, small structs with `__device__ float operator()(int m_or_k, ...)` that
-// read an element from wherever it lives (a plain matrix, possibly transposed, or an image gathered
-// on the fly as im2col would have laid it out). So the convolution needs no im2col buffer.
+// where A and B are *loaders* (kernels/cuda/gemm_loaders.h) that read an element from wherever it
+// lives (a plain matrix, possibly transposed, or an image gathered on the fly as im2col would have
+// laid it out). So the convolution needs no im2col buffer.
 //
 // Tiling (correctness first, simple): 64x64 output tiles, k-steps of 16, 256 threads; each thread
 // owns a 4x4 strided micro-tile (rows ty + 16i, columns tx + 16j) so shared-memory reads are
-// broadcast or conflict-free. A loader states along which index consecutive elements sit in memory
-// (kContiguousK / kContiguousN) so a warp's global loads are coalesced.
+// broadcast or conflict-free. Each thread loads 4 elements of each tile per step, laid along the
+// operand's contiguous index (kContiguous) so a warp's global loads are coalesced; the loader's row
+// half of each is computed once before the k loop, its column half once per step (see the loaders).
 //
 // Split-K: when M x N has few tiles and K is long (convolution weight gradients reduce over every
 // pixel of the batch), blockIdx.z takes a fixed slice of K and writes a partial tile; a second
@@ -19,11 +20,20 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/gemm_helpers.h"
+#include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/runtime.h"
 
 namespace cxr::kernels::cuda::detail {
 
-inline constexpr int kTileM = 64, kTileN = 64, kTileK = 16, kGemmThreads = 256;
+// The column half of a loader's index for k = k0 + kk: from the step's shared table when the loader
+// keeps one, else computed here (it is cheap: a multiplication at most).
+template <class Load>
+__device__ typename Load::Col step_col(const Load& load, const typename Load::Col* table, int k0, int kk) {
+  if constexpr (Load::kColTable)
+    return table[kk];
+  else
+    return load.col(k0 + kk);
+}
 
 template <class LoadA, class LoadB>
 __global__ void __launch_bounds__(kGemmThreads)
@@ -31,27 +41,43 @@ __global__ void __launch_bounds__(kGemmThreads)
                       float* C, int64_t slice_stride) {
   __shared__ float a_tile[kTileK][kTileM];
   __shared__ float b_tile[kTileK][kTileN + 4];  // +4: the k-fastest store would hit one bank otherwise
+  __shared__ typename LoadA::Col a_cols[kTileK];  // used when LoadA::kColTable
+  __shared__ typename LoadB::Col b_cols[kTileK];  // used when LoadB::kColTable
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
   const int k_begin = blockIdx.z * k_per_slice;
   const int k_end = min(K, k_begin + k_per_slice);
+
+  // The row halves of this thread's loads never change: computed once.
+  typename LoadA::Row a_rows[kLoadsPerThread];
+  typename LoadB::Row b_rows[kLoadsPerThread];
+#pragma unroll
+  for (int i = 0; i < kLoadsPerThread; ++i) {
+    a_rows[i] = load_a.row(m0 + tile_wide(LoadA::kContiguous, tid, i));
+    b_rows[i] = load_b.row(n0 + tile_wide(!LoadB::kContiguous, tid, i));
+  }
+
   float acc[4][4] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
-#pragma unroll
-    for (int i = 0; i < kTileM * kTileK / kGemmThreads; ++i) {
-      const int idx = tid + i * kGemmThreads;
-      const int mm = LoadA::kContiguousK ? idx / kTileK : idx % kTileM;
-      const int kk = LoadA::kContiguousK ? idx % kTileK : idx / kTileM;
-      const int m = m0 + mm, k = k0 + kk;
-      a_tile[kk][mm] = (m < M && k < k_end) ? load_a(m, k) : 0.0f;
+    if constexpr (LoadA::kColTable || LoadB::kColTable) {
+      if constexpr (LoadA::kColTable)
+        if (tid < kTileK) a_cols[tid] = load_a.col(k0 + tid);
+      if constexpr (LoadB::kColTable)
+        if (tid >= 32 && tid < 32 + kTileK) b_cols[tid - 32] = load_b.col(k0 + tid - 32);  // another warp
+      __syncthreads();
     }
 #pragma unroll
-    for (int i = 0; i < kTileN * kTileK / kGemmThreads; ++i) {
-      const int idx = tid + i * kGemmThreads;
-      const int nn = LoadB::kContiguousN ? idx % kTileN : idx / kTileK;
-      const int kk = LoadB::kContiguousN ? idx / kTileN : idx % kTileK;
+    for (int i = 0; i < kLoadsPerThread; ++i) {
+      const int mm = tile_wide(LoadA::kContiguous, tid, i), kk = tile_deep(LoadA::kContiguous, tid, i);
+      const int m = m0 + mm, k = k0 + kk;
+      a_tile[kk][mm] = (m < M && k < k_end) ? load_a(a_rows[i], step_col(load_a, a_cols, k0, kk)) : 0.0f;
+    }
+#pragma unroll
+    for (int i = 0; i < kLoadsPerThread; ++i) {
+      // B's contiguous index is n (the tile's width), so its loads lie along the width when contiguous.
+      const int nn = tile_wide(!LoadB::kContiguous, tid, i), kk = tile_deep(!LoadB::kContiguous, tid, i);
       const int n = n0 + nn, k = k0 + kk;
-      b_tile[kk][nn] = (n < N && k < k_end) ? load_b(k, n) : 0.0f;
+      b_tile[kk][nn] = (n < N && k < k_end) ? load_b(b_rows[i], step_col(load_b, b_cols, k0, kk)) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -125,25 +151,5 @@ void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float al
   add_gemm_slices<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(count, slices, partials, alpha, beta, C);
   CXR_CUDA_CHECK_LAST();
 }
-
-// Loaders over plain row-major matrices: A is [M][K] ([K][M] when transposed), B [K][N] ([N][K]).
-template <bool kTrans>
-struct MatrixA {
-  static constexpr bool kContiguousK = !kTrans;
-  const float* p;
-  int ld;  // K, or M when transposed
-  __device__ float operator()(int m, int k) const {
-    return kTrans ? p[static_cast<int64_t>(k) * ld + m] : p[static_cast<int64_t>(m) * ld + k];
-  }
-};
-template <bool kTrans>
-struct MatrixB {
-  static constexpr bool kContiguousN = !kTrans;
-  const float* p;
-  int ld;  // N, or K when transposed
-  __device__ float operator()(int k, int n) const {
-    return kTrans ? p[static_cast<int64_t>(n) * ld + k] : p[static_cast<int64_t>(k) * ld + n];
-  }
-};
 
 }  // namespace cxr::kernels::cuda::detail

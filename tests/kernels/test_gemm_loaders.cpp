@@ -1,0 +1,191 @@
+// The custom CUDA GEMM's loaders (kernels/cuda/gemm_loaders.h) are host code too: here, on the CPU,
+// every element they produce is checked against the plain im2col formulas, and whole convolutions
+// summed through them (the GEMMs the CUDA kernel runs) against kernels/cpu/conv2d.cpp. Also the
+// kernel's load layout: each thread's loads cover every element of a tile step exactly once.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/cuda/gemm_loaders.h"
+
+namespace cxr::kernels::cuda::detail {
+namespace {
+
+std::vector<float> random_values(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+struct Case {
+  int N, H, W, C, K, R, S, stride_h, stride_w;
+  bool same;
+};
+
+// Experiment 1's layer types (5x5 stride 1 and 2 on RGB and 16 channels), ResNet's 1x1, 3x3 'same'
+// with uneven padding, 7x7 stride 2 and 3x3 stride 2 with stride gaps, and non-square ones.
+const std::vector<Case> kCases = {
+    {2, 12, 12, 3, 4, 5, 5, 1, 1, false}, {2, 13, 11, 16, 5, 5, 5, 2, 2, false}, {1, 7, 7, 8, 6, 1, 1, 1, 1, false},
+    {2, 6, 5, 3, 3, 3, 3, 1, 1, true},    {1, 9, 10, 2, 3, 7, 7, 2, 2, true},    {2, 8, 7, 5, 2, 3, 3, 2, 2, true},
+    {1, 10, 6, 4, 3, 3, 2, 3, 1, false}};
+
+std::string name(const Case& c) {
+  return "N" + std::to_string(c.N) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) + "x" +
+         std::to_string(c.C) + " K" + std::to_string(c.K) + " " + std::to_string(c.R) + "x" + std::to_string(c.S) +
+         " stride " + std::to_string(c.stride_h) + "," + std::to_string(c.stride_w) + (c.same ? " same" : " valid");
+}
+
+Conv2dShape shape_of(const Case& c) {
+  return make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
+}
+
+// The im2col value (pixel, (r*S + s)*C + c), written out plainly.
+float im2col(const Conv2dShape& s, const std::vector<float>& x, int pixel, int rsc) {
+  const int c = rsc % s.C, r = rsc / s.C / s.S, tap_s = rsc / s.C % s.S;
+  const int ow = pixel % s.OW, oh = pixel / s.OW % s.OH, n = pixel / s.OW / s.OH;
+  const int ih = oh * s.stride_h - s.pad_top + r, iw = ow * s.stride_w - s.pad_left + tap_s;
+  if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) return 0.0f;
+  return x[((static_cast<size_t>(n) * s.H + ih) * s.W + iw) * s.C + c];
+}
+
+// dy at the output pixel that saw input pixel `in_pixel` through tap (r, s), for filter k; else 0.
+float gathered_dy(const Conv2dShape& s, const std::vector<float>& dy, int in_pixel, int kp) {
+  const int k = kp % s.K, r = kp / s.K / s.S, tap_s = kp / s.K % s.S;
+  const int iw = in_pixel % s.W, ih = in_pixel / s.W % s.H, n = in_pixel / s.W / s.H;
+  const int h = ih + s.pad_top - r, w = iw + s.pad_left - tap_s;
+  if (h < 0 || w < 0 || h % s.stride_h != 0 || w % s.stride_w != 0) return 0.0f;
+  const int oh = h / s.stride_h, ow = w / s.stride_w;
+  if (oh >= s.OH || ow >= s.OW) return 0.0f;
+  return dy[((static_cast<size_t>(n) * s.OH + oh) * s.OW + ow) * s.K + k];
+}
+
+// C[M][N] = sum_k A(m, k) B(k, n) through the loaders' two stages, in double.
+template <class LoadA, class LoadB>
+std::vector<double> gemm(int M, int N, int K, const LoadA& a, const LoadB& b) {
+  std::vector<double> out(static_cast<size_t>(M) * N, 0.0);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double acc = 0.0;
+      for (int k = 0; k < K; ++k) acc += static_cast<double>(a(a.row(m), a.col(k))) * b(b.row(n), b.col(k));
+      out[static_cast<size_t>(m) * N + n] = acc;
+    }
+  return out;
+}
+
+void expect_near_all(const std::vector<float>& want, const std::vector<double>& got, const std::string& what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  int bad = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (std::fabs(want[i] - got[i]) > 1e-4 * (1.0 + std::fabs(got[i])) && ++bad <= 3)
+      ADD_FAILURE() << what << " element " << i << ": CPU kernel " << want[i] << ", loaders " << got[i];
+  EXPECT_EQ(bad, 0) << what;
+}
+
+TEST(GemmLoaders, Im2colLoadersGiveEveryIm2colValue) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(name(c));
+    const Conv2dShape s = shape_of(c);
+    const std::vector<float> x = random_values(static_cast<size_t>(s.N) * s.H * s.W * s.C, 1);
+    const Im2colA a{{s}, x.data()};
+    const Im2colB b{{s}, x.data()};
+    const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
+    int mismatches = 0;
+    for (int p = 0; p < pixels; ++p)
+      for (int k = 0; k < rsc; ++k) {
+        const float want = im2col(s, x, p, k);
+        if (a(a.row(p), a.col(k)) != want || b(b.row(k), b.col(p)) != want) ++mismatches;
+      }
+    EXPECT_EQ(mismatches, 0);
+  }
+}
+
+TEST(GemmLoaders, GatherLoaderGivesDyAtTheOutputPixelThatSawEachInputPixel) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(name(c));
+    const Conv2dShape s = shape_of(c);
+    const std::vector<float> dy = random_values(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, 2);
+    const GradOutputGather a{s, dy.data()};
+    int mismatches = 0, nonzero = 0;
+    for (int m = 0; m < s.N * s.H * s.W; ++m)
+      for (int kp = 0; kp < s.R * s.S * s.K; ++kp) {
+        const float want = gathered_dy(s, dy, m, kp);
+        nonzero += want != 0.0f;
+        if (a(a.row(m), a.col(kp)) != want) ++mismatches;
+      }
+    EXPECT_EQ(mismatches, 0);
+    EXPECT_GT(nonzero, 0);  // the comparison saw real values, not only padding
+  }
+}
+
+// The three GEMMs of kernels/cuda/conv2d.cu, summed through the loaders, are the CPU convolution.
+TEST(GemmLoaders, ConvolutionGemmsThroughTheLoadersMatchTheCpuKernel) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(name(c));
+    const Conv2dShape s = shape_of(c);
+    const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C, in_pixels = s.N * s.H * s.W;
+    const std::vector<float> x = random_values(static_cast<size_t>(in_pixels) * s.C, 3);
+    const std::vector<float> w = random_values(static_cast<size_t>(s.K) * rsc, 4);
+    const std::vector<float> dy = random_values(static_cast<size_t>(pixels) * s.K, 5);
+    std::vector<float> y(static_cast<size_t>(pixels) * s.K), dx(x.size()), dw(w.size());
+    cpu::conv2d_forward(s, x.data(), w.data(), nullptr, y.data());
+    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
+    expect_near_all(y, gemm(pixels, s.K, rsc, Im2colA{{s}, x.data()}, WeightTransposed{w.data(), rsc}), "forward");
+    expect_near_all(dw, gemm(s.K, rsc, pixels, GradOutputTransposed{dy.data(), s.K}, Im2colB{{s}, x.data()}), "dw");
+    expect_near_all(dx, gemm(in_pixels, s.C, s.R * s.S * s.K, GradOutputGather{s, dy.data()}, WeightTap{s, w.data()}),
+                    "dx");
+  }
+}
+
+TEST(GemmLoaders, MatrixLoadersReadEachLayout) {
+  const int M = 5, N = 7, K = 3;
+  const std::vector<float> a = random_values(M * K, 6), b = random_values(K * N, 7);
+  std::vector<float> a_t(M * K), b_t(K * N);  // [K][M] and [N][K]
+  for (int m = 0; m < M; ++m)
+    for (int k = 0; k < K; ++k) a_t[k * M + m] = a[m * K + k];
+  for (int k = 0; k < K; ++k)
+    for (int n = 0; n < N; ++n) b_t[n * K + k] = b[k * N + n];
+  const MatrixA<false> plain_a{a.data(), K};
+  const MatrixA<true> trans_a{a_t.data(), M};
+  const MatrixB<false> plain_b{b.data(), N};
+  const MatrixB<true> trans_b{b_t.data(), K};
+  for (int m = 0; m < M; ++m)
+    for (int k = 0; k < K; ++k) {
+      EXPECT_EQ(plain_a(plain_a.row(m), plain_a.col(k)), a[m * K + k]);
+      EXPECT_EQ(trans_a(trans_a.row(m), trans_a.col(k)), a[m * K + k]);
+    }
+  for (int k = 0; k < K; ++k)
+    for (int n = 0; n < N; ++n) {
+      EXPECT_EQ(plain_b(plain_b.row(n), plain_b.col(k)), b[k * N + n]);
+      EXPECT_EQ(trans_b(trans_b.row(n), trans_b.col(k)), b[k * N + n]);
+    }
+}
+
+// Every (wide, deep) position of a 64 x 16 tile step is loaded by exactly one (thread, load), in both
+// layouts; and the layout's promise holds: along k, a thread's loads share one k.
+TEST(GemmLoaders, TileLoadLayoutCoversEachElementOnce) {
+  for (bool contiguous_k : {true, false}) {
+    SCOPED_TRACE(contiguous_k ? "contiguous k" : "contiguous width");
+    std::vector<int> hits(kTileM * kTileK, 0);
+    for (int tid = 0; tid < kGemmThreads; ++tid)
+      for (int i = 0; i < kLoadsPerThread; ++i) {
+        const int wide = tile_wide(contiguous_k, tid, i), deep = tile_deep(contiguous_k, tid, i);
+        ASSERT_TRUE(wide >= 0 && wide < kTileM && deep >= 0 && deep < kTileK);
+        ++hits[deep * kTileM + wide];
+        if (contiguous_k) EXPECT_EQ(deep, tile_deep(true, tid, 0));
+        else EXPECT_EQ(wide, tile_wide(false, tid, 0));
+      }
+    for (int h : hits) ASSERT_EQ(h, 1);
+    // Consecutive threads, consecutive addresses along the contiguous index.
+    EXPECT_EQ(contiguous_k ? tile_deep(true, 1, 0) - tile_deep(true, 0, 0) : tile_wide(false, 1, 0) - tile_wide(false, 0, 0),
+              1);
+  }
+}
+
+}  // namespace
+}  // namespace cxr::kernels::cuda::detail
