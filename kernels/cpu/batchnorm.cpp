@@ -5,7 +5,7 @@
 // operations in the same order per channel, hence the same bits as the scalar loops).
 //
 // Threads (kernels/cpu/parallel.h): the per-row passes split their rows over the OpenMP threads. The
-// per-channel sums split into blocks of kRowsPerBlock rows, a constant: each block sums its rows in
+// per-channel sums split into blocks of kSumRowsPerBlock rows, a constant: each block sums its rows in
 // order into partial sums of its own, and the partials are then added in block order on one thread,
 // so every sum is added in the same order (and gives the same bits) on any thread count.
 #include "kernels/batchnorm.h"
@@ -14,6 +14,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/column_sums.h"
 #include "kernels/cpu/parallel.h"
 
 #define CXR_BN_CLONES __attribute__((target_clones("avx2", "default")))
@@ -21,26 +22,17 @@
 namespace cxr::kernels::cpu {
 namespace {
 
-constexpr int64_t kRowsPerBlock = 512;  // per partial sum: 32 KiB of x at 16 channels
-
 // Calls body(m0, m1) on ranges of rows covering [0, M), on the OpenMP threads.
 template <typename Body>
 void for_rows(int64_t M, int C, Body&& body) {
   parallel_for(M, min_items_per_thread(C), body);
 }
 
-// Per-channel sums over all rows in blocks of kRowsPerBlock (parallel.h's blocked_sums).
+// Per-channel sums over all rows in blocks of kSumRowsPerBlock (parallel.h's blocked_sums), as
+// column_sums.h adds the means.
 template <typename AddBlock>
 void channel_block_sums(int64_t M, int C, int width, AddBlock&& add_block, double* totals) {
-  cpu::blocked_sums(M, kRowsPerBlock, min_items_per_thread(kRowsPerBlock * C), width, add_block, totals);
-}
-
-// sum[c] += x[m][c] over all rows.
-CXR_BN_CLONES void column_sums(int64_t M, int C, const float* __restrict x, double* __restrict sum) {
-  for (int64_t m = 0; m < M; ++m) {
-    const float* __restrict row = x + m * C;
-    for (int c = 0; c < C; ++c) sum[c] += row[c];
-  }
+  cpu::blocked_sums(M, kSumRowsPerBlock, min_items_per_thread(kSumRowsPerBlock * C), width, add_block, totals);
 }
 
 // sq[c] += (x[m][c] - mean[c])^2 over all rows.
@@ -134,9 +126,7 @@ void normalize_rows(int64_t M, int C, const float* x, const float* gamma, const 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
   std::vector<double> mean(C, 0.0), var(C, 0.0), inv(C);
-  channel_block_sums(M, C, C, [=](int64_t m0, int64_t m1, double* partial) {
-    column_sums(m1 - m0, C, x + m0 * C, partial);
-  }, mean.data());
+  add_column_sums(M, C, x, mean.data());
   for (int c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
   // Two passes (mean first, then squared deviations): no E[x^2] - E[x]^2 cancellation.
   channel_block_sums(M, C, C, [=, mu = mean.data()](int64_t m0, int64_t m1, double* partial) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d_direct.h"
+#include "kernels/cpu/column_sums.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/dense.h"
 
@@ -153,14 +154,6 @@ void im2col_rows(const Conv2dShape& s, const float* x, int64_t r0, int64_t r1, f
   }
 }
 
-// sums[k] += dy[p][k] over all rows, in row order per channel (restrict: GCC vectorises it).
-void channel_sums(int64_t rows, int K, const float* __restrict dy, double* __restrict sums) {
-  for (int64_t p = 0; p < rows; ++p) {
-    const float* __restrict row = dy + p * K;
-    for (int k = 0; k < K; ++k) sums[k] += row[k];
-  }
-}
-
 // Uninitialised scratch: im2col writes every entry, so zero-filling would be a wasted pass.
 std::unique_ptr<float[]> scratch(int64_t n) { return std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n)); }
 
@@ -263,16 +256,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
                      float* dw_or_null, float* dbias_or_null) {
   const int64_t P = out_pixels(s);
-  if (dbias_or_null) {
-    std::vector<double> sums(s.K, 0.0);  // double: the CPU result is the reference the GPU is compared with
-    // Blocks of 512 rows, so the sum's order (and bits) do not depend on the thread count.
-    const int64_t min_blocks_per_thread = min_items_per_thread(512 * s.K);
-    blocked_sums(
-        s.N * P, 512, min_blocks_per_thread, s.K,
-        [&](int64_t m0, int64_t m1, double* partial) { channel_sums(m1 - m0, s.K, dy + m0 * s.K, partial); },
-        sums.data());
-    for (int k = 0; k < s.K; ++k) dbias_or_null[k] = static_cast<float>(sums[k]);
-  }
+  if (dbias_or_null) column_sums(s.N * P, s.K, dy, dbias_or_null);
   if (dw_or_null && direct::handles(s)) {  // RGB input layers: the weight gradient without im2col
     direct::weight_gradient(s, x, dy, dw_or_null);
     dw_or_null = nullptr;

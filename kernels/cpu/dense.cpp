@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
+#include "kernels/cpu/column_sums.h"
 #include "kernels/cpu/parallel.h"
 
 namespace cxr::kernels::cpu {
@@ -66,12 +66,7 @@ void dense_backward(int B, int in, int out, const float* x, const float* w, cons
                     float* dw_or_null, float* dbias_or_null) {
   if (dx_or_null) sgemm(false, true, B, in, out, 1.0f, dy, w, 0.0f, dx_or_null);
   if (dw_or_null) sgemm(true, false, in, out, B, 1.0f, x, dy, 0.0f, dw_or_null);
-  if (dbias_or_null) {
-    std::vector<double> sums(out, 0.0);  // double: the CPU result is the reference the GPU is compared with
-    for (int b = 0; b < B; ++b)
-      for (int j = 0; j < out; ++j) sums[j] += dy[static_cast<int64_t>(b) * out + j];
-    for (int j = 0; j < out; ++j) dbias_or_null[j] = static_cast<float>(sums[j]);
-  }
+  if (dbias_or_null) column_sums(B, out, dy, dbias_or_null);
 }
 
 }  // namespace cxr::kernels::cpu
