@@ -17,10 +17,9 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
-#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/column_sums.h"
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/dense.h"
 
