@@ -28,20 +28,25 @@
 
 namespace cxr::kernels::cuda::detail {
 
-// The kernel's tiles: 64 x 64 outputs, k-steps of 16, 256 threads, 4 loads per thread and operand.
-inline constexpr int kTileM = 64, kTileN = 64, kTileK = 16, kGemmThreads = 256;
-inline constexpr int kLoadsPerThread = kTileM * kTileK / kGemmThreads;
-static_assert(kTileM == kTileN && kLoadsPerThread == 4, "the load layout below assumes square 64-wide tiles");
+// The kernel's tiles: 16 x 16 threads, each owning a micro-tile of I x J outputs (I, J in 1, 2, 4),
+// so a tile is (16 I) x (16 J) outputs; k-steps of 16. Full 64 x 64 tiles for large operands; a
+// dimension of 32 or less gets a narrower tile instead of a 64-wide one mostly empty (a convolution
+// of 16 channels wasted three quarters of every tile of its input gradient).
+inline constexpr int kTileK = 16, kThreadsPerSide = 16, kGemmThreads = kThreadsPerSide * kThreadsPerSide;
 
-// Which element of a 64-wide x 16-deep tile step thread `tid` loads as its load number `i`: along the
-// tile's width (`wide`: the operand's row index, m for A, n for B) and along k (`deep`). Laid so that
-// consecutive threads read consecutive addresses: along k when k is the operand's contiguous index
-// (then a thread's 4 loads share one k and cover 4 rows), else along the width (one row, 4 values of k).
-CXR_HOST_DEVICE constexpr int tile_wide(bool contiguous_k, int tid, int i) {
-  return contiguous_k ? tid / kTileK + (kGemmThreads / kTileK) * i : tid % kTileM;
+// Loads per thread for an operand's tile of `width` (16, 32 or 64) x kTileK elements.
+CXR_HOST_DEVICE constexpr int tile_loads(int width) { return width * kTileK / kGemmThreads; }
+
+// Which element of a `width`-wide x 16-deep tile step thread `tid` loads as its load number `i`:
+// along the tile's width (`wide`: the operand's row index, m for A, n for B) and along k (`deep`).
+// Laid so that consecutive threads read consecutive addresses: along k when k is the operand's
+// contiguous index (then a thread's loads share one k and cover several rows), else along the width
+// (one row, several values of k).
+CXR_HOST_DEVICE constexpr int tile_wide(bool contiguous_k, int width, int tid, int i) {
+  return contiguous_k ? tid / kTileK + (kGemmThreads / kTileK) * i : tid % width;
 }
-CXR_HOST_DEVICE constexpr int tile_deep(bool contiguous_k, int tid, int i) {
-  return contiguous_k ? tid % kTileK : tid / kTileM + (kGemmThreads / kTileM) * i;
+CXR_HOST_DEVICE constexpr int tile_deep(bool contiguous_k, int width, int tid, int i) {
+  return contiguous_k ? tid % kTileK : tid / width + (kGemmThreads / width) * i;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -4,11 +4,12 @@
 // lives (a plain matrix, possibly transposed, or an image gathered on the fly as im2col would have
 // laid it out). So the convolution needs no im2col buffer.
 //
-// Tiling (correctness first, simple): 64x64 output tiles, k-steps of 16, 256 threads; each thread
-// owns a 4x4 strided micro-tile (rows ty + 16i, columns tx + 16j) so shared-memory reads are
-// broadcast or conflict-free. Each thread loads 4 elements of each tile per step, laid along the
-// operand's contiguous index (kContiguous) so a warp's global loads are coalesced; the loader's row
-// half of each is computed once before the k loop, its column half once per step (see the loaders).
+// Tiling (correctness first, simple): 64x64 output tiles (16 or 32 wide along a dimension of 32 or
+// less), k-steps of 16, 256 threads; each thread owns an up to 4x4 strided micro-tile (rows ty + 16i,
+// columns tx + 16j) so shared-memory reads are broadcast or conflict-free. Each thread loads up to 4
+// elements of each tile per step, laid along the operand's contiguous index (kContiguous) so a warp's
+// global loads are coalesced; the loader's row half of each is computed once before the k loop, its
+// column half once per step (see the loaders).
 //
 // Split-K: when M x N has few tiles and K is long (convolution weight gradients reduce over every
 // pixel of the batch), blockIdx.z takes a fixed slice of K and writes a partial tile; a second
@@ -35,29 +36,33 @@ __device__ typename Load::Col step_col(const Load& load, const typename Load::Co
     return load.col(k0 + kk);
 }
 
-template <class LoadA, class LoadB>
+// A tile of (16 kI) x (16 kJ) outputs; thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j, so
+// shared-memory reads are broadcast or conflict-free.
+template <int kI, int kJ, class LoadA, class LoadB>
 __global__ void __launch_bounds__(kGemmThreads)
     tiled_gemm_kernel(int M, int N, int K, int k_per_slice, LoadA load_a, LoadB load_b, float alpha, float beta,
                       float* C, int64_t slice_stride) {
+  constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
+  constexpr bool kAAlongK = LoadA::kContiguous, kBAlongK = !LoadB::kContiguous;  // B's contiguous index is n
+  static_assert(tile_loads(kTileM) == kI && tile_loads(kTileN) == kJ, "one load per micro-tile row or column");
   __shared__ float a_tile[kTileK][kTileM];
   __shared__ float b_tile[kTileK][kTileN + 4];  // +4: the k-fastest store would hit one bank otherwise
   __shared__ typename LoadA::Col a_cols[kTileK];  // used when LoadA::kColTable
   __shared__ typename LoadB::Col b_cols[kTileK];  // used when LoadB::kColTable
-  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int tid = threadIdx.x, tx = tid % kThreadsPerSide, ty = tid / kThreadsPerSide;
   const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
   const int k_begin = blockIdx.z * k_per_slice;
   const int k_end = min(K, k_begin + k_per_slice);
 
   // The row halves of this thread's loads never change: computed once.
-  typename LoadA::Row a_rows[kLoadsPerThread];
-  typename LoadB::Row b_rows[kLoadsPerThread];
+  typename LoadA::Row a_rows[kI];
+  typename LoadB::Row b_rows[kJ];
 #pragma unroll
-  for (int i = 0; i < kLoadsPerThread; ++i) {
-    a_rows[i] = load_a.row(m0 + tile_wide(LoadA::kContiguous, tid, i));
-    b_rows[i] = load_b.row(n0 + tile_wide(!LoadB::kContiguous, tid, i));
-  }
+  for (int i = 0; i < kI; ++i) a_rows[i] = load_a.row(m0 + tile_wide(kAAlongK, kTileM, tid, i));
+#pragma unroll
+  for (int j = 0; j < kJ; ++j) b_rows[j] = load_b.row(n0 + tile_wide(kBAlongK, kTileN, tid, j));
 
-  float acc[4][4] = {};
+  float acc[kI][kJ] = {};
   for (int k0 = k_begin; k0 < k_end; k0 += kTileK) {
     if constexpr (LoadA::kColTable || LoadB::kColTable) {
       if constexpr (LoadA::kColTable)
@@ -67,41 +72,40 @@ __global__ void __launch_bounds__(kGemmThreads)
       __syncthreads();
     }
 #pragma unroll
-    for (int i = 0; i < kLoadsPerThread; ++i) {
-      const int mm = tile_wide(LoadA::kContiguous, tid, i), kk = tile_deep(LoadA::kContiguous, tid, i);
+    for (int i = 0; i < kI; ++i) {
+      const int mm = tile_wide(kAAlongK, kTileM, tid, i), kk = tile_deep(kAAlongK, kTileM, tid, i);
       const int m = m0 + mm, k = k0 + kk;
       a_tile[kk][mm] = (m < M && k < k_end) ? load_a(a_rows[i], step_col(load_a, a_cols, k0, kk)) : 0.0f;
     }
 #pragma unroll
-    for (int i = 0; i < kLoadsPerThread; ++i) {
-      // B's contiguous index is n (the tile's width), so its loads lie along the width when contiguous.
-      const int nn = tile_wide(!LoadB::kContiguous, tid, i), kk = tile_deep(!LoadB::kContiguous, tid, i);
+    for (int j = 0; j < kJ; ++j) {
+      const int nn = tile_wide(kBAlongK, kTileN, tid, j), kk = tile_deep(kBAlongK, kTileN, tid, j);
       const int n = n0 + nn, k = k0 + kk;
-      b_tile[kk][nn] = (n < N && k < k_end) ? load_b(b_rows[i], step_col(load_b, b_cols, k0, kk)) : 0.0f;
+      b_tile[kk][nn] = (n < N && k < k_end) ? load_b(b_rows[j], step_col(load_b, b_cols, k0, kk)) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < kTileK; ++kk) {
-      float a[4], b[4];
+      float a[kI], b[kJ];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) a[i] = a_tile[kk][ty + 16 * i];
+      for (int i = 0; i < kI; ++i) a[i] = a_tile[kk][ty + kThreadsPerSide * i];
 #pragma unroll
-      for (int j = 0; j < 4; ++j) b[j] = b_tile[kk][tx + 16 * j];
+      for (int j = 0; j < kJ; ++j) b[j] = b_tile[kk][tx + kThreadsPerSide * j];
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < kI; ++i)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        for (int j = 0; j < kJ; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
     __syncthreads();
   }
   float* c = C + blockIdx.z * slice_stride;
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int m = m0 + ty + 16 * i;
+  for (int i = 0; i < kI; ++i) {
+    const int m = m0 + ty + kThreadsPerSide * i;
     if (m >= M) continue;
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int n = n0 + tx + 16 * j;
+    for (int j = 0; j < kJ; ++j) {
+      const int n = n0 + tx + kThreadsPerSide * j;
       if (n >= N) continue;
       const int64_t at = static_cast<int64_t>(m) * N + n;
       c[at] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[at];  // beta 0: C is not read
@@ -112,10 +116,14 @@ __global__ void __launch_bounds__(kGemmThreads)
 // C = alpha * (sum of the slices' partials, in slice order) + beta * C.
 __global__ void add_gemm_slices(int64_t count, int slices, const float* partials, float alpha, float beta, float* C);
 
+// Micro-tile size along a dimension of `extent`: 1, 2 or 4 (tiles 16, 32 or 64 wide).
+inline int micro_tile(int extent) { return extent <= 16 ? 1 : (extent <= 32 ? 2 : 4); }
+
 // How many K-slices a GEMM of this shape gets: 1 unless the output has fewer tiles than about two
 // waves of an H100 and K is long; a function of the shape alone.
 inline int gemm_slices(int M, int N, int K) {
-  const int64_t tiles = static_cast<int64_t>((M + kTileM - 1) / kTileM) * ((N + kTileN - 1) / kTileN);
+  const int tile_m = kThreadsPerSide * micro_tile(M), tile_n = kThreadsPerSide * micro_tile(N);
+  const int64_t tiles = static_cast<int64_t>((M + tile_m - 1) / tile_m) * ((N + tile_n - 1) / tile_n);
   if (tiles >= 256 || K < 4 * kTileK * 8) return 1;
   const int64_t by_k = K / (kTileK * 8);  // at least 128 values of k per slice
   const int64_t by_tiles = (256 + tiles - 1) / tiles;
@@ -126,16 +134,45 @@ inline int gemm_slices(int M, int N, int K) {
 void* gemm_scratch(size_t bytes);          // device_alloc for the slices' partials
 void release_gemm_scratch(void* scratch);  // device_free
 
+template <int kI, int kJ, class LoadA, class LoadB>
+void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
+                  float alpha, float beta, float* C, int64_t slice_stride) {
+  constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
+  const dim3 grid((N + kTileN - 1) / kTileN, (M + kTileM - 1) / kTileM, slices);
+  tiled_gemm_kernel<kI, kJ><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, alpha, beta,
+                                                                  C, slice_stride);
+  CXR_CUDA_CHECK_LAST();
+}
+
+template <int kI, class LoadA, class LoadB>
+void launch_tiles_for_n(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
+                        float alpha, float beta, float* C, int64_t slice_stride) {
+  switch (micro_tile(N)) {
+    case 1: return launch_tiles<kI, 1>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+    case 2: return launch_tiles<kI, 2>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+    default: return launch_tiles<kI, 4>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+  }
+}
+
+// The kernel for this shape's tile sizes.
+template <class LoadA, class LoadB>
+void launch_sized_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
+                        float alpha, float beta, float* C, int64_t slice_stride) {
+  switch (micro_tile(M)) {
+    case 1: return launch_tiles_for_n<1>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+    case 2: return launch_tiles_for_n<2>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+    default: return launch_tiles_for_n<4>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+  }
+}
+
 template <class LoadA, class LoadB>
 void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float alpha, float beta, float* C) {
   if (M <= 0 || N <= 0) return;
   const int slices = K > 0 ? gemm_slices(M, N, K) : 1;
   const int k_per_slice = slices == 1 ? (K > 0 ? K : 1) : ((K + slices - 1) / slices + kTileK - 1) / kTileK * kTileK;
-  const dim3 grid((N + kTileN - 1) / kTileN, (M + kTileM - 1) / kTileM, slices);
   const int64_t count = static_cast<int64_t>(M) * N;
   if (slices == 1) {
-    tiled_gemm_kernel<<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, alpha, beta, C, 0);
-    CXR_CUDA_CHECK_LAST();
+    launch_sized_tiles(M, N, K, k_per_slice, 1, load_a, load_b, alpha, beta, C, 0);
     return;
   }
   float* partials = static_cast<float*>(gemm_scratch(sizeof(float) * static_cast<size_t>(count) * slices));
@@ -143,9 +180,7 @@ void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float al
     void* p;
     ~Release() { release_gemm_scratch(p); }  // stream order makes the reuse safe, also when a check throws
   } release{partials};
-  tiled_gemm_kernel<<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, 1.0f, 0.0f,
-                                                         partials, count);
-  CXR_CUDA_CHECK_LAST();
+  launch_sized_tiles(M, N, K, k_per_slice, slices, load_a, load_b, 1.0f, 0.0f, partials, count);
   const int threads = 256;
   const int64_t blocks = (count + threads - 1) / threads;
   add_gemm_slices<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(count, slices, partials, alpha, beta, C);

@@ -166,25 +166,30 @@ TEST(GemmLoaders, MatrixLoadersReadEachLayout) {
     }
 }
 
-// Every (wide, deep) position of a 64 x 16 tile step is loaded by exactly one (thread, load), in both
-// layouts; and the layout's promise holds: along k, a thread's loads share one k.
+// Every (wide, deep) position of a tile step (16, 32 or 64 wide x 16 deep) is loaded by exactly one
+// (thread, load), in both layouts; along k, a thread's loads share one k, along the width one row;
+// and consecutive threads read consecutive addresses along the contiguous index.
 TEST(GemmLoaders, TileLoadLayoutCoversEachElementOnce) {
-  for (bool contiguous_k : {true, false}) {
-    SCOPED_TRACE(contiguous_k ? "contiguous k" : "contiguous width");
-    std::vector<int> hits(kTileM * kTileK, 0);
-    for (int tid = 0; tid < kGemmThreads; ++tid)
-      for (int i = 0; i < kLoadsPerThread; ++i) {
-        const int wide = tile_wide(contiguous_k, tid, i), deep = tile_deep(contiguous_k, tid, i);
-        ASSERT_TRUE(wide >= 0 && wide < kTileM && deep >= 0 && deep < kTileK);
-        ++hits[deep * kTileM + wide];
-        if (contiguous_k) EXPECT_EQ(deep, tile_deep(true, tid, 0));
-        else EXPECT_EQ(wide, tile_wide(false, tid, 0));
-      }
-    for (int h : hits) ASSERT_EQ(h, 1);
-    // Consecutive threads, consecutive addresses along the contiguous index.
-    EXPECT_EQ(contiguous_k ? tile_deep(true, 1, 0) - tile_deep(true, 0, 0) : tile_wide(false, 1, 0) - tile_wide(false, 0, 0),
-              1);
-  }
+  for (int width : {16, 32, 64})
+    for (bool contiguous_k : {true, false}) {
+      SCOPED_TRACE(std::to_string(width) + (contiguous_k ? " wide, contiguous k" : " wide, contiguous width"));
+      ASSERT_EQ(tile_loads(width), width / 16);
+      std::vector<int> hits(static_cast<size_t>(width) * kTileK, 0);
+      for (int tid = 0; tid < kGemmThreads; ++tid)
+        for (int i = 0; i < tile_loads(width); ++i) {
+          const int wide = tile_wide(contiguous_k, width, tid, i), deep = tile_deep(contiguous_k, width, tid, i);
+          ASSERT_TRUE(wide >= 0 && wide < width && deep >= 0 && deep < kTileK) << tid << " " << i;
+          ++hits[static_cast<size_t>(deep) * width + wide];
+          if (contiguous_k)
+            EXPECT_EQ(deep, tile_deep(true, width, tid, 0));
+          else
+            EXPECT_EQ(wide, tile_wide(false, width, tid, 0));
+        }
+      for (int h : hits) ASSERT_EQ(h, 1);
+      EXPECT_EQ(contiguous_k ? tile_deep(true, width, 1, 0) - tile_deep(true, width, 0, 0)
+                             : tile_wide(false, width, 1, 0) - tile_wide(false, width, 0, 0),
+                1);
+    }
 }
 
 }  // namespace
