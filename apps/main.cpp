@@ -3,11 +3,23 @@
 #include <omp.h>
 
 #include <iostream>
+#include <string>
 
 #include "apps/commands.h"
 #include "data/image.h"
 #include "engine/error.h"
 #include "layers/spec.h"
+
+namespace {
+
+// --device and --kernels of the commands that run a trained model (evaluate, predict, reproduce);
+// `overrides` names what they take precedence over.
+void add_device_options(CLI::App* command, std::string& device, std::string& kernels, const std::string& overrides) {
+  command->add_option("--device", device, "cpu, cuda or cuda:N (overrides " + overrides + ")");
+  command->add_option("--kernels", kernels, "CUDA kernels: custom or vendor")->check(CLI::IsMember({"custom", "vendor"}));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cxrnet: a from-scratch C++/CUDA CNN engine for chest X-ray classification"};
@@ -88,9 +100,7 @@ int main(int argc, char** argv) {
                                                     "With --data: carve the test split from train, as train did");
   evaluate->add_option("--weights", evaluate_options.weights_path, "Weights file (default RUN/weights.safetensors)");
   evaluate->add_option("--out", evaluate_options.out_dir, "Output folder (default RUN/evaluation)");
-  evaluate->add_option("--device", evaluate_options.device, "cpu, cuda or cuda:N (overrides the run's config)");
-  evaluate->add_option("--kernels", evaluate_options.kernels, "CUDA kernels: custom or vendor")
-      ->check(CLI::IsMember({"custom", "vendor"}));
+  add_device_options(evaluate, evaluate_options.device, evaluate_options.kernels, "the run's config");
   evaluate->add_flag("--allow-other-files", evaluate_options.allow_other_files,
                      "Evaluate --data's splits even when they are not the files split.csv lists");
 
@@ -112,9 +122,7 @@ int main(int argc, char** argv) {
   predict->add_option("--data", predict_options.data_dir,
                       "The run's data folder, for --threshold-from-validation when split.csv's paths moved");
   predict->add_option("--weights", predict_options.weights_path, "Weights file (default RUN/weights.safetensors)");
-  predict->add_option("--device", predict_options.device, "cpu, cuda or cuda:N (overrides the run's config)");
-  predict->add_option("--kernels", predict_options.kernels, "CUDA kernels: custom or vendor")
-      ->check(CLI::IsMember({"custom", "vendor"}));
+  add_device_options(predict, predict_options.device, predict_options.kernels, "the run's config");
   predict->add_flag("--skip-unreadable", predict_options.skip_unreadable,
                     "Write unreadable images as rows with no probability (label 'unreadable') instead of failing");
 
@@ -133,9 +141,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   auto* reproduce_holdout_opt = reproduce->add_option("--test-from-train", reproduce_test_from_train,
                                                       "Carve a stratified test split of this fraction from train");
-  reproduce->add_option("--device", reproduce_options.device, "cpu, cuda or cuda:N (overrides the configs)");
-  reproduce->add_option("--kernels", reproduce_options.kernels, "CUDA kernels: custom or vendor")
-      ->check(CLI::IsMember({"custom", "vendor"}));
+  add_device_options(reproduce, reproduce_options.device, reproduce_options.kernels, "the configs");
   reproduce->add_flag("--quick", reproduce_options.quick,
                       "2 epochs on small images (experiment 3 at 50x50, 4 at 32x32): a smoke run, not comparable "
                       "to the notebook");
