@@ -15,7 +15,7 @@ namespace cxr::kernels::cuda {
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
   if (bias_or_null) detail::fill_rows(pixels, s.K, bias_or_null, y);
-  detail::launch_tiled_gemm(pixels, s.K, rsc, detail::Im2colA{{s}, x}, detail::WeightTransposed{w, rsc}, 1.0f,
+  detail::launch_tiled_gemm(pixels, s.K, rsc, detail::Im2colA{{s}, x}, detail::MatrixB<true>{w, rsc}, 1.0f,
                             bias_or_null ? 1.0f : 0.0f, y);
 }
 
@@ -24,7 +24,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
   if (dbias_or_null) detail::column_sums(pixels, s.K, dy, dbias_or_null);
   if (dw_or_null)
-    detail::launch_tiled_gemm(s.K, rsc, pixels, detail::GradOutputTransposed{dy, s.K}, detail::Im2colB{{s}, x}, 1.0f,
+    detail::launch_tiled_gemm(s.K, rsc, pixels, detail::MatrixA<true>{dy, s.K}, detail::Im2colB{{s}, x}, 1.0f,
                               0.0f, dw_or_null);
   if (dx_or_null)
     detail::launch_tiled_gemm(s.N * s.H * s.W, s.C, s.R * s.S * s.K, detail::GradOutputGather{s, dy},

@@ -11,12 +11,13 @@
 // The first version did all of it per element: six integer divisions for each im2col value, which
 // held the custom convolution backward to 15-30% of cuDNN's speed on an H200.
 //
-// kContiguous says whether consecutive k (A) or consecutive n (B) sit next to each other in memory,
-// so that the kernel lays a warp's loads along them. Host and device code: tests/kernels checks every
+// kContiguousK says whether consecutive k sit next to each other in memory (else consecutive rows i
+// do), so that the kernel lays a warp's loads along them. Host and device code: tests/kernels checks every
 // index of the convolution loaders on the CPU against the plain im2col formulas.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/conv2d.h"
 
@@ -50,34 +51,26 @@ CXR_HOST_DEVICE constexpr int tile_deep(bool contiguous_k, int width, int tid, i
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Plain row-major matrices: A is [M][K] ([K][M] when transposed), B [K][N] ([N][K] when transposed).
-// Row and Col are the two halves of the element's offset.
+// Plain row-major matrices: element (i, k) at p[i * ld + k] when k is the contiguous index, else at
+// p[k * ld + i]. Row and Col are the two halves of the offset. A is [M][K] ([K][M] when transposed),
+// B is [K][N] ([N][K] when transposed).
 // ---------------------------------------------------------------------------------------------------
-template <bool kTrans>
-struct MatrixA {
-  static constexpr bool kContiguous = !kTrans;
+template <bool kAlongK>
+struct MatrixOperand {
+  static constexpr bool kContiguousK = kAlongK;
   static constexpr bool kColTable = false;
   using Row = int64_t;
   using Col = int64_t;
   const float* p;
-  int ld;  // K, or M when transposed
-  CXR_HOST_DEVICE Row row(int m) const { return kTrans ? m : static_cast<int64_t>(m) * ld; }
-  CXR_HOST_DEVICE Col col(int k) const { return kTrans ? static_cast<int64_t>(k) * ld : k; }
+  int ld;
+  CXR_HOST_DEVICE Row row(int i) const { return kAlongK ? static_cast<int64_t>(i) * ld : i; }
+  CXR_HOST_DEVICE Col col(int k) const { return kAlongK ? k : static_cast<int64_t>(k) * ld; }
   CXR_HOST_DEVICE float operator()(Row r, Col c) const { return p[r + c]; }
 };
-
 template <bool kTrans>
-struct MatrixB {
-  static constexpr bool kContiguous = !kTrans;
-  static constexpr bool kColTable = false;
-  using Row = int64_t;
-  using Col = int64_t;
-  const float* p;
-  int ld;  // N, or K when transposed
-  CXR_HOST_DEVICE Row row(int n) const { return kTrans ? static_cast<int64_t>(n) * ld : n; }
-  CXR_HOST_DEVICE Col col(int k) const { return kTrans ? k : static_cast<int64_t>(k) * ld; }
-  CXR_HOST_DEVICE float operator()(Row r, Col c) const { return p[r + c]; }
-};
+using MatrixA = MatrixOperand<!kTrans>;  // ld = K, or M when transposed
+template <bool kTrans>
+using MatrixB = MatrixOperand<kTrans>;  // ld = N, or K when transposed
 
 // ---------------------------------------------------------------------------------------------------
 // The convolution's implicit im2col: col(x)(pixel, (r*S + s)*C + c) is the input value that filter
@@ -111,57 +104,35 @@ struct Im2colIndex {
   }
 };
 
-// Forward, A(m = output pixel, k = rsc).
-struct Im2colA {
-  static constexpr bool kContiguous = true;
+// The im2col matrix as a GEMM operand: A(m = output pixel, k = rsc) in the forward (kPixelIsRow),
+// B(k = output pixel, n = rsc) in the weight gradient. Either way rsc is the contiguous index.
+template <bool kPixelIsRow>
+struct Im2colOperand {
+  static constexpr bool kContiguousK = kPixelIsRow;
   static constexpr bool kColTable = true;
-  using Row = PixelOrigin;
-  using Col = Tap;
+  using Row = std::conditional_t<kPixelIsRow, PixelOrigin, Tap>;
+  using Col = std::conditional_t<kPixelIsRow, Tap, PixelOrigin>;
   Im2colIndex index;
   const float* x;
-  CXR_HOST_DEVICE Row row(int m) const { return index.pixel(m); }
-  CXR_HOST_DEVICE Col col(int k) const { return index.tap(k); }
-  CXR_HOST_DEVICE float operator()(Row r, Col c) const { return index.value(x, r, c); }
+  CXR_HOST_DEVICE Row row(int i) const {
+    if constexpr (kPixelIsRow) return index.pixel(i);
+    else return index.tap(i);
+  }
+  CXR_HOST_DEVICE Col col(int k) const {
+    if constexpr (kPixelIsRow) return index.tap(k);
+    else return index.pixel(k);
+  }
+  CXR_HOST_DEVICE float operator()(Row r, Col c) const {
+    if constexpr (kPixelIsRow) return index.value(x, r, c);
+    else return index.value(x, c, r);
+  }
 };
+using Im2colA = Im2colOperand<true>;
+using Im2colB = Im2colOperand<false>;
 
-// Weight gradient, B(k = output pixel, n = rsc).
-struct Im2colB {
-  static constexpr bool kContiguous = true;
-  static constexpr bool kColTable = true;
-  using Row = Tap;
-  using Col = PixelOrigin;
-  Im2colIndex index;
-  const float* x;
-  CXR_HOST_DEVICE Row row(int n) const { return index.tap(n); }
-  CXR_HOST_DEVICE Col col(int k) const { return index.pixel(k); }
-  CXR_HOST_DEVICE float operator()(Row r, Col c) const { return index.value(x, c, r); }
-};
-
-// Forward, B(k = rsc, n = filter) = w[n][rsc].
-struct WeightTransposed {
-  static constexpr bool kContiguous = false;
-  static constexpr bool kColTable = false;
-  using Row = int64_t;
-  using Col = int;
-  const float* w;
-  int rsc;
-  CXR_HOST_DEVICE Row row(int n) const { return static_cast<int64_t>(n) * rsc; }
-  CXR_HOST_DEVICE Col col(int k) const { return k; }
-  CXR_HOST_DEVICE float operator()(Row r, Col c) const { return w[r + c]; }
-};
-
-// Weight gradient, A(m = filter, k = output pixel) = dy[pixel][m].
-struct GradOutputTransposed {
-  static constexpr bool kContiguous = false;
-  static constexpr bool kColTable = false;
-  using Row = int;
-  using Col = int64_t;
-  const float* dy;
-  int K;
-  CXR_HOST_DEVICE Row row(int m) const { return m; }
-  CXR_HOST_DEVICE Col col(int k) const { return static_cast<int64_t>(k) * K; }
-  CXR_HOST_DEVICE float operator()(Row r, Col c) const { return dy[c + r]; }
-};
+// The convolution's other operands are plain matrices: the forward's B(k = rsc, n = filter) = w[n][rsc]
+// is MatrixB<true>{w, rsc}, the weight gradient's A(m = filter, k = pixel) = dy[pixel][m] is
+// MatrixA<true>{dy, K}.
 
 // Input gradient, A(m = input pixel, k' = (r*S + s)*K + k): dy at the output pixel whose tap (r, s)
 // lands on the input pixel, or 0 when none does (stride gaps, borders). With h = ih + pad_top, the
@@ -178,7 +149,7 @@ struct OutputTap {
 };
 
 struct GradOutputGather {
-  static constexpr bool kContiguous = true;
+  static constexpr bool kContiguousK = true;
   static constexpr bool kColTable = true;
   using Row = InputPixel;
   using Col = OutputTap;
@@ -204,7 +175,7 @@ struct GradOutputGather {
 
 // Input gradient, B(k' = (r*S + s)*K + k, n = c) = w[k][r][s][c].
 struct WeightTap {
-  static constexpr bool kContiguous = true;
+  static constexpr bool kContiguousK = false;
   static constexpr bool kColTable = true;
   using Row = int;
   using Col = int64_t;

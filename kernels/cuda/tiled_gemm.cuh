@@ -7,7 +7,7 @@
 // Tiling (correctness first, simple): 64x64 output tiles (16 or 32 wide along a dimension of 32 or
 // less), k-steps of 16, 256 threads; each thread owns an up to 4x4 strided micro-tile (rows ty + 16i,
 // columns tx + 16j) so shared-memory reads are broadcast or conflict-free. Each thread loads up to 4
-// elements of each tile per step, laid along the operand's contiguous index (kContiguous) so a warp's
+// elements of each tile per step, laid along the operand's contiguous index (kContiguousK) so a warp's
 // global loads are coalesced; the loader's row half of each is computed once before the k loop, its
 // column half once per step (see the loaders).
 //
@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(kGemmThreads)
     tiled_gemm_kernel(int M, int N, int K, int k_per_slice, LoadA load_a, LoadB load_b, float alpha, float beta,
                       float* C, int64_t slice_stride) {
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
-  constexpr bool kAAlongK = LoadA::kContiguous, kBAlongK = !LoadB::kContiguous;  // B's contiguous index is n
+  constexpr bool kAAlongK = LoadA::kContiguousK, kBAlongK = LoadB::kContiguousK;
   static_assert(tile_loads(kTileM) == kI && tile_loads(kTileN) == kJ, "one load per micro-tile row or column");
   __shared__ float a_tile[kTileK][kTileM];
   __shared__ float b_tile[kTileK][kTileN + 4];  // +4: the k-fastest store would hit one bank otherwise

@@ -135,8 +135,8 @@ TEST(GemmLoaders, ConvolutionGemmsThroughTheLoadersMatchTheCpuKernel) {
     std::vector<float> y(static_cast<size_t>(pixels) * s.K), dx(x.size()), dw(w.size());
     cpu::conv2d_forward(s, x.data(), w.data(), nullptr, y.data());
     cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
-    expect_near_all(y, gemm(pixels, s.K, rsc, Im2colA{{s}, x.data()}, WeightTransposed{w.data(), rsc}), "forward");
-    expect_near_all(dw, gemm(s.K, rsc, pixels, GradOutputTransposed{dy.data(), s.K}, Im2colB{{s}, x.data()}), "dw");
+    expect_near_all(y, gemm(pixels, s.K, rsc, Im2colA{{s}, x.data()}, MatrixB<true>{w.data(), rsc}), "forward");
+    expect_near_all(dw, gemm(s.K, rsc, pixels, MatrixA<true>{dy.data(), s.K}, Im2colB{{s}, x.data()}), "dw");
     expect_near_all(dx, gemm(in_pixels, s.C, s.R * s.S * s.K, GradOutputGather{s, dy.data()}, WeightTap{s, w.data()}),
                     "dx");
   }
