@@ -180,18 +180,105 @@ __global__ void finalize_gradient_kernel(int64_t M, int C, int chunks, const dou
   }
 }
 
-// Elementwise passes. Index is uint32_t when M * C fits (the channel of element i is then a 32-bit
-// remainder, several times cheaper than a 64-bit one), else int64_t.
-template <class Index>
-__global__ void normalize_kernel(Index count, int C, const float* x, const float* gamma, const float* beta,
-                                 const double* stats, float* y) {
-  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % static_cast<Index>(C));
-    const double centered = __dsub_rn(x[i], stats[c]);
-    y[i] = static_cast<float>(__dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), stats[C + c]), beta[c]));
+// Elementwise passes: out[i] = op(a[i], b[i], channel of i), a and b being x and/or dy. One kernel
+// for the four of them: each thread moves float4s when C is a multiple of 4 and every pointer is
+// 16-byte aligned (four consecutive elements are then four channels of one row), else single floats.
+// Index is uint32_t when M * C fits (the channel is then a 32-bit remainder, several times cheaper
+// than a 64-bit one), else int64_t.
+template <int V>
+__device__ __forceinline__ void load_values(const float* p, uint64_t i, float (&v)[V]) {
+  if (p == nullptr) {
+#pragma unroll
+    for (int j = 0; j < V; ++j) v[j] = 0.0f;
+  } else if constexpr (V == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p + i);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  } else {
+    v[0] = p[i];
   }
 }
+
+template <class Index, int V, class Op>
+__global__ void channel_map_kernel(Index items, int C, const float* a, const float* b, float* out, Op op) {
+  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
+  for (Index q = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; q < items; q += stride) {
+    const Index i = q * V;
+    const int c = static_cast<int>(i % static_cast<Index>(C));
+    float av[V], bv[V], r[V];
+    load_values<V>(a, i, av);
+    load_values<V>(b, i, bv);
+#pragma unroll
+    for (int j = 0; j < V; ++j) r[j] = op(av[j], bv[j], c + j);
+    if constexpr (V == 4)
+      *reinterpret_cast<float4*>(out + i) = make_float4(r[0], r[1], r[2], r[3]);
+    else
+      out[i] = r[0];
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }  // nullptr counts as aligned
+
+// Queues out = op(a, b, channel) over count = M * C elements; a or b may be null (then unread).
+template <class Op>
+void launch_channel_map(int64_t count, int C, const float* a, const float* b, float* out, Op op) {
+  const bool vectorized = C % 4 == 0 && aligned16(a) && aligned16(b) && aligned16(out);
+  const int64_t items = vectorized ? count / 4 : count;
+  const int blocks = detail::grid_size(items);
+  if (count <= INT32_MAX) {
+    if (vectorized)
+      channel_map_kernel<uint32_t, 4><<<blocks, detail::kBlockThreads, 0, stream()>>>(
+          static_cast<uint32_t>(items), C, a, b, out, op);
+    else
+      channel_map_kernel<uint32_t, 1><<<blocks, detail::kBlockThreads, 0, stream()>>>(
+          static_cast<uint32_t>(items), C, a, b, out, op);
+  } else if (vectorized) {
+    channel_map_kernel<int64_t, 4><<<blocks, detail::kBlockThreads, 0, stream()>>>(items, C, a, b, out, op);
+  } else {
+    channel_map_kernel<int64_t, 1><<<blocks, detail::kBlockThreads, 0, stream()>>>(items, C, a, b, out, op);
+  }
+  CXR_CUDA_CHECK_LAST();
+}
+
+// The four passes, element by element exactly as the CPU computes them (no FMA contraction).
+struct Normalize {  // y = gamma * (x - mean) * inv + beta; stats = [mean | inv] in double
+  const float *gamma, *beta;
+  const double* stats;
+  int C;
+  __device__ float operator()(float x, float, int c) const {
+    const double centered = __dsub_rn(x, stats[c]);
+    return static_cast<float>(__dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), stats[C + c]), beta[c]));
+  }
+};
+
+struct NormalizeWithMoving {  // inference: the moving statistics
+  const float *gamma, *beta, *mean, *var;
+  float epsilon;
+  __device__ float operator()(float x, float, int c) const {
+    const double centered = __dsub_rn(x, static_cast<double>(mean[c]));
+    return static_cast<float>(
+        __dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), inverse_std(var, epsilon, c)), beta[c]));
+  }
+};
+
+struct TrainInputGradient {  // dx = gamma * inv * (dy - mean(dy) - xhat * mean(dy * xhat)); sums = those means
+  const float *gamma, *mean, *inv_std;
+  const double* sums;
+  int C;
+  __device__ float operator()(float x, float dy, int c) const {
+    const double inv = inv_std[c];
+    const double xhat = __dmul_rn(__dsub_rn(x, static_cast<double>(mean[c])), inv);
+    const double inner = __dsub_rn(__dsub_rn(dy, sums[c]), __dmul_rn(xhat, sums[C + c]));
+    return static_cast<float>(__dmul_rn(__dmul_rn(gamma[c], inv), inner));
+  }
+};
+
+struct InferenceInputGradient {  // dx = dy * gamma * inv: the statistics are constants
+  const float *gamma, *var;
+  float epsilon;
+  __device__ float operator()(float, float dy, int c) const {
+    return static_cast<float>(__dmul_rn(dy, __dmul_rn(gamma[c], inverse_std(var, epsilon, c))));
+  }
+};
 
 __global__ void update_moving_kernel(int C, const float* batch_mean, const float* batch_var, double keep, double take,
                                      double bessel, float* moving_mean, float* moving_var) {
@@ -201,52 +288,6 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
   moving_var[c] = static_cast<float>(
       __dadd_rn(__dmul_rn(keep, moving_var[c]), __dmul_rn(take, __dmul_rn(batch_var[c], bessel))));
 }
-
-template <class Index>
-__global__ void inference_kernel(Index count, int C, const float* x, const float* gamma, const float* beta,
-                                 const float* mean, const float* var, float epsilon, float* y) {
-  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % static_cast<Index>(C));
-    const double centered = __dsub_rn(x[i], static_cast<double>(mean[c]));
-    y[i] = static_cast<float>(
-        __dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), inverse_std(var, epsilon, c)), beta[c]));
-  }
-}
-
-template <class Index>
-__global__ void train_dx_kernel(Index count, int C, const float* x, const float* gamma, const float* mean,
-                                const float* inv_std, const float* dy, const double* sums, float* dx) {
-  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % static_cast<Index>(C));
-    const double inv = inv_std[c];
-    const double xhat = __dmul_rn(__dsub_rn(x[i], static_cast<double>(mean[c])), inv);
-    const double inner = __dsub_rn(__dsub_rn(dy[i], sums[c]), __dmul_rn(xhat, sums[C + c]));
-    dx[i] = static_cast<float>(__dmul_rn(__dmul_rn(gamma[c], inv), inner));
-  }
-}
-
-template <class Index>
-__global__ void inference_dx_kernel(Index count, int C, const float* gamma, const float* var, float epsilon,
-                                    const float* dy, float* dx) {
-  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
-  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % static_cast<Index>(C));
-    dx[i] = static_cast<float>(__dmul_rn(dy[i], __dmul_rn(gamma[c], inverse_std(var, epsilon, c))));
-  }
-}
-
-// Launches kernel<uint32_t> or kernel<int64_t> over `count` elements (see the elementwise passes).
-#define CXR_LAUNCH_ELEMENTWISE(kernel, count, ...)                                                            \
-  do {                                                                                                       \
-    if ((count) <= INT32_MAX)                                                                                \
-      kernel<uint32_t><<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(                     \
-          static_cast<uint32_t>(count), __VA_ARGS__);                                                         \
-    else                                                                                                     \
-      kernel<int64_t><<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, __VA_ARGS__);  \
-    CXR_CUDA_CHECK_LAST();                                                                                   \
-  } while (0)
 
 // Device scratch of doubles; back to the cache when the kernels that use it are queued.
 struct Scratch {
@@ -277,7 +318,7 @@ void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamm
                                                    save_var, stats.ptr);
   CXR_CUDA_CHECK_LAST();
   const int64_t count = M * C;
-  CXR_LAUNCH_ELEMENTWISE(normalize_kernel, count, C, x, gamma, beta, stats.ptr, y);
+  launch_channel_map(count, C, x, nullptr, y, Normalize{gamma, beta, stats.ptr, C});
 }
 
 void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
@@ -294,7 +335,7 @@ void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* 
                                  const float* moving_mean, const float* moving_var, float epsilon, float* y) {
   const int64_t count = M * C;
   if (count <= 0) return;
-  CXR_LAUNCH_ELEMENTWISE(inference_kernel, count, C, x, gamma, beta, moving_mean, moving_var, epsilon, y);
+  launch_channel_map(count, C, x, nullptr, y, NormalizeWithMoving{gamma, beta, moving_mean, moving_var, epsilon});
 }
 
 void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
@@ -306,7 +347,7 @@ void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gam
   finalize_gradient_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, dgamma, dbeta, sums.ptr);
   CXR_CUDA_CHECK_LAST();
   const int64_t count = M * C;
-  CXR_LAUNCH_ELEMENTWISE(train_dx_kernel, count, C, x, gamma, save_mean, save_inv_std, dy, sums.ptr, dx);
+  launch_channel_map(count, C, x, dy, dx, TrainInputGradient{gamma, save_mean, save_inv_std, sums.ptr, C});
 }
 
 void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
@@ -314,7 +355,8 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
                                   float* dgamma_or_null, float* dbeta_or_null) {
   if (M <= 0 || C <= 0) return;
   const int64_t count = M * C;
-  if (dx_or_null) CXR_LAUNCH_ELEMENTWISE(inference_dx_kernel, count, C, gamma, moving_var, epsilon, dy, dx_or_null);
+  if (dx_or_null)
+    launch_channel_map(count, C, nullptr, dy, dx_or_null, InferenceInputGradient{gamma, moving_var, epsilon});
   if (!dgamma_or_null && !dbeta_or_null) return;
   const ChunkPlan plan = plan_chunks(M, C);
   Scratch partials(partial_doubles(plan, C));
