@@ -9,10 +9,14 @@
 // (running = factor * batch + (1 - factor) * running) while Keras's momentum is the weight of the old
 // value, so factor = 1 - momentum; and cuDNN feeds the running variance the UNBIASED batch variance,
 // which is TensorFlow's fused rule for 4-D inputs. Shapes cuDNN cannot take (M < 2, where
-// M/(M-1) is undefined and the CPU takes it as 1; more rows than an int; an epsilon below
+// M/(M-1) is undefined and the CPU takes it as 1; INT32_MAX elements or more; an epsilon below
 // CUDNN_BN_MIN_EPSILON) run on the custom kernels.
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/check.h"
@@ -45,16 +49,69 @@ struct BatchNormPlan {
 // Training runs in CUDNN_BATCHNORM_SPATIAL_PERSISTENT, cuDNN's optimised path for NHWC float inputs
 // (PyTorch's choice for channels-last batch norm): in plain SPATIAL mode cuDNN took 3.2 + 4.9 ms for
 // experiment 3's first layer on an H200, twice the (then slow) custom kernels, and made vendor
-// experiment 3 slower than custom. Where cuDNN refuses the mode for a shape, the call is repeated in
-// SPATIAL mode; both save the same mean and inverse standard deviation, so either backward fits.
-template <class Call>
-cudnnStatus_t in_training_mode(Call call) {
-  const cudnnStatus_t status = call(CUDNN_BATCHNORM_SPATIAL_PERSISTENT);
-  return status == CUDNN_STATUS_NOT_SUPPORTED ? call(CUDNN_BATCHNORM_SPATIAL) : status;
+// experiment 3 slower than custom. Where cuDNN refuses the mode for a shape (any "not supported"
+// status: cuDNN 9 has sub-codes), the call is repeated in SPATIAL mode; both save the same mean and
+// inverse standard deviation, so either backward fits either forward. The mode that worked is kept
+// per shape and direction, and logged once, so later calls go straight to it.
+constexpr const char* kForwardCall = "cudnnBatchNormalizationForwardTraining";
+
+bool refused(cudnnStatus_t status) { return CUDNN_STATUS_CATEGORY(status) == CUDNN_STATUS_NOT_SUPPORTED; }
+
+struct ModeKey {
+  int64_t M;
+  int C;
+  bool backward;
+  auto operator<=>(const ModeKey&) const = default;
+};
+
+std::mutex g_modes_mutex;
+std::map<ModeKey, cudnnBatchNormMode_t> g_modes;
+
+std::optional<cudnnBatchNormMode_t> known_mode(const ModeKey& key) {
+  std::lock_guard lock(g_modes_mutex);
+  const auto it = g_modes.find(key);
+  return it == g_modes.end() ? std::nullopt : std::optional(it->second);
 }
 
+void remember_mode(const ModeKey& key, cudnnBatchNormMode_t mode) {
+  {
+    std::lock_guard lock(g_modes_mutex);
+    g_modes[key] = mode;
+  }
+  const int n = balanced_divisor(key.M);
+  cuda::detail::log_vendor_choice("cuDNN batch norm " + std::string(key.backward ? "backward" : "forward") +
+                                  " (training) x[" + std::to_string(key.M) + "," + std::to_string(key.C) + "] as [" +
+                                  std::to_string(n) + "," + std::to_string(key.M / n) + ",1," +
+                                  std::to_string(key.C) + "]: " +
+                                  (mode == CUDNN_BATCHNORM_SPATIAL_PERSISTENT ? "SPATIAL_PERSISTENT" : "SPATIAL"));
+}
+
+// Runs call(mode) in the mode known for the shape, or finds it: PERSISTENT, else SPATIAL. `undo` runs
+// between a refused attempt and the retry (the forward restores the moving statistics, which nothing
+// promises a refused call left alone).
+template <class Call, class Undo>
+void run_in_training_mode(const ModeKey& key, const char* what, Call call, Undo undo) {
+  if (const auto mode = known_mode(key)) {
+    const cudnnStatus_t status = call(*mode);
+    if (status != CUDNN_STATUS_SUCCESS) cuda::detail::throw_cudnn_error(status, what, __FILE__, __LINE__);
+    return;
+  }
+  cudnnBatchNormMode_t mode = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
+  cudnnStatus_t status = call(mode);
+  if (refused(status)) {
+    undo();
+    mode = CUDNN_BATCHNORM_SPATIAL;
+    status = call(mode);
+  }
+  if (status != CUDNN_STATUS_SUCCESS) cuda::detail::throw_cudnn_error(status, what, __FILE__, __LINE__);
+  remember_mode(key, mode);
+}
+
+// cuDNN's batch-norm kernels index with 32-bit integers (PyTorch keeps them under INT32_MAX elements
+// for that reason): larger tensors, M = 1 (M/(M-1) undefined; the CPU takes it as 1) and an epsilon
+// below CUDNN_BN_MIN_EPSILON run on the custom kernels.
 bool expressible(int64_t M, int C, float epsilon) {
-  return M >= 2 && cuda::detail::fits_int(M) && C > 0 && static_cast<double>(epsilon) >= CUDNN_BN_MIN_EPSILON;
+  return M >= 2 && C > 0 && M * C < INT32_MAX && static_cast<double>(epsilon) >= CUDNN_BN_MIN_EPSILON;
 }
 
 }  // namespace
@@ -72,17 +129,32 @@ void batchnorm_forward_train_and_update(int64_t M, int C, const float* x, const 
   const BatchNormPlan plan(M, C);
   const float alpha = 1.0f, beta_blend = 0.0f;
   const double factor = 1.0 - static_cast<double>(momentum);  // cuDNN weighs the new statistic
-  CXR_CUDNN_CHECK(in_training_mode([&](cudnnBatchNormMode_t mode) {
+  const auto forward = [&](cudnnBatchNormMode_t mode) {
     return cudnnBatchNormalizationForwardTraining(cuda::detail::cudnn_handle(), mode, &alpha, &beta_blend,
                                                   plan.x.get(), x, plan.x.get(), y, plan.bn.get(), gamma, beta,
                                                   factor, moving_mean, moving_var, static_cast<double>(epsilon),
                                                   save_mean, save_inv_std);
-  }));
+  };
+  const ModeKey key{M, C, false};
+  if (known_mode(key)) return run_in_training_mode(key, kForwardCall, forward, [] {});
+  // The shape's first call: keep a copy of the moving statistics for a retry.
+  const size_t bytes = sizeof(float) * static_cast<size_t>(C);
+  float* kept = static_cast<float*>(cuda::device_alloc(2 * bytes, "batch_norm moving statistics"));
+  const auto copy = [&](float* to, const float* from) {
+    CXR_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, cuda::stream()));
+  };
+  copy(kept, moving_mean);
+  copy(kept + C, moving_var);
+  run_in_training_mode(key, kForwardCall, forward, [&] {
+    copy(moving_mean, kept);
+    copy(moving_var, kept + C);
+  });
+  cuda::device_free(kept);  // reusable by work queued after this point: the stream keeps the order
 }
 
 void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                  const float* moving_mean, const float* moving_var, float epsilon, float* y) {
-  if (!cuda::detail::fits_int(M) || C <= 0 || static_cast<double>(epsilon) < CUDNN_BN_MIN_EPSILON)
+  if (C <= 0 || M < 1 || M * C >= INT32_MAX || static_cast<double>(epsilon) < CUDNN_BN_MIN_EPSILON)
     return cuda::batchnorm_forward_inference(M, C, x, gamma, beta, moving_mean, moving_var, epsilon, y);
   const BatchNormPlan plan(M, C);
   const float alpha = 1.0f, beta_blend = 0.0f;
@@ -101,11 +173,16 @@ void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gam
     return cuda::batchnorm_backward_train(M, C, x, gamma, save_mean, save_inv_std, dy, dx, dgamma, dbeta);
   const BatchNormPlan plan(M, C);
   const float one = 1.0f, zero = 0.0f;  // overwrite dx, dgamma and dbeta
-  CXR_CUDNN_CHECK(in_training_mode([&](cudnnBatchNormMode_t mode) {
-    return cudnnBatchNormalizationBackward(cuda::detail::cudnn_handle(), mode, &one, &zero, &one, &zero,
-                                           plan.x.get(), x, plan.x.get(), dy, plan.x.get(), dx, plan.bn.get(), gamma,
-                                           dgamma, dbeta, static_cast<double>(epsilon), save_mean, save_inv_std);
-  }));
+  // dx, dgamma and dbeta are overwritten (beta 0): a refused attempt needs no undoing.
+  run_in_training_mode(
+      ModeKey{M, C, true}, "cudnnBatchNormalizationBackward",
+      [&](cudnnBatchNormMode_t mode) {
+        return cudnnBatchNormalizationBackward(cuda::detail::cudnn_handle(), mode, &one, &zero, &one, &zero,
+                                               plan.x.get(), x, plan.x.get(), dy, plan.x.get(), dx, plan.bn.get(),
+                                               gamma, dgamma, dbeta, static_cast<double>(epsilon), save_mean,
+                                               save_inv_std);
+      },
+      [] {});
 }
 
 }  // namespace cxr::kernels::vendor

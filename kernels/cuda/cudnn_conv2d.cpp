@@ -163,7 +163,7 @@ Choice choose(const Conv2dShape& s, Plan& plan, Direction d, Find find) {
     line << algorithm_name(d, c.algo) << ", workspace " << c.workspace << " B, " << ms << " ms, "
          << (is_tensor_op(c.math) ? "TF32 tensor ops" : "FP32") << (settings.deterministic ? ", deterministic" : "");
   }
-  cuda::detail::log_conv_algorithm(line.str());
+  cuda::detail::log_vendor_choice(line.str());
   return c;
 }
 

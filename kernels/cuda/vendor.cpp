@@ -98,7 +98,7 @@ cublasHandle_t cublas_handle() {
   return handle;
 }
 
-void log_conv_algorithm(const std::string& line) {
+void log_vendor_choice(const std::string& line) {
   {
     std::lock_guard lock(state().mutex);
     state().algorithm_log += line + "\n";

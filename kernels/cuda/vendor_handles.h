@@ -12,8 +12,9 @@ namespace cxr::kernels::cuda::detail {
 cudnnHandle_t cudnn_handle();
 cublasHandle_t cublas_handle();
 
-// Appends to the algorithm log of vendor::conv_algorithm_report() and prints the line to std::clog.
-void log_conv_algorithm(const std::string& line);
+// Appends a vendor choice (a cuDNN convolution algorithm, a batch-norm mode) to the log of
+// vendor::conv_algorithm_report() and prints the line to std::clog.
+void log_vendor_choice(const std::string& line);
 void clear_conv_algorithm_cache();  // defined by the convolution, called when the settings change
 
 }  // namespace cxr::kernels::cuda::detail
