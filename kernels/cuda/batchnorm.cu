@@ -59,8 +59,8 @@ struct SumOfSquaredDeviations {  // the second pass over x, once the mean is kno
   double mu = 0.0;
   __device__ void begin(int c) { mu = mean[c]; }
   __device__ void add(int64_t i, double& a, double&) const {
-    const double d = x[i] - mu;
-    a += d * d;
+    const double d = __dsub_rn(x[i], mu);
+    a = __dadd_rn(a, __dmul_rn(d, d));  // no FMA, like the CPU's loop
   }
 };
 

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/gemm_helpers.h"
@@ -45,12 +47,12 @@ __global__ void __launch_bounds__(kGemmThreads)
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
   constexpr bool kAAlongK = LoadA::kContiguousK, kBAlongK = LoadB::kContiguousK;
   static_assert(tile_loads(kTileM) == kI && tile_loads(kTileN) == kJ, "one load per micro-tile row or column");
-  __shared__ float a_tile[kTileK][kTileM];
+  __shared__ float a_tile[kTileK][kTileM + 4];  // +4 as b_tile: k-fastest stores would conflict
   __shared__ float b_tile[kTileK][kTileN + 4];  // +4: the k-fastest store would hit one bank otherwise
   __shared__ typename LoadA::Col a_cols[kTileK];  // used when LoadA::kColTable
   __shared__ typename LoadB::Col b_cols[kTileK];  // used when LoadB::kColTable
   const int tid = threadIdx.x, tx = tid % kThreadsPerSide, ty = tid / kThreadsPerSide;
-  const int m0 = blockIdx.y * kTileM, n0 = blockIdx.x * kTileN;
+  const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * kTileN;  // x: up to 2^31 - 1 tiles of the long M
   const int k_begin = blockIdx.z * k_per_slice;
   const int k_end = min(K, k_begin + k_per_slice);
 
@@ -138,7 +140,8 @@ template <int kI, int kJ, class LoadA, class LoadB>
 void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
                   float alpha, float beta, float* C, int64_t slice_stride) {
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
-  const dim3 grid((N + kTileN - 1) / kTileN, (M + kTileM - 1) / kTileM, slices);
+  const dim3 grid((M + kTileM - 1) / kTileM, (N + kTileN - 1) / kTileN, slices);
+  if (grid.y > 65535) throw std::invalid_argument("tiled GEMM: N = " + std::to_string(N) + " needs more than 65535 tiles");
   tiled_gemm_kernel<kI, kJ><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, alpha, beta,
                                                                   C, slice_stride);
   CXR_CUDA_CHECK_LAST();
