@@ -33,7 +33,8 @@ struct Case {
 const std::vector<Case> kCases = {
     {2, 12, 12, 3, 4, 5, 5, 1, 1, false}, {2, 13, 11, 16, 5, 5, 5, 2, 2, false}, {1, 7, 7, 8, 6, 1, 1, 1, 1, false},
     {2, 6, 5, 3, 3, 3, 3, 1, 1, true},    {1, 9, 10, 2, 3, 7, 7, 2, 2, true},    {2, 8, 7, 5, 2, 3, 3, 2, 2, true},
-    {1, 10, 6, 4, 3, 3, 2, 3, 1, false}};
+    {1, 10, 6, 4, 3, 3, 2, 3, 1, false}, {2, 9, 9, 20, 33, 1, 1, 2, 2, false},  // ResNet's 1x1 stride-2 shortcut
+    {1, 12, 12, 5, 4, 2, 2, 3, 3, true}};  // stride above the filter: taps never meet some pixels
 
 std::string name(const Case& c) {
   return "N" + std::to_string(c.N) + " " + std::to_string(c.H) + "x" + std::to_string(c.W) + "x" +
@@ -139,6 +140,47 @@ TEST(GemmLoaders, ConvolutionGemmsThroughTheLoadersMatchTheCpuKernel) {
     expect_near_all(dw, gemm(s.K, rsc, pixels, MatrixA<true>{dy.data(), s.K}, Im2colB{{s}, x.data()}), "dw");
     expect_near_all(dx, gemm(in_pixels, s.C, s.R * s.S * s.K, GradOutputGather{s, dy.data()}, WeightTap{s, w.data()}),
                     "dx");
+  }
+}
+
+// kContiguousK promises the kernel which index walks memory one float at a time (k, else the row):
+// a wrong flag would still give right results, only slow ones. Reading an image whose values are
+// their own addresses + 1 (0 stays padding) shows the stride of every loader.
+template <class Load>
+int64_t expect_unit_stride(const Load& load, int rows, int depth, int period) {
+  int64_t checked = 0;
+  for (int i = 0; i < rows; ++i)
+    for (int k = 0; k < depth; ++k) {
+      const bool along_k = Load::kContiguousK;
+      const int next_i = along_k ? i : i + 1, next_k = along_k ? k + 1 : k;
+      if (next_i >= rows || next_k >= depth || (along_k ? next_k : next_i) % period == 0) continue;  // next group
+      const float here = load(load.row(i), load.col(k)), next = load(load.row(next_i), load.col(next_k));
+      if (here == 0.0f || next == 0.0f) continue;  // padding
+      ++checked;
+      if (next - here != 1.0f) {
+        ADD_FAILURE() << "(" << i << ", " << k << "): address " << here - 1 << ", next " << next - 1;
+        return checked;
+      }
+    }
+  return checked;
+}
+
+TEST(GemmLoaders, ContiguousFlagMatchesEachLoadersMemoryStride) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(name(c));
+    const Conv2dShape s = shape_of(c);
+    std::vector<float> x(static_cast<size_t>(s.N) * s.H * s.W * s.C), dy(static_cast<size_t>(s.N) * s.OH * s.OW * s.K),
+        w(static_cast<size_t>(s.K) * s.R * s.S * s.C);
+    for (auto* v : {&x, &dy, &w})
+      for (size_t j = 0; j < v->size(); ++j) (*v)[j] = static_cast<float>(j + 1);
+    const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
+    // Consecutive rsc are consecutive channels within a tap; consecutive k' consecutive filters.
+    EXPECT_GT(expect_unit_stride(Im2colA{{s}, x.data()}, pixels, rsc, s.C), 0);
+    EXPECT_GT(expect_unit_stride(Im2colB{{s}, x.data()}, rsc, pixels, s.C), 0);
+    EXPECT_GT(expect_unit_stride(GradOutputGather{s, dy.data()}, s.N * s.H * s.W, s.R * s.S * s.K, s.K), 0);
+    EXPECT_GT(expect_unit_stride(WeightTap{s, w.data()}, s.C, s.R * s.S * s.K, s.C), 0);
+    EXPECT_GT(expect_unit_stride(MatrixB<true>{w.data(), rsc}, s.K, rsc, rsc), 0);
+    EXPECT_GT(expect_unit_stride(MatrixA<true>{dy.data(), s.K}, s.K, pixels, s.K), 0);
   }
 }
 
