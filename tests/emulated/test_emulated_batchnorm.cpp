@@ -1,0 +1,98 @@
+// The custom CUDA batch norm (kernels/cuda/batchnorm.cu), run from its own source on the CPU
+// emulator, against kernels/cpu/batchnorm.cpp: every pass, channel counts that divide 32 (several
+// rows per warp), that do not (idle lanes, several channel groups), C % 4 == 0 (float4) and not, and
+// buffers one float off 16-byte alignment (the scalar path). Statistics are sums in double in
+// another order, so training results agree to ~1e-6; inference and the moving averages are
+// element-wise and must be bit-identical.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/batchnorm.h"
+
+namespace cxr::kernels {
+namespace {
+
+void expect_close(const std::vector<float>& cpu, const float* emulated, double tolerance, const std::string& what) {
+  int bad = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    const double d = std::fabs(static_cast<double>(cpu[i]) - emulated[i]);
+    if (!(d <= tolerance * (1.0 + std::fabs(cpu[i]))) && ++bad <= 3)
+      ADD_FAILURE() << what << " element " << i << ": CPU " << cpu[i] << ", emulated CUDA " << emulated[i];
+  }
+  EXPECT_EQ(bad, 0) << what;
+}
+
+TEST(EmulatedCuda, BatchNormMatchesTheCpu) {
+  struct Case {
+    int64_t M;
+    int C;
+  };
+  for (const Case k : {Case{1, 8}, {2, 3}, {65, 16}, {1000, 1}, {129, 2}, {4099, 16}, {300, 33}, {200, 70},
+                       {70, 256}, {2600, 4}}) {
+    const int64_t M = k.M;
+    const int C = k.C;
+    const size_t n = static_cast<size_t>(M) * C;
+    for (int offset = 0; offset < (C % 4 == 0 ? 2 : 1); ++offset) {
+      const std::string what = "M " + std::to_string(M) + " C " + std::to_string(C) + (offset ? " unaligned" : "");
+      std::mt19937 rng(static_cast<uint32_t>(M * 131 + C));
+      std::uniform_real_distribution<float> value(-3.0f, 5.0f), scale(0.5f, 1.5f), variance(0.5f, 2.0f);
+      std::vector<float> xs(n + 4), dys(n + 4), gamma(C), beta(C), moving_mean(C), moving_var(C);
+      for (float& f : xs) f = value(rng);
+      for (float& f : dys) f = value(rng);
+      for (int c = 0; c < C; ++c) {
+        gamma[c] = scale(rng);
+        beta[c] = value(rng);
+        moving_mean[c] = value(rng);
+        moving_var[c] = variance(rng);
+      }
+      const float* x = xs.data() + offset;
+      const float* dy = dys.data() + offset;
+      const float eps = 1e-3f;
+      std::vector<float> y(n), mean(C), inv(C), var(C), ey(n + 4), emean(C), einv(C), evar(C);
+      cpu::batchnorm_forward_train(M, C, x, gamma.data(), beta.data(), eps, y.data(), mean.data(), inv.data(), var.data());
+      cuda::batchnorm_forward_train(M, C, x, gamma.data(), beta.data(), eps, ey.data() + offset, emean.data(),
+                                    einv.data(), evar.data());
+      expect_close(y, ey.data() + offset, 1e-6, what + " y");
+      expect_close(mean, emean.data(), 1e-7, what + " mean");
+      expect_close(inv, einv.data(), 1e-7, what + " inverse std");
+      expect_close(var, evar.data(), 1e-7, what + " variance");
+
+      std::vector<float> dx(n), dgamma(C), dbeta(C), edx(n + 4), edgamma(C), edbeta(C);
+      cpu::batchnorm_backward_train(M, C, x, gamma.data(), mean.data(), inv.data(), dy, dx.data(), dgamma.data(),
+                                    dbeta.data());
+      cuda::batchnorm_backward_train(M, C, x, gamma.data(), mean.data(), inv.data(), dy, edx.data() + offset,
+                                     edgamma.data(), edbeta.data());
+      expect_close(dx, edx.data() + offset, 1e-5, what + " dx");
+      expect_close(dgamma, edgamma.data(), 1e-6, what + " dgamma");
+      expect_close(dbeta, edbeta.data(), 1e-6, what + " dbeta");
+
+      std::vector<float> yi(n), eyi(n + 4);
+      cpu::batchnorm_forward_inference(M, C, x, gamma.data(), beta.data(), moving_mean.data(), moving_var.data(), eps,
+                                       yi.data());
+      cuda::batchnorm_forward_inference(M, C, x, gamma.data(), beta.data(), moving_mean.data(), moving_var.data(), eps,
+                                        eyi.data() + offset);
+      expect_close(yi, eyi.data() + offset, 0.0, what + " inference y");
+      std::vector<float> dxi(n), dgi(C), dbi(C), edxi(n + 4), edgi(C), edbi(C);
+      cpu::batchnorm_backward_inference(M, C, x, gamma.data(), moving_mean.data(), moving_var.data(), eps, dy,
+                                        dxi.data(), dgi.data(), dbi.data());
+      cuda::batchnorm_backward_inference(M, C, x, gamma.data(), moving_mean.data(), moving_var.data(), eps, dy,
+                                         edxi.data() + offset, edgi.data(), edbi.data());
+      expect_close(dxi, edxi.data() + offset, 0.0, what + " inference dx");
+      expect_close(dgi, edgi.data(), 1e-6, what + " inference dgamma");
+      expect_close(dbi, edbi.data(), 1e-6, what + " inference dbeta");
+
+      std::vector<float> m1 = moving_mean, v1 = moving_var, m2 = moving_mean, v2 = moving_var;
+      cpu::batchnorm_update_moving(M, C, mean.data(), var.data(), 0.9f, true, m1.data(), v1.data());
+      cuda::batchnorm_update_moving(M, C, mean.data(), var.data(), 0.9f, true, m2.data(), v2.data());
+      expect_close(m1, m2.data(), 0.0, what + " moving mean");
+      expect_close(v1, v2.data(), 0.0, what + " moving variance");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cxr::kernels
