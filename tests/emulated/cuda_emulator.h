@@ -49,10 +49,15 @@ inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c,
 using std::max;
 using std::min;
 using std::sqrt;
-// Round-to-nearest double arithmetic without contraction (the tests build with -ffp-contract=off).
+// Round-to-nearest arithmetic without contraction (the tests build with -ffp-contract=off).
 inline double __dmul_rn(double a, double b) { return a * b; }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 
 namespace emu {
 
@@ -117,12 +122,27 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask) {
   return other;
 }
 
+template <class T>
+T __shfl_down_sync(unsigned mask, T value, unsigned delta) {
+  static_assert(sizeof(T) <= 8, "one slot per lane");
+  if (mask != 0xffffffffu) std::abort();
+  const int lane = emu::linear_thread % 32;
+  emu::Warp& warp = (*emu::block_warps)[static_cast<size_t>(emu::linear_thread / 32)];
+  std::memcpy(warp.slot[lane], &value, sizeof(T));
+  warp.barrier->arrive_and_wait();
+  T other = value;  // a lane past the warp's end keeps its own value, as on the GPU
+  if (lane + static_cast<int>(delta) < 32) std::memcpy(&other, warp.slot[lane + delta], sizeof(T));
+  warp.barrier->arrive_and_wait();
+  return other;
+}
+
 // What kernels/cuda/check.h, launch.h and runtime.h give the kernel files.
 #define CXR_CUDA_CHECK_LAST() ((void)0)
 namespace cxr::kernels::cuda {
 inline cudaStream_t stream() { return 0; }
 inline void* device_alloc(size_t bytes, const char*) { return bytes ? std::calloc(1, bytes) : nullptr; }
 inline void device_free(void* p) { std::free(p); }
+inline void copy_device_to_device(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
 namespace detail {
 inline constexpr int kBlockThreads = 256;
 // Few blocks, so that the grid-stride loops go round several times.

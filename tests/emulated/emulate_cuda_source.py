@@ -1,7 +1,7 @@
 """Rewrites one of our CUDA source files for tests/emulated/cuda_emulator.h: the CUDA runtime's
 headers give way to the emulator, `kernel<<<grid, block, shared, stream>>>(args);` becomes
 `emu::launch([&] { kernel(args); }, grid, block, shared, stream);`, and includes of other rewritten
-files point at their rewritten copies (tiled_gemm.cuh -> tiled_gemm.emulated.h).
+files point at their rewritten copies (kernels/cuda/X.cuh -> X.emulated.h).
 
     python3 emulate_cuda_source.py SOURCE OUTPUT
 """
@@ -18,7 +18,7 @@ def main():
     with open(source) as f:
         text = f.read()
     text = RUNTIME_HEADERS.sub("", text)
-    text = text.replace('#include "kernels/cuda/tiled_gemm.cuh"', '#include "tiled_gemm.emulated.h"')
+    text = re.sub(r'#include "kernels/cuda/(\w+)\.cuh"', r'#include "\1.emulated.h"', text)
     text, launches = LAUNCH.subn(lambda m: f"emu::launch([&] {{ {m.group(1)}({m.group(3)}); }}, {m.group(2)});", text)
     if "<<<" in text:
         sys.exit(f"{source}: a launch the rewrite did not recognise is left")

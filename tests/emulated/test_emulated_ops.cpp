@@ -1,0 +1,174 @@
+// The rest of our CUDA kernels (element-wise, activations, dropout, pooling, zero padding, losses,
+// optimizers, the sum), run from their own source on the CPU emulator, against the CPU kernels: bit
+// for bit where kernels/<op>.h promises it, else within the stated rounding. Sizes cover the float4
+// path, its scalar tail and misaligned pointers (map.cuh), and several grid-stride rounds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/activation.h"
+#include "kernels/dropout.h"
+#include "kernels/elementwise.h"
+#include "kernels/global_pool.h"
+#include "kernels/loss.h"
+#include "kernels/optim.h"
+#include "kernels/pool.h"
+#include "kernels/zero_pad2d.h"
+
+namespace cxr::kernels {
+namespace {
+
+std::vector<float> randoms(size_t n, uint32_t seed, float lo = -4.0f, float hi = 4.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+// |cpu - emulated| <= tolerance * (1 + |cpu|); tolerance 0: the same bits.
+void expect_close(const float* cpu, const float* emulated, size_t n, double tolerance, const std::string& what) {
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const bool ok = tolerance == 0.0 ? std::memcmp(cpu + i, emulated + i, sizeof(float)) == 0
+                                     : std::fabs(static_cast<double>(cpu[i]) - emulated[i]) <=
+                                           tolerance * (1.0 + std::fabs(cpu[i]));
+    if (!ok && ++bad <= 3) ADD_FAILURE() << what << " element " << i << ": CPU " << cpu[i] << ", emulated " << emulated[i];
+  }
+  EXPECT_EQ(bad, 0) << what;
+}
+
+const int64_t kSizes[] = {1, 5, 1027, 3 * 256 * 4 * 2 + 3};  // last: past 3 blocks x 256 threads x float4, twice
+
+TEST(EmulatedCuda, ElementwiseAndActivationsMatchTheCpu) {
+  for (int64_t n : kSizes)
+    for (int offset : {0, 1}) {  // 1: pointers off 16-byte alignment, the scalar path
+      const std::string what = "n " + std::to_string(n) + (offset ? " unaligned" : "");
+      const size_t size = static_cast<size_t>(n) + 1;
+      const auto a0 = randoms(size, 1), b0 = randoms(size, 2);
+      const float* a = a0.data() + offset;
+      const float* b = b0.data() + offset;
+      std::vector<float> want(size), got(size);
+      auto check = [&](const std::string& op, double tolerance) {
+        expect_close(want.data() + offset, got.data() + offset, static_cast<size_t>(n), tolerance, what + " " + op);
+      };
+      cpu::add(n, a, b, want.data() + offset), cuda::add(n, a, b, got.data() + offset), check("add", 0);
+      cpu::mul(n, a, b, want.data() + offset), cuda::mul(n, a, b, got.data() + offset), check("mul", 0);
+      cpu::scale(n, 0.3f, a, want.data() + offset), cuda::scale(n, 0.3f, a, got.data() + offset), check("scale", 0);
+      cpu::fill(n, 2.5f, want.data() + offset), cuda::fill(n, 2.5f, got.data() + offset), check("fill", 0);
+      want = b0, got = b0;
+      cpu::accumulate(n, a, want.data() + offset), cuda::accumulate(n, a, got.data() + offset), check("accumulate", 0);
+      const float value = 1.75f;
+      cuda::broadcast_fill(n, &value, got.data() + offset), cpu::fill(n, value, want.data() + offset), check("broadcast", 0);
+      cpu::relu_forward(n, a, want.data() + offset), cuda::relu_forward(n, a, got.data() + offset), check("relu", 0);
+      cpu::relu_backward(n, a, b, want.data() + offset), cuda::relu_backward(n, a, b, got.data() + offset);
+      check("relu backward", 0);
+      cpu::sigmoid_forward(n, a, want.data() + offset), cuda::sigmoid_forward(n, a, got.data() + offset);
+      check("sigmoid", 1e-6);
+      cpu::sigmoid_backward(n, a, b, want.data() + offset), cuda::sigmoid_backward(n, a, b, got.data() + offset);
+      check("sigmoid backward", 0);
+      float sum_cpu = 0, sum_emulated = 0;
+      cpu::sum(n, a, &sum_cpu), cuda::sum(n, a, &sum_emulated);
+      expect_close(&sum_cpu, &sum_emulated, 1, 1e-7, what + " sum");
+    }
+}
+
+TEST(EmulatedCuda, DropoutMasksAreTheCpus) {
+  for (int64_t n : kSizes)
+    for (float rate : {0.2f, 0.5f}) {
+      const std::string what = "n " + std::to_string(n) + " rate " + std::to_string(rate);
+      const auto x = randoms(static_cast<size_t>(n), 3);
+      std::vector<float> want(x.size()), got(x.size());
+      cpu::dropout_forward(n, rate, 42, 7, x.data(), want.data());
+      cuda::dropout_forward(n, rate, 42, 7, x.data(), got.data());
+      expect_close(want.data(), got.data(), want.size(), 0, what + " forward");
+      cpu::dropout_backward(n, rate, 42, 7, x.data(), want.data());
+      cuda::dropout_backward(n, rate, 42, 7, x.data(), got.data());
+      expect_close(want.data(), got.data(), want.size(), 0, what + " backward");
+    }
+}
+
+TEST(EmulatedCuda, PoolingAndPaddingMatchTheCpu) {
+  struct Case {
+    int N, H, W, C, pool, stride;
+    bool same;
+  };
+  for (const Case c : {Case{2, 9, 9, 16, 2, 2, false}, {1, 11, 7, 5, 3, 2, true}, {2, 6, 6, 3, 3, 1, true}}) {
+    const Pool2dShape s = make_pool2d_shape(c.N, c.H, c.W, c.C, c.pool, c.pool, c.stride, c.stride, c.same);
+    const std::string what = "pool " + std::to_string(c.pool) + " stride " + std::to_string(c.stride) +
+                             (c.same ? " same" : "") + " C " + std::to_string(c.C);
+    const size_t in = static_cast<size_t>(s.N) * s.H * s.W * s.C, out = static_cast<size_t>(s.N) * s.OH * s.OW * s.C;
+    const auto x = randoms(in, 4), dy = randoms(out, 5);
+    std::vector<float> y(out), ey(out), dx(in), edx(in);
+    cpu::maxpool2d_forward(s, x.data(), y.data()), cuda::maxpool2d_forward(s, x.data(), ey.data());
+    expect_close(y.data(), ey.data(), out, 0, what + " max forward");
+    cpu::maxpool2d_backward(s, x.data(), dy.data(), dx.data()), cuda::maxpool2d_backward(s, x.data(), dy.data(), edx.data());
+    expect_close(dx.data(), edx.data(), in, 0, what + " max backward");
+  }
+  const int N = 3, HW = 37, C = 70;
+  const auto x = randoms(static_cast<size_t>(N) * HW * C, 6), dy = randoms(static_cast<size_t>(N) * C, 7);
+  std::vector<float> y(static_cast<size_t>(N) * C), ey(y.size()), dx(x.size()), edx(x.size());
+  cpu::global_avg_pool2d_forward(N, HW, C, x.data(), y.data()), cuda::global_avg_pool2d_forward(N, HW, C, x.data(), ey.data());
+  expect_close(y.data(), ey.data(), y.size(), 1e-6, "global average pool forward");
+  cpu::global_avg_pool2d_backward(N, HW, C, dy.data(), dx.data());
+  cuda::global_avg_pool2d_backward(N, HW, C, dy.data(), edx.data());
+  expect_close(dx.data(), edx.data(), dx.size(), 0, "global average pool backward");
+  const Pad2dShape p{2, 5, 4, 3, 1, 2, 0, 3};
+  const auto px = randoms(static_cast<size_t>(p.N) * p.H * p.W * p.C, 8);
+  const auto pdy = randoms(static_cast<size_t>(p.N) * p.OH() * p.OW() * p.C, 9);
+  std::vector<float> py(pdy.size()), epy(pdy.size()), pdx(px.size()), epdx(px.size());
+  cpu::zero_pad2d_forward(p, px.data(), py.data()), cuda::zero_pad2d_forward(p, px.data(), epy.data());
+  expect_close(py.data(), epy.data(), py.size(), 0, "zero padding forward");
+  cpu::zero_pad2d_backward(p, pdy.data(), pdx.data()), cuda::zero_pad2d_backward(p, pdy.data(), epdx.data());
+  expect_close(pdx.data(), epdx.data(), pdx.size(), 0, "zero padding backward");
+}
+
+TEST(EmulatedCuda, LossesAndOptimizersMatchTheCpu) {
+  const int64_t n = 1000;
+  const auto z = randoms(n, 10, -6.0f, 6.0f);
+  std::vector<float> labels(n), w(n), ew(n);
+  for (int64_t i = 0; i < n; ++i) labels[i] = static_cast<float>(i % 3 == 0);
+  cpu::label_weights(n, labels.data(), 0.7f, 1.9f, w.data()), cuda::label_weights(n, labels.data(), 0.7f, 1.9f, ew.data());
+  expect_close(w.data(), ew.data(), w.size(), 0, "label weights");
+  for (const float* weights : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
+    const std::string what = weights ? "weighted BCE" : "BCE";
+    const float loss = cpu::bce_logits_forward(n, z.data(), labels.data(), weights);
+    float emulated_loss = 0;
+    cuda::bce_logits_forward(n, z.data(), labels.data(), &emulated_loss, weights);
+    expect_close(&loss, &emulated_loss, 1, 1e-6, what + " forward");
+    const float grad_scale = 0.5f;
+    std::vector<float> dz(n), edz(n);
+    cpu::bce_logits_backward(n, z.data(), labels.data(), grad_scale, dz.data(), weights);
+    cuda::bce_logits_backward(n, z.data(), labels.data(), &grad_scale, edz.data(), weights);
+    expect_close(dz.data(), edz.data(), dz.size(), 1e-6, what + " backward");
+  }
+  unsigned long long count = 5;  // the kernel adds to it
+  cuda::binary_accuracy_count(n, z.data(), labels.data(), &count);
+  EXPECT_EQ(static_cast<int64_t>(count) - 5, cpu::binary_accuracy_count(n, z.data(), labels.data()));
+
+  const AdamParams adam{0.01f, 0.9f, 0.999f, 1e-7f};
+  const auto grad = randoms(n, 11), start = randoms(n, 12);
+  std::vector<float> param = start, m(n, 0.1f), v(n, 0.2f);
+  std::vector<float> eparam = start, em = m, ev = v;
+  for (int64_t t = 1; t <= 3; ++t) {
+    cpu::adam_update(n, adam, t, param.data(), grad.data(), m.data(), v.data());
+    cuda::adam_update(n, adam, t, eparam.data(), grad.data(), em.data(), ev.data());
+  }
+  expect_close(param.data(), eparam.data(), param.size(), 0, "Adam parameters");
+  expect_close(v.data(), ev.data(), v.size(), 0, "Adam second moments");
+  std::vector<float> mparam = start, mm(n, 0.1f), mv(n, 0.2f);
+  const AdamTensor tensors[2] = {{mparam.data(), grad.data(), mm.data(), mv.data(), 300},
+                                 {mparam.data() + 300, grad.data() + 300, mm.data() + 300, mv.data() + 300, n - 300}};
+  for (int64_t t = 1; t <= 3; ++t) cuda::adam_update_multi(tensors, 2, adam, t);
+  expect_close(param.data(), mparam.data(), param.size(), 0, "multi-tensor Adam parameters");
+  std::vector<float> sgd = start, esgd = start;
+  cpu::sgd_update(n, 0.1f, sgd.data(), grad.data()), cuda::sgd_update(n, 0.1f, esgd.data(), grad.data());
+  expect_close(sgd.data(), esgd.data(), sgd.size(), 0, "SGD");
+}
+
+}  // namespace
+}  // namespace cxr::kernels
