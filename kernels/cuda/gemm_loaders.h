@@ -29,7 +29,7 @@
 
 namespace cxr::kernels::cuda::detail {
 
-// The kernel's tiles: 16 x 16 threads, each owning a micro-tile of I x J outputs (I, J in 1, 2, 4),
+// The kernel's tiles: 16 x 16 threads, each owning a micro-tile of I x J outputs (I, J in 1, 2, 4, 8),
 // so a tile is (16 I) x (16 J) outputs; k-steps of 16. Full 64 x 64 tiles for large operands; a
 // dimension of 32 or less gets a narrower tile instead of a 64-wide one mostly empty (a convolution
 // of 16 channels wasted three quarters of every tile of its input gradient).

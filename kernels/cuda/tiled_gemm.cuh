@@ -41,7 +41,7 @@ __device__ typename Load::Col step_col(const Load& load, const typename Load::Co
 // A tile of (16 kI) x (16 kJ) outputs; thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j, so
 // shared-memory reads are broadcast or conflict-free.
 template <int kI, int kJ, class LoadA, class LoadB>
-__global__ void __launch_bounds__(kGemmThreads)
+__global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
     tiled_gemm_kernel(int M, int N, int K, int k_per_slice, LoadA load_a, LoadB load_b, float alpha, float beta,
                       float* C, int64_t slice_stride) {
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
@@ -121,10 +121,31 @@ __global__ void add_gemm_slices(int64_t count, int slices, const float* partials
 // Micro-tile size along a dimension of `extent`: 1, 2 or 4 (tiles 16, 32 or 64 wide).
 inline int micro_tile(int extent) { return extent <= 16 ? 1 : (extent <= 32 ? 2 : 4); }
 
+// Threads' micro-tiles for a GEMM of this shape, a function of the shape alone: up to 4 x 4 (64 x 64
+// tiles), or 8 x 8 (128 x 128 tiles: twice the arithmetic per value loaded from shared memory) for
+// plain matrices whose sides are long enough that 128 x 128 tiles still number two waves of an H100's
+// 132 SMs. (Two blocks of 256 threads per SM leave 128 registers a thread: the convolution's loaders
+// would spill there, so they keep 64 x 64.)
+struct TileShape {
+  int i, j;
+};
+inline TileShape tile_shape(int M, int N, bool plain_matrices) {
+  constexpr int64_t kTwoWaves = 2 * 132;
+  const int64_t big_tiles = static_cast<int64_t>((M + 127) / 128) * ((N + 127) / 128);
+  if (plain_matrices && M >= 128 && N >= 128 && big_tiles >= kTwoWaves) return {8, 8};
+  return {micro_tile(M), micro_tile(N)};
+}
+
+template <class Load>
+inline constexpr bool kPlainMatrix = false;
+template <bool kAlongK>
+inline constexpr bool kPlainMatrix<MatrixOperand<kAlongK>> = true;
+
 // How many K-slices a GEMM of this shape gets: 1 unless the output has fewer tiles than about two
 // waves of an H100 and K is long; a function of the shape alone.
-inline int gemm_slices(int M, int N, int K) {
-  const int tile_m = kThreadsPerSide * micro_tile(M), tile_n = kThreadsPerSide * micro_tile(N);
+inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
+  const TileShape t = tile_shape(M, N, plain_matrices);
+  const int tile_m = kThreadsPerSide * t.i, tile_n = kThreadsPerSide * t.j;
   const int64_t tiles = static_cast<int64_t>((M + tile_m - 1) / tile_m) * ((N + tile_n - 1) / tile_n);
   if (tiles >= 256 || K < 4 * kTileK * 8) return 1;
   const int64_t by_k = K / (kTileK * 8);  // at least 128 values of k per slice
@@ -150,7 +171,7 @@ void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA&
 template <int kI, class LoadA, class LoadB>
 void launch_tiles_for_n(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
                         float alpha, float beta, float* C, int64_t slice_stride) {
-  switch (micro_tile(N)) {
+  switch (tile_shape(M, N, kPlainMatrix<LoadA> && kPlainMatrix<LoadB>).j) {
     case 1: return launch_tiles<kI, 1>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
     case 2: return launch_tiles<kI, 2>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
     default: return launch_tiles<kI, 4>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
@@ -161,7 +182,10 @@ void launch_tiles_for_n(int M, int N, int K, int k_per_slice, int slices, const 
 template <class LoadA, class LoadB>
 void launch_sized_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
                         float alpha, float beta, float* C, int64_t slice_stride) {
-  switch (micro_tile(M)) {
+  if constexpr (kPlainMatrix<LoadA> && kPlainMatrix<LoadB>)
+    if (tile_shape(M, N, true).i == 8)
+      return launch_tiles<8, 8>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+  switch (tile_shape(M, N, false).i) {
     case 1: return launch_tiles_for_n<1>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
     case 2: return launch_tiles_for_n<2>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
     default: return launch_tiles_for_n<4>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
@@ -171,7 +195,7 @@ void launch_sized_tiles(int M, int N, int K, int k_per_slice, int slices, const 
 template <class LoadA, class LoadB>
 void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float alpha, float beta, float* C) {
   if (M <= 0 || N <= 0) return;
-  const int slices = K > 0 ? gemm_slices(M, N, K) : 1;
+  const int slices = K > 0 ? gemm_slices(M, N, K, kPlainMatrix<LoadA> && kPlainMatrix<LoadB>) : 1;
   const int k_per_slice = slices == 1 ? (K > 0 ? K : 1) : ((K + slices - 1) / slices + kTileK - 1) / kTileK * kTileK;
   const int64_t count = static_cast<int64_t>(M) * N;
   if (slices == 1) {

@@ -40,7 +40,7 @@ using cudaStream_t = int;
 #define __host__
 #define __forceinline__ inline
 #define __shared__ static
-#define __launch_bounds__(threads)
+#define __launch_bounds__(...)
 
 struct float4 {
   float x, y, z, w;

@@ -31,13 +31,15 @@ void expect_equal(const std::vector<float>& cpu, const std::vector<float>& emula
   EXPECT_EQ(bad, 0) << what;
 }
 
-// Every tile width (16, 32, 64 along each side), ragged edges, K = 0, and split-K (few tiles, long K).
+// Every tile width (16, 32, 64 along each side, 128 x 128), ragged edges, K = 0, and split-K (few
+// tiles, long K).
 TEST(EmulatedCuda, SgemmMatchesTheCpuInEveryLayout) {
   struct Shape {
     int M, N, K;
   };
   for (const Shape g : {Shape{1, 1, 1}, {5, 7, 3}, {16, 16, 16}, {17, 33, 15}, {33, 17, 100}, {65, 63, 17},
-                        {100, 70, 0}, {16, 16, 2561}, {40, 3, 513}, {130, 20, 1100}, {31, 17, 9}, {2, 30, 1000}})
+                        {100, 70, 0}, {16, 16, 2561}, {40, 3, 513}, {130, 20, 1100}, {31, 17, 9}, {2, 30, 1000},
+                        {2112, 2050, 20}})  // the last: 128 x 128 tiles (8 x 8 per thread), ragged edges
     for (bool trans_a : {false, true})
       for (bool trans_b : {false, true})
         for (float beta : {0.0f, 1.0f}) {

@@ -208,11 +208,11 @@ TEST(GemmLoaders, MatrixLoadersReadEachLayout) {
     }
 }
 
-// Every (wide, deep) position of a tile step (16, 32 or 64 wide x 16 deep) is loaded by exactly one
+// Every (wide, deep) position of a tile step (16, 32, 64 or 128 wide x 16 deep) is loaded by exactly one
 // (thread, load), in both layouts; along k, a thread's loads share one k, along the width one row;
 // and consecutive threads read consecutive addresses along the contiguous index.
 TEST(GemmLoaders, TileLoadLayoutCoversEachElementOnce) {
-  for (int width : {16, 32, 64})
+  for (int width : {16, 32, 64, 128})
     for (bool contiguous_k : {true, false}) {
       SCOPED_TRACE(std::to_string(width) + (contiguous_k ? " wide, contiguous k" : " wide, contiguous width"));
       ASSERT_EQ(tile_loads(width), width / 16);
