@@ -40,8 +40,10 @@ int balanced_divisor(int64_t M) {
 struct BatchNormPlan {
   TensorDesc x;   // also y, dy, dx
   TensorDesc bn;  // [1][C][1][1]: gamma, beta, every statistic
-  BatchNormPlan(int64_t M, int C)
-      : x(balanced_divisor(M), static_cast<int>(M / balanced_divisor(M)), 1, C) {
+  BatchNormPlan(int64_t M, int C) : BatchNormPlan(M, C, balanced_divisor(M)) {}
+
+ private:
+  BatchNormPlan(int64_t M, int C, int n) : x(n, static_cast<int>(M / n), 1, C) {  // one divisor search a call
     CXR_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(bn.get(), x.get(), CUDNN_BATCHNORM_SPATIAL));
   }
 };
