@@ -1,4 +1,6 @@
-// CPU convolution as im2col + GEMM. With NHWC activations and OHWI weights, one output pixel's
+// CPU convolution. Unpadded layers with small weights (experiments 1-3, ResNet's early 3x3 layers)
+// go to the direct kernels of kernels/cpu/conv2d_direct.cpp; the rest is im2col + GEMM here.
+// With NHWC activations and OHWI weights, one output pixel's
 // receptive field is a row of R*S*C values laid out exactly like one filter row of w, so
 //   y[pixels][K]      = col[pixels][RSC] . w[K][RSC]^T
 //   dw[K][RSC]        = dy[pixels][K]^T . col[pixels][RSC]
@@ -225,7 +227,7 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
-  if (direct::handles(s)) return direct::forward(s, x, w, bias_or_null, y);  // RGB input layers
+  if (direct::handles(s)) return direct::forward(s, x, w, bias_or_null, y);  // small unpadded layers
   const int64_t P = out_pixels(s), RSC = col_row_length(s);
   auto start_from_bias = [&](int64_t p0, int64_t p1) {  // output pixels [p0, p1) of the batch
     if (bias_or_null)
@@ -256,7 +258,11 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
                      float* dw_or_null, float* dbias_or_null) {
   const int64_t P = out_pixels(s);
   if (dbias_or_null) column_sums(s.N * P, s.K, dy, dbias_or_null);
-  if (dw_or_null && direct::handles(s)) {  // RGB input layers: the weight gradient without im2col
+  if (dx_or_null && direct::handles_input_gradient(s)) {  // small unpadded layers: no im2col
+    direct::input_gradient(s, w, dy, dx_or_null);
+    dx_or_null = nullptr;
+  }
+  if (dw_or_null && direct::handles(s)) {
     direct::weight_gradient(s, x, dy, dw_or_null);
     dw_or_null = nullptr;
   }

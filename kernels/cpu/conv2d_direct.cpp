@@ -1,9 +1,13 @@
-// Direct convolution for few input channels (kernels/cpu/conv2d_direct.h). GCC vector extensions
-// (8 floats) rather than intrinsics, so the code is portable; each entry point has an x86-64-v3
-// clone (AVX2 + FMA) picked at load time where the CPU has it. Outputs are computed in float with
-// a different summation order than im2col + OpenBLAS: equal within float rounding, not bitwise.
-// Measured on experiment 1's first layer (2-core EPYC, one thread): forward 4.6 -> 2.8 ms,
-// weight gradient 4.7 -> 2.7 ms; on experiment 3's, 34 -> 19 ms and 37 -> 22 ms.
+// Direct convolution (kernels/cpu/conv2d_direct.h): the three passes as implicit GEMMs, each output
+// tile accumulated in vector registers over the whole reduction and written once. GCC vector
+// extensions (8 floats) rather than intrinsics, so the code stays portable; each entry point has an
+// x86-64-v3 clone (AVX2 + FMA) picked at load time where the CPU has it. Sums run in another order
+// than im2col + OpenBLAS: equal within float rounding, not bitwise.
+//
+// Why not im2col + OpenBLAS here: on experiment 1's 5x5 layers that path spent a third of its time
+// outside the GEMM's inner kernel (copying windows into col, OpenBLAS packing col again, zeroing the
+// input gradient's 12x larger dcol before accumulating into it, col2im). Measured on experiment 1
+// (2-core EPYC, 2 threads), before -> after: see docs/benchmarks.md.
 #include "kernels/cpu/conv2d_direct.h"
 
 #include <algorithm>
@@ -31,78 +35,175 @@ using v8 = float __attribute__((vector_size(32)));
 }
 [[gnu::always_inline]] inline void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 
-// wt[(r*S + s)*C + c][k] = w[k][r][s][c]: one tap's K weights contiguous.
-std::vector<float> taps_major(const Conv2dShape& s, const float* w) {
-  const int64_t taps = int64_t{s.R} * s.S * s.C;
-  std::vector<float> wt(static_cast<size_t>(taps * s.K));
-  for (int k = 0; k < s.K; ++k)
-    for (int64_t t = 0; t < taps; ++t) wt[t * s.K + k] = w[k * taps + t];
-  return wt;
+// Weights above this many floats (1 MB) go through im2col + GEMM: a direct tile reads all of them
+// once per few pixels, while OpenBLAS packs them once per block of >= 128 pixels. Measured on
+// ResNet's 3x3 layers: 147K weights (128 channels) direct is faster both ways, 590K (256 channels)
+// is 1.4x slower backward, 2.4M (512 channels) 3-4x slower.
+constexpr int64_t kMaxWeights = int64_t{1} << 18;
+
+int64_t taps_of(const Conv2dShape& s) { return int64_t{s.R} * s.S * s.C; }
+int64_t pixels_of(const Conv2dShape& s) { return int64_t{s.OH} * s.OW; }
+int64_t image_of(const Conv2dShape& s) { return int64_t{s.H} * s.W * s.C; }
+
+// Where each output pixel's window starts in its image: (oh*stride_h*W + ow*stride_w)*C for the
+// OH*OW pixels of one image. Pixel p of the batch is image p / (OH*OW), window offset[p % (OH*OW)].
+// Tables instead of divisions: a division per pixel cost as much as the pixel's arithmetic.
+std::vector<int64_t> window_offsets(const Conv2dShape& s) {
+  std::vector<int64_t> off(static_cast<size_t>(pixels_of(s)));
+  for (int oh = 0; oh < s.OH; ++oh)
+    for (int ow = 0; ow < s.OW; ++ow)
+      off[static_cast<size_t>(oh) * s.OW + ow] =
+          (static_cast<int64_t>(oh) * s.stride_h * s.W + static_cast<int64_t>(ow) * s.stride_w) * s.C;
+  return off;
 }
 
-// PB output pixels of one row (starting at ow0) times KV*8 filters (starting at kb), accumulated in
-// registers over every tap, then written with the bias.
+// A window's start in the batch's input (or input gradient) for pixel p of the batch.
+template <typename T>
+[[gnu::always_inline]] inline T* window(const Conv2dShape& s, T* x, const int64_t* offsets, int64_t p) {
+  const int64_t P = pixels_of(s), n = p / P;
+  return x + n * image_of(s) + offsets[p - n * P];
+}
+
+// ---- forward ------------------------------------------------------------------------------------
+// y[pixel][k] = bias[k] + sum over taps t = (r, sx, c) of x[window + r*W*C + sx*C + c] * w[k][t]
+// Weights as panels of `width` filters, [panel][tap][width]: a tile streams one panel in order.
+std::vector<float> filter_panels(const Conv2dShape& s, const float* w, int width) {
+  const int64_t taps = taps_of(s);
+  std::vector<float> panels(static_cast<size_t>(taps * s.K));
+  for (int k = 0; k < s.K; ++k)
+    for (int64_t t = 0; t < taps; ++t)
+      panels[static_cast<size_t>((k / width) * taps * width + t * width + k % width)] = w[k * taps + t];
+  return panels;
+}
+
+// PB pixels (windows win[]) times KV*8 filters (panel, starting at filter kb), accumulated in
+// registers over every tap, then written with the bias. y points at the first pixel's outputs.
 template <int KV, int PB>
-[[gnu::always_inline]] inline void forward_block(const Conv2dShape& s, const float* x_img, const float* wt,
-                                                 const float* bias, int oh, int ow0, int kb, float* y_row) {
+[[gnu::always_inline]] inline void forward_tile(const Conv2dShape& s, const float* const* win, const float* panel,
+                                                const float* bias, int kb, float* y) {
   v8 acc[PB][KV];
   for (int q = 0; q < KV; ++q) {
     const v8 b = bias ? load(bias + kb + 8 * q) : v8{};
     for (int p = 0; p < PB; ++p) acc[p][q] = b;
   }
+  const int64_t run = int64_t{s.S} * s.C, row = int64_t{s.W} * s.C;  // in NHWC a filter row is one run
+  const float* wp = panel;
   for (int r = 0; r < s.R; ++r) {
-    const float* x_row = x_img + static_cast<int64_t>(oh * s.stride_h + r) * s.W * s.C;
-    for (int sx = 0; sx < s.S; ++sx) {
-      for (int c = 0; c < s.C; ++c) {
-        const float* wp = wt + (static_cast<int64_t>((r * s.S + sx) * s.C + c)) * s.K + kb;
-        v8 wv[KV];
-        for (int q = 0; q < KV; ++q) wv[q] = load(wp + 8 * q);
-        for (int p = 0; p < PB; ++p) {
-          const float xv = x_row[static_cast<int64_t>((ow0 + p) * s.stride_w + sx) * s.C + c];
-          for (int q = 0; q < KV; ++q) acc[p][q] += xv * wv[q];
-        }
+    const float* xr[PB];
+    for (int p = 0; p < PB; ++p) xr[p] = win[p] + r * row;
+    for (int64_t j = 0; j < run; ++j, wp += 8 * KV) {
+      v8 wv[KV];
+      for (int q = 0; q < KV; ++q) wv[q] = load(wp + 8 * q);
+      for (int p = 0; p < PB; ++p) {
+        const float xv = xr[p][j];
+        for (int q = 0; q < KV; ++q) acc[p][q] += xv * wv[q];
       }
     }
   }
   for (int p = 0; p < PB; ++p)
-    for (int q = 0; q < KV; ++q) store(y_row + static_cast<int64_t>(ow0 + p) * s.K + kb + 8 * q, acc[p][q]);
+    for (int q = 0; q < KV; ++q) store(y + p * s.K + kb + 8 * q, acc[p][q]);
 }
 
-// Output rows [row0, row1) of the whole batch (row = n * OH + oh). Inlined into each clone of
-// forward_dispatch, so the whole loop nest is compiled for its target (a plain template would be
-// compiled once, for the baseline, and called from both clones).
-template <int KV, int PB>
-[[gnu::always_inline]] inline void forward_rows(const Conv2dShape& s, const float* x, const float* wt,
-                                                const float* bias, float* y, int64_t row0, int64_t row1) {
-  const int64_t image = int64_t{s.H} * s.W * s.C;
-  for (int64_t row = row0; row < row1; ++row) {
-    const int n = static_cast<int>(row / s.OH), oh = static_cast<int>(row % s.OH);
-    float* y_row = y + row * s.OW * s.K;
-    for (int kb = 0; kb < s.K; kb += 8 * KV) {
-      int ow = 0;
-      for (; ow + PB <= s.OW; ow += PB) forward_block<KV, PB>(s, x + n * image, wt, bias, oh, ow, kb, y_row);
-      for (; ow < s.OW; ++ow) forward_block<KV, 1>(s, x + n * image, wt, bias, oh, ow, kb, y_row);
+// Pixels [p0, p1) of the batch: tiles of PB, then of 3 and 1 for the rest. Always inlined into each
+// clone of the dispatch function, so the whole loop nest is compiled for its target (a plain
+// template would be compiled once, for the baseline, and called from both clones).
+template <int KV, int PB, int... Rest>
+[[gnu::always_inline]] inline void forward_pixels(const Conv2dShape& s, const float* x, const float* panels,
+                                                  const float* bias, const int64_t* offsets, float* y, int64_t& p,
+                                                  int64_t p1) {
+  const int64_t panel_size = taps_of(s) * 8 * KV;
+  for (; p + PB <= p1; p += PB) {
+    const float* win[PB];
+    for (int i = 0; i < PB; ++i) win[i] = window(s, x, offsets, p + i);
+    for (int kb = 0; kb < s.K; kb += 8 * KV)
+      forward_tile<KV, PB>(s, win, panels + (kb / (8 * KV)) * panel_size, bias, kb, y + p * s.K);
+  }
+  if constexpr (sizeof...(Rest) > 0) forward_pixels<KV, Rest...>(s, x, panels, bias, offsets, y, p, p1);
+}
+
+// Called once per thread's range of pixels: the parallel loop stays outside the clones, since a
+// lambda inside one would be compiled for the baseline target only. 12 accumulators: enough
+// independent FMAs in flight to cover their latency on two FMA pipes.
+CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, const float* panels, const float* bias,
+                                        const int64_t* offsets, float* y, int64_t p0, int64_t p1) {
+  if (s.K % 16 == 0) forward_pixels<2, 6, 3, 1>(s, x, panels, bias, offsets, y, p0, p1);
+  else forward_pixels<1, 8, 3, 1>(s, x, panels, bias, offsets, y, p0, p1);
+}
+
+// ---- input gradient -----------------------------------------------------------------------------
+// dx[window + r*W*C + j] += sum over k of dy[pixel][k] * w[k][r][j], j running over a filter row's
+// S*C taps (contiguous in NHWC), so each pixel's contribution is a scatter-add of R runs.
+// Weights as [r][block of 16 taps of the run (the last may be 8)][k][16 or 8].
+std::vector<float> run_panels(const Conv2dShape& s, const float* w) {
+  const int64_t run = int64_t{s.S} * s.C, taps = taps_of(s);
+  std::vector<float> panels(static_cast<size_t>(taps * s.K));
+  for (int r = 0; r < s.R; ++r)
+    for (int64_t j0 = 0; j0 < run; j0 += 16) {
+      const int64_t width = std::min<int64_t>(16, run - j0);
+      float* out = panels.data() + r * s.K * run + j0 * s.K;
+      for (int k = 0; k < s.K; ++k)
+        for (int64_t i = 0; i < width; ++i) out[k * width + i] = w[k * taps + r * run + j0 + i];
+    }
+  return panels;
+}
+
+// PB pixels (gradients g[], windows win[] in dx) times JV*8 taps of filter row r from j0.
+template <int JV, int PB>
+[[gnu::always_inline]] inline void input_tile(const Conv2dShape& s, const float* const* g, float* const* win,
+                                              const float* panel, int64_t at) {
+  v8 acc[PB][JV] = {};
+  for (int k = 0; k < s.K; ++k) {
+    v8 wv[JV];
+    for (int q = 0; q < JV; ++q) wv[q] = load(panel + k * 8 * JV + 8 * q);
+    for (int p = 0; p < PB; ++p) {
+      const float gv = g[p][k];
+      for (int q = 0; q < JV; ++q) acc[p][q] += gv * wv[q];
     }
   }
+  // One pixel after another: neighbouring windows overlap when the stride is below the filter.
+  for (int p = 0; p < PB; ++p)
+    for (int q = 0; q < JV; ++q) {
+      float* d = win[p] + at + 8 * q;
+      store(d, load(d) + acc[p][q]);
+    }
 }
 
-// Called once per thread's range of rows: the parallel loop stays outside the clones, since a
-// lambda inside one would be compiled for the baseline target only.
-CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, const float* wt, const float* bias,
-                                        float* y, int64_t row0, int64_t row1) {
-  if (s.K % 16 == 0) forward_rows<2, 4>(s, x, wt, bias, y, row0, row1);
-  else forward_rows<1, 8>(s, x, wt, bias, y, row0, row1);
+template <int PB, int... Rest>
+[[gnu::always_inline]] inline void input_pixels(const Conv2dShape& s, const float* dy, const float* panels,
+                                                const int64_t* offsets, float* dx, int64_t& p, int64_t p1) {
+  const int64_t run = int64_t{s.S} * s.C, row = int64_t{s.W} * s.C;
+  for (; p + PB <= p1; p += PB) {
+    const float* g[PB];
+    float* win[PB];
+    for (int i = 0; i < PB; ++i) {
+      g[i] = dy + (p + i) * s.K;
+      win[i] = window(s, dx, offsets, p + i);
+    }
+    for (int r = 0; r < s.R; ++r) {
+      const float* panel = panels + r * s.K * run;
+      int64_t j = 0;
+      for (; j + 16 <= run; j += 16) input_tile<2, PB>(s, g, win, panel + j * s.K, r * row + j);
+      if (j < run) input_tile<1, PB>(s, g, win, panel + j * s.K, r * row + j);  // run % 16 == 8
+    }
+  }
+  if constexpr (sizeof...(Rest) > 0) input_pixels<Rest...>(s, dy, panels, offsets, dx, p, p1);
 }
 
-// dwt[t][kb..] += sum over the pixels [p0, p1) of one image of x[pixel's window + off[t]] * dy[pixel],
+CXR_DIRECT_CLONES void input_dispatch(const Conv2dShape& s, const float* dy, const float* panels,
+                                      const int64_t* offsets, float* dx, int64_t p0, int64_t p1) {
+  input_pixels<6, 3, 1>(s, dy, panels, offsets, dx, p0, p1);
+}
+
+// ---- weight gradient ----------------------------------------------------------------------------
+// dwt[t][kb..] += sum over the pixels [p0, p1) of one image of x[window + off[t]] * dy[pixel],
 // for TB taps from t0 at once, KV*8 filters from kb, in registers.
 template <int KV, int TB>
 [[gnu::always_inline]] inline void weight_block(const Conv2dShape& s, const float* x_img, const float* dy_img,
-                                                const int64_t* off, int t0, int kb, int p0, int p1, float* dwt) {
+                                                const int64_t* windows, const int64_t* off, int t0, int kb, int p0,
+                                                int p1, float* dwt) {
   v8 acc[TB][KV] = {};
   for (int p = p0; p < p1; ++p) {
-    const int oh = p / s.OW, ow = p % s.OW;
-    const float* origin = x_img + (static_cast<int64_t>(oh * s.stride_h) * s.W + ow * s.stride_w) * s.C;
+    const float* origin = x_img + windows[p];
     v8 g[KV];
     for (int q = 0; q < KV; ++q) g[q] = load(dy_img + static_cast<int64_t>(p) * s.K + kb + 8 * q);
     for (int t = 0; t < TB; ++t) {
@@ -121,58 +222,84 @@ template <int KV, int TB>
 // whichever range it falls in, so splitting the taps over threads does not change the result.
 template <int KV>
 [[gnu::always_inline]] inline void weight_taps(const Conv2dShape& s, const float* x, const float* dy,
-                                               const int64_t* off, int tap0, int tap1, float* dwt) {
+                                               const int64_t* windows, const int64_t* off, int tap0, int tap1,
+                                               float* dwt) {
   constexpr int kTaps = KV == 2 ? 6 : 12;  // taps per pass: KV*kTaps accumulators + KV + 1 registers
   const int pixels = s.OH * s.OW;
-  // Pixels in chunks whose dy (chunk * K floats, 128 KB) stays in L2 across the passes over the taps.
-  const int chunk = std::max(1, static_cast<int>((int64_t{1} << 15) / s.K));
-  const int64_t image = int64_t{s.H} * s.W * s.C;
+  // Pixels in chunks of 64, whose dy (and, mostly, x windows) stay in L1 across the passes over the
+  // taps; chunks of 1,024 pixels (dy in L2) were ~20% slower on experiment 1's second layer, 16-32 too.
+  constexpr int chunk = 64;
   for (int n = 0; n < s.N; ++n) {
-    const float* x_img = x + n * image;
+    const float* x_img = x + n * image_of(s);
     const float* dy_img = dy + static_cast<int64_t>(n) * pixels * s.K;
     for (int p0 = 0; p0 < pixels; p0 += chunk) {
       const int p1 = std::min(pixels, p0 + chunk);
       for (int kb = 0; kb < s.K; kb += 8 * KV) {
         int t = tap0;
-        for (; t + kTaps <= tap1; t += kTaps) weight_block<KV, kTaps>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
-        for (; t + 3 <= tap1; t += 3) weight_block<KV, 3>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
-        for (; t < tap1; ++t) weight_block<KV, 1>(s, x_img, dy_img, off, t, kb, p0, p1, dwt);
+        for (; t + kTaps <= tap1; t += kTaps)
+          weight_block<KV, kTaps>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
+        for (; t + 3 <= tap1; t += 3) weight_block<KV, 3>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
+        for (; t < tap1; ++t) weight_block<KV, 1>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
       }
     }
   }
 }
 
-CXR_DIRECT_CLONES void weight_dispatch(const Conv2dShape& s, const float* x, const float* dy, const int64_t* off,
-                                       int tap0, int tap1, float* dwt) {
-  if (s.K % 16 == 0) weight_taps<2>(s, x, dy, off, tap0, tap1, dwt);
-  else weight_taps<1>(s, x, dy, off, tap0, tap1, dwt);
+CXR_DIRECT_CLONES void weight_dispatch(const Conv2dShape& s, const float* x, const float* dy, const int64_t* windows,
+                                       const int64_t* off, int tap0, int tap1, float* dwt) {
+  if (s.K % 16 == 0) weight_taps<2>(s, x, dy, windows, off, tap0, tap1, dwt);
+  else weight_taps<1>(s, x, dy, windows, off, tap0, tap1, dwt);
 }
 
 }  // namespace
 
 bool handles(const Conv2dShape& s) {
-  // K <= 32: with 64 filters (ResNet's stem) OpenBLAS's GEMM is as fast again (measured).
-  return s.C <= 4 && s.K % 8 == 0 && s.K <= 32 && s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 &&
-         s.pad_right == 0;
+  const bool unpadded = s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
+  const bool one_by_one = s.R == 1 && s.S == 1;  // im2col is the input itself: one plain GEMM
+  return unpadded && !one_by_one && s.K % 8 == 0 && s.K * taps_of(s) <= kMaxWeights;
 }
 
+bool handles_input_gradient(const Conv2dShape& s) { return handles(s) && (int64_t{s.S} * s.C) % 8 == 0; }
+
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
-  const std::vector<float> wt = taps_major(s, w);
-  // ~1 MFLOP per output row of experiment 1's first layer: a few rows per thread already pay.
-  parallel_for(int64_t{s.N} * s.OH, 4, [&](int64_t row0, int64_t row1) {
-    forward_dispatch(s, x, wt.data(), bias_or_null, y, row0, row1);
+  const std::vector<float> panels = filter_panels(s, w, s.K % 16 == 0 ? 16 : 8);
+  const std::vector<int64_t> offsets = window_offsets(s);
+  // Ranges of whole 24-pixel units (full tiles of 6 or 8), at least ~0.5 MFLOP each.
+  constexpr int64_t kUnit = 24;
+  const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit;
+  const int64_t flops_per_unit = 2 * kUnit * s.K * taps_of(s);
+  parallel_for(units, std::max<int64_t>(1, (int64_t{1} << 19) / flops_per_unit), [&](int64_t u0, int64_t u1) {
+    forward_dispatch(s, x, panels.data(), bias_or_null, offsets.data(), y, u0 * kUnit, std::min(pixels, u1 * kUnit));
+  });
+}
+
+void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx) {
+  const std::vector<float> panels = run_panels(s, w);
+  const std::vector<int64_t> offsets = window_offsets(s);
+  // Windows overlap, so each image's dx has a single writer: work items are groups of whole images
+  // (>= 128 pixels, so the tiles rarely fall short at an item's end), fixed whatever the threads.
+  const int64_t P = pixels_of(s), images_per_item = std::max<int64_t>(1, (128 + P - 1) / P);
+  const int64_t items = (s.N + images_per_item - 1) / images_per_item;
+  parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
+    const int64_t n0 = i0 * images_per_item, n1 = std::min<int64_t>(s.N, i1 * images_per_item);
+    std::fill(dx + n0 * image_of(s), dx + n1 * image_of(s), 0.0f);
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t first = item * images_per_item, last = std::min<int64_t>(s.N, first + images_per_item);
+      input_dispatch(s, dy, panels.data(), offsets.data(), dx, first * P, last * P);
+    }
   });
 }
 
 void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
-  const int taps = s.R * s.S * s.C;
+  const int taps = static_cast<int>(taps_of(s));
   std::vector<int64_t> off(static_cast<size_t>(taps));  // each tap's offset from its window's origin
   for (int r = 0; r < s.R; ++r)
     for (int sx = 0; sx < s.S; ++sx)
       for (int c = 0; c < s.C; ++c) off[(r * s.S + sx) * s.C + c] = (static_cast<int64_t>(r) * s.W + sx) * s.C + c;
+  const std::vector<int64_t> windows = window_offsets(s);
   std::vector<float> dwt(static_cast<size_t>(taps) * s.K, 0.0f);
   parallel_for(taps, 12, [&](int64_t tap0, int64_t tap1) {
-    weight_dispatch(s, x, dy, off.data(), static_cast<int>(tap0), static_cast<int>(tap1), dwt.data());
+    weight_dispatch(s, x, dy, windows.data(), off.data(), static_cast<int>(tap0), static_cast<int>(tap1), dwt.data());
   });
   for (int k = 0; k < s.K; ++k)
     for (int t = 0; t < taps; ++t) dw[static_cast<int64_t>(k) * taps + t] = dwt[static_cast<int64_t>(t) * s.K + k];

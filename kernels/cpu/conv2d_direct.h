@@ -1,17 +1,25 @@
-// Direct convolution for a model's first layer: few input channels (RGB) and up to 32 filters,
-// unpadded. There im2col + GEMM is at its worst (a 3-channel pixel becomes a 75-float row, and a
-// 16-wide GEMM output keeps OpenBLAS near half its speed), while a direct loop keeps a block of
-// outputs in vector registers and reads each input once per filter tap. Used by kernels/cpu/conv2d.cpp.
+// Direct convolution on the CPU: unpadded convolutions with small weights (every layer of
+// experiments 1-3, ResNet's early 3x3 layers, after their explicit ZeroPadding2D). Each pass is an
+// implicit GEMM whose output tile stays in vector registers over the whole reduction, reading the
+// input windows in place: no im2col copy, no packing, no zeroed col buffer, no col2im. Shapes it
+// does not handle (padded, 1x1, weights over 1 MB) go through im2col + OpenBLAS in
+// kernels/cpu/conv2d.cpp, which calls these.
 #pragma once
 #include "kernels/conv2d.h"
 
 namespace cxr::kernels::cpu::direct {
 
-// Whether the direct kernels handle this shape: C <= 4, K a multiple of 8 up to 32, no padding.
+// Whether the direct kernels handle this shape's forward pass and weight gradient: unpadded, not
+// 1x1, K a multiple of 8, at most 262,144 weights.
 bool handles(const Conv2dShape& s);
+// ... and its input gradient, which moves S*C-float filter rows in whole vectors: S*C % 8 == 0 too.
+bool handles_input_gradient(const Conv2dShape& s);
 
 // y = conv(x, w) + bias (bias may be null). Same contract as cpu::conv2d_forward.
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y);
+
+// dx = the input gradient (OVERWRITTEN), as cpu::conv2d_backward computes it.
+void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx);
 
 // dw = the weight gradient (OVERWRITTEN), as cpu::conv2d_backward computes it.
 void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, float* dw);

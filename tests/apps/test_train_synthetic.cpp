@@ -1,7 +1,7 @@
 // Training experiment 1's model (configs/experiment1.yaml, layers unchanged) on the synthetic set:
 // the loss must fall and held-out accuracy must beat chance. Balanced classes make chance 50%.
 // The notebook's learning rate (3e-6) needs hundreds of epochs; this test uses 1e-3, batches of 16
-// and shuffled samples so that a few epochs suffice.
+// and shuffled samples so that a dozen epochs suffice.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -59,7 +59,7 @@ TEST(TrainSynthetic, Experiment1ModelLearnsAndBeatsChance) {
   Trainer trainer(model, config);
   const Evaluation before = trainer.evaluate(data.test);
   std::vector<double> losses;
-  for (int epoch = 1; epoch <= 8; ++epoch) losses.push_back(trainer.train_epoch(epoch, data.train, nullptr).loss);
+  for (int epoch = 1; epoch <= 12; ++epoch) losses.push_back(trainer.train_epoch(epoch, data.train, nullptr).loss);
   const Evaluation after = trainer.evaluate(data.test);
 
   std::cout << "epoch losses " << losses.front() << " ... " << losses.back() << "; test ROC-AUC "
@@ -70,9 +70,10 @@ TEST(TrainSynthetic, Experiment1ModelLearnsAndBeatsChance) {
   // epochs because inference-mode logits are shifted against training-mode ones: the moving
   // statistics trail the batch statistics (momentum 0.99), and the Dropout -> BatchNormalization
   // pair after the max-pool sees a different variance in each mode. The held-out loss is
-  // inflated by the same shift, so it is not asserted. Measured here: ROC-AUC 0.47 -> 0.87 after 8
-  // epochs, while accuracy at 0.5 stays near 0.5.
-  EXPECT_GT(roc_auc(after), 0.75);
+  // inflated by the same shift, so it is not asserted. After 8 epochs the ROC-AUC still swung
+  // between 0.73 and 0.92 with the seed or merely the summation order of the convolutions; after 12
+  // it was 0.93-0.98 for seeds 1-5 and 42 (0.98 for the config's 42), so 0.85 leaves a margin.
+  EXPECT_GT(roc_auc(after), 0.85);
   fs::remove_all(dir);
 }
 

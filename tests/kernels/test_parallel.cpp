@@ -116,18 +116,19 @@ TEST(Parallel, SgemmAgreesOnOneAndFourThreadsAndIsCorrect) {
   }
 }
 
-// Forward, input gradient and weight gradient of the im2col path (16 channels) and of the direct
-// path for RGB input layers (3 channels), on 1 and 4 threads. With enough pixels per batch for
-// several weight-gradient groups (8 images of 10x17 outputs: 2 groups) everything is computed in
-// blocks, images and groups that never depend on the thread count, and must match bit for bit.
-// With few pixels (one group) the weight gradient's GEMM is split by sgemm: last bits at most.
+// Forward, input gradient and weight gradient of the direct path (unpadded: 3 and 16 channels) and
+// of the im2col path (padded), on 1 and 4 threads. The direct kernels and, with enough pixels per
+// batch for several weight-gradient groups (8 images of 12x21 outputs: 3 groups), the im2col path
+// compute in tiles, images and groups that never depend on the thread count: bit for bit. With few
+// pixels (one group) the im2col weight gradient's GEMM is split by sgemm: last bits at most.
 TEST(Parallel, Conv2dIsBitIdenticalOnOneAndFourThreads) {
   struct Case {
     int N, H, W, C;
-    bool bitwise_dw;
+    bool same, bitwise_dw;
   };
-  for (const Case c : {Case{8, 23, 21, 3, true}, Case{8, 23, 21, 16, true}, Case{2, 9, 8, 16, false}}) {
-    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, 16, 5, 5, 2, 1, false);
+  for (const Case c : {Case{8, 23, 21, 3, false, true}, Case{8, 23, 21, 16, false, true},
+                       Case{2, 9, 8, 16, false, true}, Case{8, 23, 21, 16, true, true}, Case{2, 9, 8, 16, true, false}}) {
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, 16, 5, 5, 2, 1, c.same);
     const auto x = random_vector(size_t(s.N) * s.H * s.W * s.C, 4);
     const auto w = random_vector(size_t(s.K) * s.R * s.S * s.C, 5);
     const auto b = random_vector(size_t(s.K), 6);
@@ -141,7 +142,8 @@ TEST(Parallel, Conv2dIsBitIdenticalOnOneAndFourThreads) {
     const auto [one, many] = one_and_many<std::vector<std::vector<float>>>(4, run);
     const char* names[] = {"y", "dx", "dw", "db"};
     for (int i = 0; i < 4; ++i) {
-      const std::string what = "conv2d N=" + std::to_string(c.N) + " C=" + std::to_string(c.C) + " " + names[i];
+      const std::string what = "conv2d N=" + std::to_string(c.N) + " C=" + std::to_string(c.C) +
+                               (c.same ? " same " : " valid ") + names[i];
       if (i == 2 && !c.bitwise_dw) expect_close(one[i], many[i], what);
       else expect_bitwise_equal(one[i], many[i], what);
     }
