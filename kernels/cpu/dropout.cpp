@@ -1,9 +1,8 @@
 // Written for speed as well as clarity: a naive loop (one branch per element, one Philox call per
 // element) ran at ~145 M elements/s; drawing the words of a block first and then masking in a
 // branch-free loop that GCC vectorises runs at ~430 M/s on the same machine. Drawing the block's
-// Philox words lane-parallel (structure of arrays: the same round on 256 counters at once, which
-// GCC vectorises into packed 32x32->64-bit multiplies, with an AVX2 clone where the CPU has it)
-// is another ~3x. The blocks then split over the OpenMP threads (kernels/cpu/parallel.h): the mask
+// Philox words lane-parallel (kernels/cpu/philox_block.h: the same round on many counters at
+// once) is another ~3x, and writing those rounds in AVX2 another ~3x. The blocks then split over the OpenMP threads (kernels/cpu/parallel.h): the mask
 // is counter-based, so a block's words do not depend on which thread draws them or in what order.
 #include "kernels/dropout.h"
 
@@ -13,55 +12,20 @@
 #include <stdexcept>
 #include <string>
 
+
 #include "kernels/cpu/parallel.h"
-#include "kernels/philox.h"
+#include "kernels/cpu/philox_block.h"
 
 namespace cxr::kernels::cpu {
 namespace {
 
-constexpr int64_t kBlock = 1024;  // Philox words drawn per block: 4 KB, stays in L1
-constexpr int64_t kLanes = kBlock / 4;  // counters per block, each giving 4 words
+constexpr int64_t kBlock = kPhiloxBlockWords;  // Philox words drawn per block: 4 KB, stays in L1
 // Blocks per thread at the least, below which the fork/join (a few microseconds) costs more than it
 // saves: drawing a block's words takes ~2.5 us, applying a kept mask ~0.25 us.
 constexpr int64_t kMinDrawnBlocksPerThread = 4;
 constexpr int64_t kMinKeptBlocksPerThread = 32;
 
 int64_t blocks_of(int64_t n) { return (n + kBlock - 1) / kBlock; }
-
-// words[k] for k < kBlock = word k%4 of philox4x32_10((first_counter + k/4, stream), seed): exactly
-// the words philox_uniform numbers, computed with one lane per counter. Same rounds, same integer
-// arithmetic as kernels/philox.h, so the same bits.
-__attribute__((target_clones("avx2", "default")))
-void philox_block(uint64_t first_counter, uint64_t stream, uint64_t seed, uint32_t* words) {
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-  uint32_t v0[kLanes], v1[kLanes], v2[kLanes], v3[kLanes];
-  for (int64_t j = 0; j < kLanes; ++j) {
-    const uint64_t counter = first_counter + static_cast<uint64_t>(j);
-    v0[j] = static_cast<uint32_t>(counter);
-    v1[j] = static_cast<uint32_t>(counter >> 32);
-    v2[j] = static_cast<uint32_t>(stream);
-    v3[j] = static_cast<uint32_t>(stream >> 32);
-  }
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    for (int64_t j = 0; j < kLanes; ++j) {
-      const uint64_t p0 = static_cast<uint64_t>(M0) * v0[j], p1 = static_cast<uint64_t>(M1) * v2[j];
-      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ v1[j] ^ k0, n2 = static_cast<uint32_t>(p0 >> 32) ^ v3[j] ^ k1;
-      v1[j] = static_cast<uint32_t>(p1);
-      v3[j] = static_cast<uint32_t>(p0);
-      v0[j] = n0;
-      v2[j] = n2;
-    }
-    k0 += W0;
-    k1 += W1;
-  }
-  for (int64_t j = 0; j < kLanes; ++j) {
-    words[4 * j] = v0[j];
-    words[4 * j + 1] = v1[j];
-    words[4 * j + 2] = v2[j];
-    words[4 * j + 3] = v3[j];
-  }
-}
 
 void check_rate(float rate) {
   if (!(rate >= 0.0f && rate < 1.0f))
