@@ -57,12 +57,22 @@ std::vector<int64_t> window_offsets(const Conv2dShape& s) {
   return off;
 }
 
-// A window's start in the batch's input (or input gradient) for pixel p of the batch.
-template <typename T>
-[[gnu::always_inline]] inline T* window(const Conv2dShape& s, T* x, const int64_t* offsets, int64_t p) {
-  const int64_t P = pixels_of(s), n = p / P;
-  return x + n * image_of(s) + offsets[p - n * P];
-}
+// Walks the batch's pixels in order from pixel p, giving each one's window start (as an offset into
+// the batch's input) without a division: two per pixel cost as much as conv1's whole 6-pixel tile.
+class WindowWalker {
+ public:
+  WindowWalker(const Conv2dShape& s, const int64_t* offsets, int64_t p)
+      : offsets_(offsets), pixels_(pixels_of(s)), image_(image_of(s)), n_(p / pixels_), q_(p % pixels_) {}
+  int64_t next() {
+    const int64_t at = n_ * image_ + offsets_[q_];
+    if (++q_ == pixels_) q_ = 0, ++n_;
+    return at;
+  }
+
+ private:
+  const int64_t* offsets_;
+  int64_t pixels_, image_, n_, q_;
+};
 
 // ---- forward ------------------------------------------------------------------------------------
 // y[pixel][k] = bias[k] + sum over taps t = (r, sx, c) of x[window + r*W*C + sx*C + c] * w[k][t]
@@ -109,16 +119,16 @@ template <int KV, int PB>
 // template would be compiled once, for the baseline, and called from both clones).
 template <int KV, int PB, int... Rest>
 [[gnu::always_inline]] inline void forward_pixels(const Conv2dShape& s, const float* x, const float* panels,
-                                                  const float* bias, const int64_t* offsets, float* y, int64_t& p,
+                                                  const float* bias, WindowWalker& walker, float* y, int64_t& p,
                                                   int64_t p1) {
   const int64_t panel_size = taps_of(s) * 8 * KV;
   for (; p + PB <= p1; p += PB) {
     const float* win[PB];
-    for (int i = 0; i < PB; ++i) win[i] = window(s, x, offsets, p + i);
+    for (int i = 0; i < PB; ++i) win[i] = x + walker.next();
     for (int kb = 0; kb < s.K; kb += 8 * KV)
       forward_tile<KV, PB>(s, win, panels + (kb / (8 * KV)) * panel_size, bias, kb, y + p * s.K);
   }
-  if constexpr (sizeof...(Rest) > 0) forward_pixels<KV, Rest...>(s, x, panels, bias, offsets, y, p, p1);
+  if constexpr (sizeof...(Rest) > 0) forward_pixels<KV, Rest...>(s, x, panels, bias, walker, y, p, p1);
 }
 
 // Called once per thread's range of pixels: the parallel loop stays outside the clones, since a
@@ -126,8 +136,9 @@ template <int KV, int PB, int... Rest>
 // independent FMAs in flight to cover their latency on two FMA pipes.
 CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, const float* panels, const float* bias,
                                         const int64_t* offsets, float* y, int64_t p0, int64_t p1) {
-  if (s.K % 16 == 0) forward_pixels<2, 6, 3, 1>(s, x, panels, bias, offsets, y, p0, p1);
-  else forward_pixels<1, 8, 3, 1>(s, x, panels, bias, offsets, y, p0, p1);
+  WindowWalker walker(s, offsets, p0);
+  if (s.K % 16 == 0) forward_pixels<2, 6, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else forward_pixels<1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
 }
 
 // ---- input gradient -----------------------------------------------------------------------------
@@ -170,14 +181,14 @@ template <int JV, int PB>
 
 template <int PB, int... Rest>
 [[gnu::always_inline]] inline void input_pixels(const Conv2dShape& s, const float* dy, const float* panels,
-                                                const int64_t* offsets, float* dx, int64_t& p, int64_t p1) {
+                                                WindowWalker& walker, float* dx, int64_t& p, int64_t p1) {
   const int64_t run = int64_t{s.S} * s.C, row = int64_t{s.W} * s.C;
   for (; p + PB <= p1; p += PB) {
     const float* g[PB];
     float* win[PB];
     for (int i = 0; i < PB; ++i) {
       g[i] = dy + (p + i) * s.K;
-      win[i] = window(s, dx, offsets, p + i);
+      win[i] = dx + walker.next();
     }
     for (int r = 0; r < s.R; ++r) {
       const float* panel = panels + r * s.K * run;
@@ -186,12 +197,13 @@ template <int PB, int... Rest>
       if (j < run) input_tile<1, PB>(s, g, win, panel + j * s.K, r * row + j);  // run % 16 == 8
     }
   }
-  if constexpr (sizeof...(Rest) > 0) input_pixels<Rest...>(s, dy, panels, offsets, dx, p, p1);
+  if constexpr (sizeof...(Rest) > 0) input_pixels<Rest...>(s, dy, panels, walker, dx, p, p1);
 }
 
 CXR_DIRECT_CLONES void input_dispatch(const Conv2dShape& s, const float* dy, const float* panels,
                                       const int64_t* offsets, float* dx, int64_t p0, int64_t p1) {
-  input_pixels<6, 3, 1>(s, dy, panels, offsets, dx, p0, p1);
+  WindowWalker walker(s, offsets, p0);
+  input_pixels<6, 3, 1>(s, dy, panels, walker, dx, p0, p1);
 }
 
 // ---- weight gradient ----------------------------------------------------------------------------
