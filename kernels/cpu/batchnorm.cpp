@@ -1,8 +1,9 @@
 // Rows are walked in memory order with one double accumulator per channel, so every pass streams
-// x contiguously whatever C is. The per-row channel loops go through __restrict pointers so GCC
-// vectorises them (with aliasing unknown it left the variance pass scalar), and each training pass
-// also has an AVX2 clone (4 doubles a vector; AVX2 without FMA, so no contraction: the same
-// operations in the same order per channel, hence the same bits as the scalar loops).
+// x contiguously whatever C is; the per-element passes (normalise, input gradient) run in float from
+// per-channel factors rounded once. The per-row channel loops go through __restrict pointers so GCC
+// vectorises them (with aliasing unknown it left the variance pass scalar), and each pass also has
+// an AVX2 clone (AVX2 without FMA, so no contraction: the same operations in the same order per
+// channel, hence the same bits as the scalar loops and as kernels/cuda/batchnorm.cu's).
 //
 // Threads (kernels/cpu/parallel.h): the per-row passes split their rows over the OpenMP threads. The
 // per-channel sums split into blocks of kSumRowsPerBlock rows, a constant: each block sums its rows in
@@ -47,14 +48,16 @@ CXR_BN_CLONES void squared_deviation_sums(int64_t M, int C, const float* __restr
   }
 }
 
-// y = gamma * (x - mean) * inv + beta, in double, rounded once.
-CXR_BN_CLONES void normalize(int64_t M, int C, const float* __restrict x, const float* __restrict gamma,
-                             const double* __restrict mean, const double* __restrict inv,
-                             const float* __restrict beta, float* __restrict y) {
+// y = (x - mean) * (gamma * inv) + beta. The statistics are summed in double, but this per-element
+// pass runs in float, 8 values a vector: in double it was compute-bound (conversions and 4-wide
+// arithmetic: 297 us for experiment 1's first layer at 2 threads, 2.5x the time the bytes take).
+// x - mean first, so a large mean does not cancel against beta.
+CXR_BN_CLONES void normalize(int64_t M, int C, const float* __restrict x, const float* __restrict mean,
+                             const float* __restrict scale, const float* __restrict beta, float* __restrict y) {
   for (int64_t m = 0; m < M; ++m) {
     const float* __restrict row = x + m * C;
     float* __restrict out = y + m * C;
-    for (int c = 0; c < C; ++c) out[c] = static_cast<float>(gamma[c] * (row[c] - mean[c]) * inv[c] + beta[c]);
+    for (int c = 0; c < C; ++c) out[c] = (row[c] - mean[c]) * scale[c] + beta[c];
   }
 }
 
@@ -73,18 +76,19 @@ CXR_BN_CLONES void gradient_sums(int64_t M, int C, const float* __restrict x, co
   }
 }
 
-// dx = gamma * inv * (dy - mean_dy - xhat * mean_dy_xhat), xhat = (x - mean) * inv.
+// dx = gamma * inv * (dy - mean_dy - xhat * mean_dy_xhat), xhat = (x - mean) * inv: in float, as
+// normalize is, with the per-channel factors (sums in double) rounded once.
 CXR_BN_CLONES void input_gradient(int64_t M, int C, const float* __restrict x, const float* __restrict dy,
-                                  const float* __restrict gamma, const double* __restrict mean,
-                                  const double* __restrict inv, const double* __restrict mean_dy,
-                                  const double* __restrict mean_dy_xhat, float* __restrict dx) {
+                                  const float* __restrict mean, const float* __restrict inv,
+                                  const float* __restrict scale, const float* __restrict mean_dy,
+                                  const float* __restrict mean_dy_xhat, float* __restrict dx) {
   for (int64_t m = 0; m < M; ++m) {
     const float* __restrict xr = x + m * C;
     const float* __restrict gr = dy + m * C;
     float* __restrict out = dx + m * C;
     for (int c = 0; c < C; ++c) {
-      const double xhat = (xr[c] - mean[c]) * inv[c];
-      out[c] = static_cast<float>(gamma[c] * inv[c] * (gr[c] - mean_dy[c] - xhat * mean_dy_xhat[c]));
+      const float xhat = (xr[c] - mean[c]) * inv[c];
+      out[c] = scale[c] * (gr[c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
     }
   }
 }
@@ -116,8 +120,13 @@ void gradient_sums_blocked(int64_t M, int C, const float* x, const float* dy, co
 // y = gamma * (x - mean) * inv + beta over all rows, on the OpenMP threads.
 void normalize_rows(int64_t M, int C, const float* x, const float* gamma, const double* mean, const double* inv,
                     const float* beta, float* y) {
-  for_rows(M, C, [=](int64_t m0, int64_t m1) {
-    normalize(m1 - m0, C, x + m0 * C, gamma, mean, inv, beta, y + m0 * C);
+  std::vector<float> mean_f(C), scale(C);
+  for (int c = 0; c < C; ++c) {
+    mean_f[c] = static_cast<float>(mean[c]);
+    scale[c] = static_cast<float>(gamma[c] * inv[c]);
+  }
+  for_rows(M, C, [&](int64_t m0, int64_t m1) {
+    normalize(m1 - m0, C, x + m0 * C, mean_f.data(), scale.data(), beta, y + m0 * C);
   });
 }
 
@@ -164,15 +173,16 @@ void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gam
   const std::vector<double> mean(save_mean, save_mean + C), inv(save_inv_std, save_inv_std + C);
   std::vector<double> sums(2 * C, 0.0);  // sum of dy, then sum of dy * xhat
   gradient_sums_blocked(M, C, x, dy, mean.data(), inv.data(), sums.data());
-  std::vector<double> mean_dy(C), mean_dy_xhat(C);  // the means the formula subtracts
+  std::vector<float> mean_dy(C), mean_dy_xhat(C), scale(C);  // the means the formula subtracts
   for (int c = 0; c < C; ++c) {
     dbeta[c] = static_cast<float>(sums[c]);
     dgamma[c] = static_cast<float>(sums[C + c]);
-    mean_dy[c] = sums[c] / static_cast<double>(M);
-    mean_dy_xhat[c] = sums[C + c] / static_cast<double>(M);
+    mean_dy[c] = static_cast<float>(sums[c] / static_cast<double>(M));
+    mean_dy_xhat[c] = static_cast<float>(sums[C + c] / static_cast<double>(M));
+    scale[c] = static_cast<float>(gamma[c] * inv[c]);
   }
   for_rows(M, C, [&](int64_t m0, int64_t m1) {
-    input_gradient(m1 - m0, C, x + m0 * C, dy + m0 * C, gamma, mean.data(), inv.data(), mean_dy.data(),
+    input_gradient(m1 - m0, C, x + m0 * C, dy + m0 * C, save_mean, save_inv_std, scale.data(), mean_dy.data(),
                    mean_dy_xhat.data(), dx + m0 * C);
   });
 }

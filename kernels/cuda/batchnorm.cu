@@ -6,9 +6,10 @@
 // fixed order. So the result is deterministic and the same on any GPU, and a layer of few channels
 // still spreads over every SM (the first version gave each group of 32 channels one block: experiment
 // 3's first batch norm, 16 channels over 492,032 rows, ran on one SM at 1% of the bandwidth, measured
-// on an H200). The elementwise passes use __dmul_rn/__dadd_rn, which nvcc never fuses into an FMA, so
-// each element is computed exactly as the CPU computes it (from statistics that differ from the CPU's
-// only in the order their double sums were added).
+// on an H200). The elementwise passes use __fmul_rn/__fadd_rn (and __dmul_rn for the per-channel
+// factors), which nvcc never fuses into an FMA, so each element is computed exactly as the CPU
+// computes it (from statistics that differ from the CPU's only in the order their double sums were
+// added).
 #include <algorithm>
 #include <cstdint>
 
@@ -239,14 +240,18 @@ void launch_channel_map(int64_t count, int C, const float* a, const float* b, fl
   CXR_CUDA_CHECK_LAST();
 }
 
-// The four passes, element by element exactly as the CPU computes them (no FMA contraction).
-struct Normalize {  // y = gamma * (x - mean) * inv + beta; stats = [mean | inv] in double
+// The four passes, element by element exactly as the CPU computes them (no FMA contraction): the
+// per-channel factors from the double statistics rounded once to float, then float arithmetic.
+__device__ __forceinline__ float normalized(float x, float mean, double gamma_inv, float beta) {
+  return __fadd_rn(__fmul_rn(__fsub_rn(x, mean), static_cast<float>(gamma_inv)), beta);
+}
+
+struct Normalize {  // y = (x - mean) * (gamma * inv) + beta; stats = [mean | inv] in double
   const float *gamma, *beta;
   const double* stats;
   int C;
   __device__ float operator()(float x, float, int c) const {
-    const double centered = __dsub_rn(x, stats[c]);
-    return static_cast<float>(__dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), stats[C + c]), beta[c]));
+    return normalized(x, static_cast<float>(stats[c]), __dmul_rn(gamma[c], stats[C + c]), beta[c]);
   }
 };
 
@@ -254,9 +259,7 @@ struct NormalizeWithMoving {  // inference: the moving statistics
   const float *gamma, *beta, *mean, *var;
   float epsilon;
   __device__ float operator()(float x, float, int c) const {
-    const double centered = __dsub_rn(x, static_cast<double>(mean[c]));
-    return static_cast<float>(
-        __dadd_rn(__dmul_rn(__dmul_rn(gamma[c], centered), inverse_std(var, epsilon, c)), beta[c]));
+    return normalized(x, mean[c], __dmul_rn(gamma[c], inverse_std(var, epsilon, c)), beta[c]);
   }
 };
 
@@ -265,10 +268,10 @@ struct TrainInputGradient {  // dx = gamma * inv * (dy - mean(dy) - xhat * mean(
   const double* sums;
   int C;
   __device__ float operator()(float x, float dy, int c) const {
-    const double inv = inv_std[c];
-    const double xhat = __dmul_rn(__dsub_rn(x, static_cast<double>(mean[c])), inv);
-    const double inner = __dsub_rn(__dsub_rn(dy, sums[c]), __dmul_rn(xhat, sums[C + c]));
-    return static_cast<float>(__dmul_rn(__dmul_rn(gamma[c], inv), inner));
+    const float xhat = __fmul_rn(__fsub_rn(x, mean[c]), inv_std[c]);
+    const float inner = __fsub_rn(__fsub_rn(dy, static_cast<float>(sums[c])),
+                                  __fmul_rn(xhat, static_cast<float>(sums[C + c])));
+    return __fmul_rn(static_cast<float>(__dmul_rn(gamma[c], inv_std[c])), inner);
   }
 };
 
