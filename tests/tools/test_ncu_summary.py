@@ -1,0 +1,54 @@
+"""benchmarks/ncu_summary.py: tools/gpu-ncu's CSV (Nsight Compute's details page, one row per
+metric, each led by its benchmark, the header repeated per benchmark) becomes one table line per
+kernel launch with the right metrics in the right columns, whatever unit ncu gives the duration.
+Run by ctest (label tools)."""
+
+import importlib.util
+import os
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("ncu_summary", os.path.join(HERE, "..", "..", "benchmarks", "ncu_summary.py"))
+ncu_summary = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ncu_summary)
+
+HEADER = ('"Benchmark","ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream","Block Size",'
+          '"Grid Size","Device","CC","Section Name","Metric Name","Metric Unit","Metric Value"')
+
+
+def rows(bench, kid, kernel, grid, block, metrics):
+    return [f'"{bench}","{kid}","1","bench_cuda","h","{kernel}","1","7","{block}","{grid}","0","9.0","S","{name}","{unit}","{value}"'
+            for name, unit, value in metrics]
+
+
+class SummaryTest(unittest.TestCase):
+    def test_one_line_per_launch_with_its_metrics(self):
+        lines = [HEADER]
+        lines += rows("cuda/sgemm/custom/n4096/", "0", "tiled_gemm_kernel", "(32, 32, 1)", "(256, 1, 1)", [
+            ("Duration", "msecond", "3.50"), ("Compute (SM) Throughput", "%", "71.25"),
+            ("Memory Throughput", "%", "40.10"), ("DRAM Throughput", "%", "12.00"),
+            ("Registers Per Thread", "register/thread", "128"), ("Theoretical Occupancy", "%", "25"),
+            ("Achieved Occupancy", "%", "24.61")])
+        lines.append(HEADER)  # the next benchmark's ncu run
+        lines += rows("cuda/relu_forward/custom/n16M/", "0", "map_kernel", "(1056, 1, 1)", "(256, 1, 1)", [
+            ("Duration", "us", "39.9"), ("Memory Throughput", "%", "88.0"), ("Registers Per Thread", "", "16")])
+        path = os.path.join(tempfile.mkdtemp(), "ncu.csv")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        table = ncu_summary.table(path).splitlines()
+        self.assertEqual(len(table), 4)  # header, rule, two launches
+        self.assertEqual(table[2], "| cuda/sgemm/custom/n4096 | 0 | tiled_gemm_kernel | (32, 32, 1) | (256, 1, 1) | "
+                                   "3500.0 us | 71.2 | 40.1 | 12.0 | 128 | 25.0 / 24.6 |")
+        # Missing metrics show as '-', a duration in 'us' is taken as microseconds.
+        self.assertEqual(table[3], "| cuda/relu_forward/custom/n16M | 0 | map_kernel | (1056, 1, 1) | (256, 1, 1) | "
+                                   "39.9 us | - | 88.0 | - | 16 | - / - |")
+
+    def test_nothing_profiled_says_so(self):
+        path = os.path.join(tempfile.mkdtemp(), "ncu.csv")
+        open(path, "w").close()
+        self.assertIn("No kernel was profiled", ncu_summary.table(path))
+
+
+if __name__ == "__main__":
+    unittest.main()
