@@ -19,6 +19,10 @@ struct Philox4x32 {
   uint32_t v[4];
 };
 
+// The round constants (Salmon et al.), shared with the CPU's block generators (kernels/cpu/philox_block.cpp).
+constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;  // multipliers
+constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;  // Weyl key increments
+
 CXR_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
   uint64_t p = static_cast<uint64_t>(a) * static_cast<uint64_t>(b);
   *hi = static_cast<uint32_t>(p >> 32);
@@ -27,15 +31,13 @@ CXR_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
 
 // Ten rounds of Philox4x32 on a 128-bit counter with a 64-bit key.
 CXR_HD Philox4x32 philox4x32_10(Philox4x32 ctr, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;  // multipliers
-  constexpr uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;  // Weyl key increments
   for (int round = 0; round < 10; ++round) {
     uint32_t hi0, hi1;
-    uint32_t lo0 = mulhilo32(M0, ctr.v[0], &hi0);
-    uint32_t lo1 = mulhilo32(M1, ctr.v[2], &hi1);
+    uint32_t lo0 = mulhilo32(kPhiloxM0, ctr.v[0], &hi0);
+    uint32_t lo1 = mulhilo32(kPhiloxM1, ctr.v[2], &hi1);
     ctr = Philox4x32{{hi1 ^ ctr.v[1] ^ k0, lo1, hi0 ^ ctr.v[3] ^ k1, lo0}};
-    k0 += W0;
-    k1 += W1;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
   }
   return ctr;
 }

@@ -2,8 +2,9 @@
 // element) ran at ~145 M elements/s; drawing the words of a block first and then masking in a
 // branch-free loop that GCC vectorises runs at ~430 M/s on the same machine. Drawing the block's
 // Philox words lane-parallel (kernels/cpu/philox_block.h: the same round on many counters at
-// once) is another ~3x, and writing those rounds in AVX2 another ~3x. The blocks then split over the OpenMP threads (kernels/cpu/parallel.h): the mask
-// is counter-based, so a block's words do not depend on which thread draws them or in what order.
+// once) is another ~3x, and writing those rounds in AVX2 another ~2.5x. The blocks then split over
+// the OpenMP threads (kernels/cpu/parallel.h): the mask is counter-based, so a block's words do
+// not depend on which thread draws them or in what order.
 #include "kernels/dropout.h"
 
 #include <algorithm>
@@ -11,7 +12,6 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
-
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/philox_block.h"

@@ -2,6 +2,8 @@
 // once (structure of arrays): same integer arithmetic, so the same bits as philox4x32_10.
 #include "kernels/cpu/philox_block.h"
 
+#include "kernels/philox.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -12,7 +14,6 @@ constexpr int64_t kLanes = kPhiloxBlockCounters;
 
 // One lane per counter; GCC vectorises each round's loop.
 void philox_block_portable(uint64_t first_counter, uint64_t stream, uint64_t seed, uint32_t* words) {
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   uint32_t v0[kLanes], v1[kLanes], v2[kLanes], v3[kLanes];
   for (int64_t j = 0; j < kLanes; ++j) {
     const uint64_t counter = first_counter + static_cast<uint64_t>(j);
@@ -24,15 +25,15 @@ void philox_block_portable(uint64_t first_counter, uint64_t stream, uint64_t see
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int round = 0; round < 10; ++round) {
     for (int64_t j = 0; j < kLanes; ++j) {
-      const uint64_t p0 = static_cast<uint64_t>(M0) * v0[j], p1 = static_cast<uint64_t>(M1) * v2[j];
+      const uint64_t p0 = static_cast<uint64_t>(kPhiloxM0) * v0[j], p1 = static_cast<uint64_t>(kPhiloxM1) * v2[j];
       const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ v1[j] ^ k0, n2 = static_cast<uint32_t>(p0 >> 32) ^ v3[j] ^ k1;
       v1[j] = static_cast<uint32_t>(p1);
       v3[j] = static_cast<uint32_t>(p0);
       v0[j] = n0;
       v2[j] = n2;
     }
-    k0 += W0;
-    k1 += W1;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
   }
   for (int64_t j = 0; j < kLanes; ++j) {
     words[4 * j] = v0[j];
@@ -60,7 +61,7 @@ __attribute__((target("avx2"))) __m256i mulhilo_avx2(__m256i a, __m256i m, __m25
 __attribute__((target("avx2"))) void philox_block_avx2(uint64_t first_counter, uint64_t stream, uint64_t seed,
                                                       uint32_t* words) {
   constexpr int G = 2;  // kLanes (256) is a multiple of 8 * G; four groups were no faster
-  const __m256i M0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u)), M1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  const __m256i M0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0)), M1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
   const __m256i c2 = _mm256_set1_epi32(static_cast<int>(stream)), c3 = _mm256_set1_epi32(static_cast<int>(stream >> 32));
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t j0 = 0; j0 < kLanes; j0 += 8 * G) {
@@ -93,8 +94,8 @@ __attribute__((target("avx2"))) void philox_block_avx2(uint64_t first_counter, u
         v1[g] = lo1;
         v3[g] = lo0;
       }
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
+      k0 += kPhiloxW0;
+      k1 += kPhiloxW1;
     }
     // 8 counters x 4 words (one register per word) -> 32 words in counter order: a 4x8 transpose.
     for (int g = 0; g < G; ++g) {
