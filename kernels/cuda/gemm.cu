@@ -1,6 +1,8 @@
-// Custom CUDA twins of kernels/cpu/dense.cpp: the tiled SGEMM (kernels/cuda/tiled_gemm.cuh) on plain
-// matrices, Dense forward and backward on it, and the small helpers the convolution shares
+// Custom CUDA twins of kernels/cpu/dense.cpp: the SGEMM on plain matrices (kernels/cuda/big_sgemm.cuh
+// for large aligned ones, the tiled kernel of kernels/cuda/tiled_gemm.cuh for the rest), Dense forward
+// and backward on it, and the small helpers the convolution shares
 // (bias rows, column sums, the split-K reduction).
+#include "kernels/cuda/big_sgemm.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/tiled_gemm.cuh"
 #include "kernels/dense.h"
@@ -65,6 +67,13 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
            float* C) {
   using detail::MatrixA;
   using detail::MatrixB;
+  if (M > 0 && N > 0 && detail::big_sgemm_fits(trans_a, trans_b, M, N, K, A, B, C)) {
+    if (!trans_a && !trans_b) detail::launch_big_sgemm<false, false>(M, N, K, alpha, A, B, beta, C);
+    else if (!trans_a) detail::launch_big_sgemm<false, true>(M, N, K, alpha, A, B, beta, C);
+    else if (!trans_b) detail::launch_big_sgemm<true, false>(M, N, K, alpha, A, B, beta, C);
+    else detail::launch_big_sgemm<true, true>(M, N, K, alpha, A, B, beta, C);
+    return;
+  }
   const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
   if (!trans_a && !trans_b)
     detail::launch_tiled_gemm(M, N, K, MatrixA<false>{A, lda}, MatrixB<false>{B, ldb}, alpha, beta, C);

@@ -124,7 +124,7 @@ inline int micro_tile(int extent) { return extent <= 16 ? 1 : (extent <= 32 ? 2 
 // Threads' micro-tiles for a GEMM of this shape, a function of the shape alone: up to 4 x 4 (64 x 64
 // tiles), or 8 x 8 (128 x 128 tiles: twice the arithmetic per value loaded from shared memory) for
 // plain matrices whose sides are long enough that 128 x 128 tiles still number two waves of an H100's
-// 132 SMs. (Two blocks of 256 threads per SM leave 128 registers a thread: the convolution's loaders
+// 132 SMs (aligned ones go to kernels/cuda/big_sgemm.cuh before they get here). (Two blocks of 256 threads per SM leave 128 registers a thread: the convolution's loaders
 // would spill there, so they keep 64 x 64.)
 struct TileShape {
   int i, j;

@@ -41,6 +41,7 @@ using cudaStream_t = int;
 #define __forceinline__ inline
 #define __shared__ static
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 
 struct float4 {
   float x, y, z, w;

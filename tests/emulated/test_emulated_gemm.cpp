@@ -1,4 +1,4 @@
-// The custom CUDA SGEMM and convolution (kernels/cuda/gemm.cu, conv2d.cu, tiled_gemm.cuh), run from
+// The custom CUDA SGEMM and convolution (kernels/cuda/gemm.cu, conv2d.cu, tiled_gemm.cuh, big_sgemm.cuh), run from
 // their own source on the CPU emulator (tests/emulated/cuda_emulator.h), against the CPU kernels.
 // Inputs are small integers, so every order of summation gives the same float and the comparison
 // is exact: any wrong index, missed tile or lost split-K slice shows.
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "big_sgemm.emulated.h"  // cuda::detail::big_sgemm_fits
 #include "kernels/conv2d.h"
 #include "kernels/dense.h"
 
@@ -31,28 +32,57 @@ void expect_equal(const std::vector<float>& cpu, const std::vector<float>& emula
   EXPECT_EQ(bad, 0) << what;
 }
 
-// Every tile width (16, 32, 64 along each side, 128 x 128), ragged edges, K = 0, and split-K (few
-// tiles, long K).
+struct GemmShape {
+  int M, N, K;
+};
+
+// cuda::sgemm against cpu::sgemm in all four layouts, beta 0 and 1.
+void expect_sgemm_matches_the_cpu(const GemmShape g) {
+  for (bool trans_a : {false, true})
+    for (bool trans_b : {false, true})
+      for (float beta : {0.0f, 1.0f}) {
+        const std::string what = "sgemm " + std::to_string(g.M) + "x" + std::to_string(g.N) + "x" +
+                                 std::to_string(g.K) + (trans_a ? " A^T" : "") + (trans_b ? " B^T" : "") + " beta " +
+                                 std::to_string(beta);
+        const auto a = small_integers(static_cast<size_t>(g.M) * g.K, 1);
+        const auto b = small_integers(static_cast<size_t>(g.K) * g.N, 2);
+        auto want = small_integers(static_cast<size_t>(g.M) * g.N, 3), got = want;
+        cpu::sgemm(trans_a, trans_b, g.M, g.N, g.K, 2.0f, a.data(), b.data(), beta, want.data());
+        cuda::sgemm(trans_a, trans_b, g.M, g.N, g.K, 2.0f, a.data(), b.data(), beta, got.data());
+        expect_equal(want, got, what);
+      }
+}
+
+// The general tiled kernel: every tile width (16, 32, 64 along each side, 128 x 128), ragged edges,
+// K = 0, and split-K (few tiles, long K).
 TEST(EmulatedCuda, SgemmMatchesTheCpuInEveryLayout) {
-  struct Shape {
-    int M, N, K;
-  };
-  for (const Shape g : {Shape{1, 1, 1}, {5, 7, 3}, {16, 16, 16}, {17, 33, 15}, {33, 17, 100}, {65, 63, 17},
-                        {100, 70, 0}, {16, 16, 2561}, {40, 3, 513}, {130, 20, 1100}, {31, 17, 9}, {2, 30, 1000},
-                        {2112, 2050, 20}})  // the last: 128 x 128 tiles (8 x 8 per thread), ragged edges
+  for (const GemmShape g : {GemmShape{1, 1, 1}, {5, 7, 3}, {16, 16, 16}, {17, 33, 15}, {33, 17, 100}, {65, 63, 17},
+                            {100, 70, 0}, {16, 16, 2561}, {40, 3, 513}, {130, 20, 1100}, {31, 17, 9}, {2, 30, 1000},
+                            {2112, 2050, 20}}) {  // the last: 128 x 128 tiles (8 x 8 per thread), ragged edges
+    const std::vector<float> probe(4);
+    EXPECT_FALSE(cuda::detail::big_sgemm_fits(false, false, g.M, g.N, g.K, probe.data(), probe.data(), probe.data()))
+        << g.M << "x" << g.N << "x" << g.K << " was meant for the general kernel";
+    expect_sgemm_matches_the_cpu(g);
+  }
+}
+
+// Large aligned products take big_sgemm.cuh (128 x 128 tiles, float4 loads, double-buffered shared
+// tiles): ragged edges on both sides, a K that ends half-way through a step, a K of one half-step, K = 0.
+TEST(EmulatedCuda, BigSgemmMatchesTheCpuInEveryLayout) {
+  for (const GemmShape g : {GemmShape{1540, 1284, 36}, {1412, 1536, 4}, {1536, 1412, 0}}) {
+    const std::vector<float> probe(4);
     for (bool trans_a : {false, true})
       for (bool trans_b : {false, true})
-        for (float beta : {0.0f, 1.0f}) {
-          const std::string what = "sgemm " + std::to_string(g.M) + "x" + std::to_string(g.N) + "x" +
-                                   std::to_string(g.K) + (trans_a ? " A^T" : "") + (trans_b ? " B^T" : "") +
-                                   " beta " + std::to_string(beta);
-          const auto a = small_integers(static_cast<size_t>(g.M) * g.K, 1);
-          const auto b = small_integers(static_cast<size_t>(g.K) * g.N, 2);
-          auto want = small_integers(static_cast<size_t>(g.M) * g.N, 3), got = want;
-          cpu::sgemm(trans_a, trans_b, g.M, g.N, g.K, 2.0f, a.data(), b.data(), beta, want.data());
-          cuda::sgemm(trans_a, trans_b, g.M, g.N, g.K, 2.0f, a.data(), b.data(), beta, got.data());
-          expect_equal(want, got, what);
-        }
+        ASSERT_TRUE(cuda::detail::big_sgemm_fits(trans_a, trans_b, g.M, g.N, g.K, probe.data(), probe.data(),
+                                                 probe.data()))
+            << g.M << "x" << g.N << "x" << g.K << " was meant for big_sgemm";
+    expect_sgemm_matches_the_cpu(g);
+  }
+  // Rows of whole float4s but a misaligned matrix: the general kernel, same answer.
+  const std::vector<float> probe(8);
+  EXPECT_FALSE(cuda::detail::big_sgemm_fits(false, false, 1540, 1284, 36, probe.data() + 1, probe.data(),
+                                            probe.data()));
+  EXPECT_FALSE(cuda::detail::big_sgemm_fits(false, false, 1540, 1284, 37, probe.data(), probe.data(), probe.data()));
 }
 
 // Forward, input, weight and bias gradients: experiment 1's layer types, ResNet's 1x1 stride-2

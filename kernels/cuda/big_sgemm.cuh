@@ -1,0 +1,168 @@
+// The custom SGEMM for large plain matrices (issue 7's target: at least 80% of cuBLAS at n = 4096):
+//   C[M][N] = alpha * op(A) op(B) + beta * C, all row-major, A [M][K] ([K][M] when transposed),
+//   B [K][N] ([N][K] when transposed).
+// The general tiled kernel (tiled_gemm.cuh) reads one float at a time through loaders shared with the
+// convolution and waits at a barrier while each step's tile arrives. This one is the classic
+// CUDA-core SGEMM for the case where both matter most (every side long, every row 16-byte aligned):
+//
+// - 128 x 128 output tiles, k-steps of 8, 256 threads; each thread owns 8 x 8 outputs as 2 x 2 blocks
+//   of 4 x 4 (rows r..r+3 and r+16..r+19, columns c..c+3 and c+32..c+35), so per k it reads 2 float4
+//   of A and 2 of B from shared memory for 64 FMAs.
+// - Warps tile 32 x 64; lane l takes rows 4 (l / 8) and columns 4 (l % 8) within it. A 128-bit shared
+//   load is served 8 lanes at a time: those 8 lanes read one float4 of A (a broadcast) and 8
+//   consecutive float4 of B (128 bytes, no bank conflict).
+// - Global loads are float4s along each operand's contiguous index (a warp reads 512 contiguous bytes,
+//   or 16 rows x 32 bytes), one per operand per thread per step. An operand contiguous along k is
+//   stored transposed ([k][128] in shared memory); rows of 132 floats make those scalar stores
+//   conflict-free (the warp's two k-quads land 16 banks apart).
+// - Double buffering: the next step's float4s are fetched into registers before the current step's
+//   arithmetic and stored into the other shared buffer after it, so one barrier per step suffices and
+//   the global latency hides behind 512 FMAs per thread.
+//
+// Each output sums its products in k order with one FMA each, as the general kernel does: the two
+// give the same bits.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/runtime.h"
+
+namespace cxr::kernels::cuda::detail {
+
+inline constexpr int kBigTile = 128, kBigTileK = 8, kBigThreads = 256;
+inline constexpr int kBigPitch = kBigTile + 4;  // a shared row: float4-aligned, transposing stores conflict-free
+
+// One operand's tile loads for one thread: a float4 per k-step. kAlongK: the operand's contiguous
+// index is k (A not transposed, B transposed); its tile is then stored transposed.
+template <bool kAlongK>
+struct BigTileLoad {
+  const float* p;  // this thread's float4 at k = 0
+  int64_t k_stride;  // elements between k and k + 1 along this operand
+  int k_offset;      // this thread's k within a step
+  int slot;          // its row (m or n) within the tile, or the first of 4
+  bool inside;       // that row or those 4 lie inside the matrix
+
+  __device__ BigTileLoad(const float* base, int ld, int extent, int origin, int tid) {
+    if constexpr (kAlongK) {  // [extent][K]: thread pairs cover a row's 8 k, 128 rows
+      slot = tid / 2;
+      k_offset = (tid % 2) * 4;
+      k_stride = 1;
+      inside = origin + slot < extent;
+      p = inside ? base + static_cast<int64_t>(origin + slot) * ld + k_offset : base;
+    } else {  // [K][extent]: a warp covers one k's 128 columns
+      slot = (tid % 32) * 4;
+      k_offset = tid / 32;
+      k_stride = ld;
+      inside = origin + slot < extent;  // extent % 4 == 0: the 4 are all in or all out
+      p = inside ? base + static_cast<int64_t>(k_offset) * ld + origin + slot : base;
+    }
+  }
+
+  __device__ float4 fetch(int k0, int K) const {
+    if (!inside || k0 + k_offset >= K) return make_float4(0.0f, 0.0f, 0.0f, 0.0f);  // K % 4 == 0 when kAlongK
+    return *reinterpret_cast<const float4*>(p + k0 * k_stride);
+  }
+
+  __device__ void store(float4 v, float (*tile)[kBigPitch]) const {
+    if constexpr (kAlongK) {
+      tile[k_offset][slot] = v.x;
+      tile[k_offset + 1][slot] = v.y;
+      tile[k_offset + 2][slot] = v.z;
+      tile[k_offset + 3][slot] = v.w;
+    } else {
+      *reinterpret_cast<float4*>(&tile[k_offset][slot]) = v;
+    }
+  }
+};
+
+template <bool kTransA, bool kTransB>
+__global__ void __launch_bounds__(kBigThreads, 2)
+    big_sgemm_kernel(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float alpha, float beta,
+                     float* C) {
+  __shared__ __align__(16) float a_tile[2][kBigTileK][kBigPitch];  // [buffer][k][m]
+  __shared__ __align__(16) float b_tile[2][kBigTileK][kBigPitch];  // [buffer][k][n]
+  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int m0 = blockIdx.x * kBigTile, n0 = blockIdx.y * kBigTile;
+  const BigTileLoad<!kTransA> load_a(A, lda, M, m0, tid);
+  const BigTileLoad<kTransB> load_b(B, ldb, N, n0, tid);
+  const int row = (warp / 2) * 32 + (lane / 8) * 4;  // this thread's first row and column in the tile
+  const int col = (warp % 2) * 64 + (lane % 8) * 4;
+
+  float4 a_next = load_a.fetch(0, K), b_next = load_b.fetch(0, K);
+  load_a.store(a_next, a_tile[0]);
+  load_b.store(b_next, b_tile[0]);
+  __syncthreads();
+
+  float acc[8][8] = {};
+  int buffer = 0;
+  for (int k0 = 0; k0 < K; k0 += kBigTileK) {
+    const bool more = k0 + kBigTileK < K;
+    if (more) {  // in flight during the arithmetic below
+      a_next = load_a.fetch(k0 + kBigTileK, K);
+      b_next = load_b.fetch(k0 + kBigTileK, K);
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBigTileK; ++kk) {
+      const float4 a0 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][row]);
+      const float4 a1 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][row + 16]);
+      const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][col]);
+      const float4 b1 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][col + 32]);
+      const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    if (more) {  // the other buffer: every thread finished reading it before the last barrier
+      load_a.store(a_next, a_tile[buffer ^ 1]);
+      load_b.store(b_next, b_tile[buffer ^ 1]);
+    }
+    __syncthreads();
+    buffer ^= 1;
+  }
+
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const int m = m0 + row + (i / 4) * 16 + i % 4;
+    if (m >= M) continue;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int n = n0 + col + half * 32;
+      if (n >= N) continue;  // N % 4 == 0: the float4 is all in or all out
+      float4* c = reinterpret_cast<float4*>(C + static_cast<int64_t>(m) * N + n);
+      const float* v = &acc[i][half * 4];
+      float4 out;
+      if (beta == 0.0f) {  // C is not read
+        out = make_float4(alpha * v[0], alpha * v[1], alpha * v[2], alpha * v[3]);
+      } else {
+        const float4 old = *c;
+        out = make_float4(alpha * v[0] + beta * old.x, alpha * v[1] + beta * old.y, alpha * v[2] + beta * old.z,
+                          alpha * v[3] + beta * old.w);
+      }
+      *c = out;
+    }
+  }
+}
+
+// Whether big_sgemm_kernel takes this product: every matrix 16-byte aligned with rows of whole
+// float4s, and at least one 128 x 128 tile per SM of an H100 (132), so no SM idles for its sake.
+inline bool big_sgemm_fits(bool trans_a, bool trans_b, int M, int N, int K, const float* A, const float* B,
+                           const float* C) {
+  const auto aligned = [](const float* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
+  const int64_t tiles = static_cast<int64_t>((M + kBigTile - 1) / kBigTile) * ((N + kBigTile - 1) / kBigTile);
+  return tiles >= 132 && lda % 4 == 0 && ldb % 4 == 0 && N % 4 == 0 && (N + kBigTile - 1) / kBigTile <= 65535 &&
+         aligned(A) && aligned(B) && aligned(C);
+}
+
+template <bool kTransA, bool kTransB>
+void launch_big_sgemm(int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C) {
+  const int lda = kTransA ? M : K, ldb = kTransB ? K : N;
+  const dim3 grid((M + kBigTile - 1) / kBigTile, (N + kBigTile - 1) / kBigTile);
+  big_sgemm_kernel<kTransA, kTransB><<<grid, kBigThreads, 0, stream()>>>(M, N, K, A, lda, B, ldb, alpha, beta, C);
+  CXR_CUDA_CHECK_LAST();
+}
+
+}  // namespace cxr::kernels::cuda::detail
