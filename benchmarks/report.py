@@ -203,10 +203,13 @@ def e2e_section(e2e, torch, keras, torch_cuda):
             if x["experiment"] == e:
                 return x["images_per_second"]
         return None
-    ours = {}
+    ours, host_share = {}, {}
     for parts, b in r.items():
         if parts[0] == "train_step" and not failed(b):
-            ours[(int(parts[1].replace("experiment", "")), parts[2])] = b["images/s"]
+            key = (int(parts[1].replace("experiment", "")), parts[2])
+            ours[key] = b["images/s"]
+            if b.get("host_ms/step") and b["images/s"]:  # GPU runs: time to queue a step / the step
+                host_share[key] = b["host_ms/step"] / (1e3 * b.get("batch", 32) / b["images/s"])
     head = ["## Training step, end to end (bench_e2e, benchmarks/peers/peers.py)", "",
             "Images/s at batch 32 (forward, binary cross-entropy, backward, Adam) on random data, models",
             "built from configs/experiment{1..4}.yaml; the peers build the same models."]
@@ -231,12 +234,16 @@ def e2e_section(e2e, torch, keras, torch_cuda):
         lines.append(f"| {e} | {f(c)} | {f(t)} | {f(k)} | {g(rt)} | {g(rk)} |")
     gpu_rows = [(e, ours.get((e, "cuda_custom")), ours.get((e, "cuda_vendor")), peer(torch_cuda, e)) for e in range(1, 5)]
     if any(x[1] or x[2] or x[3] for x in gpu_rows):
-        lines += ["", "| experiment | cxrnet GPU custom | cxrnet GPU vendor | PyTorch GPU (cuDNN) | custom / PyTorch | vendor / PyTorch |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "Host share: the time the host took to queue a step over the whole step (near 100%: bound by the",
+                  "host's launches and engine overhead; well below: bound by the GPU).", "",
+                  "| experiment | cxrnet GPU custom | cxrnet GPU vendor | PyTorch GPU (cuDNN) | custom / PyTorch | vendor / PyTorch | host share custom / vendor |",
+                  "|---|---|---|---|---|---|---|"]
         for e, cu, ve, tc in gpu_rows:
             f = lambda x: f"{x:.1f}" if x else ""
             g = lambda a, b: f"{a / b:.2f}x" if a and b else ""
-            lines.append(f"| {e} | {f(cu)} | {f(ve)} | {f(tc)} | {g(cu, tc)} | {g(ve, tc)} |")
+            h = lambda x: f"{100 * x:.0f}%" if x else "-"
+            shares = f"{h(host_share.get((e, 'cuda_custom')))} / {h(host_share.get((e, 'cuda_vendor')))}"
+            lines.append(f"| {e} | {f(cu)} | {f(ve)} | {f(tc)} | {g(cu, tc)} | {g(ve, tc)} | {shares} |")
     return lines + [""], ratios
 
 

@@ -91,17 +91,25 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
       return;
     }
   }
-  double total = 0;
+  double total = 0, issuing = 0;
   const double cpu_start = process_cpu_seconds();
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     step();
+    const auto issued = std::chrono::steady_clock::now();
     synchronize(device);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto end = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(end - start).count();
     state.SetIterationTime(seconds);
     total += seconds;
+    issuing += std::chrono::duration<double>(issued - start).count();
   }
   state.counters["images/s"] = total > 0 ? kBatch * static_cast<double>(state.iterations()) / total : 0.0;
+  // On the GPU: how long the host took to queue the step's work, before waiting for the device. Close
+  // to the whole step, the host is the bottleneck (launch and engine overhead); far below it, the GPU
+  // is. (cpu_ms/step cannot tell: the final cudaStreamSynchronize spins, so it counts the wait too.)
+  if (device.is_cuda() && state.iterations() > 0)
+    state.counters["host_ms/step"] = 1e3 * issuing / static_cast<double>(state.iterations());
   // CPU time of every thread of the process per step: on a loaded machine, where wall time also
   // counts the time other processes held the cores, the steadier measure of the work done (it also
   // counts OpenBLAS threads spinning while they wait for work).

@@ -1,6 +1,6 @@
 """benchmarks/report.py's loading: a bench_cuda JSON cut short by a timeout keeps its finished
 benchmarks, and the parts tools/gpu-check writes (cuda.json, cuda-*.json) are merged, a benchmark
-seen twice keeping its first run. Run by ctest (label tools)."""
+seen twice keeping its first run; the training-step table's GPU rows. Run by ctest (label tools)."""
 
 import importlib.util
 import json
@@ -54,6 +54,23 @@ class LoadTest(unittest.TestCase):
 
     def test_nothing_to_merge_is_none(self):
         self.assertIsNone(report.load_merged(self.dir, "cuda.json", "cuda-*.json"))
+
+
+class EndToEndTest(unittest.TestCase):
+    def test_gpu_rows_show_the_host_share_of_a_step(self):
+        def step(name, images_per_second, host_ms=None):
+            b = {"name": name + "/manual_time", "run_type": "iteration", "images/s": images_per_second, "batch": 32.0}
+            if host_ms is not None:
+                b["host_ms/step"] = host_ms
+            return b
+        e2e = {"benchmarks": [step("train_step/experiment1/cpu", 1600.0),
+                              step("train_step/experiment1/cuda_custom", 16000.0, 1.9),   # a 2 ms step
+                              step("train_step/experiment1/cuda_vendor", 8000.0, 1.0)]}  # a 4 ms step
+        torch_cuda = {"results": [{"experiment": 1, "images_per_second": 10000.0}]}
+        lines, ratios = report.e2e_section(e2e, None, None, torch_cuda)
+        row = next(l for l in lines if l.startswith("| 1 | 16000.0"))
+        self.assertEqual(row, "| 1 | 16000.0 | 8000.0 | 10000.0 | 1.60x | 0.80x | 95% / 25% |")
+        self.assertIsNone(ratios[(1, "torch")])
 
 
 if __name__ == "__main__":
