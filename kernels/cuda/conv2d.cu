@@ -3,14 +3,68 @@
 // im2col matrix would hold it, so no column buffer is ever built.
 //   forward: y[pixels][K]   = col(x)[pixels][RSC] . w[K][RSC]^T   (+ bias rows)
 //   dw:      dw[K][RSC]     = dy[pixels][K]^T . col(x)[pixels][RSC]   (split-K over the pixels)
-//   dx:      dx[in_px][C]   = sum over (r, s, k) of dy at the output pixel that saw in_px through
-//                             filter tap (r, s), times w[k][r][s][c]: a GEMM with K' = R*S*K.
+//   dx:      one GEMM per stride phase (gemm_loaders.h): the input pixels whose row and column leave
+//            remainders (ph, pw) by the strides, and the taps that reach them,
+//            dx_phase[pixels][C] = sum over (r', s', k) of dy at the output pixel that saw the pixel
+//            through tap (ph + stride_h r', pw + stride_w s'), times w[k][r][s][c].
+//            Stride 1: one phase, written straight into dx. Larger strides: the phases are computed
+//            into a scratch buffer one after another, and each is scattered into dx.
 //   The loaders take pixels and taps apart once per row or k-step, not per element.
 #include "kernels/conv2d.h"
 #include "kernels/cuda/gemm_loaders.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/cuda/tiled_gemm.cuh"
 
 namespace cxr::kernels::cuda {
+namespace {
+
+// dx[n][ih0 + stride_h i][iw0 + stride_w j][c] = phase_dx[(n, i, j)][c].
+__global__ void scatter_phase_kernel(int64_t count, Conv2dShape s, detail::StridePhase phase, const float* phase_dx,
+                                     float* dx) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride) {
+    const int64_t m = e / s.C;
+    const int c = static_cast<int>(e - m * s.C);
+    const int j = static_cast<int>(m % phase.cols);
+    const int64_t t = m / phase.cols;
+    const int i = static_cast<int>(t % phase.rows), n = static_cast<int>(t / phase.rows);
+    const int ih = phase.ih0 + s.stride_h * i, iw = phase.iw0 + s.stride_w * j;
+    dx[((static_cast<int64_t>(n) * s.H + ih) * s.W + iw) * s.C + c] = phase_dx[e];
+  }
+}
+
+void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx) {
+  if (s.stride_h == 1 && s.stride_w == 1) {  // one phase: every pixel in order, every tap
+    const detail::StridePhase phase = detail::stride_phase(s, 0, 0);
+    detail::launch_tiled_gemm(phase.pixels(s), s.C, s.R * s.S * s.K, detail::PhaseGradOutput{s, phase, dy},
+                              detail::PhaseWeight{s, phase, w}, 1.0f, 0.0f, dx);
+    return;
+  }
+  const size_t bytes = sizeof(float) * static_cast<size_t>(s.N) * s.H * s.W * s.C;  // the phases fill dx once
+  float* scratch = static_cast<float*>(device_alloc(bytes, "conv2d input gradient by stride phase"));
+  struct Release {
+    void* p;
+    ~Release() { device_free(p); }  // stream order makes the reuse safe, also when a check throws
+  } release{scratch};
+  float* phase_dx = scratch;
+  for (int ph = 0; ph < s.stride_h; ++ph)
+    for (int pw = 0; pw < s.stride_w; ++pw) {
+      const detail::StridePhase phase = detail::stride_phase(s, ph, pw);
+      const int pixels = phase.pixels(s);
+      if (pixels == 0) continue;
+      // No taps (a stride above the filter): K' = 0, and the GEMM writes the phase's zeros.
+      detail::launch_tiled_gemm(pixels, s.C, phase.taps_r * phase.taps_s * s.K,
+                                detail::PhaseGradOutput{s, phase, dy}, detail::PhaseWeight{s, phase, w}, 1.0f, 0.0f,
+                                phase_dx);
+      const int64_t count = static_cast<int64_t>(pixels) * s.C;
+      scatter_phase_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, s, phase,
+                                                                                              phase_dx, dx);
+      CXR_CUDA_CHECK_LAST();
+      phase_dx += count;
+    }
+}
+
+}  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
@@ -26,9 +80,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   if (dw_or_null)
     detail::launch_tiled_gemm(s.K, rsc, pixels, detail::MatrixA<true>{dy, s.K}, detail::Im2colB{{s}, x}, 1.0f,
                               0.0f, dw_or_null);
-  if (dx_or_null)
-    detail::launch_tiled_gemm(s.N * s.H * s.W, s.C, s.R * s.S * s.K, detail::GradOutputGather{s, dy},
-                              detail::WeightTap{s, w}, 1.0f, 0.0f, dx_or_null);
+  if (dx_or_null) input_gradient(s, w, dy, dx_or_null);
 }
 
 }  // namespace cxr::kernels::cuda

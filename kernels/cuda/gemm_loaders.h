@@ -134,57 +134,88 @@ using Im2colB = Im2colOperand<false>;
 // is MatrixB<true>{w, rsc}, the weight gradient's A(m = filter, k = pixel) = dy[pixel][m] is
 // MatrixA<true>{dy, K}.
 
-// Input gradient, A(m = input pixel, k' = (r*S + s)*K + k): dy at the output pixel whose tap (r, s)
-// lands on the input pixel, or 0 when none does (stride gaps, borders). With h = ih + pad_top, the
-// tap r reaches output row oh = (h - r) / stride_h when h - r is a non-negative multiple of the
-// stride, that is when h and r leave the same remainder; then oh = h / stride - r / stride exactly.
-// So both halves keep quotient and remainder, and no element needs a division.
-struct InputPixel {
-  int64_t base;  // offset of dy (n, 0, 0, 0)
-  int h_quot, h_rem, w_quot, w_rem;
-};
-struct OutputTap {
-  int r_quot, r_rem, s_quot, s_rem;
-  int k;
+// Input gradient, by stride phase. Input pixel (ih, iw) receives dy through filter tap (r, s) only
+// when h = ih + pad_top and r leave the same remainder by stride_h (and w = iw + pad_left and s by
+// stride_w); then the output pixel is (h / stride_h - r / stride_h, w / stride_w - s / stride_w). So
+// the input pixels fall into stride_h x stride_w phases by those remainders (ph, pw), and a phase
+// meets only the taps r = ph + stride_h r', s = pw + stride_w s'. One GEMM per phase:
+//   dx_phase[pixel of the phase][c] = sum over (r', s', k) of dy(output pixel) w[k][r][s][c]
+// computes no product that stride gaps make zero (one GEMM over all pixels and all R*S taps spent
+// three quarters of a 5x5 stride-2 layer's products on them). With stride 1 the single phase is the
+// whole input in order, and every tap.
+struct StridePhase {
+  int ph, pw;          // the remainders of h and w
+  int ih0, iw0;        // the phase's first input row and column
+  int rows, cols;      // its input rows and columns (ih = ih0 + stride_h i)
+  int h_quot0, w_quot0;  // (ih0 + pad_top) / stride_h, (iw0 + pad_left) / stride_w
+  int taps_r, taps_s;  // taps r' < taps_r, s' < taps_s
+  CXR_HOST_DEVICE int pixels(const Conv2dShape& s) const { return s.N * rows * cols; }
 };
 
-struct GradOutputGather {
+CXR_HOST_DEVICE inline StridePhase stride_phase(const Conv2dShape& s, int ph, int pw) {
+  const auto first = [](int phase, int pad, int stride) { return ((phase - pad) % stride + stride) % stride; };
+  const auto count = [](int begin, int end, int stride) { return begin < end ? (end - begin + stride - 1) / stride : 0; };
+  StridePhase p{};
+  p.ph = ph;
+  p.pw = pw;
+  p.ih0 = first(ph, s.pad_top, s.stride_h);
+  p.iw0 = first(pw, s.pad_left, s.stride_w);
+  p.rows = count(p.ih0, s.H, s.stride_h);
+  p.cols = count(p.iw0, s.W, s.stride_w);
+  p.h_quot0 = (p.ih0 + s.pad_top) / s.stride_h;
+  p.w_quot0 = (p.iw0 + s.pad_left) / s.stride_w;
+  p.taps_r = count(ph, s.R, s.stride_h);
+  p.taps_s = count(pw, s.S, s.stride_w);
+  return p;
+}
+
+struct PhasePixel {  // an input pixel of the phase: dy's image and the quotients h / stride_h, w / stride_w
+  int64_t base;      // offset of dy (n, 0, 0, 0)
+  int h_quot, w_quot;
+};
+struct PhaseTap {  // a tap of the phase and a filter: (r', s', k)
+  int r, s, k;
+};
+
+// A(m = pixel of the phase, k' = (r' * taps_s + s') * K + k): dy at the output pixel whose tap
+// (ph + stride_h r', pw + stride_w s') lands on the pixel, 0 past the output's borders.
+struct PhaseGradOutput {
   static constexpr bool kContiguousK = true;
   static constexpr bool kColTable = true;
-  using Row = InputPixel;
-  using Col = OutputTap;
+  using Row = PhasePixel;
+  using Col = PhaseTap;
   Conv2dShape s;
+  StridePhase phase;
   const float* dy;
   CXR_HOST_DEVICE Row row(int m) const {
-    const int iw = m % s.W, t = m / s.W, ih = t % s.H, n = t / s.H;
-    const int h = ih + s.pad_top, w = iw + s.pad_left;
-    return {static_cast<int64_t>(n) * s.OH * s.OW * s.K, h / s.stride_h, h % s.stride_h, w / s.stride_w,
-            w % s.stride_w};
+    const int j = m % phase.cols, t = m / phase.cols, i = t % phase.rows, n = t / phase.rows;
+    return {static_cast<int64_t>(n) * s.OH * s.OW * s.K, phase.h_quot0 + i, phase.w_quot0 + j};
   }
   CXR_HOST_DEVICE Col col(int kp) const {
-    const int k = kp % s.K, rs = kp / s.K, tap_s = rs % s.S, tap_r = rs / s.S;
-    return {tap_r / s.stride_h, tap_r % s.stride_h, tap_s / s.stride_w, tap_s % s.stride_w, k};
+    const int k = kp % s.K, rs = kp / s.K;
+    return {rs / phase.taps_s, rs % phase.taps_s, k};
   }
   CXR_HOST_DEVICE float operator()(Row p, Col t) const {
-    if (p.h_rem != t.r_rem || p.w_rem != t.s_rem) return 0.0f;
-    const int oh = p.h_quot - t.r_quot, ow = p.w_quot - t.s_quot;
+    const int oh = p.h_quot - t.r, ow = p.w_quot - t.s;
     if (oh < 0 || oh >= s.OH || ow < 0 || ow >= s.OW) return 0.0f;
     return dy[p.base + (static_cast<int64_t>(oh) * s.OW + ow) * s.K + t.k];
   }
 };
 
-// Input gradient, B(k' = (r*S + s)*K + k, n = c) = w[k][r][s][c].
-struct WeightTap {
+// B(k' = (r' * taps_s + s') * K + k, n = c) = w[k][ph + stride_h r'][pw + stride_w s'][c].
+struct PhaseWeight {
   static constexpr bool kContiguousK = false;
   static constexpr bool kColTable = true;
   using Row = int;
   using Col = int64_t;
   Conv2dShape s;
+  StridePhase phase;
   const float* w;
   CXR_HOST_DEVICE Row row(int c) const { return c; }
   CXR_HOST_DEVICE Col col(int kp) const {
     const int k = kp % s.K, rs = kp / s.K;
-    return (static_cast<int64_t>(k) * s.R * s.S + rs) * s.C;
+    const int r = phase.ph + s.stride_h * (rs / phase.taps_s), tap_s = phase.pw + s.stride_w * (rs % phase.taps_s);
+    return ((static_cast<int64_t>(k) * s.R + r) * s.S + tap_s) * s.C;
   }
   CXR_HOST_DEVICE float operator()(Row r, Col c) const { return w[c + r]; }
 };

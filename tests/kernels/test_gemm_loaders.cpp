@@ -4,6 +4,7 @@
 // kernel's load layout: each thread's loads cover every element of a tile step exactly once.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -106,25 +107,72 @@ TEST(GemmLoaders, Im2colLoadersGiveEveryIm2colValue) {
   }
 }
 
-TEST(GemmLoaders, GatherLoaderGivesDyAtTheOutputPixelThatSawEachInputPixel) {
+// The input pixel (as n * H * W + ih * W + iw) of row m of a stride phase.
+int phase_pixel(const Conv2dShape& s, const StridePhase& p, int m) {
+  const int j = m % p.cols, i = m / p.cols % p.rows, n = m / p.cols / p.rows;
+  return (n * s.H + p.ih0 + s.stride_h * i) * s.W + p.iw0 + s.stride_w * j;
+}
+
+// k' of the all-taps layout, (r * S + s) * K + k, for k' = (r' * taps_s + s') * K + k of a phase.
+int all_taps_index(const Conv2dShape& s, const StridePhase& p, int kp) {
+  const int k = kp % s.K, rs = kp / s.K;
+  const int r = p.ph + s.stride_h * (rs / p.taps_s), tap_s = p.pw + s.stride_w * (rs % p.taps_s);
+  return (r * s.S + tap_s) * s.K + k;
+}
+
+// The phases cover every input pixel once, each meets every tap that reaches its pixels (any other
+// gives 0), and the gather gives dy at the output pixel that saw the input pixel through the tap.
+TEST(GemmLoaders, StridePhasesGatherDyAtTheOutputPixelThatSawEachInputPixel) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(name(c));
     const Conv2dShape s = shape_of(c);
     const std::vector<float> dy = random_values(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, 2);
-    const GradOutputGather a{s, dy.data()};
-    int mismatches = 0, nonzero = 0;
-    for (int m = 0; m < s.N * s.H * s.W; ++m)
-      for (int kp = 0; kp < s.R * s.S * s.K; ++kp) {
-        const float want = gathered_dy(s, dy, m, kp);
-        nonzero += want != 0.0f;
-        if (a(a.row(m), a.col(kp)) != want) ++mismatches;
+    std::vector<int> seen(static_cast<size_t>(s.N) * s.H * s.W, 0);
+    int mismatches = 0, nonzero = 0, missed_taps = 0;
+    for (int ph = 0; ph < s.stride_h; ++ph)
+      for (int pw = 0; pw < s.stride_w; ++pw) {
+        const StridePhase p = stride_phase(s, ph, pw);
+        const PhaseGradOutput a{s, p, dy.data()};
+        const int depth = p.taps_r * p.taps_s * s.K;
+        for (int m = 0; m < p.pixels(s); ++m) {
+          const int pixel = phase_pixel(s, p, m);
+          ++seen[static_cast<size_t>(pixel)];
+          std::vector<bool> met(static_cast<size_t>(s.R) * s.S * s.K, false);
+          for (int kp = 0; kp < depth; ++kp) {
+            const int all = all_taps_index(s, p, kp);
+            met[static_cast<size_t>(all)] = true;
+            const float want = gathered_dy(s, dy, pixel, all);
+            nonzero += want != 0.0f;
+            if (a(a.row(m), a.col(kp)) != want) ++mismatches;
+          }
+          for (int all = 0; all < s.R * s.S * s.K; ++all)
+            if (!met[static_cast<size_t>(all)] && gathered_dy(s, dy, pixel, all) != 0.0f) ++missed_taps;
+        }
       }
     EXPECT_EQ(mismatches, 0);
+    EXPECT_EQ(missed_taps, 0);
     EXPECT_GT(nonzero, 0);  // the comparison saw real values, not only padding
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<std::ptrdiff_t>(seen.size()));
   }
 }
 
-// The three GEMMs of kernels/cuda/conv2d.cu, summed through the loaders, are the CPU convolution.
+// dx from the phases' GEMMs, each phase's rows put back at their pixels (conv2d.cu's scatter).
+std::vector<double> input_gradient_by_phase(const Conv2dShape& s, const std::vector<float>& w,
+                                            const std::vector<float>& dy) {
+  std::vector<double> dx(static_cast<size_t>(s.N) * s.H * s.W * s.C, -1e30);  // unwritten shows
+  for (int ph = 0; ph < s.stride_h; ++ph)
+    for (int pw = 0; pw < s.stride_w; ++pw) {
+      const StridePhase p = stride_phase(s, ph, pw);
+      const std::vector<double> part = gemm(p.pixels(s), s.C, p.taps_r * p.taps_s * s.K,
+                                            PhaseGradOutput{s, p, dy.data()}, PhaseWeight{s, p, w.data()});
+      for (int m = 0; m < p.pixels(s); ++m)
+        for (int ch = 0; ch < s.C; ++ch)
+          dx[static_cast<size_t>(phase_pixel(s, p, m)) * s.C + ch] = part[static_cast<size_t>(m) * s.C + ch];
+    }
+  return dx;
+}
+
+// The GEMMs of kernels/cuda/conv2d.cu, summed through the loaders, are the CPU convolution.
 TEST(GemmLoaders, ConvolutionGemmsThroughTheLoadersMatchTheCpuKernel) {
   for (const Case& c : kCases) {
     SCOPED_TRACE(name(c));
@@ -138,9 +186,18 @@ TEST(GemmLoaders, ConvolutionGemmsThroughTheLoadersMatchTheCpuKernel) {
     cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), nullptr);
     expect_near_all(y, gemm(pixels, s.K, rsc, Im2colA{{s}, x.data()}, MatrixB<true>{w.data(), rsc}), "forward");
     expect_near_all(dw, gemm(s.K, rsc, pixels, MatrixA<true>{dy.data(), s.K}, Im2colB{{s}, x.data()}), "dw");
-    expect_near_all(dx, gemm(in_pixels, s.C, s.R * s.S * s.K, GradOutputGather{s, dy.data()}, WeightTap{s, w.data()}),
-                    "dx");
+    expect_near_all(dx, input_gradient_by_phase(s, w, dy), "dx");
   }
+}
+
+// Stride 1 is a single phase holding the whole input in order and every tap: the GEMM can write dx.
+TEST(GemmLoaders, StrideOneIsOnePhaseOfEveryPixelInOrder) {
+  const Conv2dShape s = make_conv2d_shape(2, 9, 7, 3, 4, 3, 5, 1, 1, true);
+  const StridePhase p = stride_phase(s, 0, 0);
+  EXPECT_EQ(p.pixels(s), s.N * s.H * s.W);
+  EXPECT_EQ(p.taps_r * p.taps_s, s.R * s.S);
+  for (int m = 0; m < p.pixels(s); ++m) ASSERT_EQ(phase_pixel(s, p, m), m);
+  for (int kp = 0; kp < s.R * s.S * s.K; ++kp) ASSERT_EQ(all_taps_index(s, p, kp), kp);
 }
 
 // kContiguousK promises the kernel which index walks memory one float at a time (k, else the row):
@@ -177,8 +234,16 @@ TEST(GemmLoaders, ContiguousFlagMatchesEachLoadersMemoryStride) {
     // Consecutive rsc are consecutive channels within a tap; consecutive k' consecutive filters.
     EXPECT_GT(expect_unit_stride(Im2colA{{s}, x.data()}, pixels, rsc, s.C), 0);
     EXPECT_GT(expect_unit_stride(Im2colB{{s}, x.data()}, rsc, pixels, s.C), 0);
-    EXPECT_GT(expect_unit_stride(GradOutputGather{s, dy.data()}, s.N * s.H * s.W, s.R * s.S * s.K, s.K), 0);
-    EXPECT_GT(expect_unit_stride(WeightTap{s, w.data()}, s.C, s.R * s.S * s.K, s.C), 0);
+    int64_t gathered = 0, weights = 0;
+    for (int ph = 0; ph < s.stride_h; ++ph)
+      for (int pw = 0; pw < s.stride_w; ++pw) {
+        const StridePhase p = stride_phase(s, ph, pw);
+        const int depth = p.taps_r * p.taps_s * s.K;
+        gathered += expect_unit_stride(PhaseGradOutput{s, p, dy.data()}, p.pixels(s), depth, s.K);
+        weights += expect_unit_stride(PhaseWeight{s, p, w.data()}, s.C, depth, s.C);
+      }
+    EXPECT_GT(gathered, 0);
+    EXPECT_GT(weights, 0);
     EXPECT_GT(expect_unit_stride(MatrixB<true>{w.data(), rsc}, s.K, rsc, rsc), 0);
     EXPECT_GT(expect_unit_stride(MatrixA<true>{dy.data(), s.K}, s.K, pixels, s.K), 0);
   }
