@@ -1,7 +1,10 @@
 // CUDA dropout (kernels/dropout.h): thread q draws Philox counter q, i.e. the words of elements
 // 4q..4q+3, exactly as the CPU numbers them, and applies the same integer keep test and the same two
-// multiplies (__fmul_rn: never fused), so masks and outputs are bit-identical to the CPU's.
+// multiplies (__fmul_rn: never fused), so masks and outputs are bit-identical to the CPU's. Those four
+// elements move as one float4 when x and y are 16-byte aligned (whole tensors always are): four
+// 4-byte accesses at a 16-byte stride issued four times the memory instructions for the same bytes.
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -14,8 +17,9 @@
 namespace cxr::kernels::cuda {
 namespace {
 
+// vectorized: x and y 16-byte aligned, so element 4q starts a float4 of each.
 __global__ void dropout_kernel(int64_t n, float scale, int32_t threshold, uint64_t seed, uint64_t stream_id,
-                               const float* x, float* y) {
+                               const float* x, float* y, bool vectorized) {
   const int64_t quads = (n + 3) / 4;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t q = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; q < quads; q += stride) {
@@ -23,12 +27,22 @@ __global__ void dropout_kernel(int64_t n, float scale, int32_t threshold, uint64
     const Philox4x32 ctr{{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
                           static_cast<uint32_t>(stream_id), static_cast<uint32_t>(stream_id >> 32)}};
     const Philox4x32 r = philox4x32_10(ctr, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    float keep[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) keep[k] = static_cast<int32_t>(r.v[k] >> 8) >= threshold ? 1.0f : 0.0f;
+    // A dropped NaN stays NaN, as on the CPU.
+    if (vectorized && q * 4 + 3 < n) {  // one 16-byte load and store instead of four of 4 bytes
+      const float4 v = reinterpret_cast<const float4*>(x)[q];
+      reinterpret_cast<float4*>(y)[q] =
+          make_float4(__fmul_rn(__fmul_rn(v.x, scale), keep[0]), __fmul_rn(__fmul_rn(v.y, scale), keep[1]),
+                      __fmul_rn(__fmul_rn(v.z, scale), keep[2]), __fmul_rn(__fmul_rn(v.w, scale), keep[3]));
+      continue;
+    }
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const int64_t i = q * 4 + k;
       if (i >= n) break;
-      const float keep = static_cast<int32_t>(r.v[k] >> 8) >= threshold ? 1.0f : 0.0f;
-      y[i] = __fmul_rn(__fmul_rn(x[i], scale), keep);  // a dropped NaN stays NaN, as on the CPU
+      y[i] = __fmul_rn(__fmul_rn(x[i], scale), keep[k]);
     }
   }
 }
@@ -45,8 +59,9 @@ void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream_id, const 
   const float scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(rate)));
   const auto threshold = static_cast<int32_t>(std::ceil(rate * 16777216.0f));
   const int64_t quads = (n + 3) / 4;
+  const bool vectorized = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
   dropout_kernel<<<detail::grid_size(quads), detail::kBlockThreads, 0, stream()>>>(n, scale, threshold, seed,
-                                                                                   stream_id, x, y);
+                                                                                   stream_id, x, y, vectorized);
   CXR_CUDA_CHECK_LAST();
 }
 
