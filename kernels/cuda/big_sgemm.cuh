@@ -19,13 +19,14 @@
 //   arithmetic and stored into the other shared buffer after it, so one barrier per step suffices and
 //   the global latency hides behind 512 FMAs per thread.
 //
-// Each output sums its products in k order with one FMA each, as the general kernel does: the two
-// give the same bits.
+// Each output sums its products in k order with one FMA each and is scaled by gemm_output, as in the
+// general kernel: the two give the same bits (up to the sign of a sum that is exactly zero).
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/gemm_output.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace cxr::kernels::cuda::detail {
@@ -133,15 +134,14 @@ __global__ void __launch_bounds__(kBigThreads, 2)
       if (n >= N) continue;  // N % 4 == 0: the float4 is all in or all out
       float4* c = reinterpret_cast<float4*>(C + static_cast<int64_t>(m) * N + n);
       const float* v = &acc[i][half * 4];
-      float4 out;
       if (beta == 0.0f) {  // C is not read
-        out = make_float4(alpha * v[0], alpha * v[1], alpha * v[2], alpha * v[3]);
+        *c = make_float4(gemm_output(alpha, v[0]), gemm_output(alpha, v[1]), gemm_output(alpha, v[2]),
+                         gemm_output(alpha, v[3]));
       } else {
         const float4 old = *c;
-        out = make_float4(alpha * v[0] + beta * old.x, alpha * v[1] + beta * old.y, alpha * v[2] + beta * old.z,
-                          alpha * v[3] + beta * old.w);
+        *c = make_float4(gemm_output(alpha, v[0], beta, old.x), gemm_output(alpha, v[1], beta, old.y),
+                         gemm_output(alpha, v[2], beta, old.z), gemm_output(alpha, v[3], beta, old.w));
       }
-      *c = out;
     }
   }
 }
@@ -152,8 +152,10 @@ inline bool big_sgemm_fits(bool trans_a, bool trans_b, int M, int N, int K, cons
                            const float* C) {
   const auto aligned = [](const float* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
-  const int64_t tiles = static_cast<int64_t>((M + kBigTile - 1) / kBigTile) * ((N + kBigTile - 1) / kBigTile);
-  return tiles >= 132 && lda % 4 == 0 && ldb % 4 == 0 && N % 4 == 0 && (N + kBigTile - 1) / kBigTile <= 65535 &&
+  const int64_t tiles_m = (static_cast<int64_t>(M) + kBigTile - 1) / kBigTile;
+  const int64_t tiles_n = (static_cast<int64_t>(N) + kBigTile - 1) / kBigTile;
+  const bool indices_fit = M <= INT32_MAX - kBigTile && N <= INT32_MAX - kBigTile;  // a tile's last row in int
+  return indices_fit && tiles_m * tiles_n >= 132 && tiles_n <= 65535 && lda % 4 == 0 && ldb % 4 == 0 && N % 4 == 0 &&
          aligned(A) && aligned(B) && aligned(C);
 }
 

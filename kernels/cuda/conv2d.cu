@@ -7,9 +7,11 @@
 //            remainders (ph, pw) by the strides, and the taps that reach them,
 //            dx_phase[pixels][C] = sum over (r', s', k) of dy at the output pixel that saw the pixel
 //            through tap (ph + stride_h r', pw + stride_w s'), times w[k][r][s][c].
-//            Stride 1: one phase, written straight into dx. Larger strides: the phases are computed
-//            into a scratch buffer one after another, and each is scattered into dx.
+//            Stride 1: one phase, written straight into dx. Larger strides: each phase in turn is
+//            computed into a scratch buffer and scattered into dx.
 //   The loaders take pixels and taps apart once per row or k-step, not per element.
+#include <algorithm>
+
 #include "kernels/conv2d.h"
 #include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/launch.h"
@@ -40,13 +42,17 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
                               detail::PhaseWeight{s, phase, w}, 1.0f, 0.0f, dx);
     return;
   }
-  const size_t bytes = sizeof(float) * static_cast<size_t>(s.N) * s.H * s.W * s.C;  // the phases fill dx once
-  float* scratch = static_cast<float*>(device_alloc(bytes, "conv2d input gradient by stride phase"));
+  // One phase at a time in stream order: each phase's GEMM reuses the buffer after the last scatter.
+  int64_t largest = 0;
+  for (int ph = 0; ph < s.stride_h; ++ph)
+    for (int pw = 0; pw < s.stride_w; ++pw)
+      largest = std::max<int64_t>(largest, detail::stride_phase(s, ph, pw).pixels(s));
+  float* phase_dx = static_cast<float*>(
+      device_alloc(sizeof(float) * static_cast<size_t>(largest) * s.C, "conv2d input gradient of a stride phase"));
   struct Release {
     void* p;
     ~Release() { device_free(p); }  // stream order makes the reuse safe, also when a check throws
-  } release{scratch};
-  float* phase_dx = scratch;
+  } release{phase_dx};
   for (int ph = 0; ph < s.stride_h; ++ph)
     for (int pw = 0; pw < s.stride_w; ++pw) {
       const detail::StridePhase phase = detail::stride_phase(s, ph, pw);
@@ -60,7 +66,6 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
       scatter_phase_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, s, phase,
                                                                                               phase_dx, dx);
       CXR_CUDA_CHECK_LAST();
-      phase_dx += count;
     }
 }
 

@@ -41,7 +41,7 @@ __global__ void add_gemm_slices(int64_t count, int slices, const float* partials
   if (i >= count) return;
   float acc = 0.0f;
   for (int s = 0; s < slices; ++s) acc += partials[s * count + i];
-  C[i] = beta == 0.0f ? alpha * acc : alpha * acc + beta * C[i];
+  C[i] = beta == 0.0f ? gemm_output(alpha, acc) : gemm_output(alpha, acc, beta, C[i]);
 }
 
 void* gemm_scratch(size_t bytes) { return device_alloc(bytes, "split-K GEMM partials"); }

@@ -154,7 +154,9 @@ struct StridePhase {
 
 CXR_HOST_DEVICE inline StridePhase stride_phase(const Conv2dShape& s, int ph, int pw) {
   const auto first = [](int phase, int pad, int stride) { return ((phase - pad) % stride + stride) % stride; };
-  const auto count = [](int begin, int end, int stride) { return begin < end ? (end - begin + stride - 1) / stride : 0; };
+  const auto count = [](int begin, int end, int stride) {
+    return begin < end ? (end - begin + stride - 1) / stride : 0;
+  };
   StridePhase p{};
   p.ph = ph;
   p.pw = pw;

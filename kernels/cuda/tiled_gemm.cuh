@@ -24,6 +24,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/gemm_helpers.h"
 #include "kernels/cuda/gemm_loaders.h"
+#include "kernels/cuda/gemm_output.cuh"
 #include "kernels/cuda/runtime.h"
 
 namespace cxr::kernels::cuda::detail {
@@ -110,7 +111,8 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
       const int n = n0 + tx + kThreadsPerSide * j;
       if (n >= N) continue;
       const int64_t at = static_cast<int64_t>(m) * N + n;
-      c[at] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[at];  // beta 0: C is not read
+      // beta 0: C is not read.
+      c[at] = beta == 0.0f ? gemm_output(alpha, acc[i][j]) : gemm_output(alpha, acc[i][j], beta, c[at]);
     }
   }
 }

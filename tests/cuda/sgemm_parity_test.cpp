@@ -3,6 +3,7 @@
 // kernel, which must give the same bits (both sum each output's products in k order with FMAs).
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "kernels/dense.h"
 #include "tests/cuda/parity.h"
@@ -19,18 +20,18 @@ struct Product {
   int M, N, K;
 };
 
-// C = 2 op(A) op(B) + beta C on the device, from the host's matrices; the output sits at `c_offset`
+// C = alpha op(A) op(B) + beta C on the device, from the host's matrices; the output sits at `c_offset`
 // floats into a poisoned buffer with kGuard poisoned floats after it. Offsets of 1 misalign a matrix,
 // which sends the product to the general kernel.
 std::vector<float> device_sgemm(bool trans_a, bool trans_b, const Product& p, const std::vector<float>& a,
-                                const std::vector<float>& b, const std::vector<float>& c, float beta, int a_offset,
-                                int c_offset) {
+                                const std::vector<float>& b, const std::vector<float>& c, float alpha, float beta,
+                                int a_offset, int c_offset) {
   std::vector<float> a_shifted(a_offset, 0.0f);
   a_shifted.insert(a_shifted.end(), a.begin(), a.end());
   DeviceFloats da(a_shifted), db(b), dc(c_offset + static_cast<int64_t>(c.size()) + kGuard);
   dc.poison();
   kernels::cuda::copy_host_to_device(dc.get() + c_offset, c.data(), c.size() * sizeof(float));
-  gpu::sgemm(trans_a, trans_b, p.M, p.N, p.K, 2.0f, da.get() + a_offset, db.get(), beta, dc.get() + c_offset);
+  gpu::sgemm(trans_a, trans_b, p.M, p.N, p.K, alpha, da.get() + a_offset, db.get(), beta, dc.get() + c_offset);
   return dc.to_host();
 }
 
@@ -47,7 +48,7 @@ TEST_F(SgemmParity, LargeProductsMatchTheCpuInEveryLayout) {
           const auto c = random_floats(static_cast<int64_t>(p.M) * p.N, seed++, -1.0f, 1.0f);
           std::vector<float> want = c;
           cpu::sgemm(trans_a, trans_b, p.M, p.N, p.K, 2.0f, a.data(), b.data(), beta, want.data());
-          const std::vector<float> got = device_sgemm(trans_a, trans_b, p, a, b, c, beta, 0, 0);
+          const std::vector<float> got = device_sgemm(trans_a, trans_b, p, a, b, c, 2.0f, beta, 0, 0);
           ASSERT_EQ(got.size(), want.size() + kGuard);
           // Products of values in [-1, 1): an output's error is a few ulps of sum |a||b| <= 2 K (+ |C|).
           const double tolerance = 1e-6 * (2.0 * p.K + 1.0);
@@ -61,23 +62,26 @@ TEST_F(SgemmParity, LargeProductsMatchTheCpuInEveryLayout) {
         }
 }
 
+// Also with alpha and beta that make every rounding of alpha acc + beta c count (kernels/cuda/gemm_output.cuh).
 TEST_F(SgemmParity, BigKernelAndGeneralKernelGiveTheSameBits) {
   const Product p{1540, 1284, 36};
   const auto a = random_floats(static_cast<int64_t>(p.M) * p.K, 400);
   const auto b = random_floats(static_cast<int64_t>(p.K) * p.N, 401);
-  const std::vector<float> c(static_cast<size_t>(p.M) * p.N, 0.0f);
-  for (bool trans_a : {false, true})
-    for (bool trans_b : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << (trans_a ? "A^T " : "A ") << (trans_b ? "B^T" : "B"));
-      const std::vector<float> big = device_sgemm(trans_a, trans_b, p, a, b, c, 0.0f, 0, 0);
-      const std::vector<float> general = device_sgemm(trans_a, trans_b, p, a, b, c, 0.0f, 1, 1);  // misaligned
-      ASSERT_EQ(general.size(), big.size() + 1);
-      int64_t differ = 0;
-      for (size_t i = 0; i + kGuard < big.size(); ++i)
-        if (std::memcmp(&big[i], &general[i + 1], sizeof(float)) != 0 && ++differ <= 5)
-          ADD_FAILURE() << "element " << i << ": big kernel " << big[i] << ", general kernel " << general[i + 1];
-      EXPECT_EQ(differ, 0);
-    }
+  const auto c = random_floats(static_cast<int64_t>(p.M) * p.N, 402);
+  for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, {0.3f, 0.7f}})
+    for (bool trans_a : {false, true})
+      for (bool trans_b : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << (trans_a ? "A^T " : "A ") << (trans_b ? "B^T" : "B") << " alpha " << alpha
+                                          << " beta " << beta);
+        const std::vector<float> big = device_sgemm(trans_a, trans_b, p, a, b, c, alpha, beta, 0, 0);
+        const std::vector<float> general = device_sgemm(trans_a, trans_b, p, a, b, c, alpha, beta, 1, 1);  // misaligned
+        ASSERT_EQ(general.size(), big.size() + 1);
+        int64_t differ = 0;
+        for (size_t i = 0; i + kGuard < big.size(); ++i)
+          if (std::memcmp(&big[i], &general[i + 1], sizeof(float)) != 0 && ++differ <= 5)
+            ADD_FAILURE() << "element " << i << ": big kernel " << big[i] << ", general kernel " << general[i + 1];
+        EXPECT_EQ(differ, 0);
+      }
 }
 
 }  // namespace
