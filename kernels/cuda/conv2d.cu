@@ -1,7 +1,7 @@
 // Custom CUDA convolution (kernels/conv2d.h), NHWC x OHWI, as implicit GEMMs on the tiled SGEMM of
 // kernels/cuda/tiled_gemm.cuh: its loaders (kernels/cuda/gemm_loaders.h) read the input as the CPU's
 // im2col matrix would hold it, so no column buffer is ever built.
-//   forward: y[pixels][K]   = col(x)[pixels][RSC] . w[K][RSC]^T   (+ bias rows)
+//   forward: y[pixels][K]   = col(x)[pixels][RSC] . w[K][RSC]^T   (+ bias, in the GEMM's output step)
 //   dw:      dw[K][RSC]     = dy[pixels][K]^T . col(x)[pixels][RSC]   (split-K over the pixels)
 //   dx:      one GEMM per stride phase (gemm_loaders.h): the input pixels whose row and column leave
 //            remainders (ph, pw) by the strides, and the taps that reach them,
@@ -73,9 +73,8 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
-  if (bias_or_null) detail::fill_rows(pixels, s.K, bias_or_null, y);
-  detail::launch_tiled_gemm(pixels, s.K, rsc, detail::Im2colA{{s}, x}, detail::MatrixB<true>{w, rsc}, 1.0f,
-                            bias_or_null ? 1.0f : 0.0f, y);
+  detail::launch_tiled_gemm(pixels, s.K, rsc, detail::Im2colA{{s}, x}, detail::MatrixB<true>{w, rsc}, 1.0f, 0.0f, y,
+                            bias_or_null);  // the bias added as each output is written
 }
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,

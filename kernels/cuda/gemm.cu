@@ -36,12 +36,12 @@ __global__ void fill_rows_kernel(int64_t count, int cols, const float* bias, flo
 
 }  // namespace
 
-__global__ void add_gemm_slices(int64_t count, int slices, const float* partials, float alpha, float beta, float* C) {
+__global__ void add_gemm_slices(int64_t count, int N, int slices, const float* partials, GemmOutput out) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= count) return;
   float acc = 0.0f;
   for (int s = 0; s < slices; ++s) acc += partials[s * count + i];
-  C[i] = beta == 0.0f ? gemm_output(alpha, acc) : gemm_output(alpha, acc, beta, C[i]);
+  out.C[i] = out.value(acc, out.C + i, static_cast<int>(i % N));
 }
 
 void* gemm_scratch(size_t bytes) { return device_alloc(bytes, "split-K GEMM partials"); }

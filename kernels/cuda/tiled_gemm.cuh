@@ -43,8 +43,7 @@ __device__ typename Load::Col step_col(const Load& load, const typename Load::Co
 // shared-memory reads are broadcast or conflict-free.
 template <int kI, int kJ, class LoadA, class LoadB>
 __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
-    tiled_gemm_kernel(int M, int N, int K, int k_per_slice, LoadA load_a, LoadB load_b, float alpha, float beta,
-                      float* C, int64_t slice_stride) {
+    tiled_gemm_kernel(int M, int N, int K, int k_per_slice, LoadA load_a, LoadB load_b, GemmOutput out) {
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
   constexpr bool kAAlongK = LoadA::kContiguousK, kBAlongK = LoadB::kContiguousK;
   static_assert(tile_loads(kTileM) == kI && tile_loads(kTileN) == kJ, "one load per micro-tile row or column");
@@ -101,7 +100,7 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
     }
     __syncthreads();
   }
-  float* c = C + blockIdx.z * slice_stride;
+  float* c = out.C + blockIdx.z * out.slice_stride;
 #pragma unroll
   for (int i = 0; i < kI; ++i) {
     const int m = m0 + ty + kThreadsPerSide * i;
@@ -111,14 +110,13 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
       const int n = n0 + tx + kThreadsPerSide * j;
       if (n >= N) continue;
       const int64_t at = static_cast<int64_t>(m) * N + n;
-      // beta 0: C is not read.
-      c[at] = beta == 0.0f ? gemm_output(alpha, acc[i][j]) : gemm_output(alpha, acc[i][j], beta, c[at]);
+      c[at] = out.value(acc[i][j], c + at, n);
     }
   }
 }
 
-// C = alpha * (sum of the slices' partials, in slice order) + beta * C.
-__global__ void add_gemm_slices(int64_t count, int slices, const float* partials, float alpha, float beta, float* C);
+// C = alpha * (sum of the slices' partials, in slice order) + beta * C (+ bias), C being [count / N][N].
+__global__ void add_gemm_slices(int64_t count, int N, int slices, const float* partials, GemmOutput out);
 
 // Micro-tile size along a dimension of `extent`: 1, 2 or 4 (tiles 16, 32 or 64 wide).
 inline int micro_tile(int extent) { return extent <= 16 ? 1 : (extent <= 32 ? 2 : 4); }
@@ -126,8 +124,9 @@ inline int micro_tile(int extent) { return extent <= 16 ? 1 : (extent <= 32 ? 2 
 // Threads' micro-tiles for a GEMM of this shape, a function of the shape alone: up to 4 x 4 (64 x 64
 // tiles), or 8 x 8 (128 x 128 tiles: twice the arithmetic per value loaded from shared memory) for
 // plain matrices whose sides are long enough that 128 x 128 tiles still number two waves of an H100's
-// 132 SMs (aligned ones go to kernels/cuda/big_sgemm.cuh before they get here). (Two blocks of 256 threads per SM leave 128 registers a thread: the convolution's loaders
-// would spill there, so they keep 64 x 64.)
+// 132 SMs (aligned ones go to kernels/cuda/big_sgemm.cuh before they get here). (Two blocks of 256
+// threads per SM leave 128 registers a thread: the convolution's loaders would spill there, so they
+// keep 64 x 64.)
 struct TileShape {
   int i, j;
 };
@@ -161,47 +160,48 @@ void release_gemm_scratch(void* scratch);  // device_free
 
 template <int kI, int kJ, class LoadA, class LoadB>
 void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
-                  float alpha, float beta, float* C, int64_t slice_stride) {
+                  const GemmOutput& out) {
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
   const dim3 grid((M + kTileM - 1) / kTileM, (N + kTileN - 1) / kTileN, slices);
   if (grid.y > 65535) throw std::invalid_argument("tiled GEMM: N = " + std::to_string(N) + " needs more than 65535 tiles");
-  tiled_gemm_kernel<kI, kJ><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, alpha, beta,
-                                                                  C, slice_stride);
+  tiled_gemm_kernel<kI, kJ><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, out);
   CXR_CUDA_CHECK_LAST();
 }
 
 template <int kI, class LoadA, class LoadB>
 void launch_tiles_for_n(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
-                        float alpha, float beta, float* C, int64_t slice_stride) {
+                        const GemmOutput& out) {
   switch (tile_shape(M, N, kPlainMatrix<LoadA> && kPlainMatrix<LoadB>).j) {
-    case 1: return launch_tiles<kI, 1>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
-    case 2: return launch_tiles<kI, 2>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
-    default: return launch_tiles<kI, 4>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+    case 1: return launch_tiles<kI, 1>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    case 2: return launch_tiles<kI, 2>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    default: return launch_tiles<kI, 4>(M, N, K, k_per_slice, slices, load_a, load_b, out);
   }
 }
 
 // The kernel for this shape's tile sizes.
 template <class LoadA, class LoadB>
 void launch_sized_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
-                        float alpha, float beta, float* C, int64_t slice_stride) {
+                        const GemmOutput& out) {
   if constexpr (kPlainMatrix<LoadA> && kPlainMatrix<LoadB>)
     if (tile_shape(M, N, true).i == 8)
-      return launch_tiles<8, 8>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+      return launch_tiles<8, 8>(M, N, K, k_per_slice, slices, load_a, load_b, out);
   switch (tile_shape(M, N, false).i) {
-    case 1: return launch_tiles_for_n<1>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
-    case 2: return launch_tiles_for_n<2>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
-    default: return launch_tiles_for_n<4>(M, N, K, k_per_slice, slices, load_a, load_b, alpha, beta, C, slice_stride);
+    case 1: return launch_tiles_for_n<1>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    case 2: return launch_tiles_for_n<2>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    default: return launch_tiles_for_n<4>(M, N, K, k_per_slice, slices, load_a, load_b, out);
   }
 }
 
+// C = alpha * A B + beta * C, plus bias[n] on every row when bias is not null.
 template <class LoadA, class LoadB>
-void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float alpha, float beta, float* C) {
+void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float alpha, float beta, float* C,
+                       const float* bias = nullptr) {
   if (M <= 0 || N <= 0) return;
   const int slices = K > 0 ? gemm_slices(M, N, K, kPlainMatrix<LoadA> && kPlainMatrix<LoadB>) : 1;
   const int k_per_slice = slices == 1 ? (K > 0 ? K : 1) : ((K + slices - 1) / slices + kTileK - 1) / kTileK * kTileK;
   const int64_t count = static_cast<int64_t>(M) * N;
   if (slices == 1) {
-    launch_sized_tiles(M, N, K, k_per_slice, 1, load_a, load_b, alpha, beta, C, 0);
+    launch_sized_tiles(M, N, K, k_per_slice, 1, load_a, load_b, GemmOutput{alpha, beta, C, bias, 0});
     return;
   }
   float* partials = static_cast<float*>(gemm_scratch(sizeof(float) * static_cast<size_t>(count) * slices));
@@ -209,10 +209,11 @@ void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float al
     void* p;
     ~Release() { release_gemm_scratch(p); }  // stream order makes the reuse safe, also when a check throws
   } release{partials};
-  launch_sized_tiles(M, N, K, k_per_slice, slices, load_a, load_b, 1.0f, 0.0f, partials, count);
+  launch_sized_tiles(M, N, K, k_per_slice, slices, load_a, load_b, GemmOutput{1.0f, 0.0f, partials, nullptr, count});
   const int threads = 256;
   const int64_t blocks = (count + threads - 1) / threads;
-  add_gemm_slices<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(count, slices, partials, alpha, beta, C);
+  add_gemm_slices<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(count, N, slices, partials,
+                                                                          GemmOutput{alpha, beta, C, bias, 0});
   CXR_CUDA_CHECK_LAST();
 }
 

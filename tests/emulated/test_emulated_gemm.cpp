@@ -4,6 +4,7 @@
 // is exact: any wrong index, missed tile or lost split-K slice shows.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -114,6 +115,11 @@ TEST(EmulatedCuda, ConvolutionMatchesTheCpu) {
     expect_equal(dx, edx, what + " dx");
     expect_equal(dw, edw, what + " dw");
     expect_equal(db, edb, what + " bias gradient");
+    // Without a bias (the kernel adds it while writing y, when there is one).
+    cpu::conv2d_forward(s, x.data(), w.data(), nullptr, y.data());
+    std::fill(ey.begin(), ey.end(), 1e30f);  // what is not written shows
+    cuda::conv2d_forward(s, x.data(), w.data(), nullptr, ey.data());
+    expect_equal(y, ey, what + " forward without bias");
   }
 }
 
