@@ -35,7 +35,7 @@ namespace cuda {  // kernels/cuda/optim.cu: bit-identical to the CPU (no FMA con
 void adam_update(int64_t n, const AdamParams& p, int64_t t, float* param, const float* grad, float* m, float* v);
 // Every tensor in one launch (per kMaxAdamTensorsPerLaunch): the descriptors travel by value as a
 // kernel argument, so no upload, no staging buffer, and the launch can be captured in a CUDA graph.
-inline constexpr int kMaxAdamTensorsPerLaunch = 80;  // 80 x 40 B stays under the 4 KB argument limit
+inline constexpr int kMaxAdamTensorsPerLaunch = 80;  // 80 x 44 B stays under the 4 KB argument limit
 void adam_update_multi(const AdamTensor* tensors, int count, const AdamParams& p, int64_t t);  // host array
 void sgd_update(int64_t n, float lr, float* param, const float* grad);
 }  // namespace cuda

@@ -173,5 +173,33 @@ TEST(EmulatedCuda, LossesAndOptimizersMatchTheCpu) {
   expect_close(sgd.data(), esgd.data(), sgd.size(), 0, "SGD");
 }
 
+// The fused Adam spreads its blocks over the tensors by size: empty tensors (first, between and
+// last), tensors shorter than, equal to and past a block's chunk of 1,024, and more tensors than
+// one launch holds (80), each updated bit for bit as the CPU does.
+TEST(EmulatedCuda, MultiTensorAdamUpdatesEveryTensorLikeTheCpu) {
+  std::vector<int64_t> sizes = {0, 1, 1023, 0, 1024, 1025, 3000};
+  for (int i = 0; i < 80; ++i) sizes.push_back(i % 7 == 0 ? 0 : 3 + 37 * i % 200);
+  sizes.push_back(0);
+  int64_t total = 0;
+  for (int64_t n : sizes) total += n;
+  const AdamParams adam{0.01f, 0.9f, 0.999f, 1e-7f};
+  const auto grad = randoms(static_cast<size_t>(total), 21), start = randoms(static_cast<size_t>(total), 22);
+  std::vector<float> param = start, m(grad.size(), 0.1f), v(grad.size(), 0.2f);
+  std::vector<float> eparam = start, em = m, ev = v;
+  std::vector<AdamTensor> tensors;
+  int64_t at = 0;
+  for (int64_t n : sizes) {
+    tensors.push_back({eparam.data() + at, grad.data() + at, em.data() + at, ev.data() + at, n});
+    at += n;
+  }
+  for (int64_t t = 1; t <= 2; ++t) {
+    cpu::adam_update(total, adam, t, param.data(), grad.data(), m.data(), v.data());
+    cuda::adam_update_multi(tensors.data(), static_cast<int>(tensors.size()), adam, t);
+  }
+  expect_close(param.data(), eparam.data(), param.size(), 0, "parameters");
+  expect_close(m.data(), em.data(), m.size(), 0, "first moments");
+  expect_close(v.data(), ev.data(), v.size(), 0, "second moments");
+}
+
 }  // namespace
 }  // namespace cxr::kernels
