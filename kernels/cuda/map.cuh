@@ -3,8 +3,8 @@
 // does not have arrive as 0. Outputs may alias inputs at the same index (accumulate: y = y + x).
 //
 // These kernels are memory-bound: when every pointer is 16-byte aligned (always true for whole
-// tensors from device_alloc) each thread moves float4s, so a warp issues 512-byte loads; otherwise,
-// and for the last n % 4 elements, it falls back to one float per thread.
+// tensors from device_alloc) each thread moves float4s, so a warp issues 512-byte loads, two rounds
+// of the grid-stride loop at a time; otherwise, and for the last n % 4 elements, one float per thread.
 #pragma once
 
 #include <cstdint>
@@ -35,12 +35,20 @@ __global__ void map_kernel(int64_t n, const float* a, const float* b, float* y, 
   int64_t scalar_start = 0;
   if (vectorized) {
     const int64_t quads = n / 4;
-    for (int64_t q = first; q < quads; q += stride) {
-      const float4 av = load_input4<(kInputs >= 1)>(a, q);
-      const float4 bv = load_input4<(kInputs >= 2)>(b, q);
-      reinterpret_cast<float4*>(y)[q] =
-          make_float4(op(av.x, bv.x), op(av.y, bv.y), op(av.z, bv.z), op(av.w, bv.w));
+    const auto apply = [&](float4 av, float4 bv) {
+      return make_float4(op(av.x, bv.x), op(av.y, bv.y), op(av.z, bv.z), op(av.w, bv.w));
+    };
+    // Two quads per round, both loaded before either is stored, so that each thread keeps twice the
+    // bytes in flight (the compiler may not move a load above a store to y by itself: y may be a).
+    int64_t q = first;
+    for (; q + stride < quads; q += 2 * stride) {
+      const float4 a0 = load_input4<(kInputs >= 1)>(a, q), a1 = load_input4<(kInputs >= 1)>(a, q + stride);
+      const float4 b0 = load_input4<(kInputs >= 2)>(b, q), b1 = load_input4<(kInputs >= 2)>(b, q + stride);
+      reinterpret_cast<float4*>(y)[q] = apply(a0, b0);
+      reinterpret_cast<float4*>(y)[q + stride] = apply(a1, b1);
     }
+    if (q < quads)
+      reinterpret_cast<float4*>(y)[q] = apply(load_input4<(kInputs >= 1)>(a, q), load_input4<(kInputs >= 2)>(b, q));
     scalar_start = quads * 4;
   }
   for (int64_t i = scalar_start + first; i < n; i += stride)

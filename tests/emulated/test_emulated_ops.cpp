@@ -42,7 +42,9 @@ void expect_close(const float* cpu, const float* emulated, size_t n, double tole
   EXPECT_EQ(bad, 0) << what;
 }
 
-const int64_t kSizes[] = {1, 5, 1027, 3 * 256 * 4 * 2 + 3};  // last: past 3 blocks x 256 threads x float4, twice
+// The last two: past 3 blocks x 256 threads x float4, twice (two quads per round) and three times (a
+// round of two, then one).
+const int64_t kSizes[] = {1, 5, 1027, 3 * 256 * 4 * 2 + 3, 3 * 256 * 4 * 3 + 3};
 
 TEST(EmulatedCuda, ElementwiseAndActivationsMatchTheCpu) {
   for (int64_t n : kSizes)
