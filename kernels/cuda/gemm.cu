@@ -37,11 +37,17 @@ __global__ void fill_rows_kernel(int64_t count, int cols, const float* bias, flo
 }  // namespace
 
 __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* partials, GemmOutput out) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= count) return;
+  __shared__ float group_sums[kSliceGroups][kSumColumns + 1];
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kSumColumns + threadIdx.x;  // a warp: 32 consecutive outputs
   float acc = 0.0f;
-  for (int s = 0; s < slices; ++s) acc += partials[s * count + i];
-  out.C[i] = out.value(acc, out.C + i, static_cast<int>(i % N));
+  if (i < count)
+    for (int s = threadIdx.y; s < slices; s += kSliceGroups) acc += partials[s * count + i];
+  group_sums[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y != 0 || i >= count) return;
+  float total = 0.0f;
+  for (int g = 0; g < kSliceGroups; ++g) total += group_sums[g][threadIdx.x];
+  out.C[i] = out.value(total, out.C + i, static_cast<int>(i % N));
 }
 
 void* gemm_scratch(size_t bytes) { return device_alloc(bytes, "split-K GEMM partials"); }

@@ -115,7 +115,10 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
   }
 }
 
-// C = alpha * (sum of the slices' partials, in slice order) + beta * C (+ bias), C being [count / N][N].
+// C = alpha * (sum of the slices' partials) + beta * C (+ bias), C being [count / N][N]. A block
+// sums kSumColumns outputs, each over kSliceGroups groups of slices in parallel (group g: slices g,
+// g + kSliceGroups, ..., in order), then the groups in order: a fixed order, so deterministic.
+inline constexpr int kSumColumns = 32, kSliceGroups = 16;
 __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* partials, GemmOutput out);
 
 // Micro-tile size along a dimension of `extent`: 1, 2 or 4 (tiles 16, 32 or 64 wide).
@@ -142,17 +145,23 @@ inline constexpr bool kPlainMatrix = false;
 template <bool kAlongK>
 inline constexpr bool kPlainMatrix<MatrixOperand<kAlongK>> = true;
 
-// How many K-slices a GEMM of this shape gets: 1 unless the output has fewer tiles than about two
-// waves of an H100 and K is long; a function of the shape alone.
+// How many K-slices a GEMM of this shape gets: 1 unless the output has fewer than 256 tiles and K
+// is long; then enough for about 1,024 blocks (some 8 per SM of an H100: a block of a small tile
+// waits on its global loads at every k-step, and only other resident blocks hide that wait), each
+// with at least 128 values of k, at most 1,024 slices. A function of the shape alone, so the result
+// is deterministic and the same on every GPU. (Capped at 64 slices of 256 blocks in all, experiment
+// 3's first weight gradient, 16 x 75 outputs over 492,032 pixels, gave each of 128 blocks 480
+// k-steps of 16, one after another.)
+inline constexpr int64_t kSplitKBlocks = 1024, kMaxSlices = 1024;
 inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
   const TileShape t = tile_shape(M, N, plain_matrices);
   const int tile_m = kThreadsPerSide * t.i, tile_n = kThreadsPerSide * t.j;
   const int64_t tiles = static_cast<int64_t>((M + tile_m - 1) / tile_m) * ((N + tile_n - 1) / tile_n);
   if (tiles >= 256 || K < 4 * kTileK * 8) return 1;
   const int64_t by_k = K / (kTileK * 8);  // at least 128 values of k per slice
-  const int64_t by_tiles = (256 + tiles - 1) / tiles;
+  const int64_t by_tiles = (kSplitKBlocks + tiles - 1) / tiles;
   const int64_t slices = by_k < by_tiles ? by_k : by_tiles;
-  return static_cast<int>(slices < 1 ? 1 : (slices > 64 ? 64 : slices));
+  return static_cast<int>(slices < 1 ? 1 : (slices > kMaxSlices ? kMaxSlices : slices));
 }
 
 void* gemm_scratch(size_t bytes);          // device_alloc for the slices' partials
@@ -210,10 +219,9 @@ void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float al
     ~Release() { release_gemm_scratch(p); }  // stream order makes the reuse safe, also when a check throws
   } release{partials};
   launch_sized_tiles(M, N, K, k_per_slice, slices, load_a, load_b, GemmOutput{1.0f, 0.0f, partials, nullptr, count});
-  const int threads = 256;
-  const int64_t blocks = (count + threads - 1) / threads;
-  add_gemm_slices<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(count, N, slices, partials,
-                                                                          GemmOutput{alpha, beta, C, bias, 0});
+  const int64_t blocks = (count + kSumColumns - 1) / kSumColumns;
+  add_gemm_slices<<<static_cast<unsigned>(blocks), dim3(kSumColumns, kSliceGroups), 0, stream()>>>(
+      count, N, slices, partials, GemmOutput{alpha, beta, C, bias, 0});
   CXR_CUDA_CHECK_LAST();
 }
 

@@ -55,10 +55,11 @@ void expect_sgemm_matches_the_cpu(const GemmShape g) {
 }
 
 // The general tiled kernel: every tile width (16, 32, 64 along each side, 128 x 128), ragged edges,
-// K = 0, and split-K (few tiles, long K).
+// K = 0, and split-K (few tiles, long K; up to 128 slices).
 TEST(EmulatedCuda, SgemmMatchesTheCpuInEveryLayout) {
   for (const GemmShape g : {GemmShape{1, 1, 1}, {5, 7, 3}, {16, 16, 16}, {17, 33, 15}, {33, 17, 100}, {65, 63, 17},
                             {100, 70, 0}, {16, 16, 2561}, {40, 3, 513}, {130, 20, 1100}, {31, 17, 9}, {2, 30, 1000},
+                            {16, 16, 16384},      // 128 K-slices: 8 in each of the final sum's groups
                             {2112, 2050, 20}}) {  // the last: 128 x 128 tiles (8 x 8 per thread), ragged edges
     const std::vector<float> probe(4);
     EXPECT_FALSE(cuda::detail::big_sgemm_fits(false, false, g.M, g.N, g.K, probe.data(), probe.data(), probe.data()))
