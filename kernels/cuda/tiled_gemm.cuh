@@ -4,12 +4,16 @@
 // lives (a plain matrix, possibly transposed, or an image gathered on the fly as im2col would have
 // laid it out). So the convolution needs no im2col buffer.
 //
-// Tiling (correctness first, simple): 64x64 output tiles (16 or 32 wide along a dimension of 32 or
-// less), k-steps of 16, 256 threads; each thread owns an up to 4x4 strided micro-tile (rows ty + 16i,
-// columns tx + 16j) so shared-memory reads are broadcast or conflict-free. Each thread loads up to 4
-// elements of each tile per step, laid along the operand's contiguous index (kContiguousK) so a warp's
-// global loads are coalesced; the loader's row half of each is computed once before the k loop, its
-// column half once per step (see the loaders).
+// Tiling: 64x64 output tiles (16 or 32 wide along a dimension of 32 or less; 128x128 for large plain
+// matrices), k-steps of 16, 256 threads in a 16 x 16 grid. Each thread owns a micro-tile of up to
+// 4x4 outputs, consecutive rows and columns (8x8: 2x2 blocks of 4x4, 64 apart), which it reads from
+// the shared tiles as float4s (float2s, floats for narrower ones): per k, the 16 lanes of a row of
+// the grid read 16 consecutive float4s of B and the warp's two rows two float4s of A, 3 shared-memory
+// wavefronts for 16 FMAs. (The first version read one float per value, strided by 16, 8 wavefronts
+// for 16 FMAs: it could not pass half of the FMA units' rate, a fifth for 16-wide tiles.) Each thread
+// loads up to 4 elements of each tile per step, laid along the operand's contiguous index
+// (kContiguousK) so a warp's global loads are coalesced; the loader's row half of each is computed
+// once before the k loop, its column half once per step (see the loaders).
 //
 // Split-K: when M x N has few tiles and K is long (convolution weight gradients reduce over every
 // pixel of the batch), blockIdx.z takes a fixed slice of K and writes a partial tile; a second
@@ -39,16 +43,54 @@ __device__ typename Load::Col step_col(const Load& load, const typename Load::Co
     return load.col(k0 + kk);
 }
 
-// A tile of (16 kI) x (16 kJ) outputs; thread (tx, ty) owns rows ty + 16 i and columns tx + 16 j, so
-// shared-memory reads are broadcast or conflict-free.
+// Where the v-th of a thread's `count` (1, 2, 4 or 8) values along one side lies in the tile, for
+// thread t of the 16 along that side: runs of consecutive values, one shared-memory vector each.
+CXR_HOST_DEVICE constexpr int micro_offset(int count, int t, int v) {
+  return count <= 4 ? t * count + v : (v / 4) * (kThreadsPerSide * 4) + t * 4 + v % 4;
+}
+
+// A thread's kCount values of one k-row of a shared tile, as micro_offset lays them out.
+template <int kCount>
+__device__ __forceinline__ void read_micro(const float* tile_row, int t, float (&v)[kCount]) {
+  if constexpr (kCount == 1) {
+    v[0] = tile_row[t];
+  } else if constexpr (kCount == 2) {
+    const float2 p = *reinterpret_cast<const float2*>(tile_row + 2 * t);
+    v[0] = p.x;
+    v[1] = p.y;
+  } else {
+#pragma unroll
+    for (int r = 0; r < kCount / 4; ++r) {
+      const float4 p = *reinterpret_cast<const float4*>(tile_row + micro_offset(kCount, t, 4 * r));
+      v[4 * r] = p.x;
+      v[4 * r + 1] = p.y;
+      v[4 * r + 2] = p.z;
+      v[4 * r + 3] = p.w;
+    }
+  }
+}
+
+// kRun consecutive outputs from v to c: one 4-, 8- or 16-byte store.
+template <int kRun>
+__device__ __forceinline__ void store_run(float* c, const float* v) {
+  if constexpr (kRun == 1) *c = v[0];
+  else if constexpr (kRun == 2) *reinterpret_cast<float2*>(c) = make_float2(v[0], v[1]);
+  else *reinterpret_cast<float4*>(c) = make_float4(v[0], v[1], v[2], v[3]);
+}
+
+// A tile of (16 kI) x (16 kJ) outputs; thread (tx, ty) owns rows micro_offset(kI, ty, i) and columns
+// micro_offset(kJ, tx, j). At least 3 blocks per SM (85 registers a thread; ptxas: no spill) for the
+// 64x64 and narrower tiles, whose k-steps wait on gathered loads that only other blocks can hide
+// (left to itself, ptxas took up to 109 registers for the im2col loader: 2 blocks); 2 for 128x128.
 template <int kI, int kJ, class LoadA, class LoadB>
-__global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
+__global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
     tiled_gemm_kernel(int M, int N, int K, int k_per_slice, LoadA load_a, LoadB load_b, GemmOutput out) {
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
   constexpr bool kAAlongK = LoadA::kContiguousK, kBAlongK = LoadB::kContiguousK;
   static_assert(tile_loads(kTileM) == kI && tile_loads(kTileN) == kJ, "one load per micro-tile row or column");
-  __shared__ float a_tile[kTileK][kTileM + 4];  // +4 as b_tile: k-fastest stores would conflict
-  __shared__ float b_tile[kTileK][kTileN + 4];  // +4: the k-fastest store would hit one bank otherwise
+  // +4: the k-fastest stores would hit one bank otherwise; rows stay 16-byte aligned for float4 reads.
+  __shared__ __align__(16) float a_tile[kTileK][kTileM + 4];
+  __shared__ __align__(16) float b_tile[kTileK][kTileN + 4];
   __shared__ typename LoadA::Col a_cols[kTileK];  // used when LoadA::kColTable
   __shared__ typename LoadB::Col b_cols[kTileK];  // used when LoadB::kColTable
   const int tid = threadIdx.x, tx = tid % kThreadsPerSide, ty = tid / kThreadsPerSide;
@@ -89,10 +131,8 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
 #pragma unroll
     for (int kk = 0; kk < kTileK; ++kk) {
       float a[kI], b[kJ];
-#pragma unroll
-      for (int i = 0; i < kI; ++i) a[i] = a_tile[kk][ty + kThreadsPerSide * i];
-#pragma unroll
-      for (int j = 0; j < kJ; ++j) b[j] = b_tile[kk][tx + kThreadsPerSide * j];
+      read_micro<kI>(a_tile[kk], ty, a);
+      read_micro<kJ>(b_tile[kk], tx, b);
 #pragma unroll
       for (int i = 0; i < kI; ++i)
 #pragma unroll
@@ -100,17 +140,30 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 1)
     }
     __syncthreads();
   }
+  // Each run of consecutive columns is stored as one vector when every row of C is made of whole
+  // runs and C is aligned for them; else one float at a time, past N skipped.
   float* c = out.C + blockIdx.z * out.slice_stride;
+  constexpr int kRun = kJ < 4 ? kJ : 4;
+  const bool whole_runs = N % kRun == 0 && reinterpret_cast<uintptr_t>(c) % (sizeof(float) * kRun) == 0;
 #pragma unroll
   for (int i = 0; i < kI; ++i) {
-    const int m = m0 + ty + kThreadsPerSide * i;
+    const int m = m0 + micro_offset(kI, ty, i);
     if (m >= M) continue;
 #pragma unroll
-    for (int j = 0; j < kJ; ++j) {
-      const int n = n0 + tx + kThreadsPerSide * j;
-      if (n >= N) continue;
+    for (int r = 0; r < kJ / kRun; ++r) {
+      const int n = n0 + micro_offset(kJ, tx, r * kRun);  // the run's first column
       const int64_t at = static_cast<int64_t>(m) * N + n;
-      c[at] = out.value(acc[i][j], c + at, n);
+      if (whole_runs) {
+        if (n >= N) continue;  // N % kRun == 0: the run is all in or all out
+        float v[kRun];
+#pragma unroll
+        for (int q = 0; q < kRun; ++q) v[q] = out.value(acc[i][r * kRun + q], c + at + q, n + q);
+        store_run<kRun>(c + at, v);
+      } else {
+#pragma unroll
+        for (int q = 0; q < kRun; ++q)
+          if (n + q < N) c[at + q] = out.value(acc[i][r * kRun + q], c + at + q, n + q);
+      }
     }
   }
 }

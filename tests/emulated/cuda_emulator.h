@@ -43,9 +43,13 @@ using cudaStream_t = int;
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
 
+struct float2 {
+  float x, y;
+};
 struct float4 {
   float x, y, z, w;
 };
+inline float2 make_float2(float a, float b) { return {a, b}; }
 inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
 using std::max;
 using std::min;
