@@ -10,7 +10,9 @@
 //   of A and 2 of B from shared memory for 64 FMAs.
 // - Warps tile 32 x 64; lane l takes rows 4 (l / 8) and columns 4 (l % 8) within it. A 128-bit shared
 //   load is served 8 lanes at a time: those 8 lanes read one float4 of A (a broadcast) and 8
-//   consecutive float4 of B (128 bytes, no bank conflict).
+//   consecutive float4 of B (128 bytes, no bank conflict). Shared memory returns one register to 32
+//   lanes per cycle, so per k a warp's 4 float4 reads take at most 16 cycles (fewer where lanes 2n
+//   and 2n + 1 share A's address) against 16 cycles of its 64 FMAs: about the FMA rate.
 // - Global loads are float4s along each operand's contiguous index (a warp reads 512 contiguous bytes,
 //   or 16 rows x 32 bytes), one per operand per thread per step. An operand contiguous along k is
 //   stored transposed ([k][128] in shared memory); rows of 132 floats make those scalar stores

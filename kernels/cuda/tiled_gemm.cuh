@@ -7,10 +7,12 @@
 // Tiling: 64x64 output tiles (16 or 32 wide along a dimension of 32 or less; 128x128 for large plain
 // matrices), k-steps of 16, 256 threads in a 16 x 16 grid. Each thread owns a micro-tile of up to
 // 4x4 outputs, consecutive rows and columns (8x8: 2x2 blocks of 4x4, 64 apart), which it reads from
-// the shared tiles as float4s (float2s, floats for narrower ones): per k, the 16 lanes of a row of
-// the grid read 16 consecutive float4s of B and the warp's two rows two float4s of A, 3 shared-memory
-// wavefronts for 16 FMAs. (The first version read one float per value, strided by 16, 8 wavefronts
-// for 16 FMAs: it could not pass half of the FMA units' rate, a fifth for 16-wide tiles.) Each thread
+// the shared tiles as float4s (float2s, floats for narrower ones). Shared memory returns one 32-bit
+// register to 32 lanes per cycle (a wavefront), so a float4 read costs 4 wavefronts, or 2 when lanes
+// 2n and 2n + 1 read the same address (documented for CC 7.x; A's reads here do, B's do not). Per k
+// and warp a 4x4 micro-tile then costs about 6 wavefronts for 4 cycles of FMAs (2/3 of the FMA
+// rate), a 4x1 one 3 for 1 (a third). The first version read one float per value, strided by 16: 8
+// and 5 wavefronts (1/2 and 1/5). Only 8x8 micro-tiles reach the FMA rate (big_sgemm.cuh). Each thread
 // loads up to 4 elements of each tile per step, laid along the operand's contiguous index
 // (kContiguousK) so a warp's global loads are coalesced; the loader's row half of each is computed
 // once before the k loop, its column half once per step (see the loaders).
@@ -199,13 +201,13 @@ template <bool kAlongK>
 inline constexpr bool kPlainMatrix<MatrixOperand<kAlongK>> = true;
 
 // How many K-slices a GEMM of this shape gets: 1 unless the output has fewer than 256 tiles and K
-// is long; then enough for about 1,024 blocks (some 8 per SM of an H100: a block of a small tile
-// waits on its global loads at every k-step, and only other resident blocks hide that wait), each
-// with at least 128 values of k, at most 1,024 slices. A function of the shape alone, so the result
-// is deterministic and the same on every GPU. (Capped at 64 slices of 256 blocks in all, experiment
+// is long; then enough for about 792 blocks (two full waves of an H100's 132 SMs at the 3 blocks per
+// SM of the small tiles: a block waits on its global loads at every k-step, and only other
+// resident blocks hide that wait), each with at least 128 values of k, at most 1,024 slices. A
+// function of the shape alone, so the result is deterministic and the same on every GPU. (Capped at 64 slices of 256 blocks in all, experiment
 // 3's first weight gradient, 16 x 75 outputs over 492,032 pixels, gave each of 128 blocks 480
 // k-steps of 16, one after another.)
-inline constexpr int64_t kSplitKBlocks = 1024, kMaxSlices = 1024;
+inline constexpr int64_t kSplitKBlocks = 2 * 3 * 132, kMaxSlices = 1024;
 inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
   const TileShape t = tile_shape(M, N, plain_matrices);
   const int tile_m = kThreadsPerSide * t.i, tile_n = kThreadsPerSide * t.j;
@@ -225,7 +227,8 @@ void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA&
                   const GemmOutput& out) {
   constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
   const dim3 grid((M + kTileM - 1) / kTileM, (N + kTileN - 1) / kTileN, slices);
-  if (grid.y > 65535) throw std::invalid_argument("tiled GEMM: N = " + std::to_string(N) + " needs more than 65535 tiles");
+  if (grid.y > 65535)
+    throw std::invalid_argument("tiled GEMM: N = " + std::to_string(N) + " needs more than 65535 tiles");
   tiled_gemm_kernel<kI, kJ><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, out);
   CXR_CUDA_CHECK_LAST();
 }
