@@ -204,9 +204,9 @@ inline constexpr bool kPlainMatrix<MatrixOperand<kAlongK>> = true;
 // is long; then enough for about 792 blocks (two full waves of an H100's 132 SMs at the 3 blocks per
 // SM of the small tiles: a block waits on its global loads at every k-step, and only other
 // resident blocks hide that wait), each with at least 128 values of k, at most 1,024 slices. A
-// function of the shape alone, so the result is deterministic and the same on every GPU. (Capped at 64 slices of 256 blocks in all, experiment
-// 3's first weight gradient, 16 x 75 outputs over 492,032 pixels, gave each of 128 blocks 480
-// k-steps of 16, one after another.)
+// function of the shape alone, so the result is deterministic and the same on every GPU. (Capped at
+// 64 slices of 256 blocks in all, experiment 3's first weight gradient, 16 x 75 outputs over 492,032
+// pixels, gave each of 128 blocks 480 k-steps of 16, one after another.)
 inline constexpr int64_t kSplitKBlocks = 2 * 3 * 132, kMaxSlices = 1024;
 inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
   const TileShape t = tile_shape(M, N, plain_matrices);
