@@ -89,6 +89,13 @@ inline int64_t ulp_distance(float a, float b) {
   return d < 0 ? -d : d;
 }
 
+// CXR_TEST_SMALL=1: tools/gpu-check sets it under compute-sanitizer, which slows kernels a hundredfold
+// (racecheck more): tests then run their smallest cases only.
+inline bool small_test_run() {
+  const char* small = std::getenv("CXR_TEST_SMALL");
+  return small != nullptr && std::string(small) == "1";
+}
+
 // Sizes that catch tail and grid-stride bugs: empty, smaller than a quad, around a block (256 threads
 // x 4 floats), not a multiple of anything, and large enough that threads loop. CXR_TEST_SMALL=1 (set
 // by tools/gpu-check under compute-sanitizer, which slows kernels a hundredfold) stops at 65543.
@@ -96,8 +103,7 @@ inline const std::vector<int64_t>& parity_sizes() {
   static const std::vector<int64_t> sizes = [] {
     std::vector<int64_t> all = {0, 1, 3, 4, 5, 255, 256, 257, 1023, 1024, 1025, 4099, 65543,
                                 1083392, (int64_t{1} << 22) + 3};
-    const char* small = std::getenv("CXR_TEST_SMALL");
-    if (small != nullptr && std::string(small) == "1") all.resize(13);
+    if (small_test_run()) all.resize(13);
     return all;
   }();
   return sizes;

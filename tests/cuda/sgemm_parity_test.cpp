@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "kernels/dense.h"
 #include "tests/cuda/parity.h"
@@ -37,7 +38,9 @@ std::vector<float> device_sgemm(bool trans_a, bool trans_b, const Product& p, co
 
 TEST_F(SgemmParity, LargeProductsMatchTheCpuInEveryLayout) {
   uint32_t seed = 300;
-  for (const Product p : {Product{1540, 1284, 36}, {2048, 2048, 260}, {1412, 1536, 4}})
+  std::vector<Product> products = {{1540, 1284, 36}, {1412, 1536, 4}, {2048, 2048, 260}};
+  if (small_test_run()) products.resize(2);  // under compute-sanitizer
+  for (const Product p : products)
     for (bool trans_a : {false, true})
       for (bool trans_b : {false, true})
         for (float beta : {0.0f, 1.0f}) {
@@ -68,9 +71,12 @@ TEST_F(SgemmParity, BigKernelAndGeneralKernelGiveTheSameBits) {
   const auto a = random_floats(static_cast<int64_t>(p.M) * p.K, 400);
   const auto b = random_floats(static_cast<int64_t>(p.K) * p.N, 401);
   const auto c = random_floats(static_cast<int64_t>(p.M) * p.N, 402);
+  // Under compute-sanitizer (racecheck instruments every shared-memory access): one layout.
+  const bool small = small_test_run();
   for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, {0.3f, 0.7f}})
     for (bool trans_a : {false, true})
       for (bool trans_b : {false, true}) {
+        if (small && (trans_a || trans_b || beta == 0.0f)) continue;
         SCOPED_TRACE(::testing::Message() << (trans_a ? "A^T " : "A ") << (trans_b ? "B^T" : "B") << " alpha " << alpha
                                           << " beta " << beta);
         const std::vector<float> big = device_sgemm(trans_a, trans_b, p, a, b, c, alpha, beta, 0, 0);
