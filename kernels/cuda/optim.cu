@@ -102,7 +102,8 @@ void adam_update_multi(const AdamTensor* tensors, int count, const AdamParams& p
       launch.tensors[i] = tensors[first + i];
       launch.first_block[i] = static_cast<int>(blocks);
       blocks += (launch.tensors[i].n + kAdamChunk - 1) / kAdamChunk;
-      if (blocks > INT32_MAX) throw std::invalid_argument("adam: more than 2^31 - 1 blocks of parameters in one launch");
+      if (blocks > INT32_MAX)
+        throw std::invalid_argument("adam: more than 2^31 - 1 blocks of parameters in one launch");
     }
     if (blocks == 0) continue;
     adam_multi_kernel<<<static_cast<unsigned>(blocks), detail::kBlockThreads, 0, stream()>>>(launch, k);
