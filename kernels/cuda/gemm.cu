@@ -92,7 +92,13 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
 }
 
 void dense_forward(int B, int in, int out, const float* x, const float* w, const float* bias_or_null, float* y) {
-  if (bias_or_null) detail::fill_rows(B, out, bias_or_null, y);
+  if (bias_or_null && !detail::big_sgemm_fits(false, false, B, out, in, x, w, y)) {
+    // The bias added as each output is written, as the convolution does: no pass that fills y first.
+    detail::launch_tiled_gemm(B, out, in, detail::MatrixA<false>{x, in}, detail::MatrixB<false>{w, out}, 1.0f, 0.0f,
+                              y, bias_or_null);
+    return;
+  }
+  if (bias_or_null) detail::fill_rows(B, out, bias_or_null, y);  // big_sgemm.cuh has no bias step
   sgemm(false, false, B, out, in, 1.0f, x, w, bias_or_null ? 1.0f : 0.0f, y);
 }
 

@@ -87,6 +87,22 @@ TEST(EmulatedCuda, BigSgemmMatchesTheCpuInEveryLayout) {
   EXPECT_FALSE(cuda::detail::big_sgemm_fits(false, false, 1540, 1284, 37, probe.data(), probe.data(), probe.data()));
 }
 
+// Dense forward with and without a bias (the bias added in the GEMM's output step), split-K included.
+TEST(EmulatedCuda, DenseForwardMatchesTheCpu) {
+  for (const GemmShape g : {GemmShape{32, 64, 1024}, {5, 3, 37}, {32, 1, 1024}, {7, 130, 70}})
+    for (bool with_bias : {false, true}) {
+      const std::string what = "dense " + std::to_string(g.M) + "x" + std::to_string(g.K) + "x" + std::to_string(g.N) +
+                               (with_bias ? " with bias" : "");
+      const auto x = small_integers(static_cast<size_t>(g.M) * g.K, 8);
+      const auto w = small_integers(static_cast<size_t>(g.K) * g.N, 9);
+      const auto bias = small_integers(static_cast<size_t>(g.N), 10);
+      std::vector<float> want(static_cast<size_t>(g.M) * g.N), got(want.size(), 1e30f);  // unwritten shows
+      cpu::dense_forward(g.M, g.K, g.N, x.data(), w.data(), with_bias ? bias.data() : nullptr, want.data());
+      cuda::dense_forward(g.M, g.K, g.N, x.data(), w.data(), with_bias ? bias.data() : nullptr, got.data());
+      expect_equal(want, got, what);
+    }
+}
+
 // Forward, input, weight and bias gradients: experiment 1's layer types, ResNet's 1x1 stride-2
 // shortcut and 3x3 'same', strides above the filter, 7x7, and weight gradients split over K.
 TEST(EmulatedCuda, ConvolutionMatchesTheCpu) {
