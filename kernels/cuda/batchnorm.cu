@@ -217,12 +217,10 @@ __global__ void channel_map_kernel(Index items, int C, const float* a, const flo
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }  // nullptr counts as aligned
-
 // Queues out = op(a, b, channel) over count = M * C elements; a or b may be null (then unread).
 template <class Op>
 void launch_channel_map(int64_t count, int C, const float* a, const float* b, float* out, Op op) {
-  const bool vectorized = C % 4 == 0 && aligned16(a) && aligned16(b) && aligned16(out);
+  const bool vectorized = C % 4 == 0 && detail::aligned16(a) && detail::aligned16(b) && detail::aligned16(out);
   const int64_t items = vectorized ? count / 4 : count;
   const int blocks = detail::grid_size(items);
   if (count <= INT32_MAX) {

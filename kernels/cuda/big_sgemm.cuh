@@ -29,6 +29,7 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/gemm_output.cuh"
+#include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 
 namespace cxr::kernels::cuda::detail {
@@ -152,13 +153,12 @@ __global__ void __launch_bounds__(kBigThreads, 2)
 // float4s, and at least one 128 x 128 tile per SM of an H100 (132), so no SM idles for its sake.
 inline bool big_sgemm_fits(bool trans_a, bool trans_b, int M, int N, int K, const float* A, const float* B,
                            const float* C) {
-  const auto aligned = [](const float* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
   const int64_t tiles_m = (static_cast<int64_t>(M) + kBigTile - 1) / kBigTile;
   const int64_t tiles_n = (static_cast<int64_t>(N) + kBigTile - 1) / kBigTile;
   const bool indices_fit = M <= INT32_MAX - kBigTile && N <= INT32_MAX - kBigTile;  // a tile's last row in int
   return indices_fit && tiles_m * tiles_n >= 132 && tiles_n <= 65535 && lda % 4 == 0 && ldb % 4 == 0 && N % 4 == 0 &&
-         aligned(A) && aligned(B) && aligned(C);
+         aligned16(A) && aligned16(B) && aligned16(C);
 }
 
 template <bool kTransA, bool kTransB>

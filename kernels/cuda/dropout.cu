@@ -59,7 +59,7 @@ void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream_id, const 
   const float scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(rate)));
   const auto threshold = static_cast<int32_t>(std::ceil(rate * 16777216.0f));
   const int64_t quads = (n + 3) / 4;
-  const bool vectorized = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  const bool vectorized = detail::aligned16(x) && detail::aligned16(y);
   dropout_kernel<<<detail::grid_size(quads), detail::kBlockThreads, 0, stream()>>>(n, scale, threshold, seed,
                                                                                    stream_id, x, y, vectorized);
   CXR_CUDA_CHECK_LAST();

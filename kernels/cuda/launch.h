@@ -13,4 +13,8 @@ inline constexpr int kBlockThreads = 256;
 // then loops). At least 1.
 int grid_size(int64_t items, int block_threads = kBlockThreads);
 
+// Whether a kernel may move float4s through p: 16-byte aligned (whole tensors from device_alloc
+// always are; views at an offset may not be). nullptr counts as aligned.
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 }  // namespace cxr::kernels::cuda::detail

@@ -55,8 +55,6 @@ __global__ void map_kernel(int64_t n, const float* a, const float* b, float* y, 
     y[i] = op(load_input<(kInputs >= 1)>(a, i), load_input<(kInputs >= 2)>(b, i));
 }
 
-inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }  // nullptr counts as aligned
-
 // Queues y = op(a, b) on stream(); does nothing for n <= 0.
 template <int kInputs, class Op>
 void launch_map(int64_t n, const float* a, const float* b, float* y, Op op) {

@@ -7,6 +7,7 @@
 // float4 or one by one, so the same input gives the same bits on any GPU. Small inputs (one block)
 // skip pass 2.
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/elementwise.h"
 
@@ -80,7 +81,7 @@ void sum(int64_t n, const float* x, float* out) {
   if (n < 0) n = 0;  // an empty sum, like the CPU loop
   const int64_t wanted = (n + kSumThreads * kElementsPerThread - 1) / (kSumThreads * kElementsPerThread);
   const int blocks = static_cast<int>(wanted < 1 ? 1 : (wanted > kMaxSumBlocks ? kMaxSumBlocks : wanted));
-  const bool vectorized = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  const bool vectorized = detail::aligned16(x);
   const cudaStream_t s = stream();
   if (blocks == 1) {
     sum_pass1<<<1, kSumThreads, 0, s>>>(n, x, vectorized, nullptr, out);

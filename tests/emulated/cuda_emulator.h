@@ -155,5 +155,6 @@ inline constexpr int kBlockThreads = 256;
 inline int grid_size(int64_t items, int block_threads = kBlockThreads) {
   return static_cast<int>(std::clamp<int64_t>((items + block_threads - 1) / block_threads, 1, 3));
 }
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 }  // namespace detail
 }  // namespace cxr::kernels::cuda
