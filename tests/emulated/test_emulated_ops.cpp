@@ -176,10 +176,11 @@ TEST(EmulatedCuda, LossesAndOptimizersMatchTheCpu) {
 }
 
 // The fused Adam spreads its blocks over the tensors by size: empty tensors (first, between and
-// last), tensors shorter than, equal to and past a block's chunk of 1,024, and more tensors than
-// one launch holds (80), each updated bit for bit as the CPU does.
+// last), tensors shorter than, equal to and past a block's chunk of 2,048, on 16-byte boundaries
+// (float4s; 5003 over three blocks, ending in a partial float4) and off them (single floats), and
+// more tensors than one launch holds (80), each updated bit for bit as the CPU does.
 TEST(EmulatedCuda, MultiTensorAdamUpdatesEveryTensorLikeTheCpu) {
-  std::vector<int64_t> sizes = {0, 1, 1023, 0, 1024, 1025, 3000};
+  std::vector<int64_t> sizes = {0, 1, 1023, 0, 1024, 5003, 1025, 3000};
   for (int i = 0; i < 80; ++i) sizes.push_back(i % 7 == 0 ? 0 : 3 + 37 * i % 200);
   sizes.push_back(0);
   int64_t total = 0;
