@@ -41,9 +41,11 @@ def launches(path):
             if record[0] == "Benchmark":
                 header = {name: i for i, name in enumerate(record)}
                 continue
-            if header is None or len(record) < len(header):
+            if header is None:
                 continue
-            get = lambda name: record[header[name]] if name in header else ""
+            # Metric rows end at "Metric Value": ncu leaves out the empty rule columns after it
+            # (17 fields against the header's 21, ncu 2025.3 on an H100).
+            get = lambda name: record[header[name]] if header.get(name, len(record)) < len(record) else ""
             key = (get("Benchmark"), get("ID"))
             if key not in rows:
                 rows[key] = (get("Kernel Name"), get("Grid Size"), get("Block Size"), {})

@@ -13,8 +13,11 @@ spec = importlib.util.spec_from_file_location("ncu_summary", os.path.join(HERE, 
 ncu_summary = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ncu_summary)
 
+# As ncu 2025.3 writes it (H100, 2026-11-26): the header has five rule columns after "Metric Value"
+# that the metric rows leave out (17 fields against 21).
 HEADER = ('"Benchmark","ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream","Block Size",'
-          '"Grid Size","Device","CC","Section Name","Metric Name","Metric Unit","Metric Value"')
+          '"Grid Size","Device","CC","Section Name","Metric Name","Metric Unit","Metric Value","Rule Name",'
+          '"Rule Type","Rule Description","Estimated Speedup Type","Estimated Speedup"')
 
 
 def rows(bench, kid, kernel, grid, block, metrics):
@@ -22,14 +25,20 @@ def rows(bench, kid, kernel, grid, block, metrics):
             for name, unit, value in metrics]
 
 
+def rule(bench, kid, kernel, grid, block):  # a rule's advice: all 21 fields, no metric
+    return (f'"{bench}","{kid}","1","bench_cuda","h","{kernel}","1","7","{block}","{grid}","0","9.0","Occupancy","","",'
+            '"","TheoreticalOccupancy","OPT","Limited by registers.","local","75"')
+
+
 class SummaryTest(unittest.TestCase):
     def test_one_line_per_launch_with_its_metrics(self):
         lines = [HEADER]
         lines += rows("cuda/sgemm/custom/n4096/", "0", "tiled_gemm_kernel", "(32, 32, 1)", "(256, 1, 1)", [
-            ("Duration", "msecond", "3.50"), ("Compute (SM) Throughput", "%", "71.25"),
+            ("Duration", "nsecond", "3,500,000"), ("Compute (SM) Throughput", "%", "71.25"),
             ("Memory Throughput", "%", "40.10"), ("DRAM Throughput", "%", "12.00"),
             ("Registers Per Thread", "register/thread", "128"), ("Theoretical Occupancy", "%", "25"),
             ("Achieved Occupancy", "%", "24.61")])
+        lines.append(rule("cuda/sgemm/custom/n4096/", "0", "tiled_gemm_kernel", "(32, 32, 1)", "(256, 1, 1)"))
         lines.append(HEADER)  # the next benchmark's ncu run
         lines += rows("cuda/relu_forward/custom/n16M/", "0", "map_kernel", "(1056, 1, 1)", "(256, 1, 1)", [
             ("Duration", "us", "39.9"), ("Memory Throughput", "%", "88.0"), ("Registers Per Thread", "", "16")])
