@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <string>
@@ -18,6 +19,7 @@
 #include "benchmarks/common/shapes.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/elementwise.h"
 
 namespace cxr::bench {
 
@@ -54,19 +56,35 @@ class DeviceBuffer {
   float* ptr_;
 };
 
-// Writes a buffer twice the L2's size, so the timed launch finds none of its inputs in L2 (as in a
-// training step, where the previous layer's other tensors have been through it).
+// Evicts L2 before a timed launch, so that it finds none of its inputs there (as in a training step,
+// where the previous layer's other tensors have been through it). The flush reads a buffer twice the
+// L2's size (kernels::cuda::sum), so L2 is left holding clean lines: the timed launch pays for its own
+// bytes only. The first flush wrote the buffer instead (a memset, as nvbench and Triton's do_bench
+// do), which leaves L2 full of dirty lines that the timed launch then had to write back: on an H100
+// (2026-11-26) that added 8 us to relu over 16M floats (51.3 us against Nsight Compute's 43.0) and
+// 4 us to experiment 3's Adam step (14.1 against 9.8). CXR_BENCH_FLUSH=write brings the old flush
+// back, to compare with earlier runs.
 inline void flush_l2() {
-  static void* buffer = nullptr;
-  static size_t bytes = 0;
+  static float* buffer = nullptr;
+  static float* total = nullptr;
+  static size_t floats = 0;
+  static const bool write_flush = [] {
+    const char* mode = std::getenv("CXR_BENCH_FLUSH");
+    return mode != nullptr && std::string(mode) == "write";
+  }();
   if (!buffer) {
     int device = 0, l2 = 0;
     CXR_CUDA_CHECK(cudaGetDevice(&device));
     CXR_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
-    bytes = std::max<size_t>(2 * static_cast<size_t>(l2), size_t{64} << 20);
-    buffer = kernels::cuda::device_alloc(bytes, "L2 flush buffer");  // kept for the process
+    floats = std::max<size_t>(2 * static_cast<size_t>(l2), size_t{64} << 20) / sizeof(float);
+    buffer = static_cast<float*>(kernels::cuda::device_alloc(floats * sizeof(float), "L2 flush buffer"));  // kept
+    total = static_cast<float*>(kernels::cuda::device_alloc(sizeof(float), "L2 flush sum"));
+    CXR_CUDA_CHECK(cudaMemsetAsync(buffer, 0, floats * sizeof(float), kernels::cuda::stream()));
   }
-  CXR_CUDA_CHECK(cudaMemsetAsync(buffer, 0, bytes, kernels::cuda::stream()));
+  if (write_flush)
+    CXR_CUDA_CHECK(cudaMemsetAsync(buffer, 0, floats * sizeof(float), kernels::cuda::stream()));
+  else
+    kernels::cuda::sum(static_cast<int64_t>(floats), buffer, total);
 }
 
 // Times `launch` (work queued on kernels::cuda::stream()): one untimed warm-up (module load, cuDNN
