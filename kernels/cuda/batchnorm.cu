@@ -1,67 +1,44 @@
 // CUDA batch normalisation (kernels/batchnorm.h), over the last axis of x[M][C].
 //
-// Per-channel statistics are sums over M rows, in double. The rows are cut into chunks, a number
-// that depends on M alone (never on the GPU), and the grid is (channel groups) x (chunks): each block
-// writes one partial per channel of its group, and a finalising kernel adds a channel's partials in a
-// fixed order. So the result is deterministic and the same on any GPU, and a layer of few channels
-// still spreads over every SM (the first version gave each group of 32 channels one block: experiment
-// 3's first batch norm, 16 channels over 492,032 rows, ran on one SM at 1% of the bandwidth, measured
-// on an H200). The elementwise passes use __fmul_rn/__fadd_rn (and __dmul_rn for the per-channel
-// factors), which nvcc never fuses into an FMA, so each element is computed exactly as the CPU
-// computes it (from statistics that differ from the CPU's only in the order their double sums were
-// added).
-#include <algorithm>
+// Per-channel statistics are sums over M rows, in double, by kernels/cuda/channel_sums.cuh:
+// deterministic, the same on any GPU. Training takes one pass over x for the statistics (shifted
+// sums, below) and one to normalise; the backward pass one for its two sums and one for dx. The
+// elementwise passes use __fmul_rn/__fadd_rn (and __dmul_rn for the per-channel factors), which
+// nvcc never fuses into an FMA, so each element is computed exactly as the CPU computes it (from
+// statistics that differ from the CPU's only in the order and the way their double sums were added).
 #include <cstdint>
 
 #include "kernels/batchnorm.h"
+#include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/scratch.cuh"
 
 namespace cxr::kernels::cuda {
 namespace {
 
-// Partial-sum blocks are 32 lanes x kWarps warps. A lane serves one channel of the block's group;
-// when C divides 32 (C = 1, 2, 4, 8, 16) the group is all C channels and each warp covers 32 / C
-// rows at a time, so no lane idles.
-constexpr int kWarps = 8;
-constexpr int kMaxChunks = 1024;          // at most ~8 blocks per SM of an H100, per channel group
-constexpr int64_t kMinRowsPerChunk = 64;  // below that, a block's set-up outweighs its rows
+using detail::ChunkPlan;
+using detail::chunk_total;
+using detail::kFinalizeThreads;
 
-struct ChunkPlan {
-  int width;           // channels per block: C when C divides 32, else 32
-  int channel_blocks;  // ceil(C / width)
-  int chunks;          // row chunks, from M alone
-  int64_t rows_per_chunk;
-};
-
-ChunkPlan plan_chunks(int64_t M, int C) {
-  ChunkPlan plan{};
-  plan.width = C < 32 && 32 % C == 0 ? C : 32;
-  plan.channel_blocks = (C + plan.width - 1) / plan.width;
-  const int64_t by_rows = (M + kMinRowsPerChunk - 1) / kMinRowsPerChunk;
-  const int64_t wanted = std::min<int64_t>(kMaxChunks, std::max<int64_t>(1, by_rows));
-  plan.rows_per_chunk = (M + wanted - 1) / wanted;
-  plan.chunks = static_cast<int>((M + plan.rows_per_chunk - 1) / plan.rows_per_chunk);
-  return plan;
-}
-
-// What a partial-sum pass adds per element, into two accumulators. begin(c) caches the thread's
-// per-channel constants (a lane keeps one channel for the whole pass).
-struct SumOfX {
+// The Terms of channel_sums.cuh's passes.
+//
+// Training statistics in one pass: sums of d = x - K and of d * d, K being the channel's value in
+// row 0. Then mean = K + sum(d) / M and var = sum(d * d) / M - (sum(d) / M)^2. The shift keeps the
+// subtraction from cancelling: its relative error is about 2^-53 * (1 + (mean - K)^2 / var), where
+// unshifted sums of x and x * x would lose (mean^2 / var) times that. The CPU takes two passes (the
+// mean, then squared deviations); one pass saves a read of x and two launches.
+struct ShiftedSums {
+  using Loaded = float;
   const float* x;
-  __device__ void begin(int) {}
-  __device__ void add(int64_t i, double& a, double&) const { a += x[i]; }
-};
-
-struct SumOfSquaredDeviations {  // the second pass over x, once the mean is known: no cancellation
-  const float* x;
-  const double* mean;
-  double mu = 0.0;
-  __device__ void begin(int c) { mu = mean[c]; }
-  __device__ void add(int64_t i, double& a, double&) const {
-    const double d = __dsub_rn(x[i], mu);
-    a = __dadd_rn(a, __dmul_rn(d, d));  // no FMA, like the CPU's loop
+  double shift = 0.0;
+  __device__ void begin(int c) { shift = x[c]; }
+  __device__ float load(int64_t i) const { return x[i]; }
+  __device__ void add(float v, double& sum_d, double& sum_d2) const {
+    const double d = __dsub_rn(v, shift);
+    sum_d = __dadd_rn(sum_d, d);
+    sum_d2 = __dadd_rn(sum_d2, __dmul_rn(d, d));  // no FMA: the same sums on every build
   }
 };
 
@@ -72,6 +49,7 @@ __device__ double inverse_std(const float* var, float epsilon, int c) {
 }
 
 struct GradientSums {
+  using Loaded = float2;  // (x, dy)
   const float* x;
   const float* dy;
   const float* mean;
@@ -83,87 +61,32 @@ struct GradientSums {
     mu = mean[c];
     inv = inv_std_or_null ? static_cast<double>(inv_std_or_null[c]) : inverse_std(var_or_null, epsilon, c);
   }
-  __device__ void add(int64_t i, double& sum_dy, double& sum_dy_xhat) const {
-    const double g = dy[i];
-    sum_dy += g;
-    sum_dy_xhat += __dmul_rn(__dmul_rn(g, __dsub_rn(x[i], mu)), inv);
+  __device__ float2 load(int64_t i) const { return make_float2(x[i], dy[i]); }
+  __device__ void add(float2 v, double& sum_dy, double& sum_dy_xhat) const {
+    const double g = v.y;
+    sum_dy = __dadd_rn(sum_dy, g);
+    sum_dy_xhat = __dadd_rn(sum_dy_xhat, __dmul_rn(__dmul_rn(g, __dsub_rn(v.x, mu)), inv));
   }
 };
 
-// partials[k * C + c] and partials[chunks * C + k * C + c]: chunk k's two sums for channel c. Block
-// (g, k) covers channel group g and chunk k; every lane's rows and every addition's order are fixed.
-template <class Terms>
-__global__ void channel_partials_kernel(int64_t M, int C, ChunkPlan plan, Terms terms, double* partials) {
-  __shared__ double warp_a[kWarps][32], warp_b[kWarps][32];
-  const int lane = threadIdx.x, width = plan.width;
-  const int c = blockIdx.x * width + lane % width;
-  const int rows_per_warp = 32 / width;
-  const int walker = threadIdx.y * rows_per_warp + lane / width, walkers = kWarps * rows_per_warp;
-  const int64_t first = static_cast<int64_t>(blockIdx.y) * plan.rows_per_chunk;
-  const int64_t end = first + plan.rows_per_chunk < M ? first + plan.rows_per_chunk : M;
-  double a = 0.0, b = 0.0;
-  if (c < C) {
-    terms.begin(c);
-    for (int64_t m = first + walker; m < end; m += walkers) terms.add(m * C + c, a, b);
-  }
-  // Lanes l and l ^ offset hold the same channel when offset >= width (both powers of two).
-  for (int offset = 16; offset >= width; offset /= 2) {
-    a += __shfl_xor_sync(0xffffffffu, a, offset);
-    b += __shfl_xor_sync(0xffffffffu, b, offset);
-  }
-  if (lane < width) {
-    warp_a[threadIdx.y][lane] = a;
-    warp_b[threadIdx.y][lane] = b;
-  }
-  __syncthreads();
-  if (threadIdx.y == 0 && lane < width && c < C) {
-    double total_a = 0.0, total_b = 0.0;
-    for (int w = 0; w < kWarps; ++w) {
-      total_a += warp_a[w][lane];
-      total_b += warp_b[w][lane];
-    }
-    const int64_t at = static_cast<int64_t>(blockIdx.y) * C + c;
-    partials[at] = total_a;
-    partials[static_cast<int64_t>(plan.chunks) * C + at] = total_b;
-  }
-}
+// Finalising kernels: one block of kFinalizeThreads per channel.
 
-template <class Terms>
-void launch_partials(int64_t M, int C, const ChunkPlan& plan, const Terms& terms, double* partials) {
-  channel_partials_kernel<<<dim3(plan.channel_blocks, plan.chunks), dim3(32, kWarps), 0, stream()>>>(M, C, plan, terms,
-                                                                                                  partials);
-  CXR_CUDA_CHECK_LAST();
-}
-
-// The total of channel c's partials (which = 0: the first sums, 1: the second), valid in every lane
-// of the warp that calls it: lane l adds chunks l, l + 32, ..., then a fixed shuffle tree.
-__device__ double chunk_total(const double* partials, int chunks, int C, int c, int which) {
-  const double* p = partials + static_cast<int64_t>(which) * chunks * C;
-  double total = 0.0;
-  for (int k = threadIdx.x; k < chunks; k += 32) total += p[static_cast<int64_t>(k) * C + c];
-  for (int offset = 16; offset > 0; offset /= 2) total += __shfl_xor_sync(0xffffffffu, total, offset);
-  return total;
-}
-
-// Finalising kernels: one warp (block) per channel.
-__global__ void finalize_mean_kernel(int64_t M, int C, int chunks, const double* partials, double* stats) {
+// Saves mean, inverse std and variance in float, and stats[c] = mean, stats[C + c] = inv_std in
+// double for the normalising pass.
+__global__ void finalize_moments_kernel(int64_t M, int C, int chunks, const float* x, const double* partials,
+                                        float epsilon, float* save_mean, float* save_inv_std, float* save_var,
+                                        double* stats) {
   const int c = blockIdx.x;
-  const double mean = chunk_total(partials, chunks, C, c, 0) / static_cast<double>(M);
-  if (threadIdx.x == 0) stats[c] = mean;
-}
-
-// stats[c] = mean, stats[C + c] = inv_std, in double for the normalising pass.
-__global__ void finalize_variance_kernel(int64_t M, int C, int chunks, const double* partials, float epsilon,
-                                         float* save_mean, float* save_inv_std, float* save_var, double* stats) {
-  const int c = blockIdx.x;
-  const double var = chunk_total(partials, chunks, C, c, 0) / static_cast<double>(M);
-  if (threadIdx.x == 0) {
-    const double mean = stats[c], inv = 1.0 / sqrt(var + epsilon);
-    save_mean[c] = static_cast<float>(mean);
-    save_inv_std[c] = static_cast<float>(inv);
-    save_var[c] = static_cast<float>(var);
-    stats[C + c] = inv;
-  }
+  const double sum_d = chunk_total(partials, chunks, C, c, 0), sum_d2 = chunk_total(partials, chunks, C, c, 1);
+  if (threadIdx.x != 0) return;
+  const double count = static_cast<double>(M), d_mean = sum_d / count;
+  const double var = fmax(0.0, __dsub_rn(sum_d2 / count, __dmul_rn(d_mean, d_mean)));  // >= 0 despite rounding
+  const double mean = __dadd_rn(static_cast<double>(x[c]), d_mean), inv = 1.0 / sqrt(var + epsilon);
+  save_mean[c] = static_cast<float>(mean);
+  save_inv_std[c] = static_cast<float>(inv);
+  save_var[c] = static_cast<float>(var);
+  stats[c] = mean;
+  stats[C + c] = inv;
 }
 
 // Writes dbeta/dgamma (when not null) and sums[c] = sum_dy / M, sums[C + c] = sum_dy_xhat / M.
@@ -199,21 +122,42 @@ __device__ __forceinline__ void load_values(const float* p, uint64_t i, float (&
   }
 }
 
+// out[i .. i + V) = op of the loaded values; c is the channel of element i.
+template <class Index, int V, class Op>
+__device__ __forceinline__ void store_values(float* out, Index i, const float (&av)[V], const float (&bv)[V],
+                                             const Op& op, int C) {
+  const int c = static_cast<int>(i % static_cast<Index>(C));
+  float r[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j) r[j] = op(av[j], bv[j], c + j);
+  if constexpr (V == 4)
+    *reinterpret_cast<float4*>(out + i) = make_float4(r[0], r[1], r[2], r[3]);
+  else
+    out[i] = r[0];
+}
+
+// Two grid-stride rounds at a time, both loaded before either is stored (out may be a or b, so the
+// compiler may not hoist the second round's loads itself): twice the bytes in flight per thread, as
+// kernels/cuda/map.cuh does.
 template <class Index, int V, class Op>
 __global__ void channel_map_kernel(Index items, int C, const float* a, const float* b, float* out, Op op) {
   const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
-  for (Index q = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; q < items; q += stride) {
-    const Index i = q * V;
-    const int c = static_cast<int>(i % static_cast<Index>(C));
-    float av[V], bv[V], r[V];
-    load_values<V>(a, i, av);
-    load_values<V>(b, i, bv);
-#pragma unroll
-    for (int j = 0; j < V; ++j) r[j] = op(av[j], bv[j], c + j);
-    if constexpr (V == 4)
-      *reinterpret_cast<float4*>(out + i) = make_float4(r[0], r[1], r[2], r[3]);
-    else
-      out[i] = r[0];
+  Index q = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (; q + stride < items; q += 2 * stride) {
+    const Index i0 = q * V, i1 = (q + stride) * V;
+    float a0[V], b0[V], a1[V], b1[V];
+    load_values<V>(a, i0, a0);
+    load_values<V>(b, i0, b0);
+    load_values<V>(a, i1, a1);
+    load_values<V>(b, i1, b1);
+    store_values<Index, V>(out, i0, a0, b0, op, C);
+    store_values<Index, V>(out, i1, a1, b1, op, C);
+  }
+  if (q < items) {
+    float a0[V], b0[V];
+    load_values<V>(a, q * V, a0);
+    load_values<V>(b, q * V, b0);
+    store_values<Index, V>(out, q * V, a0, b0, op, C);
   }
 }
 
@@ -290,36 +234,20 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
       __dadd_rn(__dmul_rn(keep, moving_var[c]), __dmul_rn(take, __dmul_rn(batch_var[c], bessel))));
 }
 
-// Device scratch of doubles; back to the cache when the kernels that use it are queued.
-struct Scratch {
-  double* ptr;
-  explicit Scratch(int64_t doubles)
-      : ptr(static_cast<double*>(device_alloc(sizeof(double) * static_cast<size_t>(doubles), "batchnorm sums"))) {}
-  ~Scratch() { device_free(ptr); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
-
-// Two partial sums per chunk and channel.
-int64_t partial_doubles(const ChunkPlan& plan, int C) { return 2 * static_cast<int64_t>(plan.chunks) * C; }
-
 }  // namespace
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
   if (M <= 0 || C <= 0) return;
-  const ChunkPlan plan = plan_chunks(M, C);
-  Scratch partials(partial_doubles(plan, C)), stats(2 * static_cast<int64_t>(C));
-  // Two passes like the CPU (mean, then squared deviations): no E[x^2] - E[x]^2 cancellation.
-  launch_partials(M, C, plan, SumOfX{x}, partials.ptr);
-  finalize_mean_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, stats.ptr);
-  CXR_CUDA_CHECK_LAST();
-  launch_partials(M, C, plan, SumOfSquaredDeviations{x, stats.ptr}, partials.ptr);
-  finalize_variance_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, epsilon, save_mean, save_inv_std,
-                                                   save_var, stats.ptr);
+  const ChunkPlan plan = detail::plan_chunks(M, C);
+  const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
+      stats(2 * static_cast<int64_t>(C), "batch norm statistics");
+  detail::launch_channel_partials(M, C, plan, ShiftedSums{x}, partials.get());
+  finalize_moments_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, x, partials.get(), epsilon,
+                                                               save_mean, save_inv_std, save_var, stats.get());
   CXR_CUDA_CHECK_LAST();
   const int64_t count = M * C;
-  launch_channel_map(count, C, x, nullptr, y, Normalize{gamma, beta, stats.ptr, C});
+  launch_channel_map(count, C, x, nullptr, y, Normalize{gamma, beta, stats.get(), C});
 }
 
 void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
@@ -342,13 +270,16 @@ void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* 
 void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
                               const float* save_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta) {
   if (M <= 0 || C <= 0) return;
-  const ChunkPlan plan = plan_chunks(M, C);
-  Scratch partials(partial_doubles(plan, C)), sums(2 * static_cast<int64_t>(C));
-  launch_partials(M, C, plan, GradientSums{x, dy, save_mean, save_inv_std, nullptr, 0.0f}, partials.ptr);
-  finalize_gradient_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, dgamma, dbeta, sums.ptr);
+  const ChunkPlan plan = detail::plan_chunks(M, C);
+  const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
+      sums(2 * static_cast<int64_t>(C), "batch norm gradient sums");
+  detail::launch_channel_partials(M, C, plan, GradientSums{x, dy, save_mean, save_inv_std, nullptr, 0.0f},
+                                  partials.get());
+  finalize_gradient_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, partials.get(), dgamma, dbeta,
+                                                                sums.get());
   CXR_CUDA_CHECK_LAST();
   const int64_t count = M * C;
-  launch_channel_map(count, C, x, dy, dx, TrainInputGradient{gamma, save_mean, save_inv_std, sums.ptr, C});
+  launch_channel_map(count, C, x, dy, dx, TrainInputGradient{gamma, save_mean, save_inv_std, sums.get(), C});
 }
 
 void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
@@ -359,10 +290,12 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
   if (dx_or_null)
     launch_channel_map(count, C, nullptr, dy, dx_or_null, InferenceInputGradient{gamma, moving_var, epsilon});
   if (!dgamma_or_null && !dbeta_or_null) return;
-  const ChunkPlan plan = plan_chunks(M, C);
-  Scratch partials(partial_doubles(plan, C));
-  launch_partials(M, C, plan, GradientSums{x, dy, moving_mean, nullptr, moving_var, epsilon}, partials.ptr);
-  finalize_gradient_kernel<<<C, 32, 0, stream()>>>(M, C, plan.chunks, partials.ptr, dgamma_or_null, dbeta_or_null,
+  const ChunkPlan plan = detail::plan_chunks(M, C);
+  const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums");
+  detail::launch_channel_partials(M, C, plan, GradientSums{x, dy, moving_mean, nullptr, moving_var, epsilon},
+                                  partials.get());
+  finalize_gradient_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, partials.get(), dgamma_or_null,
+                                                                dbeta_or_null,
                                                    nullptr);
   CXR_CUDA_CHECK_LAST();
 }

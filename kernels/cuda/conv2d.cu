@@ -7,11 +7,8 @@
 //            remainders (ph, pw) by the strides, and the taps that reach them,
 //            dx_phase[pixels][C] = sum over (r', s', k) of dy at the output pixel that saw the pixel
 //            through tap (ph + stride_h r', pw + stride_w s'), times w[k][r][s][c].
-//            Stride 1: one phase, written straight into dx. Larger strides: each phase in turn is
-//            computed into a scratch buffer and scattered into dx.
+//            Each phase's GEMM writes its rows straight to their pixels of dx.
 //   The loaders take pixels and taps apart once per row or k-step, not per element.
-#include <algorithm>
-
 #include "kernels/conv2d.h"
 #include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/launch.h"
@@ -20,52 +17,28 @@
 namespace cxr::kernels::cuda {
 namespace {
 
-// dx[n][ih0 + stride_h i][iw0 + stride_w j][c] = phase_dx[(n, i, j)][c].
-__global__ void scatter_phase_kernel(int64_t count, Conv2dShape s, detail::StridePhase phase, const float* phase_dx,
-                                     float* dx) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < count; e += stride) {
-    const int64_t m = e / s.C;
-    const int c = static_cast<int>(e - m * s.C);
-    const int j = static_cast<int>(m % phase.cols);
-    const int64_t t = m / phase.cols;
-    const int i = static_cast<int>(t % phase.rows), n = static_cast<int>(t / phase.rows);
-    const int ih = phase.ih0 + s.stride_h * i, iw = phase.iw0 + s.stride_w * j;
-    dx[((static_cast<int64_t>(n) * s.H + ih) * s.W + iw) * s.C + c] = phase_dx[e];
-  }
-}
-
+// One GEMM per stride phase, each writing its rows straight to their pixels of dx
+// (detail::OutputRows). Stride 1 is one phase of plain rows.
 void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx) {
-  if (s.stride_h == 1 && s.stride_w == 1) {  // one phase: every pixel in order, every tap
-    const detail::StridePhase phase = detail::stride_phase(s, 0, 0);
-    detail::launch_tiled_gemm(phase.pixels(s), s.C, s.R * s.S * s.K, detail::PhaseGradOutput{s, phase, dy},
-                              detail::PhaseWeight{s, phase, w}, 1.0f, 0.0f, dx);
-    return;
-  }
-  // One phase at a time in stream order: each phase's GEMM reuses the buffer after the last scatter.
-  int64_t largest = 0;
-  for (int ph = 0; ph < s.stride_h; ++ph)
-    for (int pw = 0; pw < s.stride_w; ++pw)
-      largest = std::max<int64_t>(largest, detail::stride_phase(s, ph, pw).pixels(s));
-  float* phase_dx = static_cast<float*>(
-      device_alloc(sizeof(float) * static_cast<size_t>(largest) * s.C, "conv2d input gradient of a stride phase"));
-  struct Release {
-    void* p;
-    ~Release() { device_free(p); }  // stream order makes the reuse safe, also when a check throws
-  } release{phase_dx};
+  const bool strided = s.stride_h > 1 || s.stride_w > 1;
   for (int ph = 0; ph < s.stride_h; ++ph)
     for (int pw = 0; pw < s.stride_w; ++pw) {
       const detail::StridePhase phase = detail::stride_phase(s, ph, pw);
       const int pixels = phase.pixels(s);
       if (pixels == 0) continue;
+      detail::OutputRows rows;  // plain
+      if (strided) {
+        rows.cols = phase.cols;
+        rows.rows = phase.rows;
+        rows.first = (static_cast<int64_t>(phase.ih0) * s.W + phase.iw0) * s.C;
+        rows.image_stride = static_cast<int64_t>(s.H) * s.W * s.C;
+        rows.row_stride = static_cast<int64_t>(s.stride_h) * s.W * s.C;
+        rows.col_stride = static_cast<int64_t>(s.stride_w) * s.C;
+      }
       // No taps (a stride above the filter): K' = 0, and the GEMM writes the phase's zeros.
       detail::launch_tiled_gemm(pixels, s.C, phase.taps_r * phase.taps_s * s.K,
                                 detail::PhaseGradOutput{s, phase, dy}, detail::PhaseWeight{s, phase, w}, 1.0f, 0.0f,
-                                phase_dx);
-      const int64_t count = static_cast<int64_t>(pixels) * s.C;
-      scatter_phase_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(count, s, phase,
-                                                                                              phase_dx, dx);
-      CXR_CUDA_CHECK_LAST();
+                                dx, nullptr, rows);
     }
 }
 

@@ -3,7 +3,9 @@
 // and backward on it, and the small helpers the convolution shares
 // (bias rows, column sums, the split-K reduction).
 #include "kernels/cuda/big_sgemm.cuh"
+#include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/scratch.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
 #include "kernels/dense.h"
 
@@ -11,21 +13,18 @@ namespace cxr::kernels::cuda {
 namespace detail {
 namespace {
 
-constexpr int kColumnGroup = 32, kRowThreads = 32;  // column_sums: 32 columns x 32 row-walkers
+// Column sums are channel sums (kernels/cuda/channel_sums.cuh) with one accumulator used.
+struct ColumnTerms {
+  using Loaded = float;
+  const float* x;
+  __device__ void begin(int) {}
+  __device__ float load(int64_t i) const { return x[i]; }
+  __device__ void add(float v, double& sum, double&) const { sum = __dadd_rn(sum, static_cast<double>(v)); }
+};
 
-__global__ void column_sums_kernel(int64_t rows, int cols, const float* x, float* out) {
-  __shared__ double partial[kRowThreads][kColumnGroup + 1];
-  const int c = blockIdx.x * kColumnGroup + threadIdx.x;
-  double acc = 0.0;
-  if (c < cols)
-    for (int64_t r = threadIdx.y; r < rows; r += kRowThreads) acc += x[r * cols + c];
-  partial[threadIdx.y][threadIdx.x] = acc;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < cols) {
-    double total = 0.0;
-    for (int i = 0; i < kRowThreads; ++i) total += partial[i][threadIdx.x];  // fixed order: deterministic
-    out[c] = static_cast<float>(total);
-  }
+__global__ void finalize_column_sums_kernel(int C, int chunks, const double* partials, float* out) {
+  const double total = chunk_total(partials, chunks, C, blockIdx.x, 0);
+  if (threadIdx.x == 0) out[blockIdx.x] = static_cast<float>(total);
 }
 
 __global__ void fill_rows_kernel(int64_t count, int cols, const float* bias, float* y) {
@@ -47,16 +46,19 @@ __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* p
   if (threadIdx.y != 0 || i >= count) return;
   float total = 0.0f;
   for (int g = 0; g < kSliceGroups; ++g) total += group_sums[g][threadIdx.x];
-  out.C[i] = out.value(total, out.C + i, static_cast<int>(i % N));
+  const int64_t m = i / N;
+  const int n = static_cast<int>(i - m * N);
+  float* c = out.C + out.rows.at(static_cast<int>(m), N) + n;
+  *c = out.value(total, c, n);
 }
 
-void* gemm_scratch(size_t bytes) { return device_alloc(bytes, "split-K GEMM partials"); }
-void release_gemm_scratch(void* scratch) { device_free(scratch); }
 
 void column_sums(int64_t rows, int cols, const float* x, float* out) {
   if (cols <= 0) return;
-  const dim3 block(kColumnGroup, kRowThreads);
-  column_sums_kernel<<<(cols + kColumnGroup - 1) / kColumnGroup, block, 0, stream()>>>(rows, cols, x, out);
+  const ChunkPlan plan = plan_chunks(rows, cols);
+  const Scratch<double> partials(partial_doubles(plan, cols), "column sums (a bias gradient)");
+  launch_channel_partials(rows, cols, plan, ColumnTerms{x}, partials.get());
+  finalize_column_sums_kernel<<<cols, kFinalizeThreads, 0, stream()>>>(cols, plan.chunks, partials.get(), out);
   CXR_CUDA_CHECK_LAST();
 }
 

@@ -32,6 +32,7 @@
 #include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/gemm_output.cuh"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/scratch.cuh"
 
 namespace cxr::kernels::cuda::detail {
 
@@ -151,10 +152,11 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
   for (int i = 0; i < kI; ++i) {
     const int m = m0 + micro_offset(kI, ty, i);
     if (m >= M) continue;
+    const int64_t row = out.rows.at(m, N);
 #pragma unroll
     for (int r = 0; r < kJ / kRun; ++r) {
       const int n = n0 + micro_offset(kJ, tx, r * kRun);  // the run's first column
-      const int64_t at = static_cast<int64_t>(m) * N + n;
+      const int64_t at = row + n;
       if (whole_runs) {
         if (n >= N) continue;  // N % kRun == 0: the run is all in or all out
         float v[kRun];
@@ -170,7 +172,8 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
   }
 }
 
-// C = alpha * (sum of the slices' partials) + beta * C (+ bias), C being [count / N][N]. A block
+// C = alpha * (sum of the slices' partials) + beta * C (+ bias), C being [count / N][N] (row m at
+// out.rows.at(m, N)), the partials plain [count / N][N] matrices, slice after slice. A block
 // sums kSumColumns outputs, each over kSliceGroups groups of slices in parallel (group g: slices g,
 // g + kSliceGroups, ..., in order), then the groups in order: a fixed order, so deterministic.
 inline constexpr int kSumColumns = 32, kSliceGroups = 16;
@@ -219,9 +222,6 @@ inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
   return static_cast<int>(slices < 1 ? 1 : (slices > kMaxSlices ? kMaxSlices : slices));
 }
 
-void* gemm_scratch(size_t bytes);          // device_alloc for the slices' partials
-void release_gemm_scratch(void* scratch);  // device_free
-
 template <int kI, int kJ, class LoadA, class LoadB>
 void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
                   const GemmOutput& out) {
@@ -257,27 +257,25 @@ void launch_sized_tiles(int M, int N, int K, int k_per_slice, int slices, const 
   }
 }
 
-// C = alpha * A B + beta * C, plus bias[n] on every row when bias is not null.
+// C = alpha * A B + beta * C, plus bias[n] on every row when bias is not null, row m of C at
+// C + rows.at(m, N).
 template <class LoadA, class LoadB>
 void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float alpha, float beta, float* C,
-                       const float* bias = nullptr) {
+                       const float* bias = nullptr, const OutputRows& rows = OutputRows{}) {
   if (M <= 0 || N <= 0) return;
   const int slices = K > 0 ? gemm_slices(M, N, K, kPlainMatrix<LoadA> && kPlainMatrix<LoadB>) : 1;
   const int k_per_slice = slices == 1 ? (K > 0 ? K : 1) : ((K + slices - 1) / slices + kTileK - 1) / kTileK * kTileK;
   const int64_t count = static_cast<int64_t>(M) * N;
   if (slices == 1) {
-    launch_sized_tiles(M, N, K, k_per_slice, 1, load_a, load_b, GemmOutput{alpha, beta, C, bias, 0});
+    launch_sized_tiles(M, N, K, k_per_slice, 1, load_a, load_b, GemmOutput{alpha, beta, C, bias, 0, rows});
     return;
   }
-  float* partials = static_cast<float*>(gemm_scratch(sizeof(float) * static_cast<size_t>(count) * slices));
-  struct Release {
-    void* p;
-    ~Release() { release_gemm_scratch(p); }  // stream order makes the reuse safe, also when a check throws
-  } release{partials};
-  launch_sized_tiles(M, N, K, k_per_slice, slices, load_a, load_b, GemmOutput{1.0f, 0.0f, partials, nullptr, count});
+  const Scratch<float> partials(count * slices, "split-K GEMM partials");
+  launch_sized_tiles(M, N, K, k_per_slice, slices, load_a, load_b,
+                     GemmOutput{1.0f, 0.0f, partials.get(), nullptr, count});
   const int64_t blocks = (count + kSumColumns - 1) / kSumColumns;
   add_gemm_slices<<<static_cast<unsigned>(blocks), dim3(kSumColumns, kSliceGroups), 0, stream()>>>(
-      count, N, slices, partials, GemmOutput{alpha, beta, C, bias, 0});
+      count, N, slices, partials.get(), GemmOutput{alpha, beta, C, bias, 0, rows});
   CXR_CUDA_CHECK_LAST();
 }
 

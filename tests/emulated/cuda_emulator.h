@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -146,7 +147,11 @@ T __shfl_down_sync(unsigned mask, T value, unsigned delta) {
 #define CXR_CUDA_CHECK_LAST() ((void)0)
 namespace cxr::kernels::cuda {
 inline cudaStream_t stream() { return 0; }
-inline void* device_alloc(size_t bytes, const char*) { return bytes ? std::calloc(1, bytes) : nullptr; }
+// Scratch arrives full of NaNs (all bits set), as a GPU's never arrives zeroed: a kernel that reads
+// what nothing wrote shows in the results.
+inline void* device_alloc(size_t bytes, const std::string&) {
+  return bytes ? std::memset(std::malloc(bytes), 0xff, bytes) : nullptr;
+}
 inline void device_free(void* p) { std::free(p); }
 inline void copy_device_to_device(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
 namespace detail {

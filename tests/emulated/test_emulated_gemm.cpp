@@ -104,7 +104,8 @@ TEST(EmulatedCuda, DenseForwardMatchesTheCpu) {
 }
 
 // Forward, input, weight and bias gradients: experiment 1's layer types, ResNet's 1x1 stride-2
-// shortcut and 3x3 'same', strides above the filter, 7x7, and weight gradients split over K.
+// shortcut and 3x3 'same', strides above the filter, 7x7, weight gradients split over K, and stride
+// phases of the input gradient split over K (their partial sums then written to the phase's pixels).
 TEST(EmulatedCuda, ConvolutionMatchesTheCpu) {
   struct Case {
     int N, H, W, C, K, R, S, stride_h, stride_w;
@@ -113,7 +114,8 @@ TEST(EmulatedCuda, ConvolutionMatchesTheCpu) {
   for (const Case c : {Case{2, 12, 12, 3, 4, 5, 5, 1, 1, false}, {2, 13, 11, 16, 5, 5, 5, 2, 2, false},
                        {2, 9, 9, 20, 33, 1, 1, 2, 2, false}, {1, 11, 13, 7, 17, 3, 3, 3, 3, true},
                        {1, 12, 12, 5, 4, 2, 2, 3, 3, true}, {2, 8, 8, 64, 70, 3, 3, 1, 1, true},
-                       {1, 9, 10, 2, 3, 7, 7, 2, 2, true}, {3, 20, 20, 8, 40, 3, 3, 1, 1, true}}) {
+                       {1, 9, 10, 2, 3, 7, 7, 2, 2, true}, {3, 20, 20, 8, 40, 3, 3, 1, 1, true},
+                       {2, 9, 9, 8, 128, 3, 3, 2, 2, false}}) {
     const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
     const std::string what = std::to_string(c.N) + "x" + std::to_string(c.H) + "x" + std::to_string(c.W) + "x" +
                              std::to_string(c.C) + " K" + std::to_string(c.K) + " " + std::to_string(c.R) + "x" +
@@ -123,7 +125,7 @@ TEST(EmulatedCuda, ConvolutionMatchesTheCpu) {
     const auto x = small_integers(in, 4), w = small_integers(weights, 5), dy = small_integers(out, 6);
     const auto bias = small_integers(static_cast<size_t>(s.K), 7);
     std::vector<float> y(out), dx(in), dw(weights), db(static_cast<size_t>(s.K));
-    std::vector<float> ey(out), edx(in), edw(weights), edb(static_cast<size_t>(s.K));
+    std::vector<float> ey(out), edx(in, 1e30f), edw(weights), edb(static_cast<size_t>(s.K));  // unwritten dx shows
     cpu::conv2d_forward(s, x.data(), w.data(), bias.data(), y.data());
     cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
     cuda::conv2d_forward(s, x.data(), w.data(), bias.data(), ey.data());
