@@ -9,6 +9,9 @@
 //            through tap (ph + stride_h r', pw + stride_w s'), times w[k][r][s][c].
 //            Each phase's GEMM writes its rows straight to their pixels of dx.
 //   The loaders take pixels and taps apart once per row or k-step, not per element.
+#include <stdexcept>
+#include <string>
+
 #include "kernels/conv2d.h"
 #include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/launch.h"
@@ -42,9 +45,20 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
     }
 }
 
+// The im2col loaders keep a window's corner in 16 bits a coordinate (gemm_loaders.h's PixelOrigin).
+void check_im2col_side(const Conv2dShape& s) {
+  if (s.H > detail::kMaxIm2colSide || s.W > detail::kMaxIm2colSide || s.pad_top > detail::kMaxIm2colSide ||
+      s.pad_left > detail::kMaxIm2colSide)
+    throw std::invalid_argument("conv2d: the custom CUDA convolution takes inputs up to " +
+                                std::to_string(detail::kMaxIm2colSide) + " pixels a side; this one is " +
+                                std::to_string(s.H) + " x " + std::to_string(s.W) +
+                                " (the cuDNN kernels have no such limit: --kernels vendor)");
+}
+
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
+  check_im2col_side(s);
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
   detail::launch_tiled_gemm(pixels, s.K, rsc, detail::Im2colA{{s}, x}, detail::MatrixB<true>{w, rsc}, 1.0f, 0.0f, y,
                             bias_or_null);  // the bias added as each output is written
@@ -52,6 +66,7 @@ void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const 
 
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
                      float* dw_or_null, float* dbias_or_null) {
+  check_im2col_side(s);
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
   if (dbias_or_null) detail::column_sums(pixels, s.K, dy, dbias_or_null);
   if (dw_or_null)

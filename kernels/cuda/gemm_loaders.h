@@ -79,26 +79,34 @@ using MatrixB = MatrixOperand<kTrans>;  // ld = N, or K when transposed
 // ---------------------------------------------------------------------------------------------------
 struct PixelOrigin {  // an output pixel: the input row and column its window starts at
   int64_t base;       // offset of input (n, ih0, iw0, 0): may lie outside x when the window starts in padding
-  int ih0, iw0;
+  // ih0 in the high 16 bits, iw0 in the low 16, both signed: one register, not two (a tile holds up to
+  // 4 of these a thread for the whole GEMM; the pipelined 64x32 forward spilled without this).
+  int corner;
+  CXR_HOST_DEVICE int ih0() const { return corner >> 16; }
+  CXR_HOST_DEVICE int iw0() const { return static_cast<int16_t>(corner & 0xffff); }
 };
 struct Tap {     // a filter tap and channel (r, s, c)
   int r, s;
   int offset;    // (r * W + s) * C + c
 };
 
+// PixelOrigin's 16-bit corner: inputs up to 32767 pixels high and wide (kernels/cuda/conv2d.cu checks).
+inline constexpr int kMaxIm2colSide = 32767;
+
 struct Im2colIndex {
   Conv2dShape s;
   CXR_HOST_DEVICE PixelOrigin pixel(int p) const {
     const int ow = p % s.OW, t = p / s.OW, oh = t % s.OH, n = t / s.OH;
     const int ih0 = oh * s.stride_h - s.pad_top, iw0 = ow * s.stride_w - s.pad_left;
-    return {((static_cast<int64_t>(n) * s.H + ih0) * s.W + iw0) * s.C, ih0, iw0};
+    return {((static_cast<int64_t>(n) * s.H + ih0) * s.W + iw0) * s.C,
+            static_cast<int>(static_cast<uint32_t>(ih0) << 16 | static_cast<uint16_t>(iw0))};
   }
   CXR_HOST_DEVICE Tap tap(int rsc) const {
     const int c = rsc % s.C, rs = rsc / s.C, tap_s = rs % s.S, tap_r = rs / s.S;
     return {tap_r, tap_s, (tap_r * s.W + tap_s) * s.C + c};
   }
   CXR_HOST_DEVICE float value(const float* x, PixelOrigin p, Tap t) const {
-    const int ih = p.ih0 + t.r, iw = p.iw0 + t.s;
+    const int ih = p.ih0() + t.r, iw = p.iw0() + t.s;
     if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) return 0.0f;
     return x[p.base + t.offset];
   }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -140,6 +141,25 @@ TEST(EmulatedCuda, ConvolutionMatchesTheCpu) {
     cuda::conv2d_forward(s, x.data(), w.data(), nullptr, ey.data());
     expect_equal(y, ey, what + " forward without bias");
   }
+}
+
+// The im2col loaders keep a window's corner in 16 bits a coordinate: a taller input is refused with
+// a message naming the limit and the way around it, before any memory is touched.
+TEST(EmulatedCuda, ConvolutionRefusesInputsPastSixteenBitCorners) {
+  const Conv2dShape tall = make_conv2d_shape(1, 40000, 8, 1, 1, 3, 3, 1, 1, false);
+  try {
+    cuda::conv2d_forward(tall, nullptr, nullptr, nullptr, nullptr);
+    ADD_FAILURE() << "a 40000-pixel-high input was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("32767"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("40000 x 8"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cuda::conv2d_backward(tall, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr),
+               std::invalid_argument);
+  const Conv2dShape largest = make_conv2d_shape(1, 32767, 1, 1, 1, 1, 1, 1, 1, false);
+  std::vector<float> x(32767, 1.0f), w(1, 2.0f), y(32767);
+  cuda::conv2d_forward(largest, x.data(), w.data(), nullptr, y.data());
+  EXPECT_EQ(y.back(), 2.0f);
 }
 
 }  // namespace
