@@ -19,7 +19,7 @@ namespace cxr::kernels::cuda {
 namespace {
 
 using detail::ChunkPlan;
-using detail::chunk_total;
+using detail::chunk_totals;
 using detail::kFinalizeThreads;
 
 // The Terms of channel_sums.cuh's passes.
@@ -77,8 +77,9 @@ __global__ void finalize_moments_kernel(int64_t M, int C, int chunks, const floa
                                         float epsilon, float* save_mean, float* save_inv_std, float* save_var,
                                         double* stats) {
   const int c = blockIdx.x;
-  const double sum_d = chunk_total(partials, chunks, C, c, 0), sum_d2 = chunk_total(partials, chunks, C, c, 1);
+  const detail::ChunkTotals sums = chunk_totals(partials, chunks, C, c);
   if (threadIdx.x != 0) return;
+  const double sum_d = sums.a, sum_d2 = sums.b;
   const double count = static_cast<double>(M), d_mean = sum_d / count;
   const double var = fmax(0.0, __dsub_rn(sum_d2 / count, __dmul_rn(d_mean, d_mean)));  // >= 0 despite rounding
   const double mean = __dadd_rn(static_cast<double>(x[c]), d_mean), inv = 1.0 / sqrt(var + epsilon);
@@ -93,7 +94,8 @@ __global__ void finalize_moments_kernel(int64_t M, int C, int chunks, const floa
 __global__ void finalize_gradient_kernel(int64_t M, int C, int chunks, const double* partials, float* dgamma,
                                          float* dbeta, double* sums) {
   const int c = blockIdx.x;
-  const double sum_dy = chunk_total(partials, chunks, C, c, 0), sum_dy_xhat = chunk_total(partials, chunks, C, c, 1);
+  const detail::ChunkTotals totals = chunk_totals(partials, chunks, C, c);
+  const double sum_dy = totals.a, sum_dy_xhat = totals.b;
   if (threadIdx.x == 0) {
     if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
     if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat);

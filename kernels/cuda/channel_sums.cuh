@@ -26,7 +26,7 @@ inline constexpr int kSumWarps = 8;
 inline constexpr int kMaxChunks = 1024;          // about one wave of 8 blocks per SM on an H100
 inline constexpr int64_t kMinRowsPerChunk = 64;  // below that, a block's set-up outweighs its rows
 inline constexpr int kSumUnroll = 4;             // rows a lane loads before it adds any of them
-inline constexpr int kFinalizeThreads = 256;     // one block per channel: at most 4 partials a thread
+inline constexpr int kFinalizeThreads = 256;     // one block per channel: 4 partials a thread
 
 struct ChunkPlan {
   int width;           // channels per block: C when C divides 32, else 32
@@ -110,24 +110,47 @@ void launch_channel_partials(int64_t M, int C, const ChunkPlan& plan, const Term
   CXR_CUDA_CHECK_LAST();
 }
 
-// The total of channel c's partials (which = 0: the first sums, 1: the second), returned to every
-// thread of a block of kFinalizeThreads: thread t adds chunks t, t + 256, ..., then a fixed tree in
-// shared memory. Every thread of the block must call it. (One warp per channel, adding 32 partials
-// a lane one after another, took 8 us for experiment 3's first batch norm on an H100.)
-__device__ inline double chunk_total(const double* partials, int chunks, int C, int c, int which) {
-  __shared__ double tree[kFinalizeThreads];
-  const double* p = partials + static_cast<int64_t>(which) * chunks * C;
-  double total = 0.0;
-  for (int k = threadIdx.x; k < chunks; k += kFinalizeThreads) total += p[static_cast<int64_t>(k) * C + c];
-  tree[threadIdx.x] = total;
+// Both totals of channel c's partials (the first and the second sums), returned to every thread of
+// a block of kFinalizeThreads: thread t loads chunks t, t + 256, ... of both (all at once), adds them
+// in that order, then a fixed tree in shared memory. Every thread of the block must call it.
+// (One warp per channel adding 32 partials a lane one after another took 8 us per sum for
+// experiment 3's first batch norm on an H100, 2026-11-26; a block per channel with a loop of
+// dependent loads per sum still took 3.5 us per sum.)
+struct ChunkTotals {
+  double a, b;
+};
+__device__ inline ChunkTotals chunk_totals(const double* partials, int chunks, int C, int c) {
+  constexpr int kPerThread = kMaxChunks / kFinalizeThreads;
+  static_assert(kMaxChunks % kFinalizeThreads == 0, "plan_chunks never makes more chunks than a block loads");
+  __shared__ double tree_a[kFinalizeThreads], tree_b[kFinalizeThreads];
+  const int64_t second = static_cast<int64_t>(chunks) * C;
+  double va[kPerThread], vb[kPerThread];
+#pragma unroll
+  for (int u = 0; u < kPerThread; ++u) {
+    const int k = threadIdx.x + u * kFinalizeThreads;
+    const int64_t at = static_cast<int64_t>(k) * C + c;
+    va[u] = k < chunks ? partials[at] : 0.0;
+    vb[u] = k < chunks ? partials[second + at] : 0.0;
+  }
+  double a = 0.0, b = 0.0;
+#pragma unroll
+  for (int u = 0; u < kPerThread; ++u) {
+    a += va[u];
+    b += vb[u];
+  }
+  tree_a[threadIdx.x] = a;
+  tree_b[threadIdx.x] = b;
   __syncthreads();
   for (int half = kFinalizeThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) tree[threadIdx.x] += tree[threadIdx.x + half];
+    if (threadIdx.x < half) {
+      tree_a[threadIdx.x] += tree_a[threadIdx.x + half];
+      tree_b[threadIdx.x] += tree_b[threadIdx.x + half];
+    }
     __syncthreads();
   }
-  total = tree[0];
-  __syncthreads();  // the tree is free again for the next call
-  return total;
+  const ChunkTotals totals{tree_a[0], tree_b[0]};
+  __syncthreads();  // the trees are free again for another call
+  return totals;
 }
 
 }  // namespace cxr::kernels::cuda::detail

@@ -23,8 +23,8 @@ struct ColumnTerms {
 };
 
 __global__ void finalize_column_sums_kernel(int C, int chunks, const double* partials, float* out) {
-  const double total = chunk_total(partials, chunks, C, blockIdx.x, 0);
-  if (threadIdx.x == 0) out[blockIdx.x] = static_cast<float>(total);
+  const ChunkTotals totals = chunk_totals(partials, chunks, C, blockIdx.x);  // .b: ColumnTerms' zeros
+  if (threadIdx.x == 0) out[blockIdx.x] = static_cast<float>(totals.a);
 }
 
 __global__ void fill_rows_kernel(int64_t count, int cols, const float* bias, float* y) {
@@ -38,14 +38,15 @@ __global__ void fill_rows_kernel(int64_t count, int cols, const float* bias, flo
 __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* partials, GemmOutput out) {
   __shared__ float group_sums[kSliceGroups][kSumColumns + 1];
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kSumColumns + threadIdx.x;  // a warp: 32 consecutive outputs
+  const int groups = blockDim.y;  // slice_groups(slices)
   float acc = 0.0f;
   if (i < count)
-    for (int s = threadIdx.y; s < slices; s += kSliceGroups) acc += partials[s * count + i];
+    for (int s = threadIdx.y; s < slices; s += groups) acc += partials[s * count + i];
   group_sums[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y != 0 || i >= count) return;
   float total = 0.0f;
-  for (int g = 0; g < kSliceGroups; ++g) total += group_sums[g][threadIdx.x];
+  for (int g = 0; g < groups; ++g) total += group_sums[g][threadIdx.x];
   const int64_t m = i / N;
   const int n = static_cast<int>(i - m * N);
   float* c = out.C + out.rows.at(static_cast<int>(m), N) + n;

@@ -205,9 +205,12 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
 
 // C = alpha * (sum of the slices' partials) + beta * C (+ bias), C being [count / N][N] (row m at
 // out.rows.at(m, N)), the partials plain [count / N][N] matrices, slice after slice. A block
-// sums kSumColumns outputs, each over kSliceGroups groups of slices in parallel (group g: slices g,
-// g + kSliceGroups, ..., in order), then the groups in order: a fixed order, so deterministic.
+// sums kSumColumns outputs, each over G = slice_groups(slices) groups of slices in parallel (group
+// g: slices g, g + G, ..., in order), then the groups in order: a fixed order, so deterministic. G is
+// at most 16 and never more than the slices (16 groups for 4 slices left three quarters of the
+// threads idle: 11 us to sum e1_conv3's input-gradient phase on an H100).
 inline constexpr int kSumColumns = 32, kSliceGroups = 16;
+inline int slice_groups(int slices) { return slices < kSliceGroups ? slices : kSliceGroups; }
 __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* partials, GemmOutput out);
 
 // Micro-tile size along a dimension of `extent`: 1, 2 or 4 (tiles 16, 32 or 64 wide).
@@ -240,13 +243,17 @@ inline constexpr bool kPlainMatrix<MatrixOperand<kAlongK>> = true;
 // resident blocks hide that wait), each with at least 128 values of k, at most 1,024 slices. A
 // function of the shape alone, so the result is deterministic and the same on every GPU. (Capped at
 // 64 slices of 256 blocks in all, experiment 3's first weight gradient, 16 x 75 outputs over 492,032
-// pixels, gave each of 128 blocks 480 k-steps of 16, one after another.)
-inline constexpr int64_t kSplitKBlocks = 2 * 3 * 132, kMaxSlices = 1024;
+// pixels, gave each of 128 blocks 480 k-steps of 16, one after another.) "Long" is 4 slices' worth
+// (512) when the tiles fill the SMs at least once, 2 slices' worth (256) when they do not: three of
+// e1_conv3's input-gradient phases, 55 tiles with K = 256-384, ran unsplit on 55 of the H100's 132
+// SMs at 13-15% of their throughput, 20-27 us each (2026-11-26).
+inline constexpr int64_t kSplitKBlocks = 2 * 3 * 132, kMaxSlices = 1024, kSms = 132;
 inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
   const TileShape t = tile_shape(M, N, plain_matrices);
   const int tile_m = kThreadsPerSide * t.i, tile_n = kThreadsPerSide * t.j;
   const int64_t tiles = static_cast<int64_t>((M + tile_m - 1) / tile_m) * ((N + tile_n - 1) / tile_n);
-  if (tiles >= 256 || K < 4 * kTileK * 8) return 1;
+  const int long_k = (tiles < kSms ? 2 : 4) * kTileK * 8;
+  if (tiles >= 256 || K < long_k) return 1;
   const int64_t by_k = K / (kTileK * 8);  // at least 128 values of k per slice
   const int64_t by_tiles = (kSplitKBlocks + tiles - 1) / tiles;
   const int64_t slices = by_k < by_tiles ? by_k : by_tiles;
@@ -305,7 +312,7 @@ void launch_tiled_gemm(int M, int N, int K, LoadA load_a, LoadB load_b, float al
   launch_sized_tiles(M, N, K, k_per_slice, slices, load_a, load_b,
                      GemmOutput{1.0f, 0.0f, partials.get(), nullptr, count});
   const int64_t blocks = (count + kSumColumns - 1) / kSumColumns;
-  add_gemm_slices<<<static_cast<unsigned>(blocks), dim3(kSumColumns, kSliceGroups), 0, stream()>>>(
+  add_gemm_slices<<<static_cast<unsigned>(blocks), dim3(kSumColumns, slice_groups(slices)), 0, stream()>>>(
       count, N, slices, partials.get(), GemmOutput{alpha, beta, C, bias, 0, rows});
   CXR_CUDA_CHECK_LAST();
 }
