@@ -297,8 +297,7 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
   detail::launch_channel_partials(M, C, plan, GradientSums{x, dy, moving_mean, nullptr, moving_var, epsilon},
                                   partials.get());
   finalize_gradient_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, partials.get(), dgamma_or_null,
-                                                                dbeta_or_null,
-                                                   nullptr);
+                                                                dbeta_or_null, nullptr);
   CXR_CUDA_CHECK_LAST();
 }
 

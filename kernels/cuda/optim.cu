@@ -26,7 +26,8 @@ struct AdamConstants {
 // about one wave divided by the tensor count: experiment 3's 802,816-weight Dense kernel was updated
 // by some 75 blocks). With 4 elements a thread in single floats, experiment 3's 868k parameters took
 // 848 blocks, 1.3 waves of the 5 blocks an SM held, and 9.8 us in Nsight Compute on an H100
-// (2026-11-26; 83% of the copy bandwidth); 8 a thread in float4s is 424 blocks, one wave.
+// (2026-11-26; 83% of the copy bandwidth); 8 a thread in float4s is 424 blocks, one wave, and
+// took 9.5 us (86%) in the next run: what is left of the 85% target's miss is launch overhead.
 constexpr int kAdamQuads = 2;  // float4s per thread and array
 constexpr int kAdamPerThread = 4 * kAdamQuads;
 constexpr int kAdamChunk = kAdamPerThread * detail::kBlockThreads;
