@@ -29,16 +29,24 @@ using detail::kFinalizeThreads;
 // subtraction from cancelling: its relative error is about 2^-53 * (1 + (mean - K)^2 / var), where
 // unshifted sums of x and x * x would lose (mean^2 / var) times that. The CPU takes two passes (the
 // mean, then squared deviations); one pass saves a read of x and two launches.
+template <int V>
 struct ShiftedSums {
-  using Loaded = float;
+  static constexpr int kChannels = V;
+  using Loaded = detail::Floats<V>;
   const float* x;
-  double shift = 0.0;
-  __device__ void begin(int c) { shift = x[c]; }
-  __device__ float load(int64_t i) const { return x[i]; }
-  __device__ void add(float v, double& sum_d, double& sum_d2) const {
-    const double d = __dsub_rn(v, shift);
-    sum_d = __dadd_rn(sum_d, d);
-    sum_d2 = __dadd_rn(sum_d2, __dmul_rn(d, d));  // no FMA: the same sums on every build
+  double shift[V] = {};
+  __device__ void begin(int c) {
+#pragma unroll
+    for (int j = 0; j < V; ++j) shift[j] = x[c + j];
+  }
+  __device__ Loaded load(int64_t i) const { return detail::load_floats<V>(x + i); }
+  __device__ void add(const Loaded& v, double (&sum_d)[V], double (&sum_d2)[V]) const {
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const double d = __dsub_rn(v.v[j], shift[j]);
+      sum_d[j] = __dadd_rn(sum_d[j], d);
+      sum_d2[j] = __dadd_rn(sum_d2[j], __dmul_rn(d, d));  // no FMA: the same sums on every build
+    }
   }
 };
 
@@ -48,26 +56,46 @@ __device__ double inverse_std(const float* var, float epsilon, int c) {
   return 1.0 / sqrt(static_cast<double>(var[c]) + epsilon);
 }
 
+template <int V>
 struct GradientSums {
-  using Loaded = float2;  // (x, dy)
+  static constexpr int kChannels = V;
+  struct Loaded {
+    detail::Floats<V> x, dy;
+  };
   const float* x;
   const float* dy;
   const float* mean;
   const float* inv_std_or_null;
   const float* var_or_null;
   float epsilon;
-  double mu = 0.0, inv = 0.0;
+  double mu[V] = {}, inv[V] = {};
   __device__ void begin(int c) {
-    mu = mean[c];
-    inv = inv_std_or_null ? static_cast<double>(inv_std_or_null[c]) : inverse_std(var_or_null, epsilon, c);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      mu[j] = mean[c + j];
+      inv[j] = inv_std_or_null ? static_cast<double>(inv_std_or_null[c + j]) : inverse_std(var_or_null, epsilon, c + j);
+    }
   }
-  __device__ float2 load(int64_t i) const { return make_float2(x[i], dy[i]); }
-  __device__ void add(float2 v, double& sum_dy, double& sum_dy_xhat) const {
-    const double g = v.y;
-    sum_dy = __dadd_rn(sum_dy, g);
-    sum_dy_xhat = __dadd_rn(sum_dy_xhat, __dmul_rn(__dmul_rn(g, __dsub_rn(v.x, mu)), inv));
+  __device__ Loaded load(int64_t i) const { return {detail::load_floats<V>(x + i), detail::load_floats<V>(dy + i)}; }
+  __device__ void add(const Loaded& v, double (&sum_dy)[V], double (&sum_dy_xhat)[V]) const {
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const double g = v.dy.v[j];
+      sum_dy[j] = __dadd_rn(sum_dy[j], g);
+      sum_dy_xhat[j] = __dadd_rn(sum_dy_xhat[j], __dmul_rn(__dmul_rn(g, __dsub_rn(v.x.v[j], mu[j])), inv[j]));
+    }
   }
 };
+
+// Queues a pass of Terms<4> when x and dy rows are float4s, else of Terms<1>; args: the Terms' fields.
+template <template <int> class Terms, class... Fields>
+void launch_sums(int64_t M, int C, const detail::ChunkPlan& plan, const float* x, const float* dy, double* partials,
+                 Fields... fields) {
+  if (detail::quad_channels(C, x, dy))
+    detail::launch_channel_partials(M, C, plan, Terms<4>{fields...}, partials);
+  else
+    detail::launch_channel_partials(M, C, plan, Terms<1>{fields...}, partials);
+}
 
 // Finalising kernels: one block of kFinalizeThreads per channel.
 
@@ -241,10 +269,10 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
   if (M <= 0 || C <= 0) return;
-  const ChunkPlan plan = detail::plan_chunks(M, C);
+  const ChunkPlan plan = detail::plan_chunks(M);
   const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
       stats(2 * static_cast<int64_t>(C), "batch norm statistics");
-  detail::launch_channel_partials(M, C, plan, ShiftedSums{x}, partials.get());
+  launch_sums<ShiftedSums>(M, C, plan, x, nullptr, partials.get(), x);
   finalize_moments_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, x, partials.get(), epsilon,
                                                                save_mean, save_inv_std, save_var, stats.get());
   CXR_CUDA_CHECK_LAST();
@@ -272,11 +300,11 @@ void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* 
 void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
                               const float* save_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta) {
   if (M <= 0 || C <= 0) return;
-  const ChunkPlan plan = detail::plan_chunks(M, C);
+  const ChunkPlan plan = detail::plan_chunks(M);
   const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
       sums(2 * static_cast<int64_t>(C), "batch norm gradient sums");
-  detail::launch_channel_partials(M, C, plan, GradientSums{x, dy, save_mean, save_inv_std, nullptr, 0.0f},
-                                  partials.get());
+  launch_sums<GradientSums>(M, C, plan, x, dy, partials.get(), x, dy, save_mean, save_inv_std,
+                            static_cast<const float*>(nullptr), 0.0f);
   finalize_gradient_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, partials.get(), dgamma, dbeta,
                                                                 sums.get());
   CXR_CUDA_CHECK_LAST();
@@ -292,10 +320,10 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
   if (dx_or_null)
     launch_channel_map(count, C, nullptr, dy, dx_or_null, InferenceInputGradient{gamma, moving_var, epsilon});
   if (!dgamma_or_null && !dbeta_or_null) return;
-  const ChunkPlan plan = detail::plan_chunks(M, C);
+  const ChunkPlan plan = detail::plan_chunks(M);
   const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums");
-  detail::launch_channel_partials(M, C, plan, GradientSums{x, dy, moving_mean, nullptr, moving_var, epsilon},
-                                  partials.get());
+  launch_sums<GradientSums>(M, C, plan, x, dy, partials.get(), x, dy, moving_mean,
+                            static_cast<const float*>(nullptr), moving_var, epsilon);
   finalize_gradient_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, partials.get(), dgamma_or_null,
                                                                 dbeta_or_null, nullptr);
   CXR_CUDA_CHECK_LAST();

@@ -19,26 +19,24 @@
 
 namespace cxr::kernels::cuda::detail {
 
-// Partial-sum blocks are 32 lanes x kSumWarps warps. A lane serves one channel of the block's group;
-// when C divides 32 (C = 1, 2, 4, 8, 16) the group is all C channels and each warp covers 32 / C
-// rows at a time, so no lane idles.
+// Partial-sum blocks are 32 lanes x kSumWarps warps. A lane serves V consecutive channels of the
+// block's group (V = Terms::kChannels: 4 when the rows are made of float4s, else 1); when the C / V
+// lane-channels divide 32 the group is all of them and each warp covers 32 / (C / V) rows at a time,
+// so no lane idles.
 inline constexpr int kSumWarps = 8;
 inline constexpr int kMaxChunks = 1024;          // about one wave of 8 blocks per SM on an H100
 inline constexpr int64_t kMinRowsPerChunk = 64;  // below that, a block's set-up outweighs its rows
-inline constexpr int kSumUnroll = 4;             // rows a lane loads before it adds any of them
 inline constexpr int kFinalizeThreads = 256;     // one block per channel: 4 partials a thread
 
+// The rows' cut into chunks: a function of M alone, so the partials' layout (and the order of every
+// addition) does not depend on the GPU.
 struct ChunkPlan {
-  int width;           // channels per block: C when C divides 32, else 32
-  int channel_blocks;  // ceil(C / width)
-  int chunks;          // row chunks, from M alone
+  int chunks;
   int64_t rows_per_chunk;
 };
 
-inline ChunkPlan plan_chunks(int64_t M, int C) {
+inline ChunkPlan plan_chunks(int64_t M) {
   ChunkPlan plan{};
-  plan.width = C < 32 && 32 % C == 0 ? C : 32;
-  plan.channel_blocks = (C + plan.width - 1) / plan.width;
   const int64_t by_rows = (M + kMinRowsPerChunk - 1) / kMinRowsPerChunk;
   const int64_t wanted = std::min<int64_t>(kMaxChunks, std::max<int64_t>(1, by_rows));
   plan.rows_per_chunk = (M + wanted - 1) / wanted;
@@ -49,64 +47,101 @@ inline ChunkPlan plan_chunks(int64_t M, int C) {
 // Two partial sums per chunk and channel.
 inline int64_t partial_doubles(const ChunkPlan& plan, int C) { return 2 * static_cast<int64_t>(plan.chunks) * C; }
 
-// A Terms type says what a pass adds per element into two accumulators a and b:
-//   begin(c)           caches the lane's per-channel constants (a lane keeps one channel),
-//   load(i)            reads what element i needs (a Terms::Loaded value),
-//   add(loaded, a, b)  adds its terms.
-// Splitting load from add lets a lane issue kSumUnroll rows' loads before the first addition, so
-// that several loads are in flight per lane (one at a time left the first version at 60% of the
-// DRAM bandwidth, H100). The additions stay in row order: the same bits as a plain loop.
+// Whether a pass may read each row's channels as float4s: C % 4 == 0 and every buffer 16-byte aligned
+// (nullptr counts as aligned).
+inline bool quad_channels(int C, const void* p, const void* q = nullptr) {
+  const auto aligned = [](const void* r) { return reinterpret_cast<uintptr_t>(r) % 16 == 0; };
+  return C % 4 == 0 && aligned(p) && aligned(q);
+}
+
+// V consecutive floats, read as one float4 when V = 4.
+template <int V>
+struct Floats {
+  float v[V];
+};
+template <int V>
+__device__ __forceinline__ Floats<V> load_floats(const float* p) {
+  Floats<V> f;
+  if constexpr (V == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    f.v[0] = q.x, f.v[1] = q.y, f.v[2] = q.z, f.v[3] = q.w;
+  } else {
+    f.v[0] = *p;
+  }
+  return f;
+}
+
+// A Terms type says what a pass adds per element into two accumulators a and b, for kChannels
+// consecutive channels per lane:
+//   begin(c)           caches the lane's per-channel constants (a lane keeps channels c.. for the pass),
+//   load(i)            reads what elements i.. need (a Terms::Loaded value),
+//   add(loaded, a, b)  adds their terms to a[j], b[j], j < kChannels.
+// Splitting load from add lets a lane issue several rows' loads before the first addition, so that
+// bytes enough are in flight (one 4-byte load at a time left the first version at 60% of the DRAM
+// bandwidth on an H100; four at a time, 57%, most of the warps' time still waiting on them: float4s
+// when the rows allow). The additions stay in row order: the same bits as a plain loop.
 //
 // partials[k * C + c] and partials[chunks * C + k * C + c]: chunk k's two sums for channel c. Block
-// (g, k) covers channel group g and chunk k; every lane's rows and every addition's order are fixed.
+// (g, k) covers channel group g and chunk k; every lane's rows and every addition's order are fixed
+// (for a given V: the float4 and single-float passes add a channel's rows in different orders).
 template <class Terms>
-__global__ void channel_partials_kernel(int64_t M, int C, ChunkPlan plan, Terms terms, double* partials) {
-  __shared__ double warp_a[kSumWarps][32], warp_b[kSumWarps][32];
-  const int lane = threadIdx.x, width = plan.width;
-  const int c = blockIdx.x * width + lane % width;
+__global__ void channel_partials_kernel(int64_t M, int C, int width, ChunkPlan plan, Terms terms, double* partials) {
+  constexpr int V = Terms::kChannels, kUnroll = V == 4 ? 2 : 4;  // rows loaded before any is added
+  __shared__ double warp_a[kSumWarps][32 * V], warp_b[kSumWarps][32 * V];
+  const int lane = threadIdx.x;
+  const int c = (blockIdx.x * width + lane % width) * V;  // the lane's first channel
   const int rows_per_warp = 32 / width;
   const int walker = threadIdx.y * rows_per_warp + lane / width, walkers = kSumWarps * rows_per_warp;
   const int64_t first = static_cast<int64_t>(blockIdx.y) * plan.rows_per_chunk;
   const int64_t end = first + plan.rows_per_chunk < M ? first + plan.rows_per_chunk : M;
-  double a = 0.0, b = 0.0;
+  double a[V] = {}, b[V] = {};
   if (c < C) {
     terms.begin(c);
     int64_t m = first + walker;
-    for (; m + (kSumUnroll - 1) * walkers < end; m += kSumUnroll * walkers) {
-      typename Terms::Loaded v[kSumUnroll];
+    for (; m + (kUnroll - 1) * walkers < end; m += kUnroll * walkers) {
+      typename Terms::Loaded v[kUnroll];
 #pragma unroll
-      for (int u = 0; u < kSumUnroll; ++u) v[u] = terms.load((m + u * walkers) * C + c);
+      for (int u = 0; u < kUnroll; ++u) v[u] = terms.load((m + u * walkers) * C + c);
 #pragma unroll
-      for (int u = 0; u < kSumUnroll; ++u) terms.add(v[u], a, b);
+      for (int u = 0; u < kUnroll; ++u) terms.add(v[u], a, b);
     }
     for (; m < end; m += walkers) terms.add(terms.load(m * C + c), a, b);
   }
-  // Lanes l and l ^ offset hold the same channel when offset >= width (both powers of two).
-  for (int offset = 16; offset >= width; offset /= 2) {
-    a += __shfl_xor_sync(0xffffffffu, a, offset);
-    b += __shfl_xor_sync(0xffffffffu, b, offset);
-  }
-  if (lane < width) {
-    warp_a[threadIdx.y][lane] = a;
-    warp_b[threadIdx.y][lane] = b;
-  }
-  __syncthreads();
-  if (threadIdx.y == 0 && lane < width && c < C) {
-    double total_a = 0.0, total_b = 0.0;
-    for (int w = 0; w < kSumWarps; ++w) {
-      total_a += warp_a[w][lane];
-      total_b += warp_b[w][lane];
+  // Lanes l and l ^ offset hold the same channels when offset >= width (both powers of two).
+  for (int offset = 16; offset >= width; offset /= 2)
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      a[j] += __shfl_xor_sync(0xffffffffu, a[j], offset);
+      b[j] += __shfl_xor_sync(0xffffffffu, b[j], offset);
     }
-    const int64_t at = static_cast<int64_t>(blockIdx.y) * C + c;
-    partials[at] = total_a;
-    partials[static_cast<int64_t>(plan.chunks) * C + at] = total_b;
-  }
+  if (lane < width)
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      warp_a[threadIdx.y][lane * V + j] = a[j];
+      warp_b[threadIdx.y][lane * V + j] = b[j];
+    }
+  __syncthreads();
+  if (threadIdx.y == 0 && lane < width && c < C)
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      double total_a = 0.0, total_b = 0.0;
+      for (int w = 0; w < kSumWarps; ++w) {
+        total_a += warp_a[w][lane * V + j];
+        total_b += warp_b[w][lane * V + j];
+      }
+      const int64_t at = static_cast<int64_t>(blockIdx.y) * C + c + j;
+      partials[at] = total_a;
+      partials[static_cast<int64_t>(plan.chunks) * C + at] = total_b;
+    }
 }
 
 template <class Terms>
 void launch_channel_partials(int64_t M, int C, const ChunkPlan& plan, const Terms& terms, double* partials) {
-  channel_partials_kernel<<<dim3(plan.channel_blocks, plan.chunks), dim3(32, kSumWarps), 0, stream()>>>(
-      M, C, plan, terms, partials);
+  const int lane_channels = C / Terms::kChannels;  // C % kChannels == 0 (quad_channels)
+  const int width = lane_channels < 32 && 32 % lane_channels == 0 ? lane_channels : 32;
+  const int channel_blocks = (lane_channels + width - 1) / width;
+  channel_partials_kernel<<<dim3(channel_blocks, plan.chunks), dim3(32, kSumWarps), 0, stream()>>>(
+      M, C, width, plan, terms, partials);
   CXR_CUDA_CHECK_LAST();
 }
 

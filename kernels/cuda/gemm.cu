@@ -14,12 +14,17 @@ namespace detail {
 namespace {
 
 // Column sums are channel sums (kernels/cuda/channel_sums.cuh) with one accumulator used.
+template <int V>
 struct ColumnTerms {
-  using Loaded = float;
+  static constexpr int kChannels = V;
+  using Loaded = Floats<V>;
   const float* x;
   __device__ void begin(int) {}
-  __device__ float load(int64_t i) const { return x[i]; }
-  __device__ void add(float v, double& sum, double&) const { sum = __dadd_rn(sum, static_cast<double>(v)); }
+  __device__ Loaded load(int64_t i) const { return load_floats<V>(x + i); }
+  __device__ void add(const Loaded& v, double (&sum)[V], double (&)[V]) const {
+#pragma unroll
+    for (int j = 0; j < V; ++j) sum[j] = __dadd_rn(sum[j], static_cast<double>(v.v[j]));
+  }
 };
 
 __global__ void finalize_column_sums_kernel(int C, int chunks, const double* partials, float* out) {
@@ -56,9 +61,12 @@ __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* p
 
 void column_sums(int64_t rows, int cols, const float* x, float* out) {
   if (cols <= 0) return;
-  const ChunkPlan plan = plan_chunks(rows, cols);
+  const ChunkPlan plan = plan_chunks(rows);
   const Scratch<double> partials(partial_doubles(plan, cols), "column sums (a bias gradient)");
-  launch_channel_partials(rows, cols, plan, ColumnTerms{x}, partials.get());
+  if (quad_channels(cols, x))
+    launch_channel_partials(rows, cols, plan, ColumnTerms<4>{x}, partials.get());
+  else
+    launch_channel_partials(rows, cols, plan, ColumnTerms<1>{x}, partials.get());
   finalize_column_sums_kernel<<<cols, kFinalizeThreads, 0, stream()>>>(cols, plan.chunks, partials.get(), out);
   CXR_CUDA_CHECK_LAST();
 }
