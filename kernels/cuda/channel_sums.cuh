@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 
 namespace cxr::kernels::cuda::detail {
@@ -47,11 +48,9 @@ inline ChunkPlan plan_chunks(int64_t M) {
 // Two partial sums per chunk and channel.
 inline int64_t partial_doubles(const ChunkPlan& plan, int C) { return 2 * static_cast<int64_t>(plan.chunks) * C; }
 
-// Whether a pass may read each row's channels as float4s: C % 4 == 0 and every buffer 16-byte aligned
-// (nullptr counts as aligned).
+// Whether a pass may read each row's channels as float4s: C % 4 == 0 and every buffer 16-byte aligned.
 inline bool quad_channels(int C, const void* p, const void* q = nullptr) {
-  const auto aligned = [](const void* r) { return reinterpret_cast<uintptr_t>(r) % 16 == 0; };
-  return C % 4 == 0 && aligned(p) && aligned(q);
+  return C % 4 == 0 && aligned16(p) && aligned16(q);
 }
 
 // V consecutive floats, read as one float4 when V = 4.
