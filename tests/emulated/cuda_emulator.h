@@ -76,6 +76,15 @@ inline std::barrier<>* block_barrier = nullptr;
 inline std::vector<Warp>* block_warps = nullptr;
 inline thread_local int linear_thread = 0;
 
+// cp.async copies a thread has started (kernels/cuda/async_copy.h): made at its wait, not before, so
+// a kernel that reads shared memory before waiting reads stale bytes here, as it may on a GPU.
+struct PendingCopy {
+  void* dst;
+  const void* src;  // nullptr: zero-fill
+  size_t bytes;
+};
+inline thread_local std::vector<PendingCopy> pending_copies;
+
 // Runs kernel() once per thread of every block of `grid`; returns when all have finished.
 template <class Kernel>
 void launch(Kernel kernel, dim3 grid, dim3 block, size_t = 0, cudaStream_t = 0) {
@@ -105,6 +114,10 @@ void launch(Kernel kernel, dim3 grid, dim3 block, size_t = 0, cudaStream_t = 0) 
           for (unsigned bx = 0; bx < grid.x; ++bx) {
             blockIdx = {bx, by, bz};
             kernel();
+            if (!pending_copies.empty()) {
+              std::fprintf(stderr, "emulated launch: a thread ended with cp.async copies it never waited for\n");
+              std::abort();
+            }
             barrier.arrive_and_wait();  // the block's shared memory is the next block's
           }
     });
@@ -143,7 +156,7 @@ T __shfl_down_sync(unsigned mask, T value, unsigned delta) {
   return other;
 }
 
-// What kernels/cuda/check.h, launch.h and runtime.h give the kernel files.
+// What kernels/cuda/async_copy.h, check.h, launch.h and runtime.h give the kernel files.
 #define CXR_CUDA_CHECK_LAST() ((void)0)
 namespace cxr::kernels::cuda {
 inline cudaStream_t stream() { return 0; }
@@ -161,5 +174,14 @@ inline int grid_size(int64_t items, int block_threads = kBlockThreads) {
   return static_cast<int>(std::clamp<int64_t>((items + block_threads - 1) / block_threads, 1, 3));
 }
 inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+template <int kBytes>
+void copy_async(void* shared_dst, const void* global_src, bool valid) {
+  emu::pending_copies.push_back({shared_dst, valid ? global_src : nullptr, static_cast<size_t>(kBytes)});
+}
+inline void copy_async_wait_all() {
+  for (const emu::PendingCopy& c : emu::pending_copies)
+    c.src ? std::memcpy(c.dst, c.src, c.bytes) : std::memset(c.dst, 0, c.bytes);
+  emu::pending_copies.clear();
+}
 }  // namespace detail
 }  // namespace cxr::kernels::cuda

@@ -9,7 +9,7 @@ files point at their rewritten copies (kernels/cuda/X.cuh -> X.emulated.h).
 import re
 import sys
 
-RUNTIME_HEADERS = re.compile(r'#include "kernels/cuda/(check|launch|runtime)\.h"\n')
+RUNTIME_HEADERS = re.compile(r'#include "kernels/cuda/(async_copy|check|launch|runtime)\.h"\n')
 LAUNCH = re.compile(r"([\w:]+(?:<[^;<>]*>)?)<<<(.*?)>>>\((.*?)\);", re.S)
 
 
