@@ -13,10 +13,9 @@
 //   consecutive float4 of B (128 bytes, no bank conflict). Shared memory returns one register to 32
 //   lanes per cycle, so per k a warp's 4 float4 reads take at most 16 cycles (fewer where lanes 2n
 //   and 2n + 1 share A's address) against 16 cycles of its 64 FMAs: about the FMA rate.
-// - Global reads are float4s along each operand's contiguous index (a warp reads 512 contiguous bytes,
-//   or 16 rows x 32 bytes). An operand contiguous along k is stored transposed ([k][128] in shared
-//   memory), so its float4 is copied as 4 floats; rows of 132 floats keep those stores conflict-free
-//   (the warp's two k-quads land 16 banks apart).
+// - Global reads follow each operand's contiguous index: float4s, a warp reading 512 contiguous bytes,
+//   or, for an operand contiguous along k (stored transposed, [k][128] in shared memory), single
+//   floats, each warp-wide copy reading 4 rows x 32 bytes (BigTileCopy<true>).
 // - Double buffering with cp.async (async_copy.h): the next step's tiles are copied into the other
 //   shared buffer while this step's 512 FMAs a thread run, with no register holding them, and one
 //   barrier per step. (Staged through registers, the copy's loads were scheduled by ptxas after the
@@ -40,41 +39,61 @@ namespace cxr::kernels::cuda::detail {
 inline constexpr int kBigTile = 128, kBigTileK = 8, kBigThreads = 256;
 inline constexpr int kBigPitch = kBigTile + 4;  // a shared row: float4-aligned, transposing stores conflict-free
 
-// One operand's tile copies for one thread: a float4 per k-step. kAlongK: the operand's contiguous
-// index is k (A not transposed, B transposed); its tile is then stored transposed.
+// One operand's tile copies for one thread, a step's 128 x 8 floats being 4 per thread. kAlongK: the
+// operand's contiguous index is k (A not transposed, B transposed) and its tile is stored transposed.
 template <bool kAlongK>
-struct BigTileCopy {
-  const float* p;  // this thread's float4 at k = 0
-  int64_t k_stride;  // elements between k and k + 1 along this operand
-  int k_offset;      // this thread's k within a step
-  int slot;          // its row (m or n) within the tile, or the first of 4
-  bool inside;       // that row or those 4 lie inside the matrix
+struct BigTileCopy;
 
-  __device__ BigTileCopy(const float* base, int ld, int extent, int origin, int tid) {
-    if constexpr (kAlongK) {  // [extent][K]: thread pairs cover a row's 8 k, 128 rows
-      slot = tid / 2;
-      k_offset = (tid % 2) * 4;
-      k_stride = 1;
-      inside = origin + slot < extent;
-      p = inside ? base + static_cast<int64_t>(origin + slot) * ld + k_offset : base;
-    } else {  // [K][extent]: a warp covers one k's 128 columns
-      slot = (tid % 32) * 4;
-      k_offset = tid / 32;
-      k_stride = ld;
-      inside = origin + slot < extent;  // extent % 4 == 0: the 4 are all in or all out
-      p = inside ? base + static_cast<int64_t>(k_offset) * ld + origin + slot : base;
-    }
+// [K][extent]: a warp copies one k's 128 columns, a float4 a lane (512 contiguous bytes).
+template <>
+struct BigTileCopy<false> {
+  const float* p;  // this thread's float4 at k = 0
+  int ld;
+  int k_offset;  // this thread's k within a step
+  int slot;      // the first of its 4 columns
+  bool inside;   // those 4 lie inside the matrix (extent % 4 == 0: all or none)
+
+  __device__ BigTileCopy(const float* base, int ld_, int extent, int origin, int tid) : ld(ld_) {
+    slot = (tid % 32) * 4;
+    k_offset = tid / 32;
+    inside = origin + slot < extent;
+    p = inside ? base + static_cast<int64_t>(k_offset) * ld + origin + slot : base;
   }
 
   // Starts copying the step at k0 into tile; zeros where it lies outside the matrix.
   __device__ void start(int k0, int K, float (*tile)[kBigPitch]) const {
-    const bool valid = inside && k0 + k_offset < K;  // K % 4 == 0 when kAlongK: a float4 is all in or all out
-    const float* src = valid ? p + k0 * k_stride : p;
-    if constexpr (kAlongK) {
+    const bool valid = inside && k0 + k_offset < K;
+    copy_async<16>(&tile[k_offset][slot], valid ? p + static_cast<int64_t>(k0) * ld : p, valid);
+  }
+};
+
+// [extent][K], stored as [k][row]: one float per copy. Each of a warp's 4 copies covers 4 rows x 8 k
+// (lane l: row l / 8, k l % 8), so it reads 4 whole 32-byte sectors, as a float4 per lane would
+// read 16, and its 32 stores hit 32 different banks (a shared row of 132 floats shifts k's rows by 4
+// banks). Lanes reading k and k + 1 of one row instead (a float4 per thread pair, the register-staged
+// version's layout) would make each copy touch 16 sectors: 4 times the requests to L1, whose
+// bandwidth the shared-memory reads need.
+template <>
+struct BigTileCopy<true> {
+  const float* row;  // this thread's first row at k = 0, its k_offset included
+  int ld;
+  int k_offset;   // this thread's k within a step
+  int slot;       // its first row within the tile; its copy j takes row slot + 4 j
+  int rows_left;  // rows of the matrix from slot on
+
+  __device__ BigTileCopy(const float* base, int ld_, int extent, int origin, int tid) : ld(ld_) {
+    const int lane = tid % 32;
+    slot = (tid / 32) * 16 + lane / 8;
+    k_offset = lane % 8;
+    rows_left = extent - origin - slot;
+    row = rows_left > 0 ? base + static_cast<int64_t>(origin + slot) * ld + k_offset : base;
+  }
+
+  __device__ void start(int k0, int K, float (*tile)[kBigPitch]) const {
 #pragma unroll
-      for (int j = 0; j < 4; ++j) copy_async<4>(&tile[k_offset + j][slot], src + j, valid);
-    } else {
-      copy_async<16>(&tile[k_offset][slot], src, valid);
+    for (int j = 0; j < 4; ++j) {
+      const bool valid = 4 * j < rows_left && k0 + k_offset < K;
+      copy_async<4>(&tile[k_offset][slot + 4 * j], valid ? row + static_cast<int64_t>(4 * j) * ld + k0 : row, valid);
     }
   }
 };
