@@ -1,0 +1,66 @@
+"""tools/gpu-ncu with a stand-in `ncu` on PATH: each target benchmark is profiled in its own ncu run,
+with its launch count and skip (the batch norm backward benchmark runs the forward's kernels first),
+and every CSV row of that run is labelled with the benchmark's name. Run by ctest (label tools)."""
+
+import csv
+import os
+import stat
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GPU_NCU = os.path.join(HERE, "..", "..", "tools", "gpu-ncu")
+
+# Logs its arguments, one run a line, and prints a header and one metric row as ncu --csv does.
+FAKE_NCU = """#!/usr/bin/env bash
+echo "$*" >> "$NCU_ARGS_LOG"
+echo '"ID","Kernel Name","Metric Name","Metric Value"'
+echo '"0","fake_kernel","Duration","1.0"'
+"""
+
+
+class GpuNcuTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        ncu = os.path.join(self.dir, "ncu")
+        with open(ncu, "w") as f:
+            f.write(FAKE_NCU)
+        os.chmod(ncu, os.stat(ncu).st_mode | stat.S_IEXEC)
+        self.args_log = os.path.join(self.dir, "args.log")
+        self.csv = os.path.join(self.dir, "ncu.csv")
+        env = dict(os.environ, PATH=self.dir + os.pathsep + os.environ["PATH"], NCU_ARGS_LOG=self.args_log)
+        self.result = subprocess.run(["bash", GPU_NCU, "/fake/bench_cuda", self.csv], env=env, capture_output=True,
+                                     text=True, timeout=60)
+
+    def runs(self):
+        """benchmark name -> (launch count, launch skip) of each ncu run."""
+        runs = {}
+        with open(self.args_log) as f:
+            for line in f:
+                words = line.split()
+                name = next(w for w in words if w.startswith("--benchmark_filter=")).split("=^", 1)[1]
+                count, skip = words.index("--launch-count") + 1, words.index("--launch-skip") + 1
+                runs[name] = (int(words[count]), int(words[skip]))
+        return runs
+
+    def test_each_target_is_profiled_with_its_count_and_skip(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr)
+        runs = self.runs()
+        self.assertEqual(runs["cuda/batchnorm_forward_train/custom/e3_bn1/"], (3, 0))
+        self.assertEqual(runs["cuda/batchnorm_backward_train/custom/e3_bn1/"], (3, 3))
+        self.assertEqual(runs["cuda/conv2d_backward/custom/e1_conv2/"], (12, 0))
+        self.assertIn("cuda/sgemm/custom/n4096/", runs)
+
+    def test_rows_carry_their_benchmark(self):
+        with open(self.csv) as f:
+            rows = list(csv.reader(f))
+        labels = [row[0] for row in rows if row and row[0] != "Benchmark"]
+        self.assertEqual(len(labels), len(self.runs()))  # one metric row per run
+        self.assertIn("cuda/batchnorm_backward_train/custom/e3_bn1/", labels)
+        metric_rows = [row[1:] for row in rows if row and row[0] != "Benchmark"]
+        self.assertTrue(all(row == ["0", "fake_kernel", "Duration", "1.0"] for row in metric_rows))
+
+
+if __name__ == "__main__":
+    unittest.main()
