@@ -5,9 +5,9 @@
 // convolution and waits at a barrier while each step's tile arrives. This one is the classic
 // CUDA-core SGEMM for the case where both matter most (every side long, every row 16-byte aligned):
 //
-// - 128 x 128 output tiles, k-steps of 8, 256 threads; each thread owns 8 x 8 outputs as 2 x 2 blocks
-//   of 4 x 4 (rows r..r+3 and r+16..r+19, columns c..c+3 and c+32..c+35), so per k it reads 2 float4
-//   of A and 2 of B from shared memory for 64 FMAs.
+// - 128 x 128 output tiles, k-steps of 8 (or 16: big_sgemm_tile_k), 256 threads; each thread owns
+//   8 x 8 outputs as 2 x 2 blocks of 4 x 4 (rows r..r+3 and r+16..r+19, columns c..c+3 and
+//   c+32..c+35), so per k it reads 2 float4 of A and 2 of B from shared memory for 64 FMAs.
 // - Warps tile 32 x 64; lane l takes rows 4 (l / 8) and columns 4 (l % 8) within it. A 128-bit shared
 //   load is served 8 lanes at a time: those 8 lanes read one float4 of A (a broadcast) and 8
 //   consecutive float4 of B (128 bytes, no bank conflict). Shared memory returns one register to 32
@@ -27,6 +27,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "kernels/cuda/async_copy.h"
 #include "kernels/cuda/check.h"
@@ -36,17 +38,19 @@
 
 namespace cxr::kernels::cuda::detail {
 
-inline constexpr int kBigTile = 128, kBigTileK = 8, kBigThreads = 256;
+inline constexpr int kBigTile = 128, kBigThreads = 256;
 inline constexpr int kBigPitch = kBigTile + 4;  // a shared row: float4-aligned, transposing stores conflict-free
 
-// One operand's tile copies for one thread, a step's 128 x 8 floats being 4 per thread. kAlongK: the
-// operand's contiguous index is k (A not transposed, B transposed) and its tile is stored transposed.
-template <bool kAlongK>
+// One operand's tile copies for one thread, a step's 128 x kTileK floats being kTileK / 2 per thread.
+// kAlongK: the operand's contiguous index is k (A not transposed, B transposed) and its tile is stored
+// transposed.
+template <bool kAlongK, int kTileK>
 struct BigTileCopy;
 
-// [K][extent]: a warp copies one k's 128 columns, a float4 a lane (512 contiguous bytes).
-template <>
-struct BigTileCopy<false> {
+// [K][extent]: a warp copies one k's 128 columns, a float4 a lane (512 contiguous bytes), for k and,
+// with 16-k steps, k + 8.
+template <int kTileK>
+struct BigTileCopy<false, kTileK> {
   const float* p;  // this thread's float4 at k = 0
   int ld;
   int k_offset;  // this thread's k within a step
@@ -62,19 +66,23 @@ struct BigTileCopy<false> {
 
   // Starts copying the step at k0 into tile; zeros where it lies outside the matrix.
   __device__ void start(int k0, int K, float (*tile)[kBigPitch]) const {
-    const bool valid = inside && k0 + k_offset < K;
-    copy_async<16>(&tile[k_offset][slot], valid ? p + static_cast<int64_t>(k0) * ld : p, valid);
+#pragma unroll
+    for (int h = 0; h < kTileK / 8; ++h) {
+      const int k = k0 + k_offset + 8 * h;
+      const bool valid = inside && k < K;
+      copy_async<16>(&tile[k_offset + 8 * h][slot], valid ? p + static_cast<int64_t>(k0 + 8 * h) * ld : p, valid);
+    }
   }
 };
 
-// [extent][K], stored as [k][row]: one float per copy. Each of a warp's 4 copies covers 4 rows x 8 k
+// [extent][K], stored as [k][row]: one float per copy. Each of a warp's copies covers 4 rows x 8 k
 // (lane l: row l / 8, k l % 8), so it reads 4 whole 32-byte sectors, as a float4 per lane would
 // read 16, and its 32 stores hit 32 different banks (a shared row of 132 floats shifts k's rows by 4
 // banks). Lanes reading k and k + 1 of one row instead (a float4 per thread pair, the register-staged
 // version's layout) would make each copy touch 16 sectors: 4 times the requests to L1, whose
 // bandwidth the shared-memory reads need.
-template <>
-struct BigTileCopy<true> {
+template <int kTileK>
+struct BigTileCopy<true, kTileK> {
   const float* row;  // this thread's first row at k = 0, its k_offset included
   int ld;
   int k_offset;   // this thread's k within a step
@@ -91,23 +99,27 @@ struct BigTileCopy<true> {
 
   __device__ void start(int k0, int K, float (*tile)[kBigPitch]) const {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const bool valid = 4 * j < rows_left && k0 + k_offset < K;
-      copy_async<4>(&tile[k_offset][slot + 4 * j], valid ? row + static_cast<int64_t>(4 * j) * ld + k0 : row, valid);
-    }
+    for (int h = 0; h < kTileK / 8; ++h)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int k = k0 + 8 * h;  // this copy's step-relative k is k_offset + 8 h
+        const bool valid = 4 * j < rows_left && k + k_offset < K;
+        copy_async<4>(&tile[k_offset + 8 * h][slot + 4 * j], valid ? row + static_cast<int64_t>(4 * j) * ld + k : row,
+                      valid);
+      }
   }
 };
 
-template <bool kTransA, bool kTransB>
+template <bool kTransA, bool kTransB, int kTileK>
 __global__ void __launch_bounds__(kBigThreads, 2)
     big_sgemm_kernel(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float alpha, float beta,
                      float* C) {
-  __shared__ __align__(16) float a_tile[2][kBigTileK][kBigPitch];  // [buffer][k][m]
-  __shared__ __align__(16) float b_tile[2][kBigTileK][kBigPitch];  // [buffer][k][n]
+  __shared__ __align__(16) float a_tile[2][kTileK][kBigPitch];  // [buffer][k][m]
+  __shared__ __align__(16) float b_tile[2][kTileK][kBigPitch];  // [buffer][k][n]
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int m0 = blockIdx.x * kBigTile, n0 = blockIdx.y * kBigTile;
-  const BigTileCopy<!kTransA> copy_a(A, lda, M, m0, tid);
-  const BigTileCopy<kTransB> copy_b(B, ldb, N, n0, tid);
+  const BigTileCopy<!kTransA, kTileK> copy_a(A, lda, M, m0, tid);
+  const BigTileCopy<kTransB, kTileK> copy_b(B, ldb, N, n0, tid);
   const int row = (warp / 2) * 32 + (lane / 8) * 4;  // this thread's first row and column in the tile
   const int col = (warp % 2) * 64 + (lane % 8) * 4;
 
@@ -118,13 +130,13 @@ __global__ void __launch_bounds__(kBigThreads, 2)
 
   float acc[8][8] = {};
   int buffer = 0;
-  for (int k0 = 0; k0 < K; k0 += kBigTileK) {
-    if (k0 + kBigTileK < K) {  // into the other buffer, which every thread finished reading before the last barrier
-      copy_a.start(k0 + kBigTileK, K, a_tile[buffer ^ 1]);
-      copy_b.start(k0 + kBigTileK, K, b_tile[buffer ^ 1]);
+  for (int k0 = 0; k0 < K; k0 += kTileK) {
+    if (k0 + kTileK < K) {  // into the other buffer, which every thread finished reading before the last barrier
+      copy_a.start(k0 + kTileK, K, a_tile[buffer ^ 1]);
+      copy_b.start(k0 + kTileK, K, b_tile[buffer ^ 1]);
     }
 #pragma unroll
-    for (int kk = 0; kk < kBigTileK; ++kk) {
+    for (int kk = 0; kk < kTileK; ++kk) {
       const float4 a0 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][row]);
       const float4 a1 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][row + 16]);
       const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][col]);
@@ -175,11 +187,24 @@ inline bool big_sgemm_fits(bool trans_a, bool trans_b, int M, int N, int K, cons
          aligned16(A) && aligned16(B) && aligned16(C);
 }
 
+// The k-step: 8, or 16 when the environment sets CXR_BIG_SGEMM_TILE_K=16 (an experiment for the
+// benchmarks: half the barriers and loop overhead per FMA, twice the shared memory, 33 KB a block).
+// Both give the same bits.
+inline int big_sgemm_tile_k() {
+  const char* v = std::getenv("CXR_BIG_SGEMM_TILE_K");
+  return v != nullptr && std::string(v) == "16" ? 16 : 8;
+}
+
 template <bool kTransA, bool kTransB>
 void launch_big_sgemm(int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C) {
   const int lda = kTransA ? M : K, ldb = kTransB ? K : N;
   const dim3 grid((M + kBigTile - 1) / kBigTile, (N + kBigTile - 1) / kBigTile);
-  big_sgemm_kernel<kTransA, kTransB><<<grid, kBigThreads, 0, stream()>>>(M, N, K, A, lda, B, ldb, alpha, beta, C);
+  if (big_sgemm_tile_k() == 16)
+    big_sgemm_kernel<kTransA, kTransB, 16><<<grid, kBigThreads, 0, stream()>>>(M, N, K, A, lda, B, ldb, alpha, beta,
+                                                                                C);
+  else
+    big_sgemm_kernel<kTransA, kTransB, 8><<<grid, kBigThreads, 0, stream()>>>(M, N, K, A, lda, B, ldb, alpha, beta,
+                                                                               C);
   CXR_CUDA_CHECK_LAST();
 }
 
