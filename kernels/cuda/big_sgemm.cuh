@@ -5,9 +5,9 @@
 // convolution and waits at a barrier while each step's tile arrives. This one is the classic
 // CUDA-core SGEMM for the case where both matter most (every side long, every row 16-byte aligned):
 //
-// - 128 x 128 output tiles, k-steps of 8 (or 16: big_sgemm_tile_k), 256 threads; each thread owns
-//   8 x 8 outputs as 2 x 2 blocks of 4 x 4 (rows r..r+3 and r+16..r+19, columns c..c+3 and
-//   c+32..c+35), so per k it reads 2 float4 of A and 2 of B from shared memory for 64 FMAs.
+// - 128 x 128 output tiles, k-steps of 16, 256 threads; each thread owns 8 x 8 outputs as 2 x 2
+//   blocks of 4 x 4 (rows r..r+3 and r+16..r+19, columns c..c+3 and c+32..c+35), so per k it reads
+//   2 float4 of A and 2 of B from shared memory for 64 FMAs.
 // - Warps tile 32 x 64; lane l takes rows 4 (l / 8) and columns 4 (l % 8) within it. A 128-bit shared
 //   load is served 8 lanes at a time: those 8 lanes read one float4 of A (a broadcast) and 8
 //   consecutive float4 of B (128 bytes, no bank conflict). Shared memory returns one register to 32
@@ -17,18 +17,18 @@
 //   or, for an operand contiguous along k (stored transposed, [k][128] in shared memory), single
 //   floats, each warp-wide copy reading 4 rows x 32 bytes (BigTileCopy<true>).
 // - Double buffering with cp.async (async_copy.h): the next step's tiles are copied into the other
-//   shared buffer while this step's 512 FMAs a thread run, with no register holding them, and one
-//   barrier per step. (Staged through registers, the copy's loads were scheduled by ptxas after the
-//   arithmetic, at the 128-register limit: 73% of cuBLAS on an H100, long-scoreboard stalls 0.89
-//   cycles an instruction, 2026-11-26.)
+//   shared buffer while this step's 1,024 FMAs a thread run, with no register holding them, and one
+//   barrier per step. Measured at n = 4096 on an H100, 2026-11-26: staged through registers, the
+//   copy's loads were scheduled by ptxas after the arithmetic, at the 128-register limit (73% of
+//   cuBLAS, long-scoreboard stalls 0.89 cycles an instruction); with cp.async and 8-k steps, 83%
+//   (0.15); 16-k steps, which the freed registers allow, halve the barriers and loop overhead per
+//   FMA for 33 KB of shared memory a block: 87%.
 //
 // Each output sums its products in k order with one FMA each and is scaled by gemm_output, as in the
 // general kernel: the two give the same bits (up to the sign of a sum that is exactly zero).
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 #include "kernels/cuda/async_copy.h"
 #include "kernels/cuda/check.h"
@@ -38,19 +38,18 @@
 
 namespace cxr::kernels::cuda::detail {
 
-inline constexpr int kBigTile = 128, kBigThreads = 256;
+inline constexpr int kBigTile = 128, kBigTileK = 16, kBigThreads = 256;
 inline constexpr int kBigPitch = kBigTile + 4;  // a shared row: float4-aligned, transposing stores conflict-free
 
-// One operand's tile copies for one thread, a step's 128 x kTileK floats being kTileK / 2 per thread.
-// kAlongK: the operand's contiguous index is k (A not transposed, B transposed) and its tile is stored
-// transposed.
-template <bool kAlongK, int kTileK>
+// One operand's tile copies for one thread, a step's 128 x 16 floats being 8 per thread. kAlongK: the
+// operand's contiguous index is k (A not transposed, B transposed) and its tile is stored transposed.
+template <bool kAlongK>
 struct BigTileCopy;
 
-// [K][extent]: a warp copies one k's 128 columns, a float4 a lane (512 contiguous bytes), for k and,
-// with 16-k steps, k + 8.
-template <int kTileK>
-struct BigTileCopy<false, kTileK> {
+// [K][extent]: a warp copies one k's 128 columns, a float4 a lane (512 contiguous bytes), for k and
+// k + 8.
+template <>
+struct BigTileCopy<false> {
   const float* p;  // this thread's float4 at k = 0
   int ld;
   int k_offset;  // this thread's k within a step
@@ -67,7 +66,7 @@ struct BigTileCopy<false, kTileK> {
   // Starts copying the step at k0 into tile; zeros where it lies outside the matrix.
   __device__ void start(int k0, int K, float (*tile)[kBigPitch]) const {
 #pragma unroll
-    for (int h = 0; h < kTileK / 8; ++h) {
+    for (int h = 0; h < kBigTileK / 8; ++h) {
       const int k = k0 + k_offset + 8 * h;
       const bool valid = inside && k < K;
       copy_async<16>(&tile[k_offset + 8 * h][slot], valid ? p + static_cast<int64_t>(k0 + 8 * h) * ld : p, valid);
@@ -81,8 +80,8 @@ struct BigTileCopy<false, kTileK> {
 // banks). Lanes reading k and k + 1 of one row instead (a float4 per thread pair, the register-staged
 // version's layout) would make each copy touch 16 sectors: 4 times the requests to L1, whose
 // bandwidth the shared-memory reads need.
-template <int kTileK>
-struct BigTileCopy<true, kTileK> {
+template <>
+struct BigTileCopy<true> {
   const float* row;  // this thread's first row at k = 0, its k_offset included
   int ld;
   int k_offset;   // this thread's k within a step
@@ -99,7 +98,7 @@ struct BigTileCopy<true, kTileK> {
 
   __device__ void start(int k0, int K, float (*tile)[kBigPitch]) const {
 #pragma unroll
-    for (int h = 0; h < kTileK / 8; ++h)
+    for (int h = 0; h < kBigTileK / 8; ++h)
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int k = k0 + 8 * h;  // this copy's step-relative k is k_offset + 8 h
@@ -110,16 +109,16 @@ struct BigTileCopy<true, kTileK> {
   }
 };
 
-template <bool kTransA, bool kTransB, int kTileK>
+template <bool kTransA, bool kTransB>
 __global__ void __launch_bounds__(kBigThreads, 2)
     big_sgemm_kernel(int M, int N, int K, const float* A, int lda, const float* B, int ldb, float alpha, float beta,
                      float* C) {
-  __shared__ __align__(16) float a_tile[2][kTileK][kBigPitch];  // [buffer][k][m]
-  __shared__ __align__(16) float b_tile[2][kTileK][kBigPitch];  // [buffer][k][n]
+  __shared__ __align__(16) float a_tile[2][kBigTileK][kBigPitch];  // [buffer][k][m]
+  __shared__ __align__(16) float b_tile[2][kBigTileK][kBigPitch];  // [buffer][k][n]
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int m0 = blockIdx.x * kBigTile, n0 = blockIdx.y * kBigTile;
-  const BigTileCopy<!kTransA, kTileK> copy_a(A, lda, M, m0, tid);
-  const BigTileCopy<kTransB, kTileK> copy_b(B, ldb, N, n0, tid);
+  const BigTileCopy<!kTransA> copy_a(A, lda, M, m0, tid);
+  const BigTileCopy<kTransB> copy_b(B, ldb, N, n0, tid);
   const int row = (warp / 2) * 32 + (lane / 8) * 4;  // this thread's first row and column in the tile
   const int col = (warp % 2) * 64 + (lane % 8) * 4;
 
@@ -130,13 +129,13 @@ __global__ void __launch_bounds__(kBigThreads, 2)
 
   float acc[8][8] = {};
   int buffer = 0;
-  for (int k0 = 0; k0 < K; k0 += kTileK) {
-    if (k0 + kTileK < K) {  // into the other buffer, which every thread finished reading before the last barrier
-      copy_a.start(k0 + kTileK, K, a_tile[buffer ^ 1]);
-      copy_b.start(k0 + kTileK, K, b_tile[buffer ^ 1]);
+  for (int k0 = 0; k0 < K; k0 += kBigTileK) {
+    if (k0 + kBigTileK < K) {  // into the other buffer, which every thread finished reading before the last barrier
+      copy_a.start(k0 + kBigTileK, K, a_tile[buffer ^ 1]);
+      copy_b.start(k0 + kBigTileK, K, b_tile[buffer ^ 1]);
     }
 #pragma unroll
-    for (int kk = 0; kk < kTileK; ++kk) {
+    for (int kk = 0; kk < kBigTileK; ++kk) {
       const float4 a0 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][row]);
       const float4 a1 = *reinterpret_cast<const float4*>(&a_tile[buffer][kk][row + 16]);
       const float4 b0 = *reinterpret_cast<const float4*>(&b_tile[buffer][kk][col]);
@@ -187,24 +186,11 @@ inline bool big_sgemm_fits(bool trans_a, bool trans_b, int M, int N, int K, cons
          aligned16(A) && aligned16(B) && aligned16(C);
 }
 
-// The k-step: 8, or 16 when the environment sets CXR_BIG_SGEMM_TILE_K=16 (an experiment for the
-// benchmarks: half the barriers and loop overhead per FMA, twice the shared memory, 33 KB a block).
-// Both give the same bits.
-inline int big_sgemm_tile_k() {
-  const char* v = std::getenv("CXR_BIG_SGEMM_TILE_K");
-  return v != nullptr && std::string(v) == "16" ? 16 : 8;
-}
-
 template <bool kTransA, bool kTransB>
 void launch_big_sgemm(int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C) {
   const int lda = kTransA ? M : K, ldb = kTransB ? K : N;
   const dim3 grid((M + kBigTile - 1) / kBigTile, (N + kBigTile - 1) / kBigTile);
-  if (big_sgemm_tile_k() == 16)
-    big_sgemm_kernel<kTransA, kTransB, 16><<<grid, kBigThreads, 0, stream()>>>(M, N, K, A, lda, B, ldb, alpha, beta,
-                                                                                C);
-  else
-    big_sgemm_kernel<kTransA, kTransB, 8><<<grid, kBigThreads, 0, stream()>>>(M, N, K, A, lda, B, ldb, alpha, beta,
-                                                                               C);
+  big_sgemm_kernel<kTransA, kTransB><<<grid, kBigThreads, 0, stream()>>>(M, N, K, A, lda, B, ldb, alpha, beta, C);
   CXR_CUDA_CHECK_LAST();
 }
 

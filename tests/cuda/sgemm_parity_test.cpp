@@ -2,7 +2,6 @@
 // (128 x 128 tiles, float4 loads), in every layout, with ragged edges, and against the general tiled
 // kernel, which must give the same bits (both sum each output's products in k order with FMAs).
 #include <cmath>
-#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,8 +65,7 @@ TEST_F(SgemmParity, LargeProductsMatchTheCpuInEveryLayout) {
         }
 }
 
-// Also with alpha and beta that make every rounding of alpha acc + beta c count (kernels/cuda/gemm_output.cuh),
-// and with the big kernel's k-steps of 8 and of 16 (CXR_BIG_SGEMM_TILE_K).
+// Also with alpha and beta that make every rounding of alpha acc + beta c count (kernels/cuda/gemm_output.cuh).
 TEST_F(SgemmParity, BigKernelAndGeneralKernelGiveTheSameBits) {
   const Product p{1540, 1284, 36};
   const auto a = random_floats(static_cast<int64_t>(p.M) * p.K, 400);
@@ -75,25 +73,21 @@ TEST_F(SgemmParity, BigKernelAndGeneralKernelGiveTheSameBits) {
   const auto c = random_floats(static_cast<int64_t>(p.M) * p.N, 402);
   // Under compute-sanitizer (racecheck instruments every shared-memory access): one layout.
   const bool small = small_test_run();
-  for (const char* tile_k : {"8", "16"})
-    for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, {0.3f, 0.7f}})
-      for (bool trans_a : {false, true})
-        for (bool trans_b : {false, true}) {
-          if (small && (trans_a || trans_b || beta == 0.0f)) continue;
-          ASSERT_EQ(setenv("CXR_BIG_SGEMM_TILE_K", tile_k, 1), 0);
-          SCOPED_TRACE(::testing::Message() << (trans_a ? "A^T " : "A ") << (trans_b ? "B^T" : "B") << " alpha "
-                                            << alpha << " beta " << beta << ", k-steps of " << tile_k);
-          const std::vector<float> big = device_sgemm(trans_a, trans_b, p, a, b, c, alpha, beta, 0, 0);
-          // Misaligned: the general kernel.
-          const std::vector<float> general = device_sgemm(trans_a, trans_b, p, a, b, c, alpha, beta, 1, 1);
-          ASSERT_EQ(general.size(), big.size() + 1);
-          int64_t differ = 0;
-          for (size_t i = 0; i + kGuard < big.size(); ++i)
-            if (std::memcmp(&big[i], &general[i + 1], sizeof(float)) != 0 && ++differ <= 5)
-              ADD_FAILURE() << "element " << i << ": big kernel " << big[i] << ", general kernel " << general[i + 1];
-          EXPECT_EQ(differ, 0);
-        }
-  unsetenv("CXR_BIG_SGEMM_TILE_K");
+  for (auto [alpha, beta] : {std::pair{1.0f, 0.0f}, {0.3f, 0.7f}})
+    for (bool trans_a : {false, true})
+      for (bool trans_b : {false, true}) {
+        if (small && (trans_a || trans_b || beta == 0.0f)) continue;
+        SCOPED_TRACE(::testing::Message() << (trans_a ? "A^T " : "A ") << (trans_b ? "B^T" : "B") << " alpha " << alpha
+                                          << " beta " << beta);
+        const std::vector<float> big = device_sgemm(trans_a, trans_b, p, a, b, c, alpha, beta, 0, 0);
+        const std::vector<float> general = device_sgemm(trans_a, trans_b, p, a, b, c, alpha, beta, 1, 1);  // misaligned
+        ASSERT_EQ(general.size(), big.size() + 1);
+        int64_t differ = 0;
+        for (size_t i = 0; i + kGuard < big.size(); ++i)
+          if (std::memcmp(&big[i], &general[i + 1], sizeof(float)) != 0 && ++differ <= 5)
+            ADD_FAILURE() << "element " << i << ": big kernel " << big[i] << ", general kernel " << general[i + 1];
+        EXPECT_EQ(differ, 0);
+      }
 }
 
 }  // namespace
