@@ -24,10 +24,17 @@ namespace cxr::kernels::cuda::detail {
 // block's group (V = Terms::kChannels: 4 when the rows are made of float4s, else 1); when the C / V
 // lane-channels divide 32 the group is all of them and each warp covers 32 / (C / V) rows at a time,
 // so no lane idles.
+//
+// At most 256 chunks: one wave of blocks that each stream many rows. The partial sums of batch norm
+// take 96-113 registers a thread (8 rows in flight a lane), so an H100 holds 2 of these blocks per SM,
+// 264 at once. With 1,024 chunks, experiment 3's first batch norm (492,032 rows) ran as 3.9 waves of
+// blocks of 481 rows, a lane's rows all loaded in one go, then the block's reduction: the statistics
+// pass reached 55% of DRAM bandwidth (17.7 us on an H100, 2026-11-26), each block's load latency and
+// reduction exposed, and 58% with 4-byte loads and 4 blocks an SM before that.
 inline constexpr int kSumWarps = 8;
-inline constexpr int kMaxChunks = 1024;          // about one wave of 8 blocks per SM on an H100
+inline constexpr int kMaxChunks = 256;
 inline constexpr int64_t kMinRowsPerChunk = 64;  // below that, a block's set-up outweighs its rows
-inline constexpr int kFinalizeThreads = 256;     // one block per channel: 4 partials a thread
+inline constexpr int kFinalizeThreads = 256;     // one block per channel: a partial a thread
 
 // The rows' cut into chunks: a function of M alone, so the partials' layout (and the order of every
 // addition) does not depend on the GPU.
@@ -149,8 +156,8 @@ void launch_channel_partials(int64_t M, int C, const ChunkPlan& plan, const Term
 }
 
 // Both totals of channel c's partials (the first and the second sums), returned to every thread of
-// a block of kFinalizeThreads: thread t loads chunks t, t + 256, ... of both (all at once), adds them
-// in that order, then a fixed tree in shared memory. Every thread of the block must call it.
+// a block of kFinalizeThreads: thread t loads chunks t, t + 256, ... of both (all at once; one each
+// while kMaxChunks is 256), adds them in that order, then a fixed tree in shared memory. Every thread of the block must call it.
 // (One warp per channel adding 32 partials a lane one after another took 8 us per sum for
 // experiment 3's first batch norm on an H100, 2026-11-26; a block per channel with a loop of
 // dependent loads per sum still took 3.5 us per sum.)

@@ -31,9 +31,11 @@ TEST(EmulatedCuda, BatchNormMatchesTheCpu) {
     int64_t M;
     int C;
   };
-  // 70,000 rows: 1,024 chunks, so each finalising thread adds 4 partials (kernels/cuda/channel_sums.cuh).
+  // 70,000 rows: the most chunks (kMaxChunks in kernels/cuda/channel_sums.cuh), the last one shorter;
+  // 40,000 x 64: chunks of 157 rows, which a block's 16 row walkers, 8 rows in flight each (4 for the
+  // gradient sums), cover in 2 (3) rounds, the last one partial.
   for (const Case k : {Case{1, 8}, {2, 3}, {65, 16}, {1000, 1}, {129, 2}, {4099, 16}, {300, 33}, {200, 70},
-                       {70, 256}, {2600, 4}, {70000, 1}}) {
+                       {70, 256}, {2600, 4}, {70000, 1}, {40000, 64}}) {
     const int64_t M = k.M;
     const int C = k.C;
     const size_t n = static_cast<size_t>(M) * C;
