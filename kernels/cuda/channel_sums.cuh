@@ -86,9 +86,8 @@ __device__ __forceinline__ Floats<V> load_floats(const float* p) {
 // bytes enough are in flight (one 4-byte load at a time left the first version at 60% of the DRAM
 // bandwidth on an H100; four at a time, 57%, most of the warps' time still waiting on them; two
 // float4s at a time, then one at a time for the last rows, 58%, 2026-11-26). A lane now loads up to
-// 8 rows (about 128 bytes) at once, the rows past the chunk's end masked rather than left to a
-// one-at-a-time loop: a chunk of experiment 3's first batch norm is 7 or 8 rows a lane, all in
-// flight together. The additions stay in row order: the same bits as a plain loop.
+// 8 rows (about 128 bytes) a round, the rows past the chunk's end masked rather than left to a
+// one-at-a-time loop. The additions stay in row order: the same bits as a plain loop.
 //
 // partials[k * C + c] and partials[chunks * C + k * C + c]: chunk k's two sums for channel c. Block
 // (g, k) covers channel group g and chunk k; every lane's rows and every addition's order are fixed
@@ -157,7 +156,8 @@ void launch_channel_partials(int64_t M, int C, const ChunkPlan& plan, const Term
 
 // Both totals of channel c's partials (the first and the second sums), returned to every thread of
 // a block of kFinalizeThreads: thread t loads chunks t, t + 256, ... of both (all at once; one each
-// while kMaxChunks is 256), adds them in that order, then a fixed tree in shared memory. Every thread of the block must call it.
+// while kMaxChunks is 256), adds them in that order, then a fixed tree in shared memory. Every thread
+// of the block must call it.
 // (One warp per channel adding 32 partials a lane one after another took 8 us per sum for
 // experiment 3's first batch norm on an H100, 2026-11-26; a block per channel with a loop of
 // dependent loads per sum still took 3.5 us per sum.)
