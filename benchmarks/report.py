@@ -244,6 +244,17 @@ def e2e_section(e2e, torch, keras, torch_cuda):
             h = lambda x: f"{100 * x:.0f}%" if x else "-"
             shares = f"{h(host_share.get((e, 'cuda_custom')))} / {h(host_share.get((e, 'cuda_vendor')))}"
             lines.append(f"| {e} | {f(cu)} | {f(ve)} | {f(tc)} | {g(cu, tc)} | {g(ve, tc)} | {shares} |")
+    graph_rows = [(e, ours.get((e, "cuda_custom")), ours.get((e, "cuda_custom_graph"))) for e in range(1, 5)]
+    if any(x[2] for x in graph_rows):
+        lines += ["", "The custom step captured once as a CUDA graph and replayed (kernels/cuda/graph.h): the step's",
+                  "work without the host's launches (each replay repeats the captured dropout masks and Adam",
+                  "step).", "",
+                  "| experiment | custom, launched | custom, one graph | graph / launched |", "|---|---|---|---|"]
+        for e, launched, graphed in graph_rows:
+            if launched or graphed:
+                f = lambda x: f"{x:.1f}" if x else ""
+                lines.append(f"| {e} | {f(launched)} | {f(graphed)} | "
+                             f"{f'{graphed / launched:.2f}x' if launched and graphed else ''} |")
     return lines + [""], ratios
 
 

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <random>
@@ -21,6 +22,7 @@
 #include "engine/optimizer.h"
 #include "layers/model.h"
 #ifdef CXR_WITH_CUDA
+#include "kernels/cuda/graph.h"
 #include "kernels/cuda/runtime.h"
 #endif
 
@@ -61,18 +63,31 @@ Tensor random_labels(Device device) {
   return Tensor::from_vector({kBatch, 1}, v, device, "labels");
 }
 
+ExperimentConfig experiment_config(int experiment) {
+  return load_experiment_config(std::string(CXR_SOURCE_DIR) + "/configs/experiment" + std::to_string(experiment) +
+                                ".yaml");
+}
+
+Model model_on(Device device, const ExperimentConfig& config) {
+  Model model = build_model(config.model, config.train.seed);
+  model.to(device);
+  return model;
+}
+
+AdamOptions adam_options(const ExperimentConfig& config) {
+  const OptimizerConfig& o = config.train.optimizer;
+  return AdamOptions{static_cast<float>(o.learning_rate), static_cast<float>(o.beta_1), static_cast<float>(o.beta_2),
+                     static_cast<float>(o.epsilon)};
+}
+
 void train_step(benchmark::State& state, int experiment, Device device, std::optional<KernelChoice> kernels) {
   if (device.is_cuda() && !cuda_available()) {
     state.SkipWithError("no GPU");
     return;
   }
-  const ExperimentConfig config =
-      load_experiment_config(std::string(CXR_SOURCE_DIR) + "/configs/experiment" + std::to_string(experiment) + ".yaml");
-  Model model = build_model(config.model, config.train.seed);
-  model.to(device);
-  const OptimizerConfig& o = config.train.optimizer;
-  Adam adam(model.trainable_tensors(), AdamOptions{static_cast<float>(o.learning_rate), static_cast<float>(o.beta_1),
-                                                   static_cast<float>(o.beta_2), static_cast<float>(o.epsilon)});
+  const ExperimentConfig config = experiment_config(experiment);
+  Model model = model_on(device, config);
+  Adam adam(model.trainable_tensors(), adam_options(config));
   const Tensor x = random_images(config, device), y = random_labels(device);
   const KernelChoiceScope scope(kernels);
   auto step = [&] {  // what Trainer::train_epoch does per batch
@@ -118,6 +133,80 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
   state.counters["batch"] = kBatch;
 }
 
+#ifdef CXR_WITH_CUDA
+// A model and its Adam on the GPU, built from a config as train_step builds them.
+struct GpuTrainee {
+  Model model;
+  Adam adam;
+  explicit GpuTrainee(const ExperimentConfig& config)
+      : model(model_on(Device::cuda(), config)), adam(model.trainable_tensors(), adam_options(config)) {}
+  Tensor step(const Tensor& x, const Tensor& y, const ForwardContext& context) {
+    Tensor loss = bce_with_logits(model.forward_logits(x, context), y);
+    loss.backward();
+    adam.step();
+    adam.zero_grad();
+    return loss;
+  }
+  std::vector<std::vector<float>> parameters() {
+    std::vector<std::vector<float>> out;
+    for (Parameter* p : model.parameters()) out.push_back(p->value.to_vector());
+    return out;
+  }
+};
+
+// train_step's custom GPU step, captured once as a CUDA graph (kernels/cuda/graph.h) and replayed:
+// the step's work without the host's launches, which bound experiments 1, 2 and 4 (70-87% of their
+// step on an H100). A replay repeats the captured step exactly, its dropout masks and Adam step
+// count included: the work of a training step, not training. Validated first: a replay from the
+// state of a twin model (same seed, same two eager steps) must give the twin's eager step, bit for bit.
+void graph_step(benchmark::State& state, int experiment) {
+  if (!cuda_available()) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const ExperimentConfig config = experiment_config(experiment);
+  const KernelChoiceScope scope(KernelChoice::Custom);
+  GpuTrainee eager(config), graphed(config);  // one seed: the same weights
+  const Tensor x = random_images(config, Device::cuda()), y = random_labels(Device::cuda());
+  const auto context = [&](uint64_t step) { return ForwardContext{true, config.train.seed, step}; };
+  for (uint64_t i = 0; i < 2; ++i) {  // warm-up: the allocator's cache, the same state in both
+    eager.step(x, y, context(i));
+    graphed.step(x, y, context(i));
+  }
+  const float eager_loss = eager.step(x, y, context(2)).item();
+  Tensor graph_loss;  // kept: the graph writes it on every replay
+  std::optional<kernels::cuda::StreamGraph> graph;
+  try {
+    graph.emplace([&] { graph_loss = graphed.step(x, y, context(2)); });
+  } catch (const std::exception& e) {
+    state.SkipWithError((std::string("the step cannot be captured: ") + e.what()).c_str());
+    return;
+  }
+  graph->replay();
+  const float replayed_loss = graph_loss.item();
+  if (std::memcmp(&eager_loss, &replayed_loss, sizeof(float)) != 0 || eager.parameters() != graphed.parameters()) {
+    state.SkipWithError(("the replayed step differs from the launched one: loss " + std::to_string(replayed_loss) +
+                         " against " + std::to_string(eager_loss)).c_str());
+    return;
+  }
+  double total = 0, issuing = 0;
+  for (auto _ : state) {  // nothing may allocate between replays (graph.h): nothing here does
+    const auto start = std::chrono::steady_clock::now();
+    graph->replay();
+    const auto issued = std::chrono::steady_clock::now();
+    kernels::cuda::synchronize();
+    const auto end = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(end - start).count();
+    state.SetIterationTime(seconds);
+    total += seconds;
+    issuing += std::chrono::duration<double>(issued - start).count();
+  }
+  state.counters["images/s"] = total > 0 ? kBatch * static_cast<double>(state.iterations()) / total : 0.0;
+  if (state.iterations() > 0) state.counters["host_ms/step"] = 1e3 * issuing / static_cast<double>(state.iterations());
+  state.counters["batch"] = kBatch;
+}
+#endif
+
 const bool registered = [] {
   for (int e = 1; e <= 4; ++e) {
     const std::string name = "train_step/experiment" + std::to_string(e);
@@ -128,6 +217,7 @@ const bool registered = [] {
 #ifdef CXR_WITH_CUDA
     add(name + "/cuda_custom", [e](benchmark::State& st) { train_step(st, e, Device::cuda(), KernelChoice::Custom); });
     add(name + "/cuda_vendor", [e](benchmark::State& st) { train_step(st, e, Device::cuda(), KernelChoice::Vendor); });
+    add(name + "/cuda_custom_graph", [e](benchmark::State& st) { graph_step(st, e); });
 #endif
   }
   benchmark::AddCustomContext("cpu_threads", std::to_string(omp_get_max_threads()));

@@ -71,6 +71,18 @@ class EndToEndTest(unittest.TestCase):
         row = next(l for l in lines if l.startswith("| 1 | 16000.0"))
         self.assertEqual(row, "| 1 | 16000.0 | 8000.0 | 10000.0 | 1.60x | 0.80x | 95% / 25% |")
         self.assertIsNone(ratios[(1, "torch")])
+        self.assertFalse(any("one graph" in l for l in lines))  # no graph runs: no graph table
+
+    def test_graph_runs_get_their_own_table(self):
+        def step(name, images_per_second):
+            return {"name": name + "/manual_time", "run_type": "iteration", "images/s": images_per_second,
+                    "batch": 32.0}
+        e2e = {"benchmarks": [step("train_step/experiment1/cuda_custom", 16000.0),
+                              step("train_step/experiment1/cuda_custom_graph", 40000.0),
+                              step("train_step/experiment3/cuda_custom", 13000.0)]}
+        lines, _ = report.e2e_section(e2e, None, None, None)
+        self.assertIn("| 1 | 16000.0 | 40000.0 | 2.50x |", lines)
+        self.assertIn("| 3 | 13000.0 |  |  |", lines)
 
 
 if __name__ == "__main__":
