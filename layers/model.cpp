@@ -3,6 +3,8 @@
 #include <map>
 
 #include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/optimizer.h"
 #include "layers/registry.h"
 #include "layers/weights.h"
 
@@ -159,6 +161,15 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
   for (auto& layer : model.layers)
     for (Parameter& p : layer->parameters()) p.value.set_requires_grad(layer->trainable && p.trainable);
   return model;
+}
+
+Tensor train_on_batch(Model& model, Optimizer& optimizer, const Tensor& x, const Tensor& y,
+                      const ForwardContext& context) {
+  Tensor loss = bce_with_logits(model.forward_logits(x, context), y);
+  loss.backward();
+  optimizer.step();
+  optimizer.zero_grad();
+  return loss;
 }
 
 }  // namespace cxr

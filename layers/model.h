@@ -53,4 +53,12 @@ class Model {
 // Builds and initialises the model (weights keyed by `seed`). Errors name the file, line and layer.
 Model build_model(const SpecNode& model_spec, uint64_t seed, const std::string& name = "sequential");
 
+class Optimizer;  // engine/optimizer.h
+
+// One training step on a batch, as Trainer::train_epoch takes it less its class weights and metrics:
+// forward to the logits, binary cross-entropy, backward, the optimizer's step, zero_grad. Returns
+// the loss on the model's device (nothing waits for it).
+Tensor train_on_batch(Model& model, Optimizer& optimizer, const Tensor& x, const Tensor& y,
+                      const ForwardContext& context);
+
 }  // namespace cxr

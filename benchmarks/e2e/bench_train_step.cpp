@@ -80,6 +80,31 @@ AdamOptions adam_options(const ExperimentConfig& config) {
                      static_cast<float>(o.epsilon)};
 }
 
+// The benchmark's loop: each iteration queues one step with queue() and waits for the device.
+// Counters: images/s, batch, and on the GPU host_ms/step, how long the host took to queue the step's
+// work before waiting for the device. Close to the whole step, the host is the bottleneck (launch and
+// engine overhead); far below it, the GPU is. (CPU time cannot tell: the final cudaStreamSynchronize
+// spins, so it counts the wait too.)
+template <class Queue>
+void time_steps(benchmark::State& state, Device device, Queue queue) {
+  double total = 0, issuing = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    queue();
+    const auto issued = std::chrono::steady_clock::now();
+    synchronize(device);
+    const auto end = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(end - start).count();
+    state.SetIterationTime(seconds);
+    total += seconds;
+    issuing += std::chrono::duration<double>(issued - start).count();
+  }
+  state.counters["images/s"] = total > 0 ? kBatch * static_cast<double>(state.iterations()) / total : 0.0;
+  if (device.is_cuda() && state.iterations() > 0)
+    state.counters["host_ms/step"] = 1e3 * issuing / static_cast<double>(state.iterations());
+  state.counters["batch"] = kBatch;
+}
+
 void train_step(benchmark::State& state, int experiment, Device device, std::optional<KernelChoice> kernels) {
   if (device.is_cuda() && !cuda_available()) {
     state.SkipWithError("no GPU");
@@ -90,13 +115,8 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
   Adam adam(model.trainable_tensors(), adam_options(config));
   const Tensor x = random_images(config, device), y = random_labels(device);
   const KernelChoiceScope scope(kernels);
-  auto step = [&] {  // what Trainer::train_epoch does per batch
-    const ForwardContext context{true, config.train.seed, static_cast<uint64_t>(adam.iterations())};
-    Tensor loss = bce_with_logits(model.forward_logits(x, context), y);
-    loss.backward();
-    adam.step();
-    adam.zero_grad();
-    return loss;
+  auto step = [&] {
+    return train_on_batch(model, adam, x, y, {true, config.train.seed, static_cast<uint64_t>(adam.iterations())});
   };
   // Warm-up (allocations, OpenBLAS threads, cuDNN's algorithm search), and a sanity check.
   for (int i = 0; i < 2; ++i) {
@@ -106,31 +126,13 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
       return;
     }
   }
-  double total = 0, issuing = 0;
   const double cpu_start = process_cpu_seconds();
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    step();
-    const auto issued = std::chrono::steady_clock::now();
-    synchronize(device);
-    const auto end = std::chrono::steady_clock::now();
-    const double seconds = std::chrono::duration<double>(end - start).count();
-    state.SetIterationTime(seconds);
-    total += seconds;
-    issuing += std::chrono::duration<double>(issued - start).count();
-  }
-  state.counters["images/s"] = total > 0 ? kBatch * static_cast<double>(state.iterations()) / total : 0.0;
-  // On the GPU: how long the host took to queue the step's work, before waiting for the device. Close
-  // to the whole step, the host is the bottleneck (launch and engine overhead); far below it, the GPU
-  // is. (cpu_ms/step cannot tell: the final cudaStreamSynchronize spins, so it counts the wait too.)
-  if (device.is_cuda() && state.iterations() > 0)
-    state.counters["host_ms/step"] = 1e3 * issuing / static_cast<double>(state.iterations());
+  time_steps(state, device, step);
   // CPU time of every thread of the process per step: on a loaded machine, where wall time also
   // counts the time other processes held the cores, the steadier measure of the work done (it also
   // counts OpenBLAS threads spinning while they wait for work).
   if (state.iterations() > 0)
     state.counters["cpu_ms/step"] = 1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(state.iterations());
-  state.counters["batch"] = kBatch;
 }
 
 #ifdef CXR_WITH_CUDA
@@ -141,11 +143,7 @@ struct GpuTrainee {
   explicit GpuTrainee(const ExperimentConfig& config)
       : model(model_on(Device::cuda(), config)), adam(model.trainable_tensors(), adam_options(config)) {}
   Tensor step(const Tensor& x, const Tensor& y, const ForwardContext& context) {
-    Tensor loss = bce_with_logits(model.forward_logits(x, context), y);
-    loss.backward();
-    adam.step();
-    adam.zero_grad();
-    return loss;
+    return train_on_batch(model, adam, x, y, context);
   }
   std::vector<std::vector<float>> parameters() {
     std::vector<std::vector<float>> out;
@@ -189,21 +187,7 @@ void graph_step(benchmark::State& state, int experiment) {
                          " against " + std::to_string(eager_loss)).c_str());
     return;
   }
-  double total = 0, issuing = 0;
-  for (auto _ : state) {  // nothing may allocate between replays (graph.h): nothing here does
-    const auto start = std::chrono::steady_clock::now();
-    graph->replay();
-    const auto issued = std::chrono::steady_clock::now();
-    kernels::cuda::synchronize();
-    const auto end = std::chrono::steady_clock::now();
-    const double seconds = std::chrono::duration<double>(end - start).count();
-    state.SetIterationTime(seconds);
-    total += seconds;
-    issuing += std::chrono::duration<double>(issued - start).count();
-  }
-  state.counters["images/s"] = total > 0 ? kBatch * static_cast<double>(state.iterations()) / total : 0.0;
-  if (state.iterations() > 0) state.counters["host_ms/step"] = 1e3 * issuing / static_cast<double>(state.iterations());
-  state.counters["batch"] = kBatch;
+  time_steps(state, Device::cuda(), [&] { graph->replay(); });  // nothing allocates between replays (graph.h)
 }
 #endif
 

@@ -31,12 +31,7 @@ struct Trainee {
   Adam adam{model.trainable_tensors(), AdamOptions{1e-4f, 0.9f, 0.999f, 1e-7f}};
 
   Tensor step(const Tensor& x, const Tensor& y, uint64_t index) {
-    const ForwardContext context{true, config.train.seed, index};
-    Tensor loss = bce_with_logits(model.forward_logits(x, context), y);
-    loss.backward();
-    adam.step();
-    adam.zero_grad();
-    return loss;
+    return train_on_batch(model, adam, x, y, {true, config.train.seed, index});
   }
 
   std::vector<std::vector<float>> parameters() {
