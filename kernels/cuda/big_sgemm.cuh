@@ -8,11 +8,11 @@
 // - 128 x 128 output tiles, k-steps of 16, 256 threads; each thread owns 8 x 8 outputs as 2 x 2
 //   blocks of 4 x 4 (rows r..r+3 and r+16..r+19, columns c..c+3 and c+32..c+35), so per k it reads
 //   2 float4 of A and 2 of B from shared memory for 64 FMAs.
-// - Warps tile 32 x 64; lane l takes rows 4 (l / 8) and columns 4 (l % 8) within it. A 128-bit shared
-//   load is served 8 lanes at a time: those 8 lanes read one float4 of A (a broadcast) and 8
-//   consecutive float4 of B (128 bytes, no bank conflict). Shared memory returns one register to 32
-//   lanes per cycle, so per k a warp's 4 float4 reads take at most 16 cycles (fewer where lanes 2n
-//   and 2n + 1 share A's address) against 16 cycles of its 64 FMAs: about the FMA rate.
+// - Warps tile 32 x 64; lane l takes rows 4 (l / 8) and columns 4 (l % 8) within it: 8 lanes read
+//   one float4 of A (a broadcast) and 8 consecutive float4 of B (128 bytes, no bank conflict). On an
+//   H100 a warp's float4 read costs 3 shared-memory wavefronts on average (Nsight Compute,
+//   2026-11-26), so per k its 4 reads take 12 cycles of the SM's shared-memory pipe against 16 of its
+//   64 FMAs: the pipe is 75% busy, not the bound.
 // - Global reads follow each operand's contiguous index: float4s, a warp reading 512 contiguous bytes,
 //   or, for an operand contiguous along k (stored transposed, [k][128] in shared memory), single
 //   floats, each warp-wide copy reading 4 rows x 32 bytes (BigTileCopy<true>).
