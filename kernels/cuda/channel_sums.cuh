@@ -26,11 +26,13 @@ namespace cxr::kernels::cuda::detail {
 // so no lane idles.
 //
 // At most 256 chunks: one wave of blocks that each stream many rows. The partial sums of batch norm
-// take 96-113 registers a thread (8 rows in flight a lane), so an H100 holds 2 of these blocks per SM,
-// 264 at once. With 1,024 chunks, experiment 3's first batch norm (492,032 rows) ran as 3.9 waves of
-// blocks of 481 rows, a lane's rows all loaded in one go, then the block's reduction: the statistics
-// pass reached 55% of DRAM bandwidth (17.7 us on an H100, 2026-11-26), each block's load latency and
-// reduction exposed, and 58% with 4-byte loads and 4 blocks an SM before that.
+// take 127-128 registers a thread (two rounds of rows a lane: one being added, the next in flight), so
+// an H100 holds 2 of these blocks per SM, 264 at once. Measured on an H100 for experiment 3's first
+// batch norm (492,032 rows), 2026-11-26: 1,024 chunks ran as 3.9 waves of blocks of 481 rows, each
+// block's load latency and reduction exposed: 17.7 us, 55% of DRAM bandwidth (58% with 4-byte loads
+// and 4 blocks an SM before that). 256 chunks, a lane loading a round and then adding it: 16.5 us,
+// 59%, warps waiting on loads 10.9 of every 17.9 cycles. The likely cause, a lane with no load in
+// flight while it adds, is what the pipelined loop below removes (unmeasured yet).
 inline constexpr int kSumWarps = 8;
 inline constexpr int kMaxChunks = 256;
 inline constexpr int64_t kMinRowsPerChunk = 64;  // below that, a block's set-up outweighs its rows
@@ -92,28 +94,50 @@ __device__ __forceinline__ Floats<V> load_floats(const float* p) {
 // partials[k * C + c] and partials[chunks * C + k * C + c]: chunk k's two sums for channel c. Block
 // (g, k) covers channel group g and chunk k; every lane's rows and every addition's order are fixed
 // (for a given V: the float4 and single-float passes add a channel's rows in different orders).
-template <class Terms>
-__global__ void channel_partials_kernel(int64_t M, int C, int width, ChunkPlan plan, Terms terms, double* partials) {
+//
+// The block's work is a device function so that batch norm's resident forward pass
+// (kernels/cuda/batchnorm_resident.cu) runs exactly these additions in its first phase: keep(row, c,
+// loaded) sees every row a lane adds (KeepNothing here; there, it keeps the row in shared memory).
+struct KeepNothing {
+  template <class Loaded>
+  __device__ void operator()(int64_t, int, const Loaded&) const {}
+};
+
+template <class Terms, class Keep>
+__device__ __forceinline__ void chunk_partials(int64_t M, int C, int width, const ChunkPlan& plan, int group,
+                                               int chunk, Terms& terms, double* partials, const Keep& keep) {
   constexpr int V = Terms::kChannels;
   constexpr int kUnroll = sizeof(typename Terms::Loaded) <= 16 ? 8 : 4;  // rows loaded before any is added
   __shared__ double warp_a[kSumWarps][32 * V], warp_b[kSumWarps][32 * V];
   const int lane = threadIdx.x;
-  const int c = (blockIdx.x * width + lane % width) * V;  // the lane's first channel
+  const int c = (group * width + lane % width) * V;  // the lane's first channel
   const int rows_per_warp = 32 / width;
   const int walker = threadIdx.y * rows_per_warp + lane / width, walkers = kSumWarps * rows_per_warp;
-  const int64_t first = static_cast<int64_t>(blockIdx.y) * plan.rows_per_chunk;
+  const int64_t first = static_cast<int64_t>(chunk) * plan.rows_per_chunk;
   const int64_t end = first + plan.rows_per_chunk < M ? first + plan.rows_per_chunk : M;
   double a[V] = {}, b[V] = {};
   if (c < C) {
     terms.begin(c);
-    for (int64_t m = first + walker; m < end; m += kUnroll * walkers) {
-      typename Terms::Loaded v[kUnroll];
+    // Software-pipelined: a round's loads are issued before the previous round's additions, so a
+    // lane always has rows in flight and the blocks do not take turns between loading and adding.
+    const int64_t step = static_cast<int64_t>(kUnroll) * walkers;
+    typename Terms::Loaded v[kUnroll], next[kUnroll];
+    const auto load_round = [&](int64_t m, typename Terms::Loaded (&into)[kUnroll]) {
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u)
-        if (m + u * walkers < end) v[u] = terms.load((m + u * walkers) * C + c);
+        if (m + u * walkers < end) into[u] = terms.load((m + u * walkers) * C + c);
+    };
+    load_round(first + walker, v);
+    for (int64_t m = first + walker; m < end; m += step) {
+      load_round(m + step, next);
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u)
-        if (m + u * walkers < end) terms.add(v[u], a, b);
+        if (m + u * walkers < end) {
+          keep(m + u * walkers, c, v[u]);
+          terms.add(v[u], a, b);
+        }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) v[u] = next[u];
     }
   }
   // Lanes l and l ^ offset hold the same channels when offset >= width (both powers of two).
@@ -138,16 +162,26 @@ __global__ void channel_partials_kernel(int64_t M, int C, int width, ChunkPlan p
         total_a += warp_a[w][lane * V + j];
         total_b += warp_b[w][lane * V + j];
       }
-      const int64_t at = static_cast<int64_t>(blockIdx.y) * C + c + j;
+      const int64_t at = static_cast<int64_t>(chunk) * C + c + j;
       partials[at] = total_a;
       partials[static_cast<int64_t>(plan.chunks) * C + at] = total_b;
     }
 }
 
 template <class Terms>
+__global__ void channel_partials_kernel(int64_t M, int C, int width, ChunkPlan plan, Terms terms, double* partials) {
+  chunk_partials(M, C, width, plan, blockIdx.x, blockIdx.y, terms, partials, KeepNothing{});
+}
+
+// How many lane-channels (V channels each) a block's group has: all of them when they divide 32.
+inline int group_width(int lane_channels) {
+  return lane_channels < 32 && 32 % lane_channels == 0 ? lane_channels : 32;
+}
+
+template <class Terms>
 void launch_channel_partials(int64_t M, int C, const ChunkPlan& plan, const Terms& terms, double* partials) {
   const int lane_channels = C / Terms::kChannels;  // C % kChannels == 0 (quad_channels)
-  const int width = lane_channels < 32 && 32 % lane_channels == 0 ? lane_channels : 32;
+  const int width = group_width(lane_channels);
   const int channel_blocks = (lane_channels + width - 1) / width;
   channel_partials_kernel<<<dim3(channel_blocks, plan.chunks), dim3(32, kSumWarps), 0, stream()>>>(
       M, C, width, plan, terms, partials);
@@ -155,16 +189,16 @@ void launch_channel_partials(int64_t M, int C, const ChunkPlan& plan, const Term
 }
 
 // Both totals of channel c's partials (the first and the second sums), returned to every thread of
-// a block of kFinalizeThreads: thread t loads chunks t, t + 256, ... of both (all at once; one each
-// while kMaxChunks is 256), adds them in that order, then a fixed tree in shared memory. Every thread
-// of the block must call it.
+// a block of kFinalizeThreads: thread t (its index in the block) loads chunks t, t + 256, ... of both
+// (all at once; one each while kMaxChunks is 256), adds them in that order, then a fixed tree in
+// shared memory. Every thread of the block must call it.
 // (One warp per channel adding 32 partials a lane one after another took 8 us per sum for
 // experiment 3's first batch norm on an H100, 2026-11-26; a block per channel with a loop of
 // dependent loads per sum still took 3.5 us per sum.)
 struct ChunkTotals {
   double a, b;
 };
-__device__ inline ChunkTotals chunk_totals(const double* partials, int chunks, int C, int c) {
+__device__ inline ChunkTotals chunk_totals(const double* partials, int chunks, int C, int c, int t) {
   constexpr int kPerThread = kMaxChunks / kFinalizeThreads;
   static_assert(kMaxChunks % kFinalizeThreads == 0, "plan_chunks never makes more chunks than a block loads");
   __shared__ double tree_a[kFinalizeThreads], tree_b[kFinalizeThreads];
@@ -172,7 +206,7 @@ __device__ inline ChunkTotals chunk_totals(const double* partials, int chunks, i
   double va[kPerThread], vb[kPerThread];
 #pragma unroll
   for (int u = 0; u < kPerThread; ++u) {
-    const int k = threadIdx.x + u * kFinalizeThreads;
+    const int k = t + u * kFinalizeThreads;
     const int64_t at = static_cast<int64_t>(k) * C + c;
     va[u] = k < chunks ? partials[at] : 0.0;
     vb[u] = k < chunks ? partials[second + at] : 0.0;
@@ -183,13 +217,13 @@ __device__ inline ChunkTotals chunk_totals(const double* partials, int chunks, i
     a += va[u];
     b += vb[u];
   }
-  tree_a[threadIdx.x] = a;
-  tree_b[threadIdx.x] = b;
+  tree_a[t] = a;
+  tree_b[t] = b;
   __syncthreads();
   for (int half = kFinalizeThreads / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) {
-      tree_a[threadIdx.x] += tree_a[threadIdx.x + half];
-      tree_b[threadIdx.x] += tree_b[threadIdx.x + half];
+    if (t < half) {
+      tree_a[t] += tree_a[t + half];
+      tree_b[t] += tree_b[t + half];
     }
     __syncthreads();
   }

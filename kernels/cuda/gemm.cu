@@ -28,7 +28,7 @@ struct ColumnTerms {
 };
 
 __global__ void finalize_column_sums_kernel(int C, int chunks, const double* partials, float* out) {
-  const ChunkTotals totals = chunk_totals(partials, chunks, C, blockIdx.x);  // .b: ColumnTerms' zeros
+  const ChunkTotals totals = chunk_totals(partials, chunks, C, blockIdx.x, threadIdx.x);  // .b: ColumnTerms' zeros
   if (threadIdx.x == 0) out[blockIdx.x] = static_cast<float>(totals.a);
 }
 
