@@ -2,13 +2,20 @@
 //
 // Per-channel statistics are sums over M rows, in double, by kernels/cuda/channel_sums.cuh:
 // deterministic, the same on any GPU. Training takes one pass over x for the statistics (shifted
-// sums, below) and one to normalise; the backward pass one for its two sums and one for dx. The
+// sums, batchnorm_terms.cuh) and one to normalise, or, where the GPU holds a block per chunk of rows
+// at once, one kernel that keeps the rows in shared memory between the two (batchnorm_resident.cu,
+// the same bits); the backward pass one for its two sums and one for dx. The
 // elementwise passes use __fmul_rn/__fadd_rn (and __dmul_rn for the per-channel factors), which
 // nvcc never fuses into an FMA, so each element is computed exactly as the CPU computes it (from
 // statistics that differ from the CPU's only in the order and the way their double sums were added).
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/batchnorm.h"
+#include "kernels/cuda/batchnorm_resident.h"
+#include "kernels/cuda/batchnorm_terms.cuh"
 #include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.h"
@@ -22,33 +29,9 @@ using detail::ChunkPlan;
 using detail::chunk_totals;
 using detail::kFinalizeThreads;
 
-// The Terms of channel_sums.cuh's passes.
-//
-// Training statistics in one pass: sums of d = x - K and of d * d, K being the channel's value in
-// row 0. Then mean = K + sum(d) / M and var = sum(d * d) / M - (sum(d) / M)^2. The shift keeps the
-// subtraction from cancelling: its relative error is about 2^-53 * (1 + (mean - K)^2 / var), where
-// unshifted sums of x and x * x would lose (mean^2 / var) times that. The CPU takes two passes (the
-// mean, then squared deviations); one pass saves a read of x and two launches.
-template <int V>
-struct ShiftedSums {
-  static constexpr int kChannels = V;
-  using Loaded = detail::Floats<V>;
-  const float* x;
-  double shift[V] = {};
-  __device__ void begin(int c) {
-#pragma unroll
-    for (int j = 0; j < V; ++j) shift[j] = x[c + j];
-  }
-  __device__ Loaded load(int64_t i) const { return detail::load_floats<V>(x + i); }
-  __device__ void add(const Loaded& v, double (&sum_d)[V], double (&sum_d2)[V]) const {
-#pragma unroll
-    for (int j = 0; j < V; ++j) {
-      const double d = __dsub_rn(v.v[j], shift[j]);
-      sum_d[j] = __dadd_rn(sum_d[j], d);
-      sum_d2[j] = __dadd_rn(sum_d2[j], __dmul_rn(d, d));  // no FMA: the same sums on every build
-    }
-  }
-};
+// The Terms of channel_sums.cuh's passes: ShiftedSums (batchnorm_terms.cuh) for the training
+// statistics, and the gradient sums.
+using bn::ShiftedSums;
 
 // sum(dy) and sum(dy * xhat), xhat = (x - mean) * inv. mean/inv come either from the saved float
 // statistics (training) or from the moving ones (inference: inv computed here).
@@ -99,30 +82,19 @@ void launch_sums(int64_t M, int C, const detail::ChunkPlan& plan, const float* x
 
 // Finalising kernels: one block of kFinalizeThreads per channel.
 
-// Saves mean, inverse std and variance in float, and stats[c] = mean, stats[C + c] = inv_std in
-// double for the normalising pass.
+// Saves mean, inverse std and variance in float, and the double statistics (bn::finalize_moments).
 __global__ void finalize_moments_kernel(int64_t M, int C, int chunks, const float* x, const double* partials,
                                         float epsilon, float* save_mean, float* save_inv_std, float* save_var,
                                         double* stats) {
-  const int c = blockIdx.x;
-  const detail::ChunkTotals sums = chunk_totals(partials, chunks, C, c);
-  if (threadIdx.x != 0) return;
-  const double sum_d = sums.a, sum_d2 = sums.b;
-  const double count = static_cast<double>(M), d_mean = sum_d / count;
-  const double var = fmax(0.0, __dsub_rn(sum_d2 / count, __dmul_rn(d_mean, d_mean)));  // >= 0 despite rounding
-  const double mean = __dadd_rn(static_cast<double>(x[c]), d_mean), inv = 1.0 / sqrt(var + epsilon);
-  save_mean[c] = static_cast<float>(mean);
-  save_inv_std[c] = static_cast<float>(inv);
-  save_var[c] = static_cast<float>(var);
-  stats[c] = mean;
-  stats[C + c] = inv;
+  bn::finalize_moments(M, C, chunks, x, partials, epsilon, blockIdx.x, threadIdx.x, save_mean, save_inv_std, save_var,
+                       stats);
 }
 
 // Writes dbeta/dgamma (when not null) and sums[c] = sum_dy / M, sums[C + c] = sum_dy_xhat / M.
 __global__ void finalize_gradient_kernel(int64_t M, int C, int chunks, const double* partials, float* dgamma,
                                          float* dbeta, double* sums) {
   const int c = blockIdx.x;
-  const detail::ChunkTotals totals = chunk_totals(partials, chunks, C, c);
+  const detail::ChunkTotals totals = chunk_totals(partials, chunks, C, c, threadIdx.x);
   const double sum_dy = totals.a, sum_dy_xhat = totals.b;
   if (threadIdx.x == 0) {
     if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
@@ -221,17 +193,13 @@ void launch_channel_map(int64_t count, int C, const float* a, const float* b, fl
 
 // The four passes, element by element exactly as the CPU computes them (no FMA contraction): the
 // per-channel factors from the double statistics rounded once to float, then float arithmetic.
-__device__ __forceinline__ float normalized(float x, float mean, double gamma_inv, float beta) {
-  return __fadd_rn(__fmul_rn(__fsub_rn(x, mean), static_cast<float>(gamma_inv)), beta);
-}
+using bn::normalized;
 
 struct Normalize {  // y = (x - mean) * (gamma * inv) + beta; stats = [mean | inv] in double
   const float *gamma, *beta;
   const double* stats;
   int C;
-  __device__ float operator()(float x, float, int c) const {
-    return normalized(x, static_cast<float>(stats[c]), __dmul_rn(gamma[c], stats[C + c]), beta[c]);
-  }
+  __device__ float operator()(float x, float, int c) const { return bn::normalize(x, gamma, beta, stats, C, c); }
 };
 
 struct NormalizeWithMoving {  // inference: the moving statistics
@@ -271,7 +239,21 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
       __dadd_rn(__dmul_rn(keep, moving_var[c]), __dmul_rn(take, __dmul_rn(batch_var[c], bessel))));
 }
 
+std::atomic<int> g_resident{-1};  // batchnorm_resident(): -1 until read from the environment
+
 }  // namespace
+
+void set_batchnorm_resident(bool allowed) { g_resident.store(allowed ? 1 : 0); }
+
+bool batchnorm_resident() {
+  int allowed = g_resident.load();
+  if (allowed < 0) {  // first use: CXR_BATCHNORM_RESIDENT=0 turns it off
+    const char* value = std::getenv("CXR_BATCHNORM_RESIDENT");
+    allowed = value != nullptr && std::strcmp(value, "0") == 0 ? 0 : 1;
+    g_resident.store(allowed);
+  }
+  return allowed == 1;
+}
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
@@ -279,6 +261,10 @@ void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamm
   const ChunkPlan plan = detail::plan_chunks(M);
   const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
       stats(2 * static_cast<int64_t>(C), "batch norm statistics");
+  if (batchnorm_resident() && detail::batchnorm_forward_train_resident(M, C, x, gamma, beta, epsilon, y, save_mean,
+                                                                       save_inv_std, save_var, partials.get(),
+                                                                       stats.get()))
+    return;
   launch_sums<ShiftedSums>(M, C, plan, x, nullptr, partials.get(), x);
   finalize_moments_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, x, partials.get(), epsilon,
                                                                save_mean, save_inv_std, save_var, stats.get());

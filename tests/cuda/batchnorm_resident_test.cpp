@@ -1,0 +1,138 @@
+// Batch norm's resident forward kernel (kernels/cuda/batchnorm_resident.cu) against the two-pass
+// kernels it stands in for: the same bits in every output, on chunks kept in shared memory whole,
+// in part, and across several rounds a lane; and the shapes it must decline. The CPU emulator cannot
+// run it (grid-wide barriers), so these run on a GPU only.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/batchnorm.h"
+#include "kernels/cuda/batchnorm_resident.h"
+#include "tests/cuda/gpu_test.h"
+
+namespace cxr::test {
+namespace {
+
+namespace gpu = kernels::cuda;
+
+class BatchNormResident : public GpuTest {
+ protected:
+  void SetUp() override {
+    GpuTest::SetUp();
+    allowed_before_ = gpu::batchnorm_resident();
+  }
+  void TearDown() override { gpu::set_batchnorm_resident(allowed_before_); }
+
+ private:
+  bool allowed_before_ = true;
+};
+
+struct Outputs {
+  std::vector<float> y, mean, inv_std, var;
+};
+
+struct Inputs {
+  int64_t M;
+  int C;
+  DeviceFloats x, gamma, beta;
+  Inputs(int64_t m, int c, uint32_t seed)
+      : M(m), C(c), x(random_floats(m * c, seed, -3.0f, 5.0f)), gamma(random_floats(c, seed + 1, 0.5f, 2.0f)),
+        beta(random_floats(c, seed + 2)) {}
+};
+
+// The public entry point, with the resident kernel allowed or not.
+Outputs forward(const Inputs& in, bool resident) {
+  gpu::set_batchnorm_resident(resident);
+  DeviceFloats y(in.M * in.C), mean(in.C), inv_std(in.C), var(in.C);
+  for (DeviceFloats* out : {&y, &mean, &inv_std, &var}) out->poison();
+  gpu::batchnorm_forward_train(in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, y.get(), mean.get(),
+                               inv_std.get(), var.get());
+  return {y.to_host(), mean.to_host(), inv_std.to_host(), var.to_host()};
+}
+
+// The resident kernel called directly: whether it ran, and its outputs.
+bool resident_forward(const Inputs& in, Outputs& out) {
+  DeviceFloats y(in.M * in.C), mean(in.C), inv_std(in.C), var(in.C);
+  DeviceFloats partials(2 * 2 * 256 * static_cast<int64_t>(in.C)), stats(2 * 2 * in.C);  // doubles: at most 256 chunks
+  for (DeviceFloats* o : {&y, &mean, &inv_std, &var}) o->poison();
+  const bool ran = gpu::detail::batchnorm_forward_train_resident(
+      in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, y.get(), mean.get(), inv_std.get(), var.get(),
+      reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(stats.get()));
+  out = {y.to_host(), mean.to_host(), inv_std.to_host(), var.to_host()};
+  return ran;
+}
+
+// channel_sums.cuh's plan_chunks: the blocks the resident kernel needs at once.
+int64_t chunks_of(int64_t M) {
+  const int64_t wanted = std::min<int64_t>(256, std::max<int64_t>(1, (M + 63) / 64));
+  const int64_t rows = (M + wanted - 1) / wanted;
+  return (M + rows - 1) / rows;
+}
+
+int sm_count() {
+  int device = 0, sms = 0;
+  EXPECT_EQ(cudaGetDevice(&device), cudaSuccess);
+  EXPECT_EQ(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), cudaSuccess);
+  return sms;
+}
+
+void expect_same_bits(const std::vector<float>& want, const std::vector<float>& got, const char* what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  int64_t differ = 0, first = -1;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (std::memcmp(&want[i], &got[i], sizeof(float)) != 0 && differ++ == 0) first = static_cast<int64_t>(i);
+  EXPECT_EQ(differ, 0) << what << ": " << differ << " of " << want.size() << " differ, the first at " << first
+                       << " (two passes " << want[first < 0 ? 0 : first] << ", resident "
+                       << got[first < 0 ? 0 : first] << ")";
+}
+
+TEST_F(BatchNormResident, SameBitsAsTheTwoPasses) {
+  struct Case {
+    int64_t M;
+    int C;
+  };
+  std::vector<Case> cases = {
+      {67712, 16},   // experiment 1's first batch norm: 256 chunks of 265 rows, kept whole
+      {100000, 128}, // 512-byte rows: about half of each 391-row chunk kept (H100)
+      {5000, 64},    // 79 chunks of 64 rows
+      {40000, 4},    {30001, 8}, {20000, 32},
+      {1, 4},        // one row: variance 0
+  };
+  if (!small_test_run()) cases.push_back({492032, 16});  // experiment 3's: 1,922-row chunks, 3/4 kept (H100)
+  const int sms = sm_count();
+  uint32_t seed = 7;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "M = " << c.M << ", C = " << c.C);
+    const Inputs in(c.M, c.C, seed += 3);
+    const Outputs two_passes = forward(in, false);
+    Outputs resident;
+    const bool ran = resident_forward(in, resident);
+    // The kernel is built for 2 blocks an SM (128 registers, ~93 KB of shared memory on an H100).
+    EXPECT_EQ(ran, 2 * sms >= chunks_of(c.M)) << sms << " SMs, " << chunks_of(c.M) << " chunks";
+    if (!ran) continue;
+    expect_same_bits(two_passes.y, resident.y, "y");
+    expect_same_bits(two_passes.mean, resident.mean, "mean");
+    expect_same_bits(two_passes.inv_std, resident.inv_std, "inverse std");
+    expect_same_bits(two_passes.var, resident.var, "variance");
+    // And through the public entry point, which takes the resident kernel when allowed.
+    expect_same_bits(two_passes.y, forward(in, true).y, "y (batchnorm_forward_train)");
+  }
+}
+
+TEST_F(BatchNormResident, DeclinesWhatItCannotHold) {
+  Outputs unused;
+  EXPECT_FALSE(resident_forward(Inputs(5000, 12, 1), unused)) << "C = 12 does not divide 128";
+  EXPECT_FALSE(resident_forward(Inputs(5000, 256, 2), unused)) << "C = 256: more than one channel group";
+  const Inputs in(5000, 16, 4);
+  EXPECT_FALSE(gpu::detail::batchnorm_forward_train_resident(0, 16, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f,
+                                                             nullptr, nullptr, nullptr, nullptr, nullptr, nullptr))
+      << "no rows";
+  EXPECT_FALSE(gpu::detail::batchnorm_forward_train_resident(5000 - 1, 16, in.x.get() + 1, in.gamma.get(),
+                                                             in.beta.get(), 1e-3f, nullptr, nullptr, nullptr,
+                                                             nullptr, nullptr, nullptr))
+      << "x not 16-byte aligned";
+}
+
+}  // namespace
+}  // namespace cxr::test
