@@ -217,6 +217,20 @@ const bool registered = [] {
       if (require_gpu(st)) copy(st, n);
     });
   }
+  // Copies of the bytes issue 7's batch norm and Adam targets count (bench_batchnorm_pool.cpp,
+  // bench_loss_optim.cpp): x read and y written (12 bytes an element backward: x and dy read, dx
+  // written), and Adam's 28 bytes a parameter (param, grad, m, v read; param, m, v written). The
+  // target is set against the 512 MiB copy; these say what a copy of the same size reaches.
+  int64_t bn1 = 0, params = 0;
+  for (const RowsCase& c : batchnorm_cases())
+    if (std::string(c.name) == "e3_bn1") bn1 = c.M * c.C;
+  for (const SizeCase& c : adam_cases())
+    if (std::string(c.name) == "e3_params") params = c.n;
+  for (const SizeCase& c : {SizeCase{"e3_bn1_forward", bn1}, SizeCase{"e3_bn1_backward", bn1 * 3 / 2},
+                            SizeCase{"e3_params_adam", params * 7 / 2}})
+    add(std::string("copy/vendor/") + c.name, [n = c.n](benchmark::State& st) {
+      if (require_gpu(st)) copy(st, n);
+    });
   const kernels::Pad2dShape stem{kBatch, 50, 50, 3, 3, 3, 3, 3}, block{kBatch, 13, 13, 64, 1, 1, 1, 1};
   for (bool backward : {false, true}) {
     const std::string dir = backward ? "backward" : "forward";

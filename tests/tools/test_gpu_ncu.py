@@ -1,6 +1,7 @@
 """tools/gpu-ncu with a stand-in `ncu` on PATH: each target benchmark is profiled in its own ncu run,
-with its launch count and skip (the batch norm backward benchmark runs the forward's kernels first),
-and every CSV row of that run is labelled with the benchmark's name. Run by ctest (label tools)."""
+with its launch count, skip and kernel filter (the batch norm backward benchmark runs the forward's
+kernels first: its entry names the backward's own), and every CSV row of that run is labelled with the
+benchmark's name. Run by ctest (label tools)."""
 
 import csv
 import os
@@ -34,22 +35,25 @@ class GpuNcuTest(unittest.TestCase):
                                      text=True, timeout=60)
 
     def runs(self):
-        """benchmark name -> (launch count, launch skip) of each ncu run."""
+        """benchmark name -> (launch count, launch skip, kernel filter) of each ncu run."""
         runs = {}
         with open(self.args_log) as f:
             for line in f:
                 words = line.split()
                 name = next(w for w in words if w.startswith("--benchmark_filter=")).split("=^", 1)[1]
-                count, skip = words.index("--launch-count") + 1, words.index("--launch-skip") + 1
-                runs[name] = (int(words[count]), int(words[skip]))
+                count, skip, kernels = (words.index(flag) + 1 for flag in ("--launch-count", "--launch-skip", "-k"))
+                runs[name] = (int(words[count]), int(words[skip]), words[kernels])
         return runs
 
-    def test_each_target_is_profiled_with_its_count_and_skip(self):
+    def test_each_target_is_profiled_with_its_count_skip_and_kernels(self):
         self.assertEqual(self.result.returncode, 0, self.result.stderr)
         runs = self.runs()
-        self.assertEqual(runs["cuda/batchnorm_forward_train/custom/e3_bn1/"], (3, 0))
-        self.assertEqual(runs["cuda/batchnorm_backward_train/custom/e3_bn1/"], (3, 3))
-        self.assertEqual(runs["cuda/conv2d_backward/custom/e1_conv2/"], (12, 0))
+        forward = runs["cuda/batchnorm_forward_train/custom/e3_bn1/"]
+        self.assertEqual(forward[:2], (3, 0))
+        self.assertIn("batchnorm_", forward[2])  # the resident kernel is one of ours
+        self.assertEqual(runs["cuda/batchnorm_backward_train/custom/e3_bn1/"],
+                         (3, 0, "regex:GradientSums|finalize_gradient|TrainInputGradient"))
+        self.assertEqual(runs["cuda/conv2d_backward/custom/e1_conv2/"][:2], (12, 0))
         self.assertIn("cuda/sgemm/custom/n4096/", runs)
 
     def test_rows_carry_their_benchmark(self):

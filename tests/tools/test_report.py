@@ -84,6 +84,21 @@ class EndToEndTest(unittest.TestCase):
         self.assertIn("| 1 | 16000.0 | 40000.0 | 2.50x |", lines)
         self.assertIn("| 3 | 13000.0 |  |  |", lines)
 
+    def test_batch_norm_target_shows_a_copy_of_the_same_bytes(self):
+        def entry(name, microseconds, of_ceiling=None):
+            b = {"name": name + "/manual_time", "run_type": "iteration", "real_time": microseconds, "time_unit": "us"}
+            if of_ceiling is not None:
+                b["of_ceiling"] = of_ceiling
+            return b
+        cuda = {"benchmarks": [entry("cuda/batchnorm_forward_train/custom/e3_bn1", 40.0, 0.5),
+                               entry("cuda/copy/vendor/e3_bn1_forward", 30.0),
+                               entry("cuda/adam/custom/e3_params", 11.0, 0.74)]}
+        lines = report.targets_section(None, cuda, {})
+        self.assertIn("| GPU batchnorm_forward_train e3_bn1 >= 85% of copy bandwidth | 50% (75% of a copy of the same "
+                      "bytes) | MISSED by 41% |", lines)
+        # No same-bytes copy in the run (an older pack): the target's cell alone.
+        self.assertIn("| GPU adam e3_params >= 85% of copy bandwidth | 74% | MISSED by 13% |", lines)
+
 
 if __name__ == "__main__":
     sys.exit(unittest.main())
