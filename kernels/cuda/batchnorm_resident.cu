@@ -118,6 +118,8 @@ Fit measure_fit() {
   if (!cooperative || fit.cache_bytes <= 0) return fit;
   CXR_CUDA_CHECK(cudaFuncSetAttribute(batchnorm_forward_resident_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                       static_cast<int>(fit.cache_bytes)));
+  CXR_CUDA_CHECK(cudaFuncSetAttribute(batchnorm_forward_resident_kernel,
+                                      cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
   int per_sm_blocks = 0;
   CXR_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm_blocks, batchnorm_forward_resident_kernel,
                                                                kThreads, static_cast<size_t>(fit.cache_bytes)));
@@ -125,14 +127,22 @@ Fit measure_fit() {
   return fit;
 }
 
-const Fit& device_fit() {
-  static std::mutex mutex;
-  static Fit fits[kMaxDevices];
+std::mutex g_fits_mutex;
+Fit g_fits[kMaxDevices];
+
+Fit device_fit() {
   const int device = current_device("batch norm (resident)");
-  std::lock_guard lock(mutex);
-  Fit& fit = fits[device % kMaxDevices];
+  std::lock_guard lock(g_fits_mutex);
+  Fit& fit = g_fits[device % kMaxDevices];
   if (!fit.known) fit = measure_fit();
   return fit;
+}
+
+// After a refused launch: this device takes the two passes from now on.
+void give_up_on_device() {
+  const int device = current_device("batch norm (resident)");
+  std::lock_guard lock(g_fits_mutex);
+  g_fits[device % kMaxDevices].blocks = 0;
 }
 
 }  // namespace
@@ -141,9 +151,9 @@ bool batchnorm_forward_train_resident(int64_t M, int C, const float* x, const fl
                                       float epsilon, float* y, float* save_mean, float* save_inv_std, float* save_var,
                                       double* partials, double* stats) {
   const int quads = C / 4;
-  if (M <= 0 || C % 4 != 0 || quads > 32 || 32 % quads != 0 || !aligned16(x) || !aligned16(y)) return false;
+  if (M <= 0 || C <= 0 || C % 4 != 0 || quads > 32 || 32 % quads != 0 || !aligned16(x) || !aligned16(y)) return false;
   const ChunkPlan plan = plan_chunks(M);
-  const Fit& fit = device_fit();
+  const Fit fit = device_fit();
   if (plan.chunks > fit.blocks) return false;
   const int64_t row_bytes = 4 * static_cast<int64_t>(C);
   const int64_t kept_rows = std::min(plan.rows_per_chunk, fit.cache_bytes / row_bytes);
@@ -158,8 +168,17 @@ bool batchnorm_forward_train_resident(int64_t M, int C, const float* x, const fl
   config.stream = stream();
   config.attrs = &cooperative;
   config.numAttrs = 1;
-  CXR_CUDA_CHECK(cudaLaunchKernelEx(&config, batchnorm_forward_resident_kernel, M, C, plan, kept_rows, x, gamma, beta,
-                                    epsilon, y, save_mean, save_inv_std, save_var, partials, stats));
+  const cudaError_t launched = cudaLaunchKernelEx(&config, batchnorm_forward_resident_kernel, M, C, plan, kept_rows, x,
+                                                  gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, partials,
+                                                  stats);
+  // The occupancy query said the blocks fit, but a tool that instruments kernels (compute-sanitizer)
+  // may leave room for fewer: the runtime then refuses the launch, and the two passes do the work.
+  if (launched == cudaErrorCooperativeLaunchTooLarge) {
+    (void)cudaGetLastError();  // clears it
+    give_up_on_device();
+    return false;
+  }
+  CXR_CUDA_CHECK(launched);
   return true;
 }
 

@@ -4,6 +4,7 @@
 // run it (grid-wide barriers), so these run on a GPU only.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -109,7 +110,12 @@ TEST_F(BatchNormResident, SameBitsAsTheTwoPasses) {
     Outputs resident;
     const bool ran = resident_forward(in, resident);
     // The kernel is built for 2 blocks an SM (128 registers, ~93 KB of shared memory on an H100).
-    EXPECT_EQ(ran, 2 * sms >= chunks_of(c.M)) << sms << " SMs, " << chunks_of(c.M) << " chunks";
+    // Under compute-sanitizer (which injects itself through CUDA_INJECTION64_PATH) the instrumented
+    // kernel may fit fewer, and the runtime refuse the launch: then it declines, as it should.
+    const bool instrumented = std::getenv("CUDA_INJECTION64_PATH") != nullptr;
+    if (!instrumented || ran) {
+      EXPECT_EQ(ran, 2 * sms >= chunks_of(c.M)) << sms << " SMs, " << chunks_of(c.M) << " chunks";
+    }
     if (!ran) continue;
     expect_same_bits(two_passes.y, resident.y, "y");
     expect_same_bits(two_passes.mean, resident.mean, "mean");
