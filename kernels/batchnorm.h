@@ -47,9 +47,9 @@ void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gam
 void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
                                   const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
                                   float* dgamma_or_null, float* dbeta_or_null);
-// Whether batchnorm_forward_train may use its resident kernel (kernels/cuda/batchnorm_resident.cu:
-// x read once, kept in shared memory) where it applies, instead of the statistics pass and the
-// normalising pass. Both give the same bits. Allowed unless the environment has
+// Whether batchnorm_forward_train and batchnorm_backward_train may use their resident kernels
+// (kernels/cuda/batchnorm_resident.cu: the rows kept in shared memory between the sums and the
+// elementwise step) where they apply, instead of a pass for each. Both give the same bits. Allowed unless the environment has
 // CXR_BATCHNORM_RESIDENT=0; benchmarks and tests set it to compare the two.
 void set_batchnorm_resident(bool allowed);
 bool batchnorm_resident();

@@ -2,9 +2,9 @@
 //
 // Per-channel statistics are sums over M rows, in double, by kernels/cuda/channel_sums.cuh:
 // deterministic, the same on any GPU. Training takes one pass over x for the statistics (shifted
-// sums, batchnorm_terms.cuh) and one to normalise, or, where the GPU holds a block per chunk of rows
-// at once, one kernel that keeps the rows in shared memory between the two (batchnorm_resident.cu,
-// the same bits); the backward pass one for its two sums and one for dx. The
+// sums, batchnorm_terms.cuh) and one to normalise; the backward pass one for its two sums and one
+// for dx. Where the GPU holds a block per chunk of rows at once, one kernel does both passes instead,
+// keeping the rows in shared memory between them (batchnorm_resident.cu; the same bits). The
 // elementwise passes use __fmul_rn/__fadd_rn (and __dmul_rn for the per-channel factors), which
 // nvcc never fuses into an FMA, so each element is computed exactly as the CPU computes it (from
 // statistics that differ from the CPU's only in the order and the way their double sums were added).
@@ -29,46 +29,12 @@ using detail::ChunkPlan;
 using detail::chunk_totals;
 using detail::kFinalizeThreads;
 
-// The Terms of channel_sums.cuh's passes: ShiftedSums (batchnorm_terms.cuh) for the training
-// statistics, and the gradient sums.
+// The Terms of channel_sums.cuh's passes (batchnorm_terms.cuh): ShiftedSums for the training
+// statistics, GradientSums for the backward passes.
 using bn::ShiftedSums;
 
-// sum(dy) and sum(dy * xhat), xhat = (x - mean) * inv. mean/inv come either from the saved float
-// statistics (training) or from the moving ones (inference: inv computed here).
-__device__ double inverse_std(const float* var, float epsilon, int c) {
-  return 1.0 / sqrt(static_cast<double>(var[c]) + epsilon);
-}
-
-template <int V>
-struct GradientSums {
-  static constexpr int kChannels = V;
-  struct Loaded {
-    detail::Floats<V> x, dy;
-  };
-  const float* x;
-  const float* dy;
-  const float* mean;
-  const float* inv_std_or_null;
-  const float* var_or_null;
-  float epsilon;
-  double mu[V] = {}, inv[V] = {};
-  __device__ void begin(int c) {
-#pragma unroll
-    for (int j = 0; j < V; ++j) {
-      mu[j] = mean[c + j];
-      inv[j] = inv_std_or_null ? static_cast<double>(inv_std_or_null[c + j]) : inverse_std(var_or_null, epsilon, c + j);
-    }
-  }
-  __device__ Loaded load(int64_t i) const { return {detail::load_floats<V>(x + i), detail::load_floats<V>(dy + i)}; }
-  __device__ void add(const Loaded& v, double (&sum_dy)[V], double (&sum_dy_xhat)[V]) const {
-#pragma unroll
-    for (int j = 0; j < V; ++j) {
-      const double g = v.dy.v[j];
-      sum_dy[j] = __dadd_rn(sum_dy[j], g);
-      sum_dy_xhat[j] = __dadd_rn(sum_dy_xhat[j], __dmul_rn(__dmul_rn(g, __dsub_rn(v.x.v[j], mu[j])), inv[j]));
-    }
-  }
-};
+using bn::GradientSums;
+using bn::inverse_std;
 
 // Queues a pass of Terms<4> when x and dy rows are float4s, else of Terms<1>; args: the Terms' fields.
 template <template <int> class Terms, class... Fields>
@@ -90,20 +56,10 @@ __global__ void finalize_moments_kernel(int64_t M, int C, int chunks, const floa
                        stats);
 }
 
-// Writes dbeta/dgamma (when not null) and sums[c] = sum_dy / M, sums[C + c] = sum_dy_xhat / M.
+// Writes dbeta/dgamma (when not null) and the means of the sums (bn::finalize_gradient).
 __global__ void finalize_gradient_kernel(int64_t M, int C, int chunks, const double* partials, float* dgamma,
                                          float* dbeta, double* sums) {
-  const int c = blockIdx.x;
-  const detail::ChunkTotals totals = chunk_totals(partials, chunks, C, c, threadIdx.x);
-  const double sum_dy = totals.a, sum_dy_xhat = totals.b;
-  if (threadIdx.x == 0) {
-    if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
-    if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat);
-    if (sums) {
-      sums[c] = sum_dy / static_cast<double>(M);
-      sums[C + c] = sum_dy_xhat / static_cast<double>(M);
-    }
-  }
+  bn::finalize_gradient(M, C, chunks, partials, blockIdx.x, threadIdx.x, dgamma, dbeta, sums);
 }
 
 // Elementwise passes: out[i] = op(a[i], b[i], channel of i), a and b being x and/or dy. One kernel
@@ -215,10 +171,8 @@ struct TrainInputGradient {  // dx = gamma * inv * (dy - mean(dy) - xhat * mean(
   const double* sums;
   int C;
   __device__ float operator()(float x, float dy, int c) const {
-    const float xhat = __fmul_rn(__fsub_rn(x, mean[c]), inv_std[c]);
-    const float inner = __fsub_rn(__fsub_rn(dy, static_cast<float>(sums[c])),
-                                  __fmul_rn(xhat, static_cast<float>(sums[C + c])));
-    return __fmul_rn(static_cast<float>(__dmul_rn(gamma[c], inv_std[c])), inner);
+    return bn::input_gradient(x, dy, mean[c], inv_std[c], static_cast<float>(sums[c]), static_cast<float>(sums[C + c]),
+                              static_cast<float>(__dmul_rn(gamma[c], inv_std[c])));
   }
 };
 
@@ -296,6 +250,10 @@ void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gam
   const ChunkPlan plan = detail::plan_chunks(M);
   const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
       sums(2 * static_cast<int64_t>(C), "batch norm gradient sums");
+  if (batchnorm_resident() && detail::batchnorm_backward_train_resident(M, C, x, gamma, save_mean, save_inv_std, dy,
+                                                                        dx, dgamma, dbeta, partials.get(),
+                                                                        sums.get()))
+    return;
   launch_sums<GradientSums>(M, C, plan, x, dy, partials.get(), x, dy, save_mean, save_inv_std,
                             static_cast<const float*>(nullptr), 0.0f);
   finalize_gradient_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, partials.get(), dgamma, dbeta,

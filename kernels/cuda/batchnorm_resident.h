@@ -1,4 +1,4 @@
-// Batch norm's training forward pass in one kernel whose blocks stay resident on the GPU
+// Batch norm's training passes in one kernel whose blocks stay resident on the GPU
 // (kernels/cuda/batchnorm_resident.cu). Host code; used by kernels/cuda/batchnorm.cu.
 #pragma once
 
@@ -13,5 +13,11 @@ namespace cxr::kernels::cuda::detail {
 bool batchnorm_forward_train_resident(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                       float epsilon, float* y, float* save_mean, float* save_inv_std, float* save_var,
                                       double* partials, double* stats);
+
+// The backward pass the same way (x and dy kept): dx, dgamma and dbeta (either may be null), with
+// sums: 2 * C doubles. Same outputs, to the bit, as batchnorm.cu's two passes.
+bool batchnorm_backward_train_resident(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
+                                       const float* save_inv_std, const float* dy, float* dx, float* dgamma,
+                                       float* dbeta, double* partials, double* sums);
 
 }  // namespace cxr::kernels::cuda::detail

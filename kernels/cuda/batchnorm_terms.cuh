@@ -1,6 +1,7 @@
-// Batch norm's training-forward pieces shared by its two-pass kernels (kernels/cuda/batchnorm.cu)
-// and its resident kernel (kernels/cuda/batchnorm_resident.cu), so that both add, finalise and
-// normalise in exactly the same way and give the same bits.
+// Batch norm's per-channel sums, their finalising and the elementwise arithmetic of training, shared
+// by its two-pass kernels (kernels/cuda/batchnorm.cu) and its resident kernels
+// (kernels/cuda/batchnorm_resident.cu), so that both add, finalise and map in exactly the same way
+// and give the same bits.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +56,60 @@ __device__ inline void finalize_moments(int64_t M, int C, int chunks, const floa
   stats[C + c] = inv;
 }
 
+// sum(dy) and sum(dy * xhat), xhat = (x - mean) * inv. mean/inv come either from the saved float
+// statistics (training) or from the moving ones (inference: inv computed here).
+__device__ inline double inverse_std(const float* var, float epsilon, int c) {
+  return 1.0 / sqrt(static_cast<double>(var[c]) + epsilon);
+}
+
+template <int V>
+struct GradientSums {
+  static constexpr int kChannels = V;
+  struct Loaded {
+    detail::Floats<V> x, dy;
+  };
+  const float* x;
+  const float* dy;
+  const float* mean;
+  const float* inv_std_or_null;
+  const float* var_or_null;
+  float epsilon;
+  double mu[V] = {}, inv[V] = {};
+  __device__ void begin(int c) {
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      mu[j] = mean[c + j];
+      inv[j] = inv_std_or_null ? static_cast<double>(inv_std_or_null[c + j]) : inverse_std(var_or_null, epsilon, c + j);
+    }
+  }
+  __device__ Loaded load(int64_t i) const { return {detail::load_floats<V>(x + i), detail::load_floats<V>(dy + i)}; }
+  __device__ void add(const Loaded& v, double (&sum_dy)[V], double (&sum_dy_xhat)[V]) const {
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const double g = v.dy.v[j];
+      sum_dy[j] = __dadd_rn(sum_dy[j], g);
+      sum_dy_xhat[j] = __dadd_rn(sum_dy_xhat[j], __dmul_rn(__dmul_rn(g, __dsub_rn(v.x.v[j], mu[j])), inv[j]));
+    }
+  }
+};
+
+// Channel c's gradient sums from the chunks' partial sums, by a block of kFinalizeThreads (t: the
+// thread's index; every thread must call it): thread 0 writes dbeta/dgamma (when not null) and
+// sums[c] = sum_dy / M, sums[C + c] = sum_dy_xhat / M (when not null).
+__device__ inline void finalize_gradient(int64_t M, int C, int chunks, const double* partials, int c, int t,
+                                         float* dgamma, float* dbeta, double* sums) {
+  const detail::ChunkTotals totals = detail::chunk_totals(partials, chunks, C, c, t);
+  const double sum_dy = totals.a, sum_dy_xhat = totals.b;
+  if (t == 0) {
+    if (dbeta) dbeta[c] = static_cast<float>(sum_dy);
+    if (dgamma) dgamma[c] = static_cast<float>(sum_dy_xhat);
+    if (sums) {
+      sums[c] = sum_dy / static_cast<double>(M);
+      sums[C + c] = sum_dy_xhat / static_cast<double>(M);
+    }
+  }
+}
+
 // Element by element exactly as the CPU computes it (no FMA contraction): the per-channel factor
 // from the double statistics rounded once to float, then float arithmetic.
 __device__ __forceinline__ float normalized(float x, float mean, double gamma_inv, float beta) {
@@ -65,6 +120,14 @@ __device__ __forceinline__ float normalized(float x, float mean, double gamma_in
 __device__ __forceinline__ float normalize(float x, const float* gamma, const float* beta, const double* stats, int C,
                                            int c) {
   return normalized(x, static_cast<float>(stats[c]), __dmul_rn(gamma[c], stats[C + c]), beta[c]);
+}
+
+// dx in training: gamma * inv * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) * inv,
+// with mean_dy and mean_dy_xhat rounded to float and factor = gamma * inv rounded from double.
+__device__ __forceinline__ float input_gradient(float x, float dy, float mean, float inv_std, float mean_dy,
+                                                float mean_dy_xhat, float factor) {
+  const float xhat = __fmul_rn(__fsub_rn(x, mean), inv_std);
+  return __fmul_rn(factor, __fsub_rn(__fsub_rn(dy, mean_dy), __fmul_rn(xhat, mean_dy_xhat)));
 }
 
 }  // namespace cxr::kernels::cuda::bn

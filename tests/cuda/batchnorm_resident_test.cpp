@@ -1,7 +1,7 @@
-// Batch norm's resident forward kernel (kernels/cuda/batchnorm_resident.cu) against the two-pass
-// kernels it stands in for: the same bits in every output, on chunks kept in shared memory whole,
-// in part, and across several rounds a lane; and the shapes it must decline. The CPU emulator cannot
-// run it (grid-wide barriers), so these run on a GPU only.
+// Batch norm's resident kernels (kernels/cuda/batchnorm_resident.cu) against the two-pass kernels
+// they stand in for, forward and backward: the same bits in every output, on chunks kept in shared
+// memory whole, in part, and across several rounds a lane; and the shapes they must decline. The
+// CPU emulator cannot run them (grid-wide barriers), so these run on a GPU only.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -50,6 +50,34 @@ Outputs forward(const Inputs& in, bool resident) {
   gpu::batchnorm_forward_train(in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, y.get(), mean.get(),
                                inv_std.get(), var.get());
   return {y.to_host(), mean.to_host(), inv_std.to_host(), var.to_host()};
+}
+
+struct Gradients {
+  std::vector<float> dx, dgamma, dbeta;
+};
+
+// The backward pass through the public entry point, from the forward's saved statistics.
+Gradients backward(const Inputs& in, const DeviceFloats& mean, const DeviceFloats& inv_std, const DeviceFloats& dy,
+                   bool resident) {
+  gpu::set_batchnorm_resident(resident);
+  DeviceFloats dx(in.M * in.C), dgamma(in.C), dbeta(in.C);
+  for (DeviceFloats* out : {&dx, &dgamma, &dbeta}) out->poison();
+  gpu::batchnorm_backward_train(in.M, in.C, in.x.get(), in.gamma.get(), mean.get(), inv_std.get(), dy.get(), dx.get(),
+                                dgamma.get(), dbeta.get());
+  return {dx.to_host(), dgamma.to_host(), dbeta.to_host()};
+}
+
+// The resident backward kernel called directly: whether it ran, and its outputs.
+bool resident_backward(const Inputs& in, const DeviceFloats& mean, const DeviceFloats& inv_std,
+                       const DeviceFloats& dy, Gradients& out) {
+  DeviceFloats dx(in.M * in.C), dgamma(in.C), dbeta(in.C);
+  DeviceFloats partials(2 * 2 * 256 * static_cast<int64_t>(in.C)), sums(2 * 2 * in.C);  // doubles
+  for (DeviceFloats* o : {&dx, &dgamma, &dbeta}) o->poison();
+  const bool ran = gpu::detail::batchnorm_backward_train_resident(
+      in.M, in.C, in.x.get(), in.gamma.get(), mean.get(), inv_std.get(), dy.get(), dx.get(), dgamma.get(),
+      dbeta.get(), reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(sums.get()));
+  out = {dx.to_host(), dgamma.to_host(), dbeta.to_host()};
+  return ran;
 }
 
 // The resident kernel called directly: whether it ran, and its outputs.
@@ -123,6 +151,22 @@ TEST_F(BatchNormResident, SameBitsAsTheTwoPasses) {
     expect_same_bits(two_passes.var, resident.var, "variance");
     // And through the public entry point, which takes the resident kernel when allowed.
     expect_same_bits(two_passes.y, forward(in, true).y, "y (batchnorm_forward_train)");
+
+    // The backward pass, from these statistics and a random dy.
+    const DeviceFloats mean(two_passes.mean), inv_std(two_passes.inv_std);
+    const DeviceFloats dy(random_floats(c.M * c.C, seed + 100, -2.0f, 2.0f));
+    const Gradients want = backward(in, mean, inv_std, dy, false);
+    Gradients got;
+    const bool ran_backward = resident_backward(in, mean, inv_std, dy, got);
+    if (!instrumented) {
+      EXPECT_TRUE(ran_backward) << "the forward ran resident, the backward did not";
+    }
+    if (ran_backward) {
+      expect_same_bits(want.dx, got.dx, "dx");
+      expect_same_bits(want.dgamma, got.dgamma, "dgamma");
+      expect_same_bits(want.dbeta, got.dbeta, "dbeta");
+    }
+    expect_same_bits(want.dx, backward(in, mean, inv_std, dy, true).dx, "dx (batchnorm_backward_train)");
   }
 }
 
@@ -138,6 +182,14 @@ TEST_F(BatchNormResident, DeclinesWhatItCannotHold) {
                                                              in.beta.get(), 1e-3f, nullptr, nullptr, nullptr,
                                                              nullptr, nullptr, nullptr))
       << "x not 16-byte aligned";
+  EXPECT_FALSE(gpu::detail::batchnorm_backward_train_resident(5000, 12, in.x.get(), in.gamma.get(), nullptr, nullptr,
+                                                              in.x.get(), nullptr, nullptr, nullptr, nullptr,
+                                                              nullptr))
+      << "backward, C = 12";
+  EXPECT_FALSE(gpu::detail::batchnorm_backward_train_resident(5000 - 1, 16, in.x.get(), in.gamma.get(), nullptr,
+                                                              nullptr, in.x.get() + 1, nullptr, nullptr, nullptr,
+                                                              nullptr, nullptr))
+      << "backward, dy not 16-byte aligned";
 }
 
 }  // namespace
