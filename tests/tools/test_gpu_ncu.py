@@ -52,7 +52,7 @@ class GpuNcuTest(unittest.TestCase):
         self.assertEqual(forward[:2], (3, 0))
         self.assertIn("batchnorm_", forward[2])  # the resident kernel is one of ours
         self.assertEqual(runs["cuda/batchnorm_backward_train/custom/e3_bn1/"],
-                         (3, 0, "regex:GradientSums|finalize_gradient|TrainInputGradient"))
+                         (3, 0, "regex:BackwardPass|GradientSums|finalize_gradient|TrainInputGradient"))
         self.assertEqual(runs["cuda/conv2d_backward/custom/e1_conv2/"][:2], (12, 0))
         self.assertIn("cuda/sgemm/custom/n4096/", runs)
 
