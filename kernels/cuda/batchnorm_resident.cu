@@ -40,7 +40,9 @@ static_assert(kThreads == kFinalizeThreads, "a block finalises a channel with al
 constexpr int kMaxDevices = 64;
 
 // Keeps the first `rows` rows of the block's chunk in shared memory: what a lane loaded for its four
-// channels of a row (x, or x and dy), at the row's place.
+// channels of a row (x, or x and dy), at the row's place. (The backward's 32-byte values make a
+// warp's shared stores and loads 2-way bank conflicted; keeping x and dy in separate planes would
+// not be, but the second plane's address spilled registers at the 128 the kernel may have.)
 template <class Loaded>
 struct KeepInShared {
   Loaded* cache;
@@ -191,8 +193,9 @@ struct DeviceFits {
 template <class Pass>
 Fit device_fit() {
   const int device = current_device("batch norm (resident)");
+  if (device >= kMaxDevices) return Fit{};  // no blocks: the two passes
   std::lock_guard lock(DeviceFits<Pass>::mutex);
-  Fit& fit = DeviceFits<Pass>::fits[device % kMaxDevices];
+  Fit& fit = DeviceFits<Pass>::fits[device];
   if (!fit.known) fit = measure_fit<Pass>();
   return fit;
 }
@@ -202,7 +205,7 @@ template <class Pass>
 void give_up_on_device() {
   const int device = current_device("batch norm (resident)");
   std::lock_guard lock(DeviceFits<Pass>::mutex);
-  DeviceFits<Pass>::fits[device % kMaxDevices].blocks = 0;
+  DeviceFits<Pass>::fits[device].blocks = 0;  // device < kMaxDevices: device_fit let it launch
 }
 
 // C a multiple of 4 that divides 128: one channel group (channel_sums.cuh), quads dividing kThreads.

@@ -166,7 +166,19 @@ TEST_F(BatchNormResident, SameBitsAsTheTwoPasses) {
       expect_same_bits(want.dgamma, got.dgamma, "dgamma");
       expect_same_bits(want.dbeta, got.dbeta, "dbeta");
     }
-    expect_same_bits(want.dx, backward(in, mean, inv_std, dy, true).dx, "dx (batchnorm_backward_train)");
+    const Gradients through_entry = backward(in, mean, inv_std, dy, true);
+    expect_same_bits(want.dx, through_entry.dx, "dx (batchnorm_backward_train)");
+    expect_same_bits(want.dgamma, through_entry.dgamma, "dgamma (batchnorm_backward_train)");
+    expect_same_bits(want.dbeta, through_entry.dbeta, "dbeta (batchnorm_backward_train)");
+    // dgamma and dbeta are optional (a frozen layer's): dx alone, the same bits.
+    if (ran_backward) {
+      DeviceFloats dx(c.M * c.C), partials(2 * 2 * 256 * static_cast<int64_t>(c.C)), sums(2 * 2 * c.C);
+      dx.poison();
+      ASSERT_TRUE(gpu::detail::batchnorm_backward_train_resident(
+          in.M, in.C, in.x.get(), in.gamma.get(), mean.get(), inv_std.get(), dy.get(), dx.get(), nullptr, nullptr,
+          reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(sums.get())));
+      expect_same_bits(want.dx, dx.to_host(), "dx (no dgamma, dbeta)");
+    }
   }
 }
 
