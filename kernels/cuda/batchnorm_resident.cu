@@ -9,6 +9,8 @@
 // shared memory (the rows that did not fit, from global memory, much of it still in L2). It is
 // cuDNN's "persistent" batch norm idea: an H100's 132 SMs hold 2 blocks of 93 KB each, 24.4 MB of
 // rows at once (experiment 3's first batch norm: 77% of x forward, 39% of x and dy backward).
+// Measured on an H100, 2026-11-26: 1.04-2.02x the two passes on five of the experiments' shapes,
+// experiment 3's first forward 43.0 -> 35.9 us (59% of copy), its backward 59.3 -> 57.2 us (56%).
 //
 // The barriers need every block resident at once: a cooperative launch, which the runtime refuses
 // otherwise. The additions, the finalising and the elementwise arithmetic are batchnorm.cu's own

@@ -31,8 +31,9 @@ namespace cxr::kernels::cuda::detail {
 // batch norm (492,032 rows), 2026-11-26: 1,024 chunks ran as 3.9 waves of blocks of 481 rows, each
 // block's load latency and reduction exposed: 17.7 us, 55% of DRAM bandwidth (58% with 4-byte loads
 // and 4 blocks an SM before that). 256 chunks, a lane loading a round and then adding it: 16.5 us,
-// 59%, warps waiting on loads 10.9 of every 17.9 cycles. The likely cause, a lane with no load in
-// flight while it adds, is what the pipelined loop below removes (unmeasured yet).
+// 59%, warps waiting on loads 10.9 of every 17.9 cycles. The pipelined loop below (the next round in
+// flight while a lane adds) did not move it: the whole forward took 43.0 us against 42.8. What bounds
+// this pass is still open (docs/gpu-runs.md).
 inline constexpr int kSumWarps = 8;
 inline constexpr int kMaxChunks = 256;
 inline constexpr int64_t kMinRowsPerChunk = 64;  // below that, a block's set-up outweighs its rows
@@ -95,8 +96,8 @@ __device__ __forceinline__ Floats<V> load_floats(const float* p) {
 // (g, k) covers channel group g and chunk k; every lane's rows and every addition's order are fixed
 // (for a given V: the float4 and single-float passes add a channel's rows in different orders).
 //
-// The block's work is a device function so that batch norm's resident forward pass
-// (kernels/cuda/batchnorm_resident.cu) runs exactly these additions in its first phase: keep(row, c,
+// The block's work is a device function so that batch norm's resident kernels
+// (kernels/cuda/batchnorm_resident.cu) run exactly these additions in their first phase: keep(row, c,
 // loaded) sees every row a lane adds (KeepNothing here; there, it keeps the row in shared memory).
 struct KeepNothing {
   template <class Loaded>
@@ -119,7 +120,8 @@ __device__ __forceinline__ void chunk_partials(int64_t M, int C, int width, cons
   if (c < C) {
     terms.begin(c);
     // Software-pipelined: a round's loads are issued before the previous round's additions, so a
-    // lane always has rows in flight and the blocks do not take turns between loading and adding.
+    // lane always has rows in flight (measured no faster on an H100 than a round at a time, and kept:
+    // the resident batch norm was measured with it).
     const int64_t step = static_cast<int64_t>(kUnroll) * walkers;
     typename Terms::Loaded v[kUnroll], next[kUnroll];
     const auto load_round = [&](int64_t m, typename Terms::Loaded (&into)[kUnroll]) {
