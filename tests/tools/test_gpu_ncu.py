@@ -1,7 +1,8 @@
 """tools/gpu-ncu with a stand-in `ncu` on PATH: each target benchmark is profiled in its own ncu run,
 with its launch count, skip and kernel filter (the batch norm backward benchmark runs the forward's
 kernels first: its entry names the backward's own), and every CSV row of that run is labelled with the
-benchmark's name. Run by ctest (label tools)."""
+benchmark's name; GPU_NCU_TARGETS and GPU_NCU_SECTIONS narrow and deepen a look. Run by ctest (label
+tools)."""
 
 import csv
 import os
@@ -30,9 +31,14 @@ class GpuNcuTest(unittest.TestCase):
         os.chmod(ncu, os.stat(ncu).st_mode | stat.S_IEXEC)
         self.args_log = os.path.join(self.dir, "args.log")
         self.csv = os.path.join(self.dir, "ncu.csv")
-        env = dict(os.environ, PATH=self.dir + os.pathsep + os.environ["PATH"], NCU_ARGS_LOG=self.args_log)
-        self.result = subprocess.run(["bash", GPU_NCU, "/fake/bench_cuda", self.csv], env=env, capture_output=True,
-                                     text=True, timeout=60)
+        self.result = self.run_gpu_ncu()
+
+    def run_gpu_ncu(self, **env_vars):
+        open(self.args_log, "w").close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GPU_NCU_")}
+        env.update(PATH=self.dir + os.pathsep + os.environ["PATH"], NCU_ARGS_LOG=self.args_log, **env_vars)
+        return subprocess.run(["bash", GPU_NCU, "/fake/bench_cuda", self.csv], env=env, capture_output=True,
+                              text=True, timeout=60)
 
     def runs(self):
         """benchmark name -> (launch count, launch skip, kernel filter) of each ncu run."""
@@ -55,6 +61,13 @@ class GpuNcuTest(unittest.TestCase):
                          (3, 0, "regex:BackwardPass|GradientSums|finalize_gradient|TrainInputGradient"))
         self.assertEqual(runs["cuda/conv2d_backward/custom/e1_conv2/"][:2], (12, 0))
         self.assertIn("cuda/sgemm/custom/n4096/", runs)
+
+    def test_a_focused_look_profiles_the_matching_targets_with_more_sections(self):
+        result = self.run_gpu_ncu(GPU_NCU_TARGETS="batchnorm_forward", GPU_NCU_SECTIONS="MemoryWorkloadAnalysis")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(list(self.runs()), ["cuda/batchnorm_forward_train/custom/e3_bn1/"])
+        with open(self.args_log) as f:
+            self.assertIn("--section MemoryWorkloadAnalysis", f.read())
 
     def test_rows_carry_their_benchmark(self):
         with open(self.csv) as f:
