@@ -26,15 +26,13 @@ namespace cxr::kernels::cuda {
 namespace {
 
 using detail::ChunkPlan;
-using detail::chunk_totals;
 using detail::kFinalizeThreads;
 
 // The Terms of channel_sums.cuh's passes (batchnorm_terms.cuh): ShiftedSums for the training
 // statistics, GradientSums for the backward passes.
-using bn::ShiftedSums;
-
 using bn::GradientSums;
 using bn::inverse_std;
+using bn::ShiftedSums;
 
 // Queues a pass of Terms<4> when x and dy rows are float4s, else of Terms<1>; args: the Terms' fields.
 template <template <int> class Terms, class... Fields>
