@@ -120,7 +120,11 @@ struct BackwardPass {
   }
 };
 
-// Block k: chunk k. Two blocks an SM (128 registers, as the partial-sum kernels take anyway).
+// Block k: chunk k. Two blocks an SM (128 registers, as the partial-sum kernels take anyway). When
+// there are fewer chunks than channels, the grid has a block per channel, the blocks past the last
+// chunk only finalising: one block finalising a whole layer's channels in turn took 66 us for 32
+// rows of 64 channels (experiment 2's dense batch norm) on an H100, 2026-11-26, where the two passes
+// took 14.
 template <class Pass>
 __global__ void __launch_bounds__(kThreads, 2)
     batchnorm_resident_kernel(int64_t M, int C, ChunkPlan plan, int64_t kept_rows, Pass pass, double* partials) {
@@ -129,18 +133,21 @@ __global__ void __launch_bounds__(kThreads, 2)
   Loaded* cache = reinterpret_cast<Loaded*>(shared);
   const cg::grid_group grid = cg::this_grid();
   const int quads = C / 4, chunk = blockIdx.x;
+  const bool has_rows = chunk < plan.chunks;  // the same for the whole block
   const int64_t first = static_cast<int64_t>(chunk) * plan.rows_per_chunk;
   const int64_t rows = plan.rows_per_chunk < M - first ? plan.rows_per_chunk : M - first;
 
   // 1. The chunk's partial sums, exactly as channel_partials_kernel<Terms> adds them, rows kept.
   typename Pass::Terms terms = pass.terms();
-  chunk_partials(M, C, quads, plan, 0, chunk, terms, partials, KeepInShared<Loaded>{cache, first, kept_rows, quads});
+  if (has_rows)
+    chunk_partials(M, C, quads, plan, 0, chunk, terms, partials, KeepInShared<Loaded>{cache, first, kept_rows, quads});
   grid.sync();
 
   // 2. Channel c's totals by block c, as batchnorm.cu's finalising kernels compute them.
   const int t = threadIdx.y * 32 + threadIdx.x;
   for (int c = blockIdx.x; c < C; c += gridDim.x) pass.finalize(M, C, plan.chunks, partials, c, t);
   grid.sync();
+  if (!has_rows) return;
 
   // 3. The chunk's outputs, float4 i of the chunk by thread i % kThreads: its four channels are the
   // same at every step (quads divides kThreads and the kept items), so their factors are read once.
@@ -233,6 +240,7 @@ bool launch_resident(int64_t M, int C, const Pass& pass, double* partials) {
   const ChunkPlan plan = plan_chunks(M);
   const Fit fit = device_fit<Pass>();
   if (plan.chunks > fit.blocks) return false;
+  const int blocks = std::max(plan.chunks, std::min(C, fit.blocks));  // a block per channel to finalise
   const int64_t row_bytes = static_cast<int64_t>(C / 4) * sizeof(typename Pass::Terms::Loaded);
   const int64_t kept_rows = std::min(plan.rows_per_chunk, fit.cache_bytes / row_bytes);
 
@@ -240,7 +248,7 @@ bool launch_resident(int64_t M, int C, const Pass& pass, double* partials) {
   cooperative.id = cudaLaunchAttributeCooperative;
   cooperative.val.cooperative = 1;
   cudaLaunchConfig_t config{};
-  config.gridDim = dim3(static_cast<unsigned>(plan.chunks));
+  config.gridDim = dim3(static_cast<unsigned>(blocks));
   config.blockDim = dim3(32, kSumWarps);
   config.dynamicSmemBytes = static_cast<size_t>(kept_rows * row_bytes);
   config.stream = stream();

@@ -128,6 +128,8 @@ TEST_F(BatchNormResident, SameBitsAsTheTwoPasses) {
       {5000, 64},    // 79 chunks of 64 rows
       {40000, 4},    {30001, 8}, {20000, 32},
       {1, 4},        // one row: variance 0
+      {32, 64},      // experiment 2's dense batch norm: one chunk, 63 blocks that only finalise
+      {288, 128},    // 5 chunks, 128 blocks
   };
   if (!small_test_run()) cases.push_back({492032, 16});  // experiment 3's: 1,922-row chunks, 3/4 kept (H100)
   const int sms = sm_count();
