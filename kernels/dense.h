@@ -23,6 +23,14 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
 void dense_forward(int B, int in, int out, const float* x, const float* w, const float* bias_or_null, float* y);
 void dense_backward(int B, int in, int out, const float* x, const float* w, const float* dy, float* dx_or_null,
                     float* dw_or_null, float* dbias_or_null);
+// The tiled kernel's layout for a product of at most 32 columns (the custom convolution's too:
+// kernels/cuda/tiled_gemm.cuh, tall_tiles): 128-row tiles with 32 x 8 threads when there are enough
+// rows (kAuto), always where it applies (kAlways: tests), or never (kNever: the 16 x 16 layout's
+// 64-row tiles, to compare). The same sums in the same order either way. kAuto unless the
+// environment has CXR_GEMM_TALL_TILES=0.
+enum class TallTiles { kAuto, kNever, kAlways };
+void set_gemm_tall_tiles(TallTiles mode);
+TallTiles gemm_tall_tiles();
 }  // namespace cuda
 
 namespace vendor {  // cuBLAS (kernels/cuda/cublas_gemm.cpp), row-major through swapped operands

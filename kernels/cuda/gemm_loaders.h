@@ -181,7 +181,12 @@ CXR_HOST_DEVICE inline StridePhase stride_phase(const Conv2dShape& s, int ph, in
 
 struct PhasePixel {  // an input pixel of the phase: dy's image and the quotients h / stride_h, w / stride_w
   int64_t base;      // offset of dy (n, 0, 0, 0)
-  int h_quot, w_quot;
+  // h_quot in the high 16 bits, w_quot in the low 16, as PixelOrigin's corner packs it: the tall
+  // tiles hold 8 of these a thread for the whole GEMM. Both lie in 0..65533, the input's side and
+  // padding being at most 32767 each (conv2d.cu checks).
+  uint32_t quots;
+  CXR_HOST_DEVICE int h_quot() const { return static_cast<int>(quots >> 16); }
+  CXR_HOST_DEVICE int w_quot() const { return static_cast<int>(quots & 0xffff); }
 };
 struct PhaseTap {  // a tap of the phase and a filter: (r', s', k)
   int r, s, k;
@@ -199,14 +204,15 @@ struct PhaseGradOutput {
   const float* dy;
   CXR_HOST_DEVICE Row row(int m) const {
     const int j = m % phase.cols, t = m / phase.cols, i = t % phase.rows, n = t / phase.rows;
-    return {static_cast<int64_t>(n) * s.OH * s.OW * s.K, phase.h_quot0 + i, phase.w_quot0 + j};
+    return {static_cast<int64_t>(n) * s.OH * s.OW * s.K,
+            static_cast<uint32_t>(phase.h_quot0 + i) << 16 | static_cast<uint32_t>(phase.w_quot0 + j)};
   }
   CXR_HOST_DEVICE Col col(int kp) const {
     const int k = kp % s.K, rs = kp / s.K;
     return {rs / phase.taps_s, rs % phase.taps_s, k};
   }
   CXR_HOST_DEVICE float operator()(Row p, Col t) const {
-    const int oh = p.h_quot - t.r, ow = p.w_quot - t.s;
+    const int oh = p.h_quot() - t.r, ow = p.w_quot() - t.s;
     if (oh < 0 || oh >= s.OH || ow < 0 || ow >= s.OW) return 0.0f;
     return dy[p.base + (static_cast<int64_t>(oh) * s.OW + ow) * s.K + t.k];
   }

@@ -35,6 +35,7 @@
 #include "kernels/cuda/gemm_output.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/scratch.cuh"
+#include "kernels/dense.h"  // gemm_tall_tiles
 
 namespace cxr::kernels::cuda::detail {
 
@@ -49,13 +50,14 @@ __device__ typename Load::Col step_col(const Load& load, const typename Load::Co
 }
 
 // Where the v-th of a thread's `count` (1, 2, 4 or 8) values along one side lies in the tile, for
-// thread t of the 16 along that side: runs of consecutive values, one shared-memory vector each.
-CXR_HOST_DEVICE constexpr int micro_offset(int count, int t, int v) {
-  return count <= 4 ? t * count + v : (v / 4) * (kThreadsPerSide * 4) + t * 4 + v % 4;
+// thread t of the `threads` along that side: runs of consecutive values, one shared-memory vector each.
+CXR_HOST_DEVICE constexpr int micro_offset(int count, int threads, int t, int v) {
+  return count <= 4 ? t * count + v : (v / 4) * (threads * 4) + t * 4 + v % 4;
 }
 
-// A thread's kCount values of one k-row of a shared tile, as micro_offset lays them out.
-template <int kCount>
+// A thread's kCount values of one k-row of a shared tile, as micro_offset lays them out for kThreads
+// threads along that side.
+template <int kCount, int kThreads>
 __device__ __forceinline__ void read_micro(const float* tile_row, int t, float (&v)[kCount]) {
   if constexpr (kCount == 1) {
     v[0] = tile_row[t];
@@ -66,7 +68,7 @@ __device__ __forceinline__ void read_micro(const float* tile_row, int t, float (
   } else {
 #pragma unroll
     for (int r = 0; r < kCount / 4; ++r) {
-      const float4 p = *reinterpret_cast<const float4*>(tile_row + micro_offset(kCount, t, 4 * r));
+      const float4 p = *reinterpret_cast<const float4*>(tile_row + micro_offset(kCount, kThreads, t, 4 * r));
       v[4 * r] = p.x;
       v[4 * r + 1] = p.y;
       v[4 * r + 2] = p.z;
@@ -83,10 +85,12 @@ __device__ __forceinline__ void store_run(float* c, const float* v) {
   else *reinterpret_cast<float4*>(c) = make_float4(v[0], v[1], v[2], v[3]);
 }
 
-// A tile of (16 kI) x (16 kJ) outputs; thread (tx, ty) owns rows micro_offset(kI, ty, i) and columns
-// micro_offset(kJ, tx, j). At least 3 blocks per SM (85 registers a thread; ptxas: no spill) for the
-// 64x64 and narrower tiles, whose k-steps wait on gathered loads that only other blocks can hide
-// (left to itself, ptxas took up to 109 registers for the im2col loader: 2 blocks); 2 for 128x128.
+// A tile of (kTy kI) x (kTx kJ) outputs, the 256 threads laid kTy = 256 / kTx along M and kTx along N
+// (16 x 16, or 32 x 8 for the tall tiles of tile_shape); thread (tx, ty) owns rows
+// micro_offset(kI, kTy, ty, i) and columns micro_offset(kJ, kTx, tx, j). At least 3 blocks per SM (85
+// registers a thread; ptxas: no spill) for the 64x64 and narrower tiles, whose k-steps wait on
+// gathered loads that only other blocks can hide (left to itself, ptxas took up to 109 registers for
+// the im2col loader: 2 blocks); 2 for 128x128 and the tall tiles (8 loads of A a thread and step).
 //
 // Two-stage pipeline: the shared tiles (and the loaders' column tables) are double-buffered, and a
 // thread's loads for k-step s + 1 are issued before it multiplies step s's tiles, so the global
@@ -97,29 +101,32 @@ __device__ __forceinline__ void store_run(float* c, const float* v) {
 // is enough: step s stores its tiles into buffer s % 2, and the column tables of step s + 1 into the
 // other, before its barrier. The tiles were last read by step s - 2's products, the tables by the
 // loads of step s - 1, issued during step s - 2: every thread finished both before barrier s - 1.
-template <int kI, int kJ, class LoadA, class LoadB>
-__global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
+template <int kI, int kJ, int kTx, class LoadA, class LoadB>
+__global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 || kTx != kThreadsPerSide ? 2 : 3)
     tiled_gemm_kernel(int M, int N, int K, int k_per_slice, LoadA load_a, LoadB load_b, GemmOutput out) {
-  constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
+  constexpr int kTy = kGemmThreads / kTx, kTileM = kTy * kI, kTileN = kTx * kJ;
+  constexpr int kLoadsA = tile_loads(kTileM), kLoadsB = tile_loads(kTileN);  // a thread's, per k-step
   constexpr bool kAAlongK = LoadA::kContiguousK, kBAlongK = LoadB::kContiguousK;
-  static_assert(tile_loads(kTileM) == kI && tile_loads(kTileN) == kJ, "one load per micro-tile row or column");
+  static_assert(kLoadsA >= 1 && kLoadsB >= 1 && kLoadsA * kGemmThreads == kTileM * kTileK &&
+                    kLoadsB * kGemmThreads == kTileN * kTileK,
+                "the threads load each tile step whole, the same count each");
   // +4: the k-fastest stores would hit one bank otherwise; rows stay 16-byte aligned for float4 reads.
   __shared__ __align__(16) float a_tile[2][kTileK][kTileM + 4];
   __shared__ __align__(16) float b_tile[2][kTileK][kTileN + 4];
   __shared__ typename LoadA::Col a_cols[2][kTileK];  // used when LoadA::kColTable
   __shared__ typename LoadB::Col b_cols[2][kTileK];  // used when LoadB::kColTable
-  const int tid = threadIdx.x, tx = tid % kThreadsPerSide, ty = tid / kThreadsPerSide;
+  const int tid = threadIdx.x, tx = tid % kTx, ty = tid / kTx;
   const int m0 = blockIdx.x * kTileM, n0 = blockIdx.y * kTileN;  // x: up to 2^31 - 1 tiles of the long M
   const int k_begin = blockIdx.z * k_per_slice;
   const int k_end = min(K, k_begin + k_per_slice);
 
   // The row halves of this thread's loads never change: computed once.
-  typename LoadA::Row a_rows[kI];
-  typename LoadB::Row b_rows[kJ];
+  typename LoadA::Row a_rows[kLoadsA];
+  typename LoadB::Row b_rows[kLoadsB];
 #pragma unroll
-  for (int i = 0; i < kI; ++i) a_rows[i] = load_a.row(m0 + tile_wide(kAAlongK, kTileM, tid, i));
+  for (int i = 0; i < kLoadsA; ++i) a_rows[i] = load_a.row(m0 + tile_wide(kAAlongK, kTileM, tid, i));
 #pragma unroll
-  for (int j = 0; j < kJ; ++j) b_rows[j] = load_b.row(n0 + tile_wide(kBAlongK, kTileN, tid, j));
+  for (int j = 0; j < kLoadsB; ++j) b_rows[j] = load_b.row(n0 + tile_wide(kBAlongK, kTileN, tid, j));
 
   // Column tables of the step at k0 into buffer `buf` (two warps write them).
   const auto write_cols = [&](int buf, int k0) {
@@ -129,16 +136,16 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
       if (tid >= 32 && tid < 32 + kTileK) b_cols[buf][tid - 32] = load_b.col(k0 + tid - 32);  // another warp
   };
   // This thread's values of the step at k0 (its columns from table `buf`), zero past M, N or k_end.
-  float a_next[kI], b_next[kJ];
+  float a_next[kLoadsA], b_next[kLoadsB];
   const auto load_step = [&](int buf, int k0) {
 #pragma unroll
-    for (int i = 0; i < kI; ++i) {
+    for (int i = 0; i < kLoadsA; ++i) {
       const int mm = tile_wide(kAAlongK, kTileM, tid, i), kk = tile_deep(kAAlongK, kTileM, tid, i);
       const int m = m0 + mm, k = k0 + kk;
       a_next[i] = (m < M && k < k_end) ? load_a(a_rows[i], step_col(load_a, a_cols[buf], k0, kk)) : 0.0f;
     }
 #pragma unroll
-    for (int j = 0; j < kJ; ++j) {
+    for (int j = 0; j < kLoadsB; ++j) {
       const int nn = tile_wide(kBAlongK, kTileN, tid, j), kk = tile_deep(kBAlongK, kTileN, tid, j);
       const int n = n0 + nn, k = k0 + kk;
       b_next[j] = (n < N && k < k_end) ? load_b(b_rows[j], step_col(load_b, b_cols[buf], k0, kk)) : 0.0f;
@@ -156,10 +163,10 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
   int buf = 0;
   for (int k0 = k_begin; k0 < k_end; k0 += kTileK, buf ^= 1) {
 #pragma unroll
-    for (int i = 0; i < kI; ++i)
+    for (int i = 0; i < kLoadsA; ++i)
       a_tile[buf][tile_deep(kAAlongK, kTileM, tid, i)][tile_wide(kAAlongK, kTileM, tid, i)] = a_next[i];
 #pragma unroll
-    for (int j = 0; j < kJ; ++j)
+    for (int j = 0; j < kLoadsB; ++j)
       b_tile[buf][tile_deep(kBAlongK, kTileN, tid, j)][tile_wide(kBAlongK, kTileN, tid, j)] = b_next[j];
     const bool more = k0 + kTileK < k_end;
     if (more) write_cols(buf ^ 1, k0 + kTileK);
@@ -168,8 +175,8 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
 #pragma unroll
     for (int kk = 0; kk < kTileK; ++kk) {
       float a[kI], b[kJ];
-      read_micro<kI>(a_tile[buf][kk], ty, a);
-      read_micro<kJ>(b_tile[buf][kk], tx, b);
+      read_micro<kI, kTy>(a_tile[buf][kk], ty, a);
+      read_micro<kJ, kTx>(b_tile[buf][kk], tx, b);
 #pragma unroll
       for (int i = 0; i < kI; ++i)
 #pragma unroll
@@ -183,12 +190,12 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 ? 2 : 3)
   const bool whole_runs = N % kRun == 0 && reinterpret_cast<uintptr_t>(c) % (sizeof(float) * kRun) == 0;
 #pragma unroll
   for (int i = 0; i < kI; ++i) {
-    const int m = m0 + micro_offset(kI, ty, i);
+    const int m = m0 + micro_offset(kI, kTy, ty, i);
     if (m >= M) continue;
     const int64_t row = out.rows.at(m, N);
 #pragma unroll
     for (int r = 0; r < kJ / kRun; ++r) {
-      const int n = n0 + micro_offset(kJ, tx, r * kRun);  // the run's first column
+      const int n = n0 + micro_offset(kJ, kTx, tx, r * kRun);  // the run's first column
       const int64_t at = row + n;
       if (whole_runs) {
         if (n >= N) continue;  // N % kRun == 0: the run is all in or all out
@@ -262,14 +269,32 @@ inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
   return static_cast<int>(slices < 1 ? 1 : (slices > kMaxSlices ? kMaxSlices : slices));
 }
 
-template <int kI, int kJ, class LoadA, class LoadB>
+// The tall tiles: for a product of at most 32 columns and many rows, 128 x 16 tiles (4 x 2 a thread)
+// or 128 x 32 (4 x 4), the threads laid 32 x 8, where the 16 x 16 layout gives 64 x 16 (4 x 1) or
+// 64 x 32 (4 x 2). Per k and warp a 4 x 1 micro-tile reads about 3 shared-memory wavefronts for its
+// 4 FMAs, a third of the FMA rate; 4 x 2 with 8 threads along N about 3 for 8 (its A vector shared by
+// 8 lanes, its B vectors 64 contiguous bytes). Measured on an H100, 2026-11-26, before this layout:
+// experiment 3's second convolution ran its forward (64 x 32 tiles) at 17 TFLOP/s and its input
+// gradient (16 channels: 64 x 16 tiles) at 7, 418 of the layer's 637 us backward. Only for unsplit
+// products (the split-K plan stays that of the 16 x 16 layout), with at least a tall tile per SM;
+// TallTiles::kAlways takes them for every eligible shape (tests) and kNever never (comparisons).
+inline bool tall_tiles(int M, int N, int slices, const TileShape& usual) {
+  if (usual.i == 8 || N > 32 || slices != 1) return false;
+  switch (cxr::kernels::cuda::gemm_tall_tiles()) {
+    case TallTiles::kNever: return false;
+    case TallTiles::kAlways: return true;
+    default: return (M + 127) / 128 >= kSms;
+  }
+}
+
+template <int kI, int kJ, int kTx, class LoadA, class LoadB>
 void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
                   const GemmOutput& out) {
-  constexpr int kTileM = kThreadsPerSide * kI, kTileN = kThreadsPerSide * kJ;
+  constexpr int kTileM = kGemmThreads / kTx * kI, kTileN = kTx * kJ;
   const dim3 grid((M + kTileM - 1) / kTileM, (N + kTileN - 1) / kTileN, slices);
   if (grid.y > 65535)
     throw std::invalid_argument("tiled GEMM: N = " + std::to_string(N) + " needs more than 65535 tiles");
-  tiled_gemm_kernel<kI, kJ><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, out);
+  tiled_gemm_kernel<kI, kJ, kTx><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, out);
   CXR_CUDA_CHECK_LAST();
 }
 
@@ -277,9 +302,9 @@ template <int kI, class LoadA, class LoadB>
 void launch_tiles_for_n(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
                         const GemmOutput& out) {
   switch (tile_shape(M, N, kPlainMatrix<LoadA> && kPlainMatrix<LoadB>).j) {
-    case 1: return launch_tiles<kI, 1>(M, N, K, k_per_slice, slices, load_a, load_b, out);
-    case 2: return launch_tiles<kI, 2>(M, N, K, k_per_slice, slices, load_a, load_b, out);
-    default: return launch_tiles<kI, 4>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    case 1: return launch_tiles<kI, 1, kThreadsPerSide>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    case 2: return launch_tiles<kI, 2, kThreadsPerSide>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    default: return launch_tiles<kI, 4, kThreadsPerSide>(M, N, K, k_per_slice, slices, load_a, load_b, out);
   }
 }
 
@@ -287,9 +312,13 @@ void launch_tiles_for_n(int M, int N, int K, int k_per_slice, int slices, const 
 template <class LoadA, class LoadB>
 void launch_sized_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA& load_a, const LoadB& load_b,
                         const GemmOutput& out) {
+  const TileShape usual = tile_shape(M, N, kPlainMatrix<LoadA> && kPlainMatrix<LoadB>);
   if constexpr (kPlainMatrix<LoadA> && kPlainMatrix<LoadB>)
-    if (tile_shape(M, N, true).i == 8)
-      return launch_tiles<8, 8>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    if (usual.i == 8) return launch_tiles<8, 8, kThreadsPerSide>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+  if (tall_tiles(M, N, slices, usual)) {
+    if (usual.j == 1) return launch_tiles<4, 2, 8>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+    return launch_tiles<4, 4, 8>(M, N, K, k_per_slice, slices, load_a, load_b, out);
+  }
   switch (tile_shape(M, N, false).i) {
     case 1: return launch_tiles_for_n<1>(M, N, K, k_per_slice, slices, load_a, load_b, out);
     case 2: return launch_tiles_for_n<2>(M, N, K, k_per_slice, slices, load_a, load_b, out);

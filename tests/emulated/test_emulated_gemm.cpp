@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "big_sgemm.emulated.h"  // cuda::detail::big_sgemm_fits
+#include "big_sgemm.emulated.h"   // cuda::detail::big_sgemm_fits
+#include "tiled_gemm.emulated.h"  // cuda::detail::tall_tiles, tile_shape
 #include "kernels/conv2d.h"
 #include "kernels/dense.h"
 
@@ -105,43 +106,88 @@ TEST(EmulatedCuda, DenseForwardMatchesTheCpu) {
     }
 }
 
-// Forward, input, weight and bias gradients: experiment 1's layer types, ResNet's 1x1 stride-2
-// shortcut and 3x3 'same', strides above the filter, 7x7, weight gradients split over K, and stride
-// phases of the input gradient split over K (their partial sums then written to the phase's pixels).
+struct ConvCase {
+  int N, H, W, C, K, R, S, stride_h, stride_w;
+  bool same;
+};
+
+// Experiment 1's layer types, ResNet's 1x1 stride-2 shortcut and 3x3 'same', strides above the filter,
+// 7x7, weight gradients split over K, and stride phases of the input gradient split over K (their
+// partial sums then written to the phase's pixels).
+const ConvCase kConvCases[] = {{2, 12, 12, 3, 4, 5, 5, 1, 1, false}, {2, 13, 11, 16, 5, 5, 5, 2, 2, false},
+                               {2, 9, 9, 20, 33, 1, 1, 2, 2, false}, {1, 11, 13, 7, 17, 3, 3, 3, 3, true},
+                               {1, 12, 12, 5, 4, 2, 2, 3, 3, true},  {2, 8, 8, 64, 70, 3, 3, 1, 1, true},
+                               {1, 9, 10, 2, 3, 7, 7, 2, 2, true},   {3, 20, 20, 8, 40, 3, 3, 1, 1, true},
+                               {2, 9, 9, 8, 128, 3, 3, 2, 2, false}};
+
+// Sets the tiled GEMM's layout choice for a scope (kernels/dense.h), then puts back the automatic one.
+struct TallTilesFor {
+  explicit TallTilesFor(cuda::TallTiles mode) { cuda::set_gemm_tall_tiles(mode); }
+  ~TallTilesFor() { cuda::set_gemm_tall_tiles(cuda::TallTiles::kAuto); }
+};
+
+// Forward, input, weight and bias gradients of one convolution, each against the CPU's.
+void expect_convolution_matches_the_cpu(const ConvCase c) {
+  const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
+  const std::string what = std::to_string(c.N) + "x" + std::to_string(c.H) + "x" + std::to_string(c.W) + "x" +
+                           std::to_string(c.C) + " K" + std::to_string(c.K) + " " + std::to_string(c.R) + "x" +
+                           std::to_string(c.S) + " stride " + std::to_string(c.stride_h) + (c.same ? " same" : "");
+  const size_t in = static_cast<size_t>(s.N) * s.H * s.W * s.C, out = static_cast<size_t>(s.N) * s.OH * s.OW * s.K;
+  const size_t weights = static_cast<size_t>(s.K) * s.R * s.S * s.C;
+  const auto x = small_integers(in, 4), w = small_integers(weights, 5), dy = small_integers(out, 6);
+  const auto bias = small_integers(static_cast<size_t>(s.K), 7);
+  std::vector<float> y(out), dx(in), dw(weights), db(static_cast<size_t>(s.K));
+  std::vector<float> ey(out), edx(in, 1e30f), edw(weights), edb(static_cast<size_t>(s.K));  // unwritten dx shows
+  cpu::conv2d_forward(s, x.data(), w.data(), bias.data(), y.data());
+  cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
+  cuda::conv2d_forward(s, x.data(), w.data(), bias.data(), ey.data());
+  cuda::conv2d_backward(s, x.data(), w.data(), dy.data(), edx.data(), edw.data(), edb.data());
+  expect_equal(y, ey, what + " forward");
+  expect_equal(dx, edx, what + " dx");
+  expect_equal(dw, edw, what + " dw");
+  expect_equal(db, edb, what + " bias gradient");
+  // Without a bias (the kernel adds it while writing y, when there is one).
+  cpu::conv2d_forward(s, x.data(), w.data(), nullptr, y.data());
+  std::fill(ey.begin(), ey.end(), 1e30f);  // what is not written shows
+  cuda::conv2d_forward(s, x.data(), w.data(), nullptr, ey.data());
+  expect_equal(y, ey, what + " forward without bias");
+}
+
 TEST(EmulatedCuda, ConvolutionMatchesTheCpu) {
-  struct Case {
-    int N, H, W, C, K, R, S, stride_h, stride_w;
-    bool same;
-  };
-  for (const Case c : {Case{2, 12, 12, 3, 4, 5, 5, 1, 1, false}, {2, 13, 11, 16, 5, 5, 5, 2, 2, false},
-                       {2, 9, 9, 20, 33, 1, 1, 2, 2, false}, {1, 11, 13, 7, 17, 3, 3, 3, 3, true},
-                       {1, 12, 12, 5, 4, 2, 2, 3, 3, true}, {2, 8, 8, 64, 70, 3, 3, 1, 1, true},
-                       {1, 9, 10, 2, 3, 7, 7, 2, 2, true}, {3, 20, 20, 8, 40, 3, 3, 1, 1, true},
-                       {2, 9, 9, 8, 128, 3, 3, 2, 2, false}}) {
-    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
-    const std::string what = std::to_string(c.N) + "x" + std::to_string(c.H) + "x" + std::to_string(c.W) + "x" +
-                             std::to_string(c.C) + " K" + std::to_string(c.K) + " " + std::to_string(c.R) + "x" +
-                             std::to_string(c.S) + " stride " + std::to_string(c.stride_h) + (c.same ? " same" : "");
-    const size_t in = static_cast<size_t>(s.N) * s.H * s.W * s.C, out = static_cast<size_t>(s.N) * s.OH * s.OW * s.K;
-    const size_t weights = static_cast<size_t>(s.K) * s.R * s.S * s.C;
-    const auto x = small_integers(in, 4), w = small_integers(weights, 5), dy = small_integers(out, 6);
-    const auto bias = small_integers(static_cast<size_t>(s.K), 7);
-    std::vector<float> y(out), dx(in), dw(weights), db(static_cast<size_t>(s.K));
-    std::vector<float> ey(out), edx(in, 1e30f), edw(weights), edb(static_cast<size_t>(s.K));  // unwritten dx shows
-    cpu::conv2d_forward(s, x.data(), w.data(), bias.data(), y.data());
-    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
-    cuda::conv2d_forward(s, x.data(), w.data(), bias.data(), ey.data());
-    cuda::conv2d_backward(s, x.data(), w.data(), dy.data(), edx.data(), edw.data(), edb.data());
-    expect_equal(y, ey, what + " forward");
-    expect_equal(dx, edx, what + " dx");
-    expect_equal(dw, edw, what + " dw");
-    expect_equal(db, edb, what + " bias gradient");
-    // Without a bias (the kernel adds it while writing y, when there is one).
-    cpu::conv2d_forward(s, x.data(), w.data(), nullptr, y.data());
-    std::fill(ey.begin(), ey.end(), 1e30f);  // what is not written shows
-    cuda::conv2d_forward(s, x.data(), w.data(), nullptr, ey.data());
-    expect_equal(y, ey, what + " forward without bias");
+  for (const ConvCase c : kConvCases) expect_convolution_matches_the_cpu(c);
+}
+
+// The tall tiles (tiled_gemm.cuh: 128-row tiles, 32 x 8 threads, 4 x 2 or 4 x 4 a thread) on every
+// product they can take, ragged edges and all: plain matrices of at most 32 columns, and every
+// convolution GEMM of at most 32 columns (forwards of few filters, input gradients of few channels).
+TEST(EmulatedCuda, TallTilesMatchTheCpu) {
+  const TallTilesFor always(cuda::TallTiles::kAlways);
+  for (const GemmShape g : {GemmShape{1, 1, 1}, {5, 7, 3}, {33, 17, 100}, {31, 17, 9}, {200, 16, 40},
+                            {300, 32, 70}, {129, 9, 33}, {257, 31, 17}}) {
+    const cuda::detail::TileShape usual = cuda::detail::tile_shape(g.M, g.N, true);
+    EXPECT_TRUE(cuda::detail::tall_tiles(g.M, g.N, 1, usual)) << g.M << "x" << g.N << "x" << g.K;
+    expect_sgemm_matches_the_cpu(g);
   }
+  for (const ConvCase c : kConvCases) expect_convolution_matches_the_cpu(c);
+}
+
+// Left to choose, the tiled GEMM takes the tall tiles for many rows and at most 32 columns unsplit,
+// and the 16 x 16 layout otherwise; both give the CPU's numbers.
+TEST(EmulatedCuda, TallTilesWhereThereAreRowsEnough) {
+  using cuda::detail::tall_tiles;
+  using cuda::detail::tile_shape;
+  EXPECT_TRUE(tall_tiles(132 * 128, 16, 1, tile_shape(132 * 128, 16, false)));
+  EXPECT_FALSE(tall_tiles(131 * 128, 16, 1, tile_shape(131 * 128, 16, false)));  // fewer tall tiles than SMs
+  EXPECT_FALSE(tall_tiles(132 * 128, 33, 1, tile_shape(132 * 128, 33, false)));  // too wide
+  EXPECT_FALSE(tall_tiles(132 * 128, 16, 2, tile_shape(132 * 128, 16, false)));  // split over K
+  {
+    const TallTilesFor never(cuda::TallTiles::kNever);
+    EXPECT_FALSE(tall_tiles(132 * 128, 16, 1, tile_shape(132 * 128, 16, false)));
+  }
+  expect_sgemm_matches_the_cpu({132 * 128 + 5, 20, 24});
+  // An input gradient of 1 channel over 32,767 x 1 pixels padded by 2 ('same' 5 x 5): quotients up to
+  // 32,768, past a signed 16-bit field (gemm_loaders.h's PhasePixel packs them unsigned).
+  expect_convolution_matches_the_cpu({1, 32767, 1, 1, 2, 5, 5, 1, 1, true});
 }
 
 // The im2col loaders keep a window's corner in 16 bits a coordinate: a taller input is refused with
