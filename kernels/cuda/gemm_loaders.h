@@ -29,13 +29,14 @@
 
 namespace cxr::kernels::cuda::detail {
 
-// The kernel's tiles: 16 x 16 threads, each owning a micro-tile of I x J outputs (I, J in 1, 2, 4, 8),
-// so a tile is (16 I) x (16 J) outputs; k-steps of 16. Full 64 x 64 tiles for large operands; a
-// dimension of 32 or less gets a narrower tile instead of a 64-wide one mostly empty (a convolution
-// of 16 channels wasted three quarters of every tile of its input gradient).
+// The kernel's tiles: 16 x 16 threads (32 x 8 for its tall tiles), each owning a micro-tile of I x J
+// outputs (I, J in 1, 2, 4, 8), so a tile is (16 I) x (16 J) outputs (128 x 8 J); k-steps of 16.
+// Full 64 x 64 tiles for large operands; a dimension of 32 or less gets a narrower tile instead of a
+// 64-wide one mostly empty (a convolution of 16 channels wasted three quarters of every tile of its
+// input gradient).
 inline constexpr int kTileK = 16, kThreadsPerSide = 16, kGemmThreads = kThreadsPerSide * kThreadsPerSide;
 
-// Loads per thread for an operand's tile of `width` (16, 32 or 64) x kTileK elements.
+// Loads per thread for an operand's tile of `width` (16, 32, 64 or 128) x kTileK elements.
 CXR_HOST_DEVICE constexpr int tile_loads(int width) { return width * kTileK / kGemmThreads; }
 
 // Which element of a `width`-wide x 16-deep tile step thread `tid` loads as its load number `i`:

@@ -5,7 +5,8 @@
 // laid it out). So the convolution needs no im2col buffer.
 //
 // Tiling: 64x64 output tiles (16 or 32 wide along a dimension of 32 or less; 128x128 for large plain
-// matrices), k-steps of 16, 256 threads in a 16 x 16 grid. Each thread owns a micro-tile of up to
+// matrices; 128 x 16 or 128 x 32, the "tall tiles", for many rows of at most 32 columns), k-steps of
+// 16, 256 threads in a 16 x 16 grid (32 x 8 for the tall tiles). Each thread owns a micro-tile of up to
 // 4x4 outputs, consecutive rows and columns (8x8: 2x2 blocks of 4x4, 64 apart), which it reads from
 // the shared tiles as float4s (float2s, floats for narrower ones). Shared memory returns one 32-bit
 // register to 32 lanes per cycle (a wavefront), so a float4 read costs 4 wavefronts, or 2 when lanes
@@ -276,14 +277,15 @@ inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
 // 8 lanes, its B vectors 64 contiguous bytes). Measured on an H100, 2026-11-26, before this layout:
 // experiment 3's second convolution ran its forward (64 x 32 tiles) at 17 TFLOP/s and its input
 // gradient (16 channels: 64 x 16 tiles) at 7, 418 of the layer's 637 us backward. Only for unsplit
-// products (the split-K plan stays that of the 16 x 16 layout), with at least a tall tile per SM;
+// products (the split-K plan stays that of the 16 x 16 layout), with tall tiles enough for 2 blocks
+// an SM (they take up to 128 registers a thread: 2 blocks an SM, where the 64-row tiles fit 3);
 // TallTiles::kAlways takes them for every eligible shape (tests) and kNever never (comparisons).
 inline bool tall_tiles(int M, int N, int slices, const TileShape& usual) {
   if (usual.i == 8 || N > 32 || slices != 1) return false;
   switch (cxr::kernels::cuda::gemm_tall_tiles()) {
     case TallTiles::kNever: return false;
     case TallTiles::kAlways: return true;
-    default: return (M + 127) / 128 >= kSms;
+    default: return (M + 127) / 128 >= 2 * kSms;
   }
 }
 

@@ -176,18 +176,24 @@ TEST(EmulatedCuda, TallTilesMatchTheCpu) {
 TEST(EmulatedCuda, TallTilesWhereThereAreRowsEnough) {
   using cuda::detail::tall_tiles;
   using cuda::detail::tile_shape;
-  EXPECT_TRUE(tall_tiles(132 * 128, 16, 1, tile_shape(132 * 128, 16, false)));
-  EXPECT_FALSE(tall_tiles(131 * 128, 16, 1, tile_shape(131 * 128, 16, false)));  // fewer tall tiles than SMs
-  EXPECT_FALSE(tall_tiles(132 * 128, 33, 1, tile_shape(132 * 128, 33, false)));  // too wide
-  EXPECT_FALSE(tall_tiles(132 * 128, 16, 2, tile_shape(132 * 128, 16, false)));  // split over K
+  EXPECT_TRUE(tall_tiles(264 * 128, 16, 1, tile_shape(264 * 128, 16, false)));
+  EXPECT_FALSE(tall_tiles(263 * 128, 16, 1, tile_shape(263 * 128, 16, false)));  // under 2 an SM
+  EXPECT_FALSE(tall_tiles(264 * 128, 33, 1, tile_shape(264 * 128, 33, false)));  // too wide
+  EXPECT_FALSE(tall_tiles(264 * 128, 16, 2, tile_shape(264 * 128, 16, false)));  // split over K
   {
     const TallTilesFor never(cuda::TallTiles::kNever);
-    EXPECT_FALSE(tall_tiles(132 * 128, 16, 1, tile_shape(132 * 128, 16, false)));
+    EXPECT_FALSE(tall_tiles(264 * 128, 16, 1, tile_shape(264 * 128, 16, false)));
   }
-  expect_sgemm_matches_the_cpu({132 * 128 + 5, 20, 24});
-  // An input gradient of 1 channel over 32,767 x 1 pixels padded by 2 ('same' 5 x 5): quotients up to
-  // 32,768, past a signed 16-bit field (gemm_loaders.h's PhasePixel packs them unsigned).
-  expect_convolution_matches_the_cpu({1, 32767, 1, 1, 2, 5, 5, 1, 1, true});
+  expect_sgemm_matches_the_cpu({264 * 128 + 5, 20, 24});
+}
+
+// An input gradient of 1 channel over 32,767 x 1 pixels padded by 2 ('same' 5 x 5): quotients up to
+// 32,768, past a signed 16-bit field (gemm_loaders.h's PhasePixel packs them unsigned), in both layouts.
+TEST(EmulatedCuda, InputGradientOfTheTallestInput) {
+  for (cuda::TallTiles mode : {cuda::TallTiles::kNever, cuda::TallTiles::kAlways}) {
+    const TallTilesFor layout(mode);
+    expect_convolution_matches_the_cpu({1, 32767, 1, 1, 2, 5, 5, 1, 1, true});
+  }
 }
 
 // The im2col loaders keep a window's corner in 16 bits a coordinate: a taller input is refused with
