@@ -3,9 +3,9 @@
 // The two-pass forward (batchnorm.cu) reads x for the statistics, then again to normalise: three
 // tensor-sized transfers where a copy makes two, so it cannot pass ~67% of the copy bandwidth (it ran
 // at 49% on an H100 for experiment 3's first batch norm, 31.5 MB, 2026-11-26); the backward reads x
-// and dy twice (54%). Here one block per chunk of rows (the same chunks, channel_sums.cuh) copies
-// what fits of its rows to shared memory and adds them, every block waits at a grid-wide barrier,
-// blocks 0..C-1 finalise the per-channel totals, a second barrier, and each block computes its rows' outputs from
+// and dy twice (54%). Here one block per chunk of rows (the same chunks, channel_sums.cuh) keeps its
+// rows in shared memory while it adds them, every block waits at a grid-wide barrier, blocks 0..C-1
+// finalise the per-channel totals, a second barrier, and each block computes its rows' outputs from
 // shared memory (the rows that did not fit, from global memory, much of it still in L2). It is
 // cuDNN's "persistent" batch norm idea: an H100's 132 SMs hold 2 blocks of 93 KB each, 24.4 MB of
 // rows at once (experiment 3's first batch norm: 77% of x forward, 39% of x and dy backward).
@@ -21,10 +21,8 @@
 #include "kernels/cuda/batchnorm_resident.h"
 
 #include <cooperative_groups.h>
-#include <cuda_pipeline.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <mutex>
 
 #include "kernels/cuda/batchnorm_terms.cuh"
@@ -43,32 +41,18 @@ constexpr int kThreads = 32 * kSumWarps;
 static_assert(kThreads == kFinalizeThreads, "a block finalises a channel with all its threads");
 constexpr int kMaxDevices = 64;
 
-// Asks L2 for floats p[0..count) a 128-byte line at a time (thread t's share), ahead of their loads:
-// a hint (the last line is left out when p is not on a line's start).
-__device__ inline void prefetch_to_l2(const float* p, int64_t count, int t) {
-  for (int64_t i = static_cast<int64_t>(t) * 32; i < count; i += 32 * kThreads)
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(p + i));
-}
-
-// A pass's Terms (channel_sums.cuh) reading the chunk's kept rows from shared memory, where the block
-// copied them first, and the other rows from global memory: the same values, added in the same order.
-// The cache holds the kept rows' float4s in order (x, or x and dy, for four channels each): element i
-// of the tensor at cache[i / 4 - first_quad] (C % 4 == 0, so a float4 never straddles two rows). In
-// 32 bits (launch_resident declines tensors of 2^31 float4s or more): the kernel has no register to
-// spare at 2 blocks an SM.
-template <class Terms>
-struct FromShared {
-  static constexpr int kChannels = Terms::kChannels;
-  using Loaded = typename Terms::Loaded;
-  Terms terms;
-  const Loaded* cache;
-  int first_quad, kept_quads;
-  __device__ void begin(int c) { terms.begin(c); }
-  __device__ Loaded load(int64_t i) const {
-    const int at = static_cast<int>(i >> 2) - first_quad;
-    return at < kept_quads ? cache[at] : terms.load(i);
+// Keeps the first `rows` rows of the block's chunk in shared memory: what a lane loaded for its four
+// channels of a row (x, or x and dy), at the row's place. (The backward's 32-byte values make a
+// warp's shared stores and loads 2-way bank conflicted; keeping x and dy in separate planes would
+// not be, but the second plane's address spilled registers at the 128 the kernel may have.)
+template <class Loaded>
+struct KeepInShared {
+  Loaded* cache;
+  int64_t first, rows;
+  int quads;  // C / 4
+  __device__ void operator()(int64_t row, int c, const Loaded& v) const {
+    if (row - first < rows) cache[(row - first) * quads + c / 4] = v;
   }
-  __device__ void add(const Loaded& v, double (&a)[kChannels], double (&b)[kChannels]) const { terms.add(v, a, b); }
 };
 
 // The two passes the kernel runs: the forward's statistics and y, and the backward's sums and dx.
@@ -81,12 +65,6 @@ struct ForwardPass {
   float *out, *save_mean, *save_inv_std, *save_var;  // out: y
   double* stats;                                      // [mean | inv] in double, 2C
   __device__ Terms terms() const { return Terms{x}; }
-  // Queues the copy of float4s first..first + kept - 1 of x to cache[0..kept), and asks L2 for the
-  // chunk's other float4s, up to first + items - 1 (thread t's share of both).
-  __device__ void start_loads(Terms::Loaded* cache, int64_t first, int64_t kept, int64_t items, int t) const {
-    for (int64_t i = t; i < kept; i += kThreads) __pipeline_memcpy_async(&cache[i], x + (first + i) * 4, 16);
-    prefetch_to_l2(x + (first + kept) * 4, (items - kept) * 4, t);
-  }
   __device__ void finalize(int64_t M, int C, int chunks, const double* partials, int c, int t) const {
     bn::finalize_moments(M, C, chunks, x, partials, epsilon, c, t, save_mean, save_inv_std, save_var, stats);
   }
@@ -117,14 +95,6 @@ struct BackwardPass {
   float *out, *dgamma, *dbeta;  // out: dx
   double* sums;                 // [mean(dy) | mean(dy * xhat)] in double, 2C
   __device__ Terms terms() const { return Terms{x, dy, save_mean, save_inv_std, nullptr, 0.0f}; }
-  __device__ void start_loads(Terms::Loaded* cache, int64_t first, int64_t kept, int64_t items, int t) const {
-    for (int64_t i = t; i < kept; i += kThreads) {
-      __pipeline_memcpy_async(&cache[i].x, x + (first + i) * 4, 16);
-      __pipeline_memcpy_async(&cache[i].dy, dy + (first + i) * 4, 16);
-    }
-    prefetch_to_l2(x + (first + kept) * 4, (items - kept) * 4, t);
-    prefetch_to_l2(dy + (first + kept) * 4, (items - kept) * 4, t);
-  }
   __device__ void finalize(int64_t M, int C, int chunks, const double* partials, int c, int t) const {
     bn::finalize_gradient(M, C, chunks, partials, c, t, dgamma, dbeta, sums);
   }
@@ -167,28 +137,18 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int64_t first = static_cast<int64_t>(chunk) * plan.rows_per_chunk;
   const int64_t rows = plan.rows_per_chunk < M - first ? plan.rows_per_chunk : M - first;
 
-  const int t = threadIdx.y * 32 + threadIdx.x;
-  const int64_t items = rows * quads, kept = (kept_rows < rows ? kept_rows : rows) * quads;  // float4s
-
-  // 1. The chunk's partial sums, exactly as channel_partials_kernel<Terms> adds them. The rows that fit
-  // are first copied to shared memory all at once (cp.async: the block's whole share in flight, no
-  // register held for it), then added from there; the others, asked of L2 meanwhile, are loaded as the
-  // two passes load them.
-  // (Loaded through registers and stored to shared memory as they were added, the rows were in flight
-  // a round at a time: the resident forward's first phase took about as long as the two passes'
-  // statistics pass, ~16 us of 30 for experiment 3's first batch norm on an H100, 2026-11-26.)
-  if (has_rows) {
-    pass.start_loads(cache, first * quads, kept, items, t);
-    __pipeline_commit();
-    __pipeline_wait_prior(0);
-    __syncthreads();
-    FromShared<typename Pass::Terms> terms{pass.terms(), cache, static_cast<int>(first * quads),
-                                           static_cast<int>(kept)};
-    chunk_partials(M, C, quads, plan, 0, chunk, terms, partials, KeepNothing{});
-  }
+  // 1. The chunk's partial sums, exactly as channel_partials_kernel<Terms> adds them, rows kept.
+  // (Tried on an H100, 2026-11-26: the kept rows first copied to shared memory with cp.async, the
+  // block's whole share in flight at once, the others prefetched to L2, then all added. Slower: the
+  // kernel took 35 us forward and 66 backward for experiment 3's first batch norm, against 30 and 55
+  // here, where the additions overlap the loads.)
+  typename Pass::Terms terms = pass.terms();
+  if (has_rows)
+    chunk_partials(M, C, quads, plan, 0, chunk, terms, partials, KeepInShared<Loaded>{cache, first, kept_rows, quads});
   grid.sync();
 
   // 2. Channel c's totals by block c, as batchnorm.cu's finalising kernels compute them.
+  const int t = threadIdx.y * 32 + threadIdx.x;
   for (int c = blockIdx.x; c < C; c += gridDim.x) pass.finalize(M, C, plan.chunks, partials, c, t);
   grid.sync();
   if (!has_rows) return;
@@ -196,7 +156,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   // 3. The chunk's outputs, float4 i of the chunk by thread i % kThreads: its four channels are the
   // same at every step (quads divides kThreads and the kept items), so their factors are read once.
   const typename Pass::Map map = pass.map(C, 4 * (t % quads));
-  const typename Pass::Terms terms = pass.terms();
+  const int64_t items = rows * quads, kept = (kept_rows < rows ? kept_rows : rows) * quads;
   float4* out = reinterpret_cast<float4*>(pass.out) + first * quads;
   for (int64_t i = t; i < kept; i += kThreads) out[i] = map(cache[i]);
   // The rows that did not fit, from global memory, kInFlight loads a thread before the first is
@@ -283,7 +243,7 @@ template <class Pass>
 bool launch_resident(int64_t M, int C, const Pass& pass, double* partials) {
   const ChunkPlan plan = plan_chunks(M);
   const Fit fit = device_fit<Pass>();
-  if (plan.chunks > fit.blocks || M * (C / 4) > INT32_MAX) return false;  // FromShared's indices: 32 bits
+  if (plan.chunks > fit.blocks) return false;
   const int blocks = std::max(plan.chunks, std::min(C, fit.blocks));  // a block per channel to finalise
   const int64_t row_bytes = static_cast<int64_t>(C / 4) * sizeof(typename Pass::Terms::Loaded);
   const int64_t kept_rows = std::min(plan.rows_per_chunk, fit.cache_bytes / row_bytes);
