@@ -50,6 +50,32 @@ __device__ typename Load::Col step_col(const Load& load, const typename Load::Co
     return load.col(k0 + kk);
 }
 
+// Thread tid's kLoads values of one operand's tile step at k0 (kWidth x kTileK, laid as tile_wide and
+// tile_deep say), zero past `limit` along the width or past k_end. Along k a thread's loads share one
+// k, so one column, read once; across it they share one row (rows[0]). (Read per load, the column
+// table cost three shared loads each inside the branch around it: with the dy gather's arithmetic,
+// about 30 instructions a load, 631 in the tall input gradient's k-step for its 128 FMAs.)
+template <bool kAlongK, int kWidth, int kLoads, int kRows, class Load>
+__device__ __forceinline__ void load_operand_step(const Load& load, const typename Load::Row (&rows)[kRows],
+                                                  const typename Load::Col* table, int tid, int base, int limit,
+                                                  int k0, int k_end, float (&into)[kLoads]) {
+  if constexpr (kAlongK) {
+    const int kk = tile_deep(true, kWidth, tid, 0);
+    const typename Load::Col col = step_col(load, table, k0, kk);
+    const bool k_in = k0 + kk < k_end;
+#pragma unroll
+    for (int i = 0; i < kLoads; ++i)
+      into[i] = (k_in && base + tile_wide(true, kWidth, tid, i) < limit) ? load(rows[i], col) : 0.0f;
+  } else {
+    const bool in = base + tile_wide(false, kWidth, tid, 0) < limit;
+#pragma unroll
+    for (int i = 0; i < kLoads; ++i) {
+      const int kk = tile_deep(false, kWidth, tid, i);
+      into[i] = (in && k0 + kk < k_end) ? load(rows[0], step_col(load, table, k0, kk)) : 0.0f;
+    }
+  }
+}
+
 // Where the v-th of a thread's `count` (1, 2, 4 or 8) values along one side lies in the tile, for
 // thread t of the `threads` along that side: runs of consecutive values, one shared-memory vector each.
 CXR_HOST_DEVICE constexpr int micro_offset(int count, int threads, int t, int v) {
@@ -121,13 +147,15 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 || kTx != kThreads
   const int k_begin = blockIdx.z * k_per_slice;
   const int k_end = min(K, k_begin + k_per_slice);
 
-  // The row halves of this thread's loads never change: computed once.
-  typename LoadA::Row a_rows[kLoadsA];
-  typename LoadB::Row b_rows[kLoadsB];
+  // The row halves of this thread's loads never change: computed once (one row when its loads run
+  // along k, tile_wide being the same for all of them).
+  constexpr int kRowsA = kAAlongK ? kLoadsA : 1, kRowsB = kBAlongK ? kLoadsB : 1;
+  typename LoadA::Row a_rows[kRowsA];
+  typename LoadB::Row b_rows[kRowsB];
 #pragma unroll
-  for (int i = 0; i < kLoadsA; ++i) a_rows[i] = load_a.row(m0 + tile_wide(kAAlongK, kTileM, tid, i));
+  for (int i = 0; i < kRowsA; ++i) a_rows[i] = load_a.row(m0 + tile_wide(kAAlongK, kTileM, tid, i));
 #pragma unroll
-  for (int j = 0; j < kLoadsB; ++j) b_rows[j] = load_b.row(n0 + tile_wide(kBAlongK, kTileN, tid, j));
+  for (int j = 0; j < kRowsB; ++j) b_rows[j] = load_b.row(n0 + tile_wide(kBAlongK, kTileN, tid, j));
 
   // Column tables of the step at k0 into buffer `buf` (two warps write them).
   const auto write_cols = [&](int buf, int k0) {
@@ -139,18 +167,8 @@ __global__ void __launch_bounds__(kGemmThreads, kI * kJ == 64 || kTx != kThreads
   // This thread's values of the step at k0 (its columns from table `buf`), zero past M, N or k_end.
   float a_next[kLoadsA], b_next[kLoadsB];
   const auto load_step = [&](int buf, int k0) {
-#pragma unroll
-    for (int i = 0; i < kLoadsA; ++i) {
-      const int mm = tile_wide(kAAlongK, kTileM, tid, i), kk = tile_deep(kAAlongK, kTileM, tid, i);
-      const int m = m0 + mm, k = k0 + kk;
-      a_next[i] = (m < M && k < k_end) ? load_a(a_rows[i], step_col(load_a, a_cols[buf], k0, kk)) : 0.0f;
-    }
-#pragma unroll
-    for (int j = 0; j < kLoadsB; ++j) {
-      const int nn = tile_wide(kBAlongK, kTileN, tid, j), kk = tile_deep(kBAlongK, kTileN, tid, j);
-      const int n = n0 + nn, k = k0 + kk;
-      b_next[j] = (n < N && k < k_end) ? load_b(b_rows[j], step_col(load_b, b_cols[buf], k0, kk)) : 0.0f;
-    }
+    load_operand_step<kAAlongK, kTileM>(load_a, a_rows, a_cols[buf], tid, m0, M, k0, k_end, a_next);
+    load_operand_step<kBAlongK, kTileN>(load_b, b_rows, b_cols[buf], tid, n0, N, k0, k_end, b_next);
   };
 
   if (k_begin < k_end) {  // the same for the whole block (a GEMM with K = 0 loads nothing)
@@ -276,10 +294,15 @@ inline int gemm_slices(int M, int N, int K, bool plain_matrices) {
 // 4 FMAs, a third of the FMA rate; 4 x 2 with 8 threads along N about 3 for 8 (its A vector shared by
 // 8 lanes, its B vectors 64 contiguous bytes). Measured on an H100, 2026-11-26, before this layout:
 // experiment 3's second convolution ran its forward (64 x 32 tiles) at 17 TFLOP/s and its input
-// gradient (16 channels: 64 x 16 tiles) at 7, 418 of the layer's 637 us backward. Only for unsplit
-// products (the split-K plan stays that of the 16 x 16 layout), with tall tiles enough for 2 blocks
-// an SM (they take up to 128 registers a thread: 2 blocks an SM, where the 64-row tiles fit 3);
-// TallTiles::kAlways takes them for every eligible shape (tests) and kNever never (comparisons).
+// gradient (16 channels: 64 x 16 tiles) at 7, 418 of the layer's 637 us backward. Measured with
+// them (same card and run, tall tiles on against off): that input gradient 418 -> 374 us (the layer's
+// backward 645 -> 600), experiment 3's first forward 146.5 -> 140.2 us, experiment 1's first 26.3 ->
+// 28.1 us (529 tall tiles: two waves of 264 and one block). Far from the 2x the wavefronts promised:
+// the gathered loads' arithmetic, not shared memory, held the issue slots (load_operand_step).
+// Only for unsplit products (the split-K plan stays that of the 16 x 16 layout), with tall tiles
+// enough for 2 blocks an SM (they take up to 128 registers a thread: 2 blocks an SM, where the
+// 64-row tiles fit 3); TallTiles::kAlways takes them for every eligible shape (tests) and kNever
+// never (comparisons).
 inline bool tall_tiles(int M, int N, int slices, const TileShape& usual) {
   if (usual.i == 8 || N > 32 || slices != 1) return false;
   switch (cxr::kernels::cuda::gemm_tall_tiles()) {
