@@ -100,5 +100,29 @@ class EndToEndTest(unittest.TestCase):
         self.assertIn("| GPU adam e3_params >= 85% of copy bandwidth | 74% | MISSED by 13% |", lines)
 
 
+
+class GpuKernelsTest(unittest.TestCase):
+    def test_custom_kernels_far_behind_the_vendor_are_listed_first(self):
+        def entry(name, microseconds):
+            return {"name": name + "/manual_time", "run_type": "iteration", "real_time": microseconds,
+                    "time_unit": "us"}
+        cuda = {"benchmarks": [entry("cuda/batchnorm_forward_train/custom/e2_bn5", 66.0),
+                               entry("cuda/batchnorm_forward_train/vendor/e2_bn5", 6.6),
+                               entry("cuda/maxpool2d_forward/custom/e1_pool", 6.0),
+                               entry("cuda/maxpool2d_forward/vendor/e1_pool", 5.8)]}
+        lines = report.gpu_section(cuda)
+        listed = lines.index("- batchnorm_forward_train e2_bn5: 66.0 us against 6.6 us (0.10x)")
+        self.assertLess(listed, lines.index("| op | shape | custom | vendor | custom/vendor | custom rate | "
+                                            "custom of ceiling | vendor rate |"))
+        self.assertFalse(any(l.startswith("- maxpool2d_forward") for l in lines))  # 0.97x: only in the table
+
+    def test_nothing_far_behind_means_no_list(self):
+        cuda = {"benchmarks": [{"name": "cuda/relu_forward/custom/n16M/manual_time", "run_type": "iteration",
+                                "real_time": 44.0, "time_unit": "us"},
+                               {"name": "cuda/relu_forward/vendor/n16M/manual_time", "run_type": "iteration",
+                                "real_time": 53.0, "time_unit": "us"}]}
+        self.assertFalse(any("under 50%" in l for l in report.gpu_section(cuda)))
+
+
 if __name__ == "__main__":
     sys.exit(unittest.main())
