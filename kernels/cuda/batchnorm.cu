@@ -8,16 +8,14 @@
 // elementwise passes use __fmul_rn/__fadd_rn (and __dmul_rn for the per-channel factors), which
 // nvcc never fuses into an FMA, so each element is computed exactly as the CPU computes it (from
 // statistics that differ from the CPU's only in the order and the way their double sums were added).
-#include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/batchnorm_resident.h"
 #include "kernels/cuda/batchnorm_terms.cuh"
 #include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/env_setting.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/scratch.cuh"
@@ -191,21 +189,13 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
       __dadd_rn(__dmul_rn(keep, moving_var[c]), __dmul_rn(take, __dmul_rn(batch_var[c], bessel))));
 }
 
-std::atomic<int> g_resident{-1};  // batchnorm_resident(): -1 until read from the environment
+detail::EnvSetting g_resident("CXR_BATCHNORM_RESIDENT", 1, 0);
 
 }  // namespace
 
-void set_batchnorm_resident(bool allowed) { g_resident.store(allowed ? 1 : 0); }
+void set_batchnorm_resident(bool allowed) { g_resident.set(allowed ? 1 : 0); }
 
-bool batchnorm_resident() {
-  int allowed = g_resident.load();
-  if (allowed < 0) {  // first use: CXR_BATCHNORM_RESIDENT=0 turns it off
-    const char* value = std::getenv("CXR_BATCHNORM_RESIDENT");
-    allowed = value != nullptr && std::strcmp(value, "0") == 0 ? 0 : 1;
-    g_resident.store(allowed);
-  }
-  return allowed == 1;
-}
+bool batchnorm_resident() { return g_resident.get() == 1; }
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {

@@ -2,12 +2,9 @@
 // for large aligned ones, the tiled kernel of kernels/cuda/tiled_gemm.cuh for the rest), Dense forward
 // and backward on it, and the small helpers the convolution shares
 // (bias rows, column sums, the split-K reduction).
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/cuda/big_sgemm.cuh"
 #include "kernels/cuda/channel_sums.cuh"
+#include "kernels/cuda/env_setting.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/scratch.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
@@ -85,20 +82,13 @@ void fill_rows(int64_t rows, int cols, const float* bias, float* y) {
 }  // namespace detail
 
 namespace {
-std::atomic<int> g_tall_tiles{-1};  // gemm_tall_tiles(): -1 until read from the environment
+detail::EnvSetting g_tall_tiles("CXR_GEMM_TALL_TILES", static_cast<int>(TallTiles::kAuto),
+                                static_cast<int>(TallTiles::kNever));
 }  // namespace
 
-void set_gemm_tall_tiles(TallTiles mode) { g_tall_tiles.store(static_cast<int>(mode)); }
+void set_gemm_tall_tiles(TallTiles mode) { g_tall_tiles.set(static_cast<int>(mode)); }
 
-TallTiles gemm_tall_tiles() {
-  int mode = g_tall_tiles.load();
-  if (mode < 0) {  // first use: CXR_GEMM_TALL_TILES=0 turns them off
-    const char* value = std::getenv("CXR_GEMM_TALL_TILES");
-    mode = static_cast<int>(value != nullptr && std::strcmp(value, "0") == 0 ? TallTiles::kNever : TallTiles::kAuto);
-    g_tall_tiles.store(mode);
-  }
-  return static_cast<TallTiles>(mode);
-}
+TallTiles gemm_tall_tiles() { return static_cast<TallTiles>(g_tall_tiles.get()); }
 
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, const float* B, float beta,
            float* C) {

@@ -344,7 +344,7 @@ void launch_sized_tiles(int M, int N, int K, int k_per_slice, int slices, const 
     if (usual.j == 1) return launch_tiles<4, 2, 8>(M, N, K, k_per_slice, slices, load_a, load_b, out);
     return launch_tiles<4, 4, 8>(M, N, K, k_per_slice, slices, load_a, load_b, out);
   }
-  switch (tile_shape(M, N, false).i) {
+  switch (usual.i) {  // 1, 2 or 4 here
     case 1: return launch_tiles_for_n<1>(M, N, K, k_per_slice, slices, load_a, load_b, out);
     case 2: return launch_tiles_for_n<2>(M, N, K, k_per_slice, slices, load_a, load_b, out);
     default: return launch_tiles_for_n<4>(M, N, K, k_per_slice, slices, load_a, load_b, out);
