@@ -40,6 +40,12 @@ namespace cuda {
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y);
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
                      float* dw_or_null, float* dbias_or_null);
+// Whether the weight gradient of a small output (at most 32 filters of at most 128 taps x channels: a
+// model's first layer) may take its own kernel (kernels/cuda/small_weight_gradient.cuh) rather than
+// the tiled GEMM. On unless the environment sets CXR_CONV_SMALL_DW=0; tests and benchmarks set it to
+// compare the two.
+void set_conv_small_weight_gradient(bool allowed);
+bool conv_small_weight_gradient();
 }  // namespace cuda
 
 namespace vendor {

@@ -9,7 +9,8 @@
 namespace cxr::kernels::cuda::detail {
 
 // Starts copying kBytes (4 or 16, aligned) from global_src to shared_dst; when !valid nothing is read
-// and kBytes zeros are written. The bytes are there after copy_async_wait_all().
+// and kBytes zeros are written (global_src may then point anywhere: it is not read). The bytes are
+// there after copy_async_wait_all().
 template <int kBytes>
 __device__ __forceinline__ void copy_async(void* shared_dst, const void* global_src, bool valid) {
   static_assert(kBytes == 4 || kBytes == 16, "cp.async copies 4, 8 or 16 bytes; these kernels use 4 and 16");

@@ -2,7 +2,8 @@
 // kernels/cuda/tiled_gemm.cuh: its loaders (kernels/cuda/gemm_loaders.h) read the input as the CPU's
 // im2col matrix would hold it, so no column buffer is ever built.
 //   forward: y[pixels][K]   = col(x)[pixels][RSC] . w[K][RSC]^T   (+ bias, in the GEMM's output step)
-//   dw:      dw[K][RSC]     = dy[pixels][K]^T . col(x)[pixels][RSC]   (split-K over the pixels)
+//   dw:      dw[K][RSC]     = dy[pixels][K]^T . col(x)[pixels][RSC]   (split-K over the pixels; a
+//            small output, such as a first layer's, has its own kernel: small_weight_gradient.cuh)
 //   dx:      one GEMM per stride phase (gemm_loaders.h): the input pixels whose row and column leave
 //            remainders (ph, pw) by the strides, and the taps that reach them,
 //            dx_phase[pixels][C] = sum over (r', s', k) of dy at the output pixel that saw the pixel
@@ -13,8 +14,10 @@
 #include <string>
 
 #include "kernels/conv2d.h"
+#include "kernels/cuda/env_setting.h"
 #include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/small_weight_gradient.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
 
 namespace cxr::kernels::cuda {
@@ -55,7 +58,13 @@ void check_im2col_side(const Conv2dShape& s) {
                                 " (the cuDNN kernels have no such limit: --kernels vendor)");
 }
 
+detail::EnvSetting g_small_weight_gradient("CXR_CONV_SMALL_DW", 1, 0);
+
 }  // namespace
+
+void set_conv_small_weight_gradient(bool allowed) { g_small_weight_gradient.set(allowed ? 1 : 0); }
+
+bool conv_small_weight_gradient() { return g_small_weight_gradient.get() != 0; }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   check_im2col_side(s);
@@ -69,7 +78,9 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   check_im2col_side(s);
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
   if (dbias_or_null) detail::column_sums(pixels, s.K, dy, dbias_or_null);
-  if (dw_or_null)
+  if (dw_or_null && conv_small_weight_gradient() && detail::small_weight_gradient_fits(s))
+    detail::small_weight_gradient(s, x, dy, dw_or_null);
+  else if (dw_or_null)
     detail::launch_tiled_gemm(s.K, rsc, pixels, detail::MatrixA<true>{dy, s.K}, detail::Im2colB{{s}, x}, 1.0f,
                               0.0f, dw_or_null);
   if (dx_or_null) input_gradient(s, w, dy, dx_or_null);

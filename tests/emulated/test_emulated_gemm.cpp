@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "big_sgemm.emulated.h"   // cuda::detail::big_sgemm_fits
+#include "big_sgemm.emulated.h"  // cuda::detail::big_sgemm_fits
 #include "tiled_gemm.emulated.h"  // cuda::detail::tall_tiles, tile_shape
+#include "small_weight_gradient.emulated.h"  // cuda::detail::small_weight_gradient_fits, small_dw_plan
 #include "kernels/conv2d.h"
 #include "kernels/dense.h"
 
@@ -194,6 +195,37 @@ TEST(EmulatedCuda, InputGradientOfTheTallestInput) {
     const TallTilesFor layout(mode);
     expect_convolution_matches_the_cpu({1, 32767, 1, 1, 2, 5, 5, 1, 1, true});
   }
+}
+
+// Sets for a scope whether small weight gradients take their own kernel (kernels/conv2d.h), then
+// puts back the default.
+struct SmallWeightGradientFor {
+  explicit SmallWeightGradientFor(bool allowed) { cuda::set_conv_small_weight_gradient(allowed); }
+  ~SmallWeightGradientFor() { cuda::set_conv_small_weight_gradient(true); }
+};
+
+// The small-output weight gradient (kernels/cuda/small_weight_gradient.cuh) on the shapes it takes,
+// with it and with the tiled GEMM: a first layer of 17,424 pixels (273 blocks of 2 chunks of 32, the
+// last block one chunk of 16), the largest output (32 filters x 128 taps: one group of 256 threads),
+// one weight (256 groups of one thread), and odd filter and tap counts with 'same' padding.
+TEST(EmulatedCuda, SmallWeightGradientMatchesTheCpu) {
+  using cuda::detail::small_weight_gradient_fits;
+  const ConvCase cases[] = {{9, 48, 48, 3, 16, 5, 5, 1, 1, false},
+                            {2, 9, 9, 8, 32, 4, 4, 1, 1, false},
+                            {3, 7, 5, 1, 1, 1, 1, 1, 1, false},
+                            {2, 15, 13, 3, 7, 5, 5, 2, 2, true}};
+  for (const ConvCase c : cases) {
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
+    EXPECT_TRUE(small_weight_gradient_fits(s)) << c.K << " filters of " << c.R * c.S * c.C;
+    for (bool allowed : {true, false}) {
+      const SmallWeightGradientFor choice(allowed);
+      expect_convolution_matches_the_cpu(c);
+    }
+  }
+  const auto shape = [](int C, int K, int R) { return make_conv2d_shape(1, 9, 9, C, K, R, R, 1, 1, false); };
+  EXPECT_EQ(cuda::detail::small_dw_plan(17424).blocks, 273);
+  EXPECT_FALSE(small_weight_gradient_fits(shape(3, 33, 5)));  // 33 filters
+  EXPECT_FALSE(small_weight_gradient_fits(shape(43, 16, 2)));  // 172 taps x channels
 }
 
 // The im2col loaders keep a window's corner in 16 bits a coordinate: a taller input is refused with
