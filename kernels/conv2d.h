@@ -46,6 +46,12 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
 // compare the two.
 void set_conv_small_weight_gradient(bool allowed);
 bool conv_small_weight_gradient();
+// Whether the forward of an input with few channels (stride 1, at most 4 channels, 16 filters, 7 x 7
+// taps: a model's first layer) may be computed directly from input tiles in shared memory
+// (kernels/cuda/direct_conv_forward.cuh, the same bits) rather than by the implicit GEMM. On unless
+// the environment sets CXR_CONV_DIRECT=0.
+void set_conv_direct_forward(bool allowed);
+bool conv_direct_forward();
 }  // namespace cuda
 
 namespace vendor {

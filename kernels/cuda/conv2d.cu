@@ -1,7 +1,8 @@
 // Custom CUDA convolution (kernels/conv2d.h), NHWC x OHWI, as implicit GEMMs on the tiled SGEMM of
 // kernels/cuda/tiled_gemm.cuh: its loaders (kernels/cuda/gemm_loaders.h) read the input as the CPU's
 // im2col matrix would hold it, so no column buffer is ever built.
-//   forward: y[pixels][K]   = col(x)[pixels][RSC] . w[K][RSC]^T   (+ bias, in the GEMM's output step)
+//   forward: y[pixels][K]   = col(x)[pixels][RSC] . w[K][RSC]^T   (+ bias, in the GEMM's output step;
+//            an input of few channels, such as a first layer's, directly: direct_conv_forward.cuh)
 //   dw:      dw[K][RSC]     = dy[pixels][K]^T . col(x)[pixels][RSC]   (split-K over the pixels; a
 //            small output, such as a first layer's, has its own kernel: small_weight_gradient.cuh)
 //   dx:      one GEMM per stride phase (gemm_loaders.h): the input pixels whose row and column leave
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "kernels/conv2d.h"
+#include "kernels/cuda/direct_conv_forward.cuh"
 #include "kernels/cuda/env_setting.h"
 #include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/launch.h"
@@ -59,6 +61,7 @@ void check_im2col_side(const Conv2dShape& s) {
 }
 
 detail::EnvSetting g_small_weight_gradient("CXR_CONV_SMALL_DW", 1, 0);
+detail::EnvSetting g_direct_forward("CXR_CONV_DIRECT", 1, 0);
 
 }  // namespace
 
@@ -66,8 +69,16 @@ void set_conv_small_weight_gradient(bool allowed) { g_small_weight_gradient.set(
 
 bool conv_small_weight_gradient() { return g_small_weight_gradient.get() != 0; }
 
+void set_conv_direct_forward(bool allowed) { g_direct_forward.set(allowed ? 1 : 0); }
+
+bool conv_direct_forward() { return g_direct_forward.get() != 0; }
+
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   check_im2col_side(s);
+  if (conv_direct_forward() && detail::direct_conv_forward_fits(s)) {
+    detail::direct_conv_forward(s, x, w, bias_or_null, y);
+    return;
+  }
   const int pixels = s.N * s.OH * s.OW, rsc = s.R * s.S * s.C;
   detail::launch_tiled_gemm(pixels, s.K, rsc, detail::Im2colA{{s}, x}, detail::MatrixB<true>{w, rsc}, 1.0f, 0.0f, y,
                             bias_or_null);  // the bias added as each output is written

@@ -13,6 +13,7 @@
 #include "big_sgemm.emulated.h"  // cuda::detail::big_sgemm_fits
 #include "tiled_gemm.emulated.h"  // cuda::detail::tall_tiles, tile_shape
 #include "small_weight_gradient.emulated.h"  // cuda::detail::small_weight_gradient_fits, small_dw_plan
+#include "direct_conv_forward.emulated.h"  // cuda::detail::direct_conv_forward_fits
 #include "kernels/conv2d.h"
 #include "kernels/dense.h"
 
@@ -226,6 +227,40 @@ TEST(EmulatedCuda, SmallWeightGradientMatchesTheCpu) {
   EXPECT_EQ(cuda::detail::small_dw_plan(17424).blocks, 273);
   EXPECT_FALSE(small_weight_gradient_fits(shape(3, 33, 5)));  // 33 filters
   EXPECT_FALSE(small_weight_gradient_fits(shape(43, 16, 2)));  // 172 taps x channels
+}
+
+// Sets for a scope whether a few-channel forward is computed directly (kernels/conv2d.h), then puts
+// back the default.
+struct DirectForwardFor {
+  explicit DirectForwardFor(bool allowed) { cuda::set_conv_direct_forward(allowed); }
+  ~DirectForwardFor() { cuda::set_conv_direct_forward(true); }
+};
+
+// The direct forward (kernels/cuda/direct_conv_forward.cuh) on the shapes it takes, with it and with
+// the GEMM: experiment 1's first layer on a smaller image (38 x 38 outputs: two tiles a side, the
+// second ragged), 'same' padding on every side with odd sizes and fewer than 16 filters, 7 x 7 taps
+// over 4 channels (the largest patch), and a single 1 x 1 filter over one channel.
+TEST(EmulatedCuda, DirectForwardMatchesTheCpu) {
+  using cuda::detail::direct_conv_forward_fits;
+  const ConvCase cases[] = {{1, 42, 42, 3, 16, 5, 5, 1, 1, false},
+                            {2, 37, 29, 3, 7, 3, 3, 1, 1, true},
+                            {1, 34, 33, 4, 16, 7, 7, 1, 1, true},
+                            {3, 5, 4, 1, 1, 1, 1, 1, 1, false}};
+  for (const ConvCase c : cases) {
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
+    EXPECT_TRUE(direct_conv_forward_fits(s)) << c.C << " channels, " << c.K << " filters of " << c.R << "x" << c.S;
+    for (bool allowed : {true, false}) {
+      const DirectForwardFor choice(allowed);
+      expect_convolution_matches_the_cpu(c);
+    }
+  }
+  const auto shape = [](int C, int K, int R, int stride) {
+    return make_conv2d_shape(1, 20, 20, C, K, R, R, stride, stride, false);
+  };
+  EXPECT_FALSE(direct_conv_forward_fits(shape(3, 16, 5, 2)));  // strided
+  EXPECT_FALSE(direct_conv_forward_fits(shape(5, 16, 5, 1)));  // 5 channels
+  EXPECT_FALSE(direct_conv_forward_fits(shape(3, 17, 5, 1)));  // 17 filters
+  EXPECT_FALSE(direct_conv_forward_fits(shape(3, 16, 8, 1)));  // 8 x 8 taps
 }
 
 // The im2col loaders keep a window's corner in 16 bits a coordinate: a taller input is refused with
