@@ -34,16 +34,19 @@ __device__ int64_t window_argmax(const Pool2dShape& s, const float* x_img, int o
 }
 
 // y = each window's maximum, or (when argmax is not null) its offset in the image, channel included.
-__global__ void maxpool_forward_kernel(Pool2dShape s, const float* x, float* y, int* argmax, int64_t count) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+// Index: uint32_t when every index fits (the element's coordinates are taken apart by division,
+// several times slower in 64 bits), else int64_t.
+template <class Index>
+__global__ void maxpool_forward_kernel(Pool2dShape s, const float* x, float* y, int* argmax, Index count) {
+  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
   const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % s.C);
-    int64_t t = i / s.C;
-    const int ow = static_cast<int>(t % s.OW);
-    t /= s.OW;
-    const int oh = static_cast<int>(t % s.OH);
-    const int64_t n = t / s.OH;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % static_cast<Index>(s.C));
+    Index t = i / static_cast<Index>(s.C);
+    const int ow = static_cast<int>(t % static_cast<Index>(s.OW));
+    t /= static_cast<Index>(s.OW);
+    const int oh = static_cast<int>(t % static_cast<Index>(s.OH));
+    const int64_t n = static_cast<int64_t>(t / static_cast<Index>(s.OH));
     const float* x_img = x + n * image;
     const int64_t at = window_argmax(s, x_img, oh, ow, c);
     if (argmax)
@@ -54,19 +57,20 @@ __global__ void maxpool_forward_kernel(Pool2dShape s, const float* x, float* y, 
 }
 
 // The windows' maxima are searched here (argmax null) or read from argmax (maxpool_forward_kernel's).
+template <class Index>
 __global__ void maxpool_backward_kernel(Pool2dShape s, const float* x, const int* argmax, const float* dy, float* dx,
-                                        int64_t count) {
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+                                        Index count) {
+  const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
   const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % s.C);
-    int64_t t = i / s.C;
-    const int iw = static_cast<int>(t % s.W);
-    t /= s.W;
-    const int ih = static_cast<int>(t % s.H);
-    const int64_t n = t / s.H;
+  for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
+    const int c = static_cast<int>(i % static_cast<Index>(s.C));
+    Index t = i / static_cast<Index>(s.C);
+    const int iw = static_cast<int>(t % static_cast<Index>(s.W));
+    t /= static_cast<Index>(s.W);
+    const int ih = static_cast<int>(t % static_cast<Index>(s.H));
+    const int64_t n = static_cast<int64_t>(t / static_cast<Index>(s.H));
     const float* x_img = x + n * image;
-    const int64_t self = i - n * image;
+    const int64_t self = static_cast<int64_t>(i) - n * image;
     // Windows containing (ih, iw): oh*sh - pad_top <= ih < oh*sh - pad_top + ph, likewise for ow.
     const int oh_lo = max(0, (ih + s.pad_top - s.ph + s.sh) / s.sh), oh_hi = min(s.OH - 1, (ih + s.pad_top) / s.sh);
     const int ow_lo = max(0, (iw + s.pad_left - s.pw + s.sw) / s.sw), ow_hi = min(s.OW - 1, (iw + s.pad_left) / s.sw);
@@ -81,34 +85,43 @@ __global__ void maxpool_backward_kernel(Pool2dShape s, const float* x, const int
   }
 }
 
+// The kernel for `count` items, with 32-bit indices when `narrow`.
+template <class Narrow, class Wide, class... Args>
+void launch_indexed(Narrow narrow_kernel, Wide wide_kernel, bool narrow, int64_t count, Args... args) {
+  if (narrow)
+    narrow_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(args...,
+                                                                                  static_cast<uint32_t>(count));
+  else
+    wide_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(args..., count);
+  CXR_CUDA_CHECK_LAST();
+}
+
 }  // namespace
 
 void maxpool2d_forward(const Pool2dShape& s, const float* x, float* y) {
   const int64_t count = static_cast<int64_t>(s.N) * s.OH * s.OW * s.C;
   if (count <= 0) return;
-  maxpool_forward_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(s, x, y, nullptr, count);
-  CXR_CUDA_CHECK_LAST();
+  launch_indexed(maxpool_forward_kernel<uint32_t>, maxpool_forward_kernel<int64_t>, count <= INT32_MAX, count, s, x,
+                 y, static_cast<int*>(nullptr));
 }
 
 void maxpool2d_backward(const Pool2dShape& s, const float* x, const float* dy, float* dx) {
   const int64_t count = static_cast<int64_t>(s.N) * s.H * s.W * s.C;
   if (count <= 0) return;
   const int64_t windows = static_cast<int64_t>(s.N) * s.OH * s.OW * s.C;
+  const bool narrow = count <= INT32_MAX && windows <= INT32_MAX;
   const bool overlap = s.ph > s.sh || s.pw > s.sw;
   const bool offsets_fit = static_cast<int64_t>(s.H) * s.W * s.C <= INT32_MAX;  // argmax holds int offsets
   if (!overlap || !offsets_fit || windows <= 0) {
-    maxpool_backward_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(s, x, nullptr, dy, dx,
-                                                                                             count);
-    CXR_CUDA_CHECK_LAST();
+    launch_indexed(maxpool_backward_kernel<uint32_t>, maxpool_backward_kernel<int64_t>, narrow, count, s, x,
+                   static_cast<const int*>(nullptr), dy, dx);
     return;
   }
   const detail::Scratch<int> argmax(windows, "max pool backward: the windows' maxima");
-  maxpool_forward_kernel<<<detail::grid_size(windows), detail::kBlockThreads, 0, stream()>>>(s, x, nullptr,
-                                                                                            argmax.get(), windows);
-  CXR_CUDA_CHECK_LAST();
-  maxpool_backward_kernel<<<detail::grid_size(count), detail::kBlockThreads, 0, stream()>>>(s, x, argmax.get(), dy, dx,
-                                                                                           count);
-  CXR_CUDA_CHECK_LAST();
+  launch_indexed(maxpool_forward_kernel<uint32_t>, maxpool_forward_kernel<int64_t>, narrow, windows, s, x,
+                 static_cast<float*>(nullptr), argmax.get());
+  launch_indexed(maxpool_backward_kernel<uint32_t>, maxpool_backward_kernel<int64_t>, narrow, count, s, x,
+                 static_cast<const int*>(argmax.get()), dy, dx);
 }
 
 }  // namespace cxr::kernels::cuda

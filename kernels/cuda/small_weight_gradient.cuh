@@ -31,7 +31,7 @@ namespace cxr::kernels::cuda::detail {
 
 inline constexpr int kSmallDwThreads = 256, kSmallDwChunk = 32;  // threads a block; pixels a chunk
 inline constexpr int kSmallDwMaxFilters = 32, kSmallDwMaxTaps = 128;  // K and R*S*C it takes
-// Blocks: 4 an SM of an H100 (~40 KB of shared memory each), one wave; each block then sums ~29 of
+// Blocks: 4 an SM of an H100 (~42 KB of shared memory each), one wave; each block then sums 30 of
 // experiment 3's 15,376 chunks, and add_gemm_slices reads 528 partial outputs (2.5 MB).
 inline constexpr int64_t kSmallDwBlocks = 4 * 132;
 
