@@ -33,22 +33,33 @@ __device__ int64_t window_argmax(const Pool2dShape& s, const float* x_img, int o
   return best_at;
 }
 
+// Element i of an [N][rows][cols][C] tensor taken apart: image, row, column, channel. Index: uint32_t
+// when every index fits (division is several times slower in 64 bits), else int64_t.
+struct Place {
+  int64_t n;
+  int row, col, c;
+};
+template <class Index>
+__device__ Place place_of(Index i, int rows, int cols, int C) {
+  Place p;
+  p.c = static_cast<int>(i % static_cast<Index>(C));
+  Index t = i / static_cast<Index>(C);
+  p.col = static_cast<int>(t % static_cast<Index>(cols));
+  t /= static_cast<Index>(cols);
+  p.row = static_cast<int>(t % static_cast<Index>(rows));
+  p.n = static_cast<int64_t>(t / static_cast<Index>(rows));
+  return p;
+}
+
 // y = each window's maximum, or (when argmax is not null) its offset in the image, channel included.
-// Index: uint32_t when every index fits (the element's coordinates are taken apart by division,
-// several times slower in 64 bits), else int64_t.
 template <class Index>
 __global__ void maxpool_forward_kernel(Pool2dShape s, const float* x, float* y, int* argmax, Index count) {
   const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
   const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % static_cast<Index>(s.C));
-    Index t = i / static_cast<Index>(s.C);
-    const int ow = static_cast<int>(t % static_cast<Index>(s.OW));
-    t /= static_cast<Index>(s.OW);
-    const int oh = static_cast<int>(t % static_cast<Index>(s.OH));
-    const int64_t n = static_cast<int64_t>(t / static_cast<Index>(s.OH));
-    const float* x_img = x + n * image;
-    const int64_t at = window_argmax(s, x_img, oh, ow, c);
+    const Place out = place_of(i, s.OH, s.OW, s.C);
+    const float* x_img = x + out.n * image;
+    const int64_t at = window_argmax(s, x_img, out.row, out.col, out.c);
     if (argmax)
       argmax[i] = static_cast<int>(at);
     else
@@ -63,12 +74,9 @@ __global__ void maxpool_backward_kernel(Pool2dShape s, const float* x, const int
   const Index stride = static_cast<Index>(gridDim.x) * blockDim.x;
   const int64_t image = static_cast<int64_t>(s.H) * s.W * s.C;
   for (Index i = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += stride) {
-    const int c = static_cast<int>(i % static_cast<Index>(s.C));
-    Index t = i / static_cast<Index>(s.C);
-    const int iw = static_cast<int>(t % static_cast<Index>(s.W));
-    t /= static_cast<Index>(s.W);
-    const int ih = static_cast<int>(t % static_cast<Index>(s.H));
-    const int64_t n = static_cast<int64_t>(t / static_cast<Index>(s.H));
+    const Place in = place_of(i, s.H, s.W, s.C);
+    const int64_t n = in.n;
+    const int ih = in.row, iw = in.col, c = in.c;
     const float* x_img = x + n * image;
     const int64_t self = static_cast<int64_t>(i) - n * image;
     // Windows containing (ih, iw): oh*sh - pad_top <= ih < oh*sh - pad_top + ph, likewise for ow.

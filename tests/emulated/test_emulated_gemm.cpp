@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -198,12 +199,20 @@ TEST(EmulatedCuda, InputGradientOfTheTallestInput) {
   }
 }
 
-// Sets for a scope whether small weight gradients take their own kernel (kernels/conv2d.h), then
-// puts back the default.
-struct SmallWeightGradientFor {
-  explicit SmallWeightGradientFor(bool allowed) { cuda::set_conv_small_weight_gradient(allowed); }
-  ~SmallWeightGradientFor() { cuda::set_conv_small_weight_gradient(true); }
-};
+// Each case through a first-layer kernel (kernels/conv2d.h's run-time choices): `fits` must take
+// it, and the convolution must match the CPU with the kernel (`allow(true)`) and without.
+void expect_first_layer_kernel_matches_the_cpu(std::initializer_list<ConvCase> cases,
+                                               bool (*fits)(const Conv2dShape&), void (*allow)(bool)) {
+  for (const ConvCase c : cases) {
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
+    EXPECT_TRUE(fits(s)) << c.C << " channels, " << c.K << " filters of " << c.R << "x" << c.S;
+    for (bool allowed : {true, false}) {
+      allow(allowed);
+      expect_convolution_matches_the_cpu(c);
+    }
+    allow(true);  // the default
+  }
+}
 
 // The small-output weight gradient (kernels/cuda/small_weight_gradient.cuh) on the shapes it takes,
 // with it and with the tiled GEMM: a first layer of 17,424 pixels (273 blocks of 2 chunks of 32, the
@@ -211,30 +220,16 @@ struct SmallWeightGradientFor {
 // one weight (256 groups of one thread), and odd filter and tap counts with 'same' padding.
 TEST(EmulatedCuda, SmallWeightGradientMatchesTheCpu) {
   using cuda::detail::small_weight_gradient_fits;
-  const ConvCase cases[] = {{9, 48, 48, 3, 16, 5, 5, 1, 1, false},
-                            {2, 9, 9, 8, 32, 4, 4, 1, 1, false},
-                            {3, 7, 5, 1, 1, 1, 1, 1, 1, false},
-                            {2, 15, 13, 3, 7, 5, 5, 2, 2, true}};
-  for (const ConvCase c : cases) {
-    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
-    EXPECT_TRUE(small_weight_gradient_fits(s)) << c.K << " filters of " << c.R * c.S * c.C;
-    for (bool allowed : {true, false}) {
-      const SmallWeightGradientFor choice(allowed);
-      expect_convolution_matches_the_cpu(c);
-    }
-  }
+  expect_first_layer_kernel_matches_the_cpu({{9, 48, 48, 3, 16, 5, 5, 1, 1, false},
+                                             {2, 9, 9, 8, 32, 4, 4, 1, 1, false},
+                                             {3, 7, 5, 1, 1, 1, 1, 1, 1, false},
+                                             {2, 15, 13, 3, 7, 5, 5, 2, 2, true}},
+                                            small_weight_gradient_fits, cuda::set_conv_small_weight_gradient);
   const auto shape = [](int C, int K, int R) { return make_conv2d_shape(1, 9, 9, C, K, R, R, 1, 1, false); };
   EXPECT_EQ(cuda::detail::small_dw_plan(17424).blocks, 273);
   EXPECT_FALSE(small_weight_gradient_fits(shape(3, 33, 5)));  // 33 filters
   EXPECT_FALSE(small_weight_gradient_fits(shape(43, 16, 2)));  // 172 taps x channels
 }
-
-// Sets for a scope whether a few-channel forward is computed directly (kernels/conv2d.h), then puts
-// back the default.
-struct DirectForwardFor {
-  explicit DirectForwardFor(bool allowed) { cuda::set_conv_direct_forward(allowed); }
-  ~DirectForwardFor() { cuda::set_conv_direct_forward(true); }
-};
 
 // The direct forward (kernels/cuda/direct_conv_forward.cuh) on the shapes it takes, with it and with
 // the GEMM: experiment 1's first layer on a smaller image (38 x 38 outputs: two tiles a side, the
@@ -242,18 +237,11 @@ struct DirectForwardFor {
 // over 4 channels (the largest patch), and a single 1 x 1 filter over one channel.
 TEST(EmulatedCuda, DirectForwardMatchesTheCpu) {
   using cuda::detail::direct_conv_forward_fits;
-  const ConvCase cases[] = {{1, 42, 42, 3, 16, 5, 5, 1, 1, false},
-                            {2, 37, 29, 3, 7, 3, 3, 1, 1, true},
-                            {1, 34, 33, 4, 16, 7, 7, 1, 1, true},
-                            {3, 5, 4, 1, 1, 1, 1, 1, 1, false}};
-  for (const ConvCase c : cases) {
-    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
-    EXPECT_TRUE(direct_conv_forward_fits(s)) << c.C << " channels, " << c.K << " filters of " << c.R << "x" << c.S;
-    for (bool allowed : {true, false}) {
-      const DirectForwardFor choice(allowed);
-      expect_convolution_matches_the_cpu(c);
-    }
-  }
+  expect_first_layer_kernel_matches_the_cpu({{1, 42, 42, 3, 16, 5, 5, 1, 1, false},
+                                             {2, 37, 29, 3, 7, 3, 3, 1, 1, true},
+                                             {1, 34, 33, 4, 16, 7, 7, 1, 1, true},
+                                             {3, 5, 4, 1, 1, 1, 1, 1, 1, false}},
+                                            direct_conv_forward_fits, cuda::set_conv_direct_forward);
   const auto shape = [](int C, int K, int R, int stride) {
     return make_conv2d_shape(1, 20, 20, C, K, R, R, stride, stride, false);
   };
