@@ -213,13 +213,16 @@ def e2e_section(e2e, torch, keras, torch_cuda):
             if x["experiment"] == e:
                 return x["images_per_second"]
         return None
-    ours, host_share = {}, {}
+    ours, host_share, host_ms, launches = {}, {}, {}, {}
     for parts, b in r.items():
         if parts[0] == "train_step" and not failed(b):
             key = (int(parts[1].replace("experiment", "")), parts[2])
             ours[key] = b["images/s"]
             if b.get("host_ms/step") and b["images/s"]:  # GPU runs: time to queue a step / the step
                 host_share[key] = b["host_ms/step"] / (1e3 * b.get("batch", 32) / b["images/s"])
+                host_ms[key] = b["host_ms/step"]
+            if b.get("launches/step"):  # the graph runs: the captured step's nodes
+                launches[key] = b["launches/step"]
     head = ["## Training step, end to end (bench_e2e, benchmarks/peers/peers.py)", "",
             "Images/s at batch 32 (forward, binary cross-entropy, backward, Adam) on random data, models",
             "built from configs/experiment{1..4}.yaml; the peers build the same models."]
@@ -258,13 +261,17 @@ def e2e_section(e2e, torch, keras, torch_cuda):
     if any(x[2] for x in graph_rows):
         lines += ["", "The custom step captured once as a CUDA graph and replayed (kernels/cuda/graph.h): the step's",
                   "work without the host's launches (each replay repeats the captured dropout masks and Adam",
-                  "step).", "",
-                  "| experiment | custom, launched | custom, one graph | graph / launched |", "|---|---|---|---|"]
+                  "step). Launches: the captured step's kernels, copies and memsets; host per launch: the launched",
+                  "step's host time over them.", "",
+                  "| experiment | custom, launched | custom, one graph | graph / launched | launches a step | "
+                  "host per launch |", "|---|---|---|---|---|---|"]
         for e, launched, graphed in graph_rows:
             if launched or graphed:
                 f = lambda x: f"{x:.1f}" if x else ""
+                n, ms = launches.get((e, "cuda_custom_graph")), host_ms.get((e, "cuda_custom"))
                 lines.append(f"| {e} | {f(launched)} | {f(graphed)} | "
-                             f"{f'{graphed / launched:.2f}x' if launched and graphed else ''} |")
+                             f"{f'{graphed / launched:.2f}x' if launched and graphed else ''} | "
+                             f"{f'{n:.0f}' if n else ''} | {f'{1e3 * ms / n:.1f} us' if n and ms else ''} |")
     return lines + [""], ratios
 
 

@@ -35,4 +35,10 @@ StreamGraph::~StreamGraph() {
 
 void StreamGraph::replay() const { CXR_CUDA_CHECK(cudaGraphLaunch(exec_, stream())); }
 
+size_t StreamGraph::nodes() const {
+  size_t count = 0;
+  CXR_CUDA_CHECK(cudaGraphGetNodes(graph_, nullptr, &count));
+  return count;
+}
+
 }  // namespace cxr::kernels::cuda

@@ -13,6 +13,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <functional>
 
 namespace cxr::kernels::cuda {
@@ -27,6 +28,8 @@ class StreamGraph {
   StreamGraph& operator=(const StreamGraph&) = delete;
 
   void replay() const;  // queues the whole graph on stream()
+  // Its nodes: the kernel launches, copies and memsets the captured work queued.
+  size_t nodes() const;
 
  private:
   cudaGraph_t graph_ = nullptr;

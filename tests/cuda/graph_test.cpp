@@ -1,6 +1,7 @@
 // CUDA graphs of work on the project's stream (kernels/cuda/graph.h): a captured training step of
-// experiment 1's model, replayed, gives the eager step's loss and parameters bit for bit; work that
-// waits for the device cannot be captured, says which call, and leaves the stream usable.
+// experiment 1's model, replayed, gives the eager step's loss and parameters bit for bit; a graph
+// counts the launches it captured; work that waits for the device cannot be captured, says which call,
+// and leaves the stream usable.
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -10,6 +11,7 @@
 #include "engine/kernel_choice.h"
 #include "engine/optimizer.h"
 #include "kernels/cuda/graph.h"
+#include "kernels/elementwise.h"
 #include "layers/model.h"
 #include "tests/cuda/conformance.h"
 
@@ -68,6 +70,21 @@ TEST_F(StreamGraph, ReplayedTrainingStepIsTheEagerStep) {
   const auto want = eager.parameters(), got = graphed.parameters();
   ASSERT_EQ(want.size(), got.size());
   for (size_t i = 0; i < want.size(); ++i) EXPECT_TRUE(same_bits(want[i], got[i])) << "parameter " << i;
+}
+
+// nodes() counts what the captured work queued (bench_e2e divides the launched step's host time by it).
+TEST_F(StreamGraph, CountsTheLaunchesItCaptured) {
+  Tensor a = Tensor::full({1000}, 2.0f, Device::cuda(0), "a");
+  float* p = a.data();
+  const kernels::cuda::StreamGraph graph([&] {
+    kernels::cuda::fill(1000, 1.0f, p);
+    kernels::cuda::scale(1000, 3.0f, p, p);
+    kernels::cuda::scale(1000, 0.5f, p, p);
+  });
+  EXPECT_EQ(graph.nodes(), 3u);
+  EXPECT_EQ(a.to_vector().front(), 2.0f);  // captured, not run
+  graph.replay();
+  EXPECT_EQ(a.to_vector().front(), 1.5f);
 }
 
 TEST_F(StreamGraph, WorkThatWaitsForTheDeviceIsRefusedAndTheStreamStaysUsable) {

@@ -74,15 +74,16 @@ class EndToEndTest(unittest.TestCase):
         self.assertFalse(any("one graph" in l for l in lines))  # no graph runs: no graph table
 
     def test_graph_runs_get_their_own_table(self):
-        def step(name, images_per_second):
+        def step(name, images_per_second, **counters):
             return {"name": name + "/manual_time", "run_type": "iteration", "images/s": images_per_second,
-                    "batch": 32.0}
-        e2e = {"benchmarks": [step("train_step/experiment1/cuda_custom", 16000.0),
-                              step("train_step/experiment1/cuda_custom_graph", 40000.0),
+                    "batch": 32.0, **counters}
+        e2e = {"benchmarks": [step("train_step/experiment1/cuda_custom", 16000.0, **{"host_ms/step": 1.6}),
+                              step("train_step/experiment1/cuda_custom_graph", 40000.0, **{"launches/step": 80.0}),
                               step("train_step/experiment3/cuda_custom", 13000.0)]}
         lines, _ = report.e2e_section(e2e, None, None, None)
-        self.assertIn("| 1 | 16000.0 | 40000.0 | 2.50x |", lines)
-        self.assertIn("| 3 | 13000.0 |  |  |", lines)
+        # 1.6 ms of host time over 80 launches: 20 us a launch.
+        self.assertIn("| 1 | 16000.0 | 40000.0 | 2.50x | 80 | 20.0 us |", lines)
+        self.assertIn("| 3 | 13000.0 |  |  |  |  |", lines)
 
     def test_batch_norm_target_shows_a_copy_of_the_same_bytes(self):
         def entry(name, microseconds, of_ceiling=None):
