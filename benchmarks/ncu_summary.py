@@ -50,7 +50,9 @@ def launches(path):
             if key not in rows:
                 rows[key] = (get("Kernel Name"), get("Grid Size"), get("Block Size"), {})
                 order.append(key)
-            rows[key][3][get("Metric Name")] = (get("Metric Value"), get("Metric Unit"))
+            # A name may come twice: MemoryWorkloadAnalysis's "Memory Throughput" is in byte/s, the
+            # Speed Of Light section's in %. The first one (Speed Of Light comes first) is kept.
+            rows[key][3].setdefault(get("Metric Name"), (get("Metric Value"), get("Metric Unit")))
     return [(b, i) + rows[(b, i)] for b, i in order]
 
 

@@ -53,6 +53,19 @@ class SummaryTest(unittest.TestCase):
         self.assertEqual(table[3], "| cuda/relu_forward/custom/n16M | 0 | map_kernel | (1056, 1, 1) | (256, 1, 1) | "
                                    "39.9 us | - | 88.0 | - | 16 | - / - |")
 
+    def test_memory_workload_analysis_keeps_the_percentage(self):
+        # GPU_NCU_SECTIONS=MemoryWorkloadAnalysis adds a second "Memory Throughput", in byte/s, after
+        # the Speed Of Light one in % (H100, 2026-11-26: the column read 51105263157.9).
+        lines = [HEADER] + rows("cuda/conv2d_forward/custom/e1_conv1/", "0", "direct", "(2, 2, 32)", "(256, 1, 1)", [
+            ("Duration", "ns", "19,456"), ("Memory Throughput", "%", "23.65"),
+            ("Memory Throughput", "byte/s", "51,105,263,157.89")])
+        path = os.path.join(tempfile.mkdtemp(), "ncu.csv")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.assertEqual(ncu_summary.table(path).splitlines()[2],
+                         "| cuda/conv2d_forward/custom/e1_conv1 | 0 | direct | (2, 2, 32) | (256, 1, 1) | "
+                         "19.5 us | - | 23.6 | - | - | - / - |")
+
     def test_nothing_profiled_says_so(self):
         path = os.path.join(tempfile.mkdtemp(), "ncu.csv")
         open(path, "w").close()
