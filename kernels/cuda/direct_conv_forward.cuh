@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "kernels/conv2d.h"
+#include "kernels/cuda/async_copy.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
 
@@ -42,24 +43,36 @@ __global__ void __launch_bounds__(kDirectThreads, 2)
     direct_conv_forward_kernel(Conv2dShape s, const float* x, const float* w, const float* bias, float* y) {
   __shared__ float patch[kDirectPatchSide * kDirectPatchSide * kDirectMaxChannels];  // [row][column][c]
   __shared__ __align__(16) float weights[kDirectMaxSide * kDirectMaxSide * kDirectMaxChannels * kDirectFilters];
+  __shared__ float bias_of[kDirectFilters];  // read from shared memory: y's stores might alias bias
   const int tid = threadIdx.x, n = blockIdx.z;
   const int oh0 = blockIdx.y * kDirectTile, ow0 = blockIdx.x * kDirectTile;
   const int taps = s.R * s.S * s.C, row_taps = s.S * s.C;
   const int patch_rows = kDirectTile - 1 + s.R, patch_row = (kDirectTile - 1 + s.S) * s.C;  // floats a row
 
+  // Everything a block reads is copied with cp.async, so no copy waits for the one before it: the
+  // first version's loads went through registers, 4 a round (H100, 2026-11-26: warps waited on them
+  // a fifth of experiment 1's 19.5 us kernel, ~6 DRAM round trips a block before the first FMA).
   // weights[tap][k] = w[k][tap], zero for the filters past K (their sums are never stored).
   for (int e = tid; e < taps * kDirectFilters; e += kDirectThreads) {
     const int tap = e / kDirectFilters, k = e % kDirectFilters;
-    weights[e] = k < s.K ? w[static_cast<int64_t>(k) * taps + tap] : 0.0f;
+    copy_async<4>(weights + e, w + static_cast<int64_t>(k) * taps + tap, k < s.K);
   }
-  // The input rows oh0 - pad_top .., columns ow0 - pad_left .. (a patch row is contiguous in x).
-  const int ih0 = oh0 - s.pad_top, iw0 = ow0 - s.pad_left;
+  if (kBias && tid < kDirectFilters) copy_async<4>(bias_of + tid, bias + tid, tid < s.K);
+  // The input rows oh0 - pad_top .., columns ow0 - pad_left ..: a warp a row, a lane a pixel (its C
+  // values), zeros in the padding. (An address outside x is formed but never read.)
+  const int ih0 = oh0 - s.pad_top, iw0 = ow0 - s.pad_left, patch_columns = kDirectTile - 1 + s.S;
   const float* image = x + static_cast<int64_t>(n) * s.H * s.W * s.C;
-  for (int e = tid; e < patch_rows * patch_row; e += kDirectThreads) {
-    const int row = e / patch_row, along = e % patch_row, ih = ih0 + row, iw = iw0 + along / s.C;
-    const bool inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
-    patch[e] = inside ? image[(static_cast<int64_t>(ih) * s.W + iw0) * s.C + along] : 0.0f;
+  for (int row = tid / 32; row < patch_rows; row += kDirectThreads / 32) {
+    const int ih = ih0 + row;
+    const float* source = image + static_cast<int64_t>(ih) * s.W * s.C;
+    for (int column = tid % 32; column < patch_columns; column += 32) {
+      const int iw = iw0 + column;
+      const bool inside = ih >= 0 && ih < s.H && iw >= 0 && iw < s.W;
+      for (int c = 0; c < s.C; ++c)
+        copy_async<4>(patch + row * patch_row + column * s.C + c, source + iw * s.C + c, inside);
+    }
   }
+  copy_async_wait_all();
   __syncthreads();
 
   const int lane = tid % kDirectTile, row0 = tid / kDirectTile * kDirectPixelRows;
@@ -95,7 +108,7 @@ __global__ void __launch_bounds__(kDirectThreads, 2)
     float* out = y + ((static_cast<int64_t>(n) * s.OH + oh) * s.OW + ow) * s.K;
     float v[kDirectFilters];
 #pragma unroll
-    for (int k = 0; k < kDirectFilters; ++k) v[k] = kBias && k < s.K ? __fadd_rn(acc[i][k], bias[k]) : acc[i][k];
+    for (int k = 0; k < kDirectFilters; ++k) v[k] = kBias && k < s.K ? __fadd_rn(acc[i][k], bias_of[k]) : acc[i][k];
     if (whole_rows) {
 #pragma unroll
       for (int q = 0; q < kDirectFilters / 4; ++q)
