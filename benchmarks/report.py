@@ -213,7 +213,7 @@ def e2e_section(e2e, torch, keras, torch_cuda):
             if x["experiment"] == e:
                 return x["images_per_second"]
         return None
-    ours, host_share, host_ms, launches = {}, {}, {}, {}
+    ours, host_share, host_ms, launches, floors = {}, {}, {}, {}, {}
     for parts, b in r.items():
         if parts[0] == "train_step" and not failed(b):
             key = (int(parts[1].replace("experiment", "")), parts[2])
@@ -223,6 +223,8 @@ def e2e_section(e2e, torch, keras, torch_cuda):
                 host_ms[key] = b["host_ms/step"]
             if b.get("launches/step"):  # the graph runs: the captured step's nodes
                 launches[key] = b["launches/step"]
+        if parts[0] == "host_per_launch" and not failed(b) and b.get("host_us/launch"):
+            floors[parts[2]] = b["host_us/launch"]  # fill_kernel, relu_op
     head = ["## Training step, end to end (bench_e2e, benchmarks/peers/peers.py)", "",
             "Images/s at batch 32 (forward, binary cross-entropy, backward, Adam) on random data, models",
             "built from configs/experiment{1..4}.yaml; the peers build the same models."]
@@ -272,6 +274,11 @@ def e2e_section(e2e, torch, keras, torch_cuda):
                 lines.append(f"| {e} | {f(launched)} | {f(graphed)} | "
                              f"{f'{graphed / launched:.2f}x' if launched and graphed else ''} | "
                              f"{f'{n:.0f}' if n else ''} | {f'{1e3 * ms / n:.1f} us' if n and ms else ''} |")
+        if floors:
+            f = lambda k: f"{floors[k]:.1f} us" if k in floors else "-"
+            lines += ["", f"The floor (bench_e2e host_per_launch): {f('fill_kernel')} of host time to queue a 1-float "
+                          f"fill through kernels/, {f('relu_op')} for an engine op (a relu of a 1-float tensor that needs "
+                          "its gradient: allocation, autograd node, launch)."]
     return lines + [""], ratios
 
 

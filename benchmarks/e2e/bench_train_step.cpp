@@ -23,6 +23,7 @@
 #include "layers/model.h"
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/graph.h"
+#include "kernels/elementwise.h"
 #include "kernels/cuda/runtime.h"
 #endif
 
@@ -191,6 +192,41 @@ void graph_step(benchmark::State& state, int experiment) {
   // What the launched step queues one by one: with its host_ms/step, the host's time a launch.
   state.counters["launches/step"] = static_cast<double>(graph->nodes());
 }
+
+// The host's time to queue one kernel, the floor under the training step's host time a launch
+// (report.py's graph table): a 1-float fill through kernels/ (the CUDA runtime's launch and our
+// check), and a relu of a 1-float tensor that needs its gradient (an engine op: its output from the
+// caching allocator, its autograd node, the launch, the output's release). 1,000 launches are queued,
+// then the device is waited for; the counter is the queueing time over the launches.
+void host_per_launch(benchmark::State& state, bool engine_op) {
+  if (!cuda_available()) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  constexpr int kLaunches = 1000;
+  Tensor x = Tensor::full({1}, 1.0f, Device::cuda(), "one float");
+  x.set_requires_grad(true);
+  const auto queue = [&] {
+    for (int i = 0; i < kLaunches; ++i) {
+      if (engine_op)
+        benchmark::DoNotOptimize(relu(x));
+      else
+        kernels::cuda::fill(1, 0.0f, x.data());
+    }
+  };
+  queue();  // warm-up: the allocator's cache, the module's first launch
+  kernels::cuda::synchronize();
+  double issuing = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    queue();
+    const auto issued = std::chrono::steady_clock::now();
+    kernels::cuda::synchronize();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    issuing += std::chrono::duration<double>(issued - start).count();
+  }
+  state.counters["host_us/launch"] = 1e6 * issuing / (static_cast<double>(state.iterations()) * kLaunches);
+}
 #endif
 
 const bool registered = [] {
@@ -206,6 +242,14 @@ const bool registered = [] {
     add(name + "/cuda_custom_graph", [e](benchmark::State& st) { graph_step(st, e); });
 #endif
   }
+#ifdef CXR_WITH_CUDA
+  for (bool op : {false, true})
+    benchmark::RegisterBenchmark(op ? "host_per_launch/cuda_custom/relu_op" : "host_per_launch/cuda_custom/fill_kernel",
+                                 [op](benchmark::State& st) { host_per_launch(st, op); })
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond)
+        ->MinTime(0.2);
+#endif
   benchmark::AddCustomContext("cpu_threads", std::to_string(omp_get_max_threads()));
   return true;
 }();

@@ -79,11 +79,16 @@ class EndToEndTest(unittest.TestCase):
                     "batch": 32.0, **counters}
         e2e = {"benchmarks": [step("train_step/experiment1/cuda_custom", 16000.0, **{"host_ms/step": 1.6}),
                               step("train_step/experiment1/cuda_custom_graph", 40000.0, **{"launches/step": 80.0}),
-                              step("train_step/experiment3/cuda_custom", 13000.0)]}
+                              step("train_step/experiment3/cuda_custom", 13000.0),
+                              step("host_per_launch/cuda_custom/fill_kernel", 0.0, **{"host_us/launch": 2.3}),
+                              step("host_per_launch/cuda_custom/relu_op", 0.0, **{"host_us/launch": 4.5})]}
         lines, _ = report.e2e_section(e2e, None, None, None)
         # 1.6 ms of host time over 80 launches: 20 us a launch.
         self.assertIn("| 1 | 16000.0 | 40000.0 | 2.50x | 80 | 20.0 us |", lines)
         self.assertIn("| 3 | 13000.0 |  |  |  |  |", lines)
+        floor = next(l for l in lines if l.startswith("The floor"))
+        self.assertIn("2.3 us of host time to queue a 1-float fill", floor)
+        self.assertIn("4.5 us for an engine op", floor)
 
     def test_batch_norm_target_shows_a_copy_of_the_same_bytes(self):
         def entry(name, microseconds, of_ceiling=None):
