@@ -53,6 +53,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
 // Inverted dropout (engine/ops/dropout.cpp) with a counter-based mask keyed by (seed, stream):
 // the same key gives the same mask on every device. Identity when rate == 0.
 Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream);
+// relu(dropout(x, rate, seed, stream)) as one op: a pass each way instead of two (the model fuses a
+// Dropout followed by a relu Activation this way, layers/model.cpp). The same values and gradients,
+// bit for bit; under the vendor choice on CUDA (cuDNN's dropout and relu) it is the two ops.
+Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream);
 
 // Binary cross-entropy on logits, mean over the batch (engine/ops/loss.cpp): what Keras computes
 // for a sigmoid output (facts §4). z and y have the same shape. `weights` (optional, one per

@@ -1,4 +1,5 @@
 // Dropout: YAML `type: Dropout, rate: 0.5` -> engine/ops/dropout.cpp -> kernels/cpu/dropout.cpp.
+// Followed by `type: Activation, activation: relu`, the two run as one op (forward_then_relu).
 // Active only in training mode. Like Keras, it ignores `trainable`: a frozen Dropout still drops.
 // `kernels: custom` keeps this layer on the custom CUDA kernel, whose masks are the CPU's bit for bit,
 // when the rest of the model runs on cuDNN (whose dropout draws from its own generator).
@@ -21,6 +22,16 @@ class Dropout : public Layer {
     // A fresh mask per step and per layer: the stream packs (layer index, step).
     const KernelChoiceScope choice(kernels);  // the op keeps it for its backward
     return dropout(x, rate, context.seed, (index << 40) ^ context.step);
+  }
+  // The relu after it fused in (engine/ops.h's dropout_relu) where both run the custom kernels: cuDNN's
+  // relu (the choice the Activation layer runs under) or cuDNN's dropout (this layer's) keep two ops.
+  Tensor forward_then_relu(const Tensor& x, const ForwardContext& context) override {
+    if (!context.training) return Tensor();
+    const auto vendor = [&] { return x.device().is_cuda() && current_kernel_choice() == KernelChoice::Vendor; };
+    if (vendor()) return Tensor();
+    const KernelChoiceScope choice(kernels);
+    if (vendor()) return Tensor();
+    return dropout_relu(x, rate, context.seed, (index << 40) ^ context.step);
   }
 };
 

@@ -45,6 +45,10 @@ class Layer {
   virtual Tensor forward_before_activation(const Tensor& x, const ForwardContext& context) {
     return forward(x, context);
   }
+  // This layer's forward followed by a relu, as one op, or an undefined tensor where the layer has
+  // no such op: the model then runs the two layers one after the other (layers/model.cpp). Dropout
+  // has one (a pass over the tensor each way instead of two).
+  virtual Tensor forward_then_relu(const Tensor& /*x*/, const ForwardContext& /*context*/) { return Tensor(); }
 
   std::vector<Parameter>& parameters() { return parameters_; }
   const std::vector<Parameter>& parameters() const { return parameters_; }

@@ -1,5 +1,6 @@
 #include "layers/model.h"
 
+#include <cstring>
 #include <map>
 
 #include "engine/error.h"
@@ -37,6 +38,11 @@ void apply_freeze(Model& model, const SpecNode& list) {
   }
 }
 
+// A Keras `Activation` layer of relu: what Layer::forward_then_relu may fuse into the layer before it.
+bool is_relu_activation(const Layer& layer) {
+  return std::strcmp(layer.class_name(), "Activation") == 0 && layer.output_activation() == ActivationFn::Relu;
+}
+
 }  // namespace
 
 Tensor Model::forward(const Tensor& x, const ForwardContext& context) {
@@ -44,9 +50,7 @@ Tensor Model::forward(const Tensor& x, const ForwardContext& context) {
                 Shape(x.shape().begin() + 1, x.shape().end()) == input_shape,
             "model '" << name << "': input " << x.describe() << " does not match the model input "
                       << shape_str(input_shape) << " (plus a batch axis)");
-  Tensor h = x;
-  for (auto& layer : layers) h = layer->forward(h, context);
-  return h;
+  return forward_range(0, layers.size(), x, context);
 }
 
 bool Model::has_sigmoid_output() const {
@@ -59,16 +63,25 @@ Tensor Model::forward_logits(const Tensor& x, const ForwardContext& context) {
                 Shape(x.shape().begin() + 1, x.shape().end()) == input_shape,
             "model '" << name << "': input " << x.describe() << " does not match the model input "
                       << shape_str(input_shape) << " (plus a batch axis)");
-  Tensor h = x;
-  for (size_t i = 0; i + 1 < layers.size(); ++i) h = layers[i]->forward(h, context);
-  return layers.back()->forward_before_activation(h, context);
+  return layers.back()->forward_before_activation(forward_range(0, layers.size() - 1, x, context), context);
 }
 
 Tensor Model::forward_range(size_t begin, size_t end, const Tensor& h, const ForwardContext& context) {
   CXR_CHECK(begin <= end && end <= layers.size(),
             "model '" << name << "': layer range [" << begin << ", " << end << ") of " << layers.size() << " layers");
   Tensor out = h;
-  for (size_t i = begin; i < end; ++i) out = layers[i]->forward(out, context);
+  for (size_t i = begin; i < end; ++i) {
+    // A layer followed by a relu Activation may run both as one op (Layer::forward_then_relu).
+    if (i + 1 < end && is_relu_activation(*layers[i + 1])) {
+      Tensor fused = layers[i]->forward_then_relu(out, context);
+      if (fused.defined()) {
+        out = std::move(fused);
+        ++i;
+        continue;
+      }
+    }
+    out = layers[i]->forward(out, context);
+  }
   return out;
 }
 

@@ -1,6 +1,6 @@
 // Memory-bound kernels on the GPU, in GB/s (compulsory bytes read + written over the event-timed
 // kernel time) against the device-copy ceiling: relu and sigmoid (custom and cuDNN), dropout
-// (custom Philox and cuDNN), the engine's elementwise kernels and sum, experiment 4's
+// (custom Philox and cuDNN; custom fused with relu), the engine's elementwise kernels and sum, experiment 4's
 // ZeroPadding2D and GlobalAveragePooling2D, at the experiments' tensor sizes (common/shapes.h) and
 // at 16M floats (64 MiB per tensor), which measures device memory rather than launch overhead.
 // Each is validated against the CPU reference first.
@@ -122,6 +122,28 @@ void dropout(benchmark::State& state, int64_t n, bool backward, Impl impl) {
   if (reserve) cuda::device_free(reserve);
 }
 
+// Dropout fused with the relu after it (the model's Dropout -> Activation relu): validated against
+// the CPU's two kernels bit for bit, timed against the pair it replaces (dropout_* plus relu_*: two
+// passes each way). Forward reads x and writes y; backward reads y and dy and writes dx.
+void dropout_relu(benchmark::State& state, int64_t n, bool backward) {
+  const float rate = 0.5f;
+  const uint64_t seed = 42, stream = 3;
+  const auto hx = random_vector(static_cast<size_t>(n), 1), hdy = random_vector(static_cast<size_t>(n), 2);
+  DeviceBuffer x(hx), dy(hdy), y(n), dx(n);
+  auto forward = [&] { cuda::dropout_relu_forward(n, rate, seed, stream, x.get(), y.get()); };
+  auto run_backward = [&] { cuda::dropout_relu_backward(n, rate, seed, stream, y.get(), dy.get(), dx.get()); };
+  forward();
+  run_backward();
+  std::vector<float> ry(static_cast<size_t>(n)), rg(static_cast<size_t>(n)), rdx(static_cast<size_t>(n));
+  cpu::dropout_forward(n, rate, seed, stream, hx.data(), ry.data());
+  cpu::relu_forward(n, ry.data(), ry.data());
+  cpu::relu_backward(n, ry.data(), hdy.data(), rg.data());
+  cpu::dropout_backward(n, rate, seed, stream, rg.data(), rdx.data());
+  if (!matches(state, "y", ry, y.to_host(), 0, 0) || !matches(state, "dx", rdx, dx.to_host(), 0, 0)) return;
+  if (backward) time_gpu(state, {0, 12.0 * static_cast<double>(n)}, run_backward);
+  else time_gpu(state, {0, 8.0 * static_cast<double>(n)}, forward);
+}
+
 struct Map {
   const char* name;
   int reads;
@@ -206,6 +228,11 @@ const bool registered = [] {
       add_both(act_name(a), c.name, [a, n = c.n](benchmark::State& st, Impl i) { activation(st, a, n, i); });
     add_both("dropout_forward", c.name, [n = c.n](benchmark::State& st, Impl i) { dropout(st, n, false, i); });
     add_both("dropout_backward", c.name, [n = c.n](benchmark::State& st, Impl i) { dropout(st, n, true, i); });
+    for (bool backward : {false, true})
+      add(std::string(backward ? "dropout_relu_backward" : "dropout_relu_forward") + "/custom/" + c.name,
+          [n = c.n, backward](benchmark::State& st) {
+            if (require_gpu(st)) dropout_relu(st, n, backward);
+          });
     for (const Map& m : kMaps)
       add(std::string(m.name) + "/custom/" + c.name, [&m, n = c.n](benchmark::State& st) {
         if (require_gpu(st)) map(st, m, n);

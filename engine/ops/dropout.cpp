@@ -4,6 +4,7 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/dispatch.h"
+#include "kernels/activation.h"
 #include "kernels/dropout.h"
 
 namespace cxr {
@@ -57,6 +58,42 @@ Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
     return std::vector<Tensor>{dx};
   });
   return y;
+}
+
+// Its backward finds relu's gradient from the output y: y > 0 exactly where relu's input was, which
+// is what relu's own backward tests. CPU: dropout with its mask kept, then relu in place.
+Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
+  CXR_CHECK(rate >= 0.0f && rate < 1.0f,
+            "dropout (then relu) on " << x.describe() << ": rate " << rate << " must be in [0, 1)");
+  const KernelChoice choice = current_kernel_choice();
+  if (rate == 0.0f || takes_vendor_path(x.device(), choice)) return relu(dropout(x, rate, seed, stream));
+  Tensor y = Tensor::empty(x.shape(), x.device(), "dropout_relu");
+  const int64_t n = x.numel();
+  if (x.device().is_cpu()) {
+    std::shared_ptr<uint8_t[]> keep;
+    if (needs_grad({x})) keep = std::make_shared_for_overwrite<uint8_t[]>(static_cast<size_t>(n));
+    if (keep) kernels::cpu::dropout_forward_keep(n, rate, seed, stream, x.data(), y.data(), keep.get());
+    else kernels::cpu::dropout_forward(n, rate, seed, stream, x.data(), y.data());
+    kernels::cpu::relu_forward(n, y.data(), y.data());
+    record(y, "dropout_relu", {x}, [rate, keep, y = y.detach()](const Tensor& g) {
+      Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_relu_dx");
+      kernels::cpu::relu_backward(g.numel(), y.data(), g.data(), dx.data());
+      kernels::cpu::dropout_backward_keep(g.numel(), rate, keep.get(), dx.data(), dx.data());
+      return std::vector<Tensor>{dx};
+    });
+    return y;
+  }
+#ifdef CXR_WITH_CUDA
+  kernels::cuda::dropout_relu_forward(n, rate, seed, stream, x.data(), y.data());
+  record(y, "dropout_relu", {x}, [rate, seed, stream, y = y.detach()](const Tensor& g) {
+    Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_relu_dx");
+    kernels::cuda::dropout_relu_backward(g.numel(), rate, seed, stream, y.data(), g.data(), dx.data());
+    return std::vector<Tensor>{dx};
+  });
+  return y;
+#else
+  no_cuda_kernel("dropout_relu");
+#endif
 }
 
 }  // namespace cxr

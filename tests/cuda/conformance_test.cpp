@@ -172,6 +172,19 @@ TEST_F(Conformance, DropoutMasksAreBitIdentical) {
   }
 }
 
+// Dropout fused with relu (the model's Dropout -> Activation relu): the CPU's two kernels' bits, forward
+// and backward, at sizes that leave a ragged quad.
+TEST_F(Conformance, DropoutThenReluIsBitIdentical) {
+  for (int64_t n : {1, 5, 4099, 70001}) {
+    const Tensor x = random_tensor({n}, 51);
+    for (float rate : {0.2f, 0.9f})
+      check_op_choices(
+          "dropout_relu n=" + std::to_string(n) + " rate " + std::to_string(rate), {x}, {true},
+          [rate](std::vector<Tensor>& in) { return dropout_relu(in[0], rate, 42, 7); },
+          {{KernelChoice::Custom, kExact, kExact}});
+  }
+}
+
 // cuDNN dropout (`kernels: vendor`): its masks come from cuDNN's RNG, so only their properties are
 // checked: the kept fraction is within 5 sigma of 1 - rate, kept values are x / (1 - rate), the rest
 // 0, and backward applies exactly the forward's mask. Two dropouts in one graph check that each

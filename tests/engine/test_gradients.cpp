@@ -1,4 +1,9 @@
 // A numeric gradient check for every op's backward (central differences, kinks avoided).
+#include <cstring>
+#include <limits>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
 #include "engine/ops.h"
 #include "gradcheck.h"
 
@@ -75,6 +80,43 @@ TEST(Gradients, BatchNormInference) {
 TEST(Gradients, DropoutWithAFixedMask) {
   expect_gradients_match([](const auto& in) { return dropout(in[0], 0.4f, 99, 7); },
                          {grad_input(random_tensor({4, 6}, 26))});
+}
+
+TEST(Gradients, DropoutThenReluAsOneOp) {
+  expect_gradients_match([](const auto& in) { return dropout_relu(in[0], 0.4f, 99, 7); },
+                         {grad_input(kink_free_tensor({4, 6}, 40))});
+}
+
+// The fused op gives the two ops' values and gradients bit for bit, NaN and infinity included
+// (a dropped infinity is NaN, and relu of NaN is 0, in both), and records one node.
+TEST(Gradients, DropoutThenReluGivesTheTwoOpsBits) {
+  std::vector<float> values = random_tensor({997}, 41).to_vector();
+  values[3] = std::numeric_limits<float>::infinity();
+  values[10] = -std::numeric_limits<float>::infinity();
+  values[17] = std::numeric_limits<float>::quiet_NaN();
+  values[20] = 0.0f;
+  values[21] = -0.0f;
+  const Tensor dy = random_tensor({997}, 42);
+  for (float rate : {0.0f, 0.3f, 0.9f}) {
+    std::vector<std::vector<float>> outputs, gradients;
+    for (bool fused : {true, false}) {
+      Tensor x = Tensor::from_vector({997}, values);
+      x.set_requires_grad(true);
+      const Tensor y = fused ? dropout_relu(x, rate, 5, 11) : relu(dropout(x, rate, 5, 11));
+      if (fused && rate > 0.0f) {
+        EXPECT_STREQ(y.impl()->grad_fn->op, "dropout_relu");
+      }
+      sum(mul(y, dy)).backward();
+      outputs.push_back(y.to_vector());
+      gradients.push_back(x.grad().to_vector());
+    }
+    const auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+      return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    EXPECT_TRUE(same_bits(outputs[0], outputs[1])) << "rate " << rate;
+    EXPECT_TRUE(same_bits(gradients[0], gradients[1])) << "rate " << rate;
+  }
+  EXPECT_THROW(dropout_relu(Tensor::from_vector({1}, {1.0f}), 1.0f, 5, 11), InputError);
 }
 
 TEST(Gradients, FlattenAndReshape) {

@@ -91,6 +91,29 @@ TEST(ModelBuild, FrozenLayerCountsAsNonTrainable) {
   EXPECT_FALSE(m.layers[0]->parameters()[0].value.requires_grad());
 }
 
+// A Dropout followed by a relu Activation runs as one op in training (engine/ops.h's dropout_relu),
+// with the values of the two layers run one by one; a range that ends between them, or inference
+// (where dropout is the identity), runs them apart.
+TEST(ModelBuild, DropoutThenReluRunsAsOneOpInTraining) {
+  Model m = build_model(SpecNode::load_string("input: [5, 5, 2]\nlayers:\n  - {type: Conv2D, filters: 3, kernel: 3}\n"
+                                              "  - {type: Dropout, rate: 0.5}\n  - {type: Activation, activation: relu}\n"
+                                              "  - {type: Flatten}\n  - {type: Dense, units: 1}\n",
+                                              "fused.yaml"),
+                        1);
+  std::vector<float> values(2 * 5 * 5 * 2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) - 3.0f;
+  const Tensor x = Tensor::from_vector({2, 5, 5, 2}, values);
+  const ForwardContext training{true, 7, 3};
+  const Tensor fused = m.forward_range(0, 3, x, training);
+  ASSERT_TRUE(fused.impl()->grad_fn);
+  EXPECT_STREQ(fused.impl()->grad_fn->op, "dropout_relu");
+  Tensor apart = x;
+  for (size_t i = 0; i < 3; ++i) apart = m.layers[i]->forward(apart, training);
+  EXPECT_EQ(fused.to_vector(), apart.to_vector());
+  EXPECT_STREQ(m.forward_range(0, 2, x, training).impl()->grad_fn->op, "dropout");
+  EXPECT_STREQ(m.forward_range(0, 3, x, {false, 7, 3}).impl()->grad_fn->op, "relu");
+}
+
 std::string build_error(const std::string& yaml) {
   return testing::config_error_of([&] { build_model(SpecNode::load_string(yaml, "bad.yaml"), 1); });
 }
