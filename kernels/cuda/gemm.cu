@@ -41,17 +41,29 @@ __global__ void fill_rows_kernel(int64_t count, int cols, const float* bias, flo
 
 }  // namespace
 
+constexpr int kSliceBatch = 16;  // add_gemm_slices's loads in flight a thread
+
 __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* partials, GemmOutput out) {
   __shared__ float group_sums[kSliceGroups][kSumColumns + 1];
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kSumColumns + threadIdx.x;  // a warp: 32 consecutive outputs
   const int groups = blockDim.y;  // slice_groups(slices)
   float acc = 0.0f;
-  // 16 loads in flight, still added in slice order (the same bits): unrolled by 4, as nvcc chose,
-  // a thread of the small weight gradient's sum (27 slices) waited on DRAM 7 times in turn (7.3 us
-  // for 2.5 MB, experiment 1's first layer, H100, 2026-11-26).
+  // 16 loads in flight, then their additions in slice order (the same bits as one at a time).
+  // nvcc's own unroll by 4 left a thread of the small weight gradient's sum (27 slices) waiting on
+  // DRAM 7 times in turn (7.3 us for 2.5 MB, experiment 1's first layer, H100, 2026-11-26); asked to
+  // unroll by 16, it ran the remainder (up to 15 slices) one load at a time first (10.0 us for 491).
   if (i < count)
-#pragma unroll 16
-    for (int s = threadIdx.y; s < slices; s += groups) acc += partials[s * count + i];
+    for (int s0 = threadIdx.y; s0 < slices; s0 += kSliceBatch * groups) {
+      float v[kSliceBatch];
+#pragma unroll
+      for (int u = 0; u < kSliceBatch; ++u) {
+        const int s = s0 + u * groups;
+        v[u] = s < slices ? partials[s * count + i] : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < kSliceBatch; ++u)
+        if (s0 + u * groups < slices) acc += v[u];  // skipped, not + 0: -0 stays -0
+    }
   group_sums[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y != 0 || i >= count) return;
