@@ -23,8 +23,8 @@
 #include "layers/model.h"
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/graph.h"
-#include "kernels/elementwise.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/elementwise.h"
 #endif
 
 namespace cxr {
