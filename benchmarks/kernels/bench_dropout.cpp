@@ -1,11 +1,12 @@
-// Dropout forward and backward (a fresh Philox mask every step, as in training; and the backward
-// from a kept mask, which the engine uses on the CPU) over the tensors
+// Dropout forward and backward (a fresh Philox mask every step, as in training; the backward from a
+// kept mask, which the engine uses on the CPU; and both fused with a relu after them) over the tensors
 // the experiments drop, at the rates they use. Validated first element by element against
 // philox_uniform (kernels/philox.h), which defines the mask.
 #include <cstdint>
 #include <iterator>
 
 #include "benchmarks/kernels/bench_util.h"
+#include "kernels/activation.h"
 #include "kernels/dropout.h"
 #include "kernels/philox.h"
 
@@ -48,6 +49,31 @@ void backward_keep(benchmark::State& state, const SizeCase& c, float rate) {
   time_cpu(state, {0, 9.0 * static_cast<double>(n)}, run);  // reads dy and the mask, writes dx
 }
 
+// Dropout fused with the relu after it (the engine's CPU path for a Dropout -> Activation relu):
+// validated against the two kernels bit for bit; one pass over memory each way where they make two.
+void dropout_relu(benchmark::State& state, const SizeCase& c, float rate, bool backward) {
+  const int64_t n = c.n;
+  const auto x = random_vector(n), dy = random_vector(n, 2);
+  std::vector<float> y(n), dx(n), ref_y(n), ref_g(n), ref_dx(n);
+  std::vector<uint8_t> keep(n);
+  uint64_t step = 7;
+  kernels::cpu::dropout_forward(n, rate, kSeed, step, x.data(), ref_y.data());
+  kernels::cpu::relu_forward(n, ref_y.data(), ref_y.data());
+  kernels::cpu::relu_backward(n, ref_y.data(), dy.data(), ref_g.data());
+  kernels::cpu::dropout_backward(n, rate, kSeed, step, ref_g.data(), ref_dx.data());
+  kernels::cpu::dropout_relu_forward_keep(n, rate, kSeed, step, x.data(), y.data(), keep.data());
+  kernels::cpu::dropout_relu_backward_keep(n, rate, keep.data(), y.data(), dy.data(), dx.data());
+  if (!matches(state, "y", ref_y, y, 0, 0) || !matches(state, "dx", ref_dx, dx, 0, 0)) return;
+  if (backward)  // reads y, dy and the mask, writes dx
+    time_cpu(state, {0, 13.0 * static_cast<double>(n)},
+             [&] { kernels::cpu::dropout_relu_backward_keep(n, rate, keep.data(), y.data(), dy.data(), dx.data()); });
+  else  // reads x, writes y and the mask
+    time_cpu(state, {0, 9.0 * static_cast<double>(n)}, [&] {
+      ++step;
+      kernels::cpu::dropout_relu_forward_keep(n, rate, kSeed, step, x.data(), y.data(), keep.data());
+    });
+}
+
 const bool registered = [] {
   // The rate each tensor is dropped at: experiments 1 and 3 drop the conv outputs at 0.2, 0.4, 0.5
   // and the Dense 64 output at 0.5; experiment 4 drops only its head (0.5).
@@ -58,6 +84,10 @@ const bool registered = [] {
     add(std::string("dropout_forward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, false); });
     add(std::string("dropout_backward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, true); });
     add(std::string("dropout_backward_keep/") + c.name, [&c, rate](benchmark::State& st) { backward_keep(st, c, rate); });
+    add(std::string("dropout_relu_forward_keep/") + c.name,
+        [&c, rate](benchmark::State& st) { dropout_relu(st, c, rate, false); });
+    add(std::string("dropout_relu_backward_keep/") + c.name,
+        [&c, rate](benchmark::State& st) { dropout_relu(st, c, rate, true); });
   }
   return true;
 }();

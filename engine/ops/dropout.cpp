@@ -4,7 +4,6 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/dispatch.h"
-#include "kernels/activation.h"
 #include "kernels/dropout.h"
 
 namespace cxr {
@@ -61,7 +60,7 @@ Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
 }
 
 // Its backward finds relu's gradient from the output y: y > 0 exactly where relu's input was, which
-// is what relu's own backward tests. CPU: dropout with its mask kept, then relu in place.
+// is what relu's own backward tests. CPU: the mask is kept for the backward, as dropout's is.
 Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
   CXR_CHECK(rate >= 0.0f && rate < 1.0f,
             "dropout (then relu) on " << x.describe() << ": rate " << rate << " must be in [0, 1)");
@@ -72,13 +71,10 @@ Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream)
   if (x.device().is_cpu()) {
     std::shared_ptr<uint8_t[]> keep;
     if (needs_grad({x})) keep = std::make_shared_for_overwrite<uint8_t[]>(static_cast<size_t>(n));
-    if (keep) kernels::cpu::dropout_forward_keep(n, rate, seed, stream, x.data(), y.data(), keep.get());
-    else kernels::cpu::dropout_forward(n, rate, seed, stream, x.data(), y.data());
-    kernels::cpu::relu_forward(n, y.data(), y.data());
+    kernels::cpu::dropout_relu_forward_keep(n, rate, seed, stream, x.data(), y.data(), keep.get());
     record(y, "dropout_relu", {x}, [rate, keep, y = y.detach()](const Tensor& g) {
       Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_relu_dx");
-      kernels::cpu::relu_backward(g.numel(), y.data(), g.data(), dx.data());
-      kernels::cpu::dropout_backward_keep(g.numel(), rate, keep.get(), dx.data(), dx.data());
+      kernels::cpu::dropout_relu_backward_keep(g.numel(), rate, keep.get(), y.data(), g.data(), dx.data());
       return std::vector<Tensor>{dx};
     });
     return y;

@@ -43,11 +43,17 @@ void scale_by_mask(int64_t len, float scale, const uint32_t* all_ones_if_kept, c
     y[k] = x[k] * scale * std::bit_cast<float>(all_ones_if_kept[k] & 0x3f800000u);  // 0x3f800000 = 1.0f
 }
 
+// relu (kernels/cpu/activation.cpp's arithmetic) on a block just written, while it is in L1: the
+// fused dropout then relu makes one pass over memory where the two kernels made two.
+void relu_in_place(int64_t len, float* y) {
+  for (int64_t k = 0; k < len; ++k) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
+}
+
 // Elements [begin, end) of apply_mask, begin a multiple of kBlock. A function of its own, taking
 // its pointers as parameters: written inside the parallel_for lambda, GCC left the keep_out loop
 // scalar (a uint8_t store may alias anything, the lambda's captures included).
 void mask_elements(int64_t begin, int64_t end, float scale, int32_t threshold, uint64_t seed, uint64_t stream,
-                   const float* x, float* y, uint8_t* keep_out) {
+                   const float* x, float* y, uint8_t* keep_out, bool relu) {
   uint32_t words[kBlock];
   for (int64_t base = begin; base < end; base += kBlock) {
     const int64_t len = std::min(kBlock, end - base);
@@ -57,17 +63,20 @@ void mask_elements(int64_t begin, int64_t end, float scale, int32_t threshold, u
     for (int64_t k = 0; k < len; ++k)  // each word becomes all ones (kept) or zero (dropped)
       words[k] = 0u - static_cast<uint32_t>(static_cast<int32_t>(words[k] >> 8) >= threshold);
     scale_by_mask(len, scale, words, x + base, y + base);
+    if (relu) relu_in_place(len, y + base);
     if (keep_out)
       for (int64_t k = 0; k < len; ++k) keep_out[base + k] = static_cast<uint8_t>(words[k] & 1u);
   }
 }
 
-// y[i] = x[i] * scale * keep[i]. Forward and backward are the same map; keep_out, when not null,
-// receives the mask.
-void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y, uint8_t* keep_out) {
+// y[i] = x[i] * scale * keep[i] (then relu when asked). Forward and backward are the same map;
+// keep_out, when not null, receives the mask.
+void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y, uint8_t* keep_out,
+                bool relu = false) {
   check_rate(rate);
   if (rate == 0.0f) {
     std::copy(x, x + n, y);
+    if (relu) relu_in_place(n, y);
     if (keep_out) std::fill(keep_out, keep_out + n, uint8_t{1});
     return;
   }
@@ -77,20 +86,40 @@ void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream, const flo
   const auto threshold = static_cast<int32_t>(std::ceil(rate * 16777216.0f));
   parallel_for(blocks_of(n), kMinDrawnBlocksPerThread, [=](int64_t first_block, int64_t end_block) {
     const int64_t begin = first_block * kBlock, end = std::min(n, end_block * kBlock);
-    mask_elements(begin, end, scale, threshold, seed, stream, x, y, keep_out);
+    mask_elements(begin, end, scale, threshold, seed, stream, x, y, keep_out, relu);
   });
 }
 
-// Elements [begin, end) of dropout_backward_keep, begin a multiple of kBlock.
+// Elements [begin, end) of dropout_backward_keep, begin a multiple of kBlock. relu_out, when not
+// null, is the output of a relu after the dropout: dy first becomes relu's gradient (dy where
+// relu_out > 0, as kernels/cpu/activation.cpp's relu_backward tests its input), a block at a time.
 void kept_mask_elements(int64_t begin, int64_t end, float rate, float scale, const uint8_t* keep, const float* dy,
-                        float* dx) {
+                        float* dx, const float* relu_out) {
   uint32_t words[kBlock];
+  float relu_grad[kBlock];
   for (int64_t base = begin; base < end; base += kBlock) {
     const int64_t len = std::min(kBlock, end - base);
+    const float* g = dy + base;
+    if (relu_out) {
+      for (int64_t k = 0; k < len; ++k) {
+        const float v = dy[base + k];  // loaded unconditionally: a select, not a branch (activation.cpp)
+        relu_grad[k] = relu_out[base + k] > 0.0f ? v : 0.0f;
+      }
+      g = relu_grad;
+    }
     for (int64_t k = 0; k < len; ++k) words[k] = 0u - static_cast<uint32_t>(keep[base + k]);
-    if (rate == 0.0f) std::copy(dy + base, dy + base + len, dx + base);
-    else scale_by_mask(len, scale, words, dy + base, dx + base);
+    if (rate == 0.0f) std::copy(g, g + len, dx + base);
+    else scale_by_mask(len, scale, words, g, dx + base);
   }
+}
+
+void backward_from_kept_mask(int64_t n, float rate, const uint8_t* keep, const float* relu_out, const float* dy,
+                             float* dx) {
+  check_rate(rate);
+  const float scale = rate == 0.0f ? 1.0f : scale_of(rate);
+  parallel_for(blocks_of(n), kMinKeptBlocksPerThread, [=](int64_t first_block, int64_t end_block) {
+    kept_mask_elements(first_block * kBlock, std::min(n, end_block * kBlock), rate, scale, keep, dy, dx, relu_out);
+  });
 }
 
 }  // namespace
@@ -109,11 +138,17 @@ void dropout_forward_keep(int64_t n, float rate, uint64_t seed, uint64_t stream,
 }
 
 void dropout_backward_keep(int64_t n, float rate, const uint8_t* keep, const float* dy, float* dx) {
-  check_rate(rate);
-  const float scale = rate == 0.0f ? 1.0f : scale_of(rate);
-  parallel_for(blocks_of(n), kMinKeptBlocksPerThread, [=](int64_t first_block, int64_t end_block) {
-    kept_mask_elements(first_block * kBlock, std::min(n, end_block * kBlock), rate, scale, keep, dy, dx);
-  });
+  backward_from_kept_mask(n, rate, keep, nullptr, dy, dx);
+}
+
+void dropout_relu_forward_keep(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y,
+                               uint8_t* keep) {
+  apply_mask(n, rate, seed, stream, x, y, keep, true);
+}
+
+void dropout_relu_backward_keep(int64_t n, float rate, const uint8_t* keep, const float* y, const float* dy,
+                                float* dx) {
+  backward_from_kept_mask(n, rate, keep, y, dy, dx);
 }
 
 }  // namespace cxr::kernels::cpu

@@ -97,6 +97,34 @@ TEST(EmulatedCuda, DropoutMasksAreTheCpus) {
       }
 }
 
+// Dropout fused with relu: the CUDA kernel (float4 and float paths) and the CPU's block-wise twin
+// give the bits of the CPU's two kernels, forward and backward (relu's gradient read from y).
+TEST(EmulatedCuda, DropoutThenReluIsTheCpusTwoKernels) {
+  for (int64_t n : kSizes)
+    for (float rate : {0.0f, 0.5f})
+      for (int offset : {0, 1}) {
+        const std::string what = "n " + std::to_string(n) + " rate " + std::to_string(rate) + " offset " +
+                                  std::to_string(offset);
+        const size_t size = static_cast<size_t>(n);
+        const auto x = randoms(size + offset, 4), dy = randoms(size + offset, 5);
+        std::vector<float> want_y(size), want_dx(size), relu_grad(size), cpu_y(size), cpu_dx(size);
+        std::vector<float> got_y(size + offset), got_dx(size + offset);
+        std::vector<uint8_t> keep(size);
+        cpu::dropout_forward(n, rate, 42, 7, x.data() + offset, want_y.data());
+        cpu::relu_forward(n, want_y.data(), want_y.data());
+        cpu::relu_backward(n, want_y.data(), dy.data() + offset, relu_grad.data());
+        cpu::dropout_backward(n, rate, 42, 7, relu_grad.data(), want_dx.data());
+        cpu::dropout_relu_forward_keep(n, rate, 42, 7, x.data() + offset, cpu_y.data(), keep.data());
+        cpu::dropout_relu_backward_keep(n, rate, keep.data(), cpu_y.data(), dy.data() + offset, cpu_dx.data());
+        expect_close(want_y.data(), cpu_y.data(), size, 0, what + " CPU forward");
+        expect_close(want_dx.data(), cpu_dx.data(), size, 0, what + " CPU backward");
+        cuda::dropout_relu_forward(n, rate, 42, 7, x.data() + offset, got_y.data() + offset);
+        expect_close(want_y.data(), got_y.data() + offset, size, 0, what + " forward");
+        cuda::dropout_relu_backward(n, rate, 42, 7, got_y.data() + offset, dy.data() + offset, got_dx.data() + offset);
+        expect_close(want_dx.data(), got_dx.data() + offset, size, 0, what + " backward");
+      }
+}
+
 TEST(EmulatedCuda, PoolingAndPaddingMatchTheCpu) {
   struct Case {
     int N, H, W, C, pool, stride;
