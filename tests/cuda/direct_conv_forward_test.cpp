@@ -18,6 +18,11 @@ namespace {
 
 namespace gpu = kernels::cuda;
 
+struct Layer {
+  const char* name;
+  kernels::Conv2dShape shape;
+};
+
 class DirectConvForward : public GpuTest {
  protected:
   void TearDown() override {
@@ -27,10 +32,6 @@ class DirectConvForward : public GpuTest {
 };
 
 TEST_F(DirectConvForward, GivesTheGemmsBits) {
-  struct Layer {
-    const char* name;
-    kernels::Conv2dShape shape;
-  };
   std::vector<Layer> layers{{"7 filters of 7x7x4, 'same', 2 images of 45 x 37",
                              kernels::make_conv2d_shape(2, 45, 37, 4, 7, 7, 7, 1, 1, true)}};
   if (!small_test_run())  // under compute-sanitizer only the small layer
@@ -68,10 +69,6 @@ TEST_F(DirectConvForward, GivesTheGemmsBits) {
 // images of 4 x 4 with 1 x 1 taps, dy's 8 channels in two chunks (small enough for racecheck), and
 // experiment 3's second layer.
 TEST_F(DirectConvForward, InputGradientMatchesTheGemms) {
-  struct Layer {
-    const char* name;
-    kernels::Conv2dShape shape;
-  };
   std::vector<Layer> layers{{"8 filters of 1x1x4, 256 images of 4 x 4",
                              kernels::make_conv2d_shape(256, 4, 4, 4, 8, 1, 1, 1, 1, false)}};
   if (!small_test_run())
