@@ -19,9 +19,8 @@ class Dropout : public Layer {
   Shape build(const Shape& in, uint64_t, uint64_t) override { return in; }
   Tensor forward(const Tensor& x, const ForwardContext& context) override {
     if (!context.training) return x;
-    // A fresh mask per step and per layer: the stream packs (layer index, step).
     const KernelChoiceScope choice(kernels);  // the op keeps it for its backward
-    return dropout(x, rate, context.seed, (index << 40) ^ context.step);
+    return dropout(x, rate, context.seed, mask_stream(context));
   }
   // The relu after it fused in (engine/ops.h's dropout_relu) where both run the custom kernels: cuDNN's
   // relu (the choice the Activation layer runs under) or cuDNN's dropout (this layer's) keep two ops.
@@ -31,8 +30,13 @@ class Dropout : public Layer {
     if (vendor()) return Tensor();
     const KernelChoiceScope choice(kernels);
     if (vendor()) return Tensor();
-    return dropout_relu(x, rate, context.seed, (index << 40) ^ context.step);
+    return dropout_relu(x, rate, context.seed, mask_stream(context));
   }
+
+ private:
+  // A fresh mask per step and per layer: the stream packs (layer index, step). One place for both
+  // forwards, so the fused op draws the very mask the plain one would.
+  uint64_t mask_stream(const ForwardContext& context) const { return (index << 40) ^ context.step; }
 };
 
 std::unique_ptr<Layer> make(const SpecNode& spec) {
