@@ -16,6 +16,12 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/philox_block.h"
 
+// The masking loops in AVX2 (8 floats an instruction, 4 in the baseline's SSE2), picked at load time
+// where the CPU has it; no FMA, so the same products and the same bits. On experiment 1's first layer
+// (4.3 MB, in cache; 2-core Zen 4 VM, 2026-11-26) the backward with a kept mask went from 122-143 to
+// 81-83 us, fused with relu from 200-207 to 113 us, the forward with relu from 595-645 to 470-517 us.
+#define CXR_MASK_CLONES __attribute__((target_clones("avx2", "default")))
+
 namespace cxr::kernels::cpu {
 namespace {
 
@@ -52,8 +58,8 @@ void relu_in_place(int64_t len, float* y) {
 // Elements [begin, end) of apply_mask, begin a multiple of kBlock. A function of its own, taking
 // its pointers as parameters: written inside the parallel_for lambda, GCC left the keep_out loop
 // scalar (a uint8_t store may alias anything, the lambda's captures included).
-void mask_elements(int64_t begin, int64_t end, float scale, int32_t threshold, uint64_t seed, uint64_t stream,
-                   const float* x, float* y, uint8_t* keep_out, bool relu) {
+CXR_MASK_CLONES void mask_elements(int64_t begin, int64_t end, float scale, int32_t threshold, uint64_t seed,
+                                   uint64_t stream, const float* x, float* y, uint8_t* keep_out, bool relu) {
   uint32_t words[kBlock];
   for (int64_t base = begin; base < end; base += kBlock) {
     const int64_t len = std::min(kBlock, end - base);
@@ -93,8 +99,8 @@ void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream, const flo
 // Elements [begin, end) of dropout_backward_keep, begin a multiple of kBlock. relu_out, when not
 // null, is the output of a relu after the dropout: dy first becomes relu's gradient (dy where
 // relu_out > 0, as kernels/cpu/activation.cpp's relu_backward tests its input), a block at a time.
-void kept_mask_elements(int64_t begin, int64_t end, float rate, float scale, const uint8_t* keep, const float* dy,
-                        float* dx, const float* relu_out) {
+CXR_MASK_CLONES void kept_mask_elements(int64_t begin, int64_t end, float rate, float scale, const uint8_t* keep,
+                                        const float* dy, float* dx, const float* relu_out) {
   uint32_t words[kBlock];
   float relu_grad[kBlock];
   for (int64_t base = begin; base < end; base += kBlock) {
