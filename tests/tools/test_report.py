@@ -107,6 +107,53 @@ class EndToEndTest(unittest.TestCase):
 
 
 
+class RoundsTest(unittest.TestCase):
+    """tools/bench --rounds: each framework's best round, and the spread of the rounds' own ratios."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+
+    def write(self, name, doc):
+        with open(os.path.join(self.dir, name), "w") as f:
+            json.dump(doc, f)
+
+    def test_best_rounds_are_compared_and_the_spread_is_shown(self):
+        ours, torch = (1500.0, 2100.0, 1200.0), (500.0, 650.0, 600.0)  # round ratios 3.0, 3.23, 2.0
+        for i, (o, t) in enumerate(zip(ours, torch), start=1):
+            self.write(f"e2e-round{i}.json", {"context": {"round": i}, "benchmarks": [
+                {"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration", "images/s": o}]})
+            self.write(f"peers-torch-round{i}.json", {"version": "2.15", "results": [
+                {"experiment": 1, "images_per_second": t}]})
+        self.write("peers-torch-round10.json", {"results": []})  # sorts by number, not as text: last
+        self.write("e2e.json", {"benchmarks": [  # a single run's file beside them: the rounds win
+            {"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration", "images/s": 99.0}]})
+        e2e_rounds = report.rounds_of(self.dir, "e2e")
+        self.assertEqual([d["context"]["round"] for d in e2e_rounds], [1, 2, 3])
+        torch_rounds = report.rounds_of(self.dir, "peers-torch")
+        self.assertEqual(len(torch_rounds), 4)
+        e2e, torch_best = report.best_steps(e2e_rounds), report.best_peer(torch_rounds)
+        self.assertEqual(report.cpu_step_speed(e2e, 1), 2100.0)
+        self.assertEqual(report.peer_speed(torch_best, 1), 650.0)
+        lines, ratios = report.e2e_section(e2e, torch_best, None, None,
+                                           {"e2e": e2e_rounds, "torch": torch_rounds[:3], "keras": []})
+        # 2100 / 650 = 3.23x; the rounds' own ratios 2.0 to 3.23 (the fourth torch round has no pair).
+        self.assertIn("| 1 | 2100.0 | 650.0 |  | 3.23x (2.00-3.23x over 3 rounds) |  |", lines)
+        self.assertTrue(any("best of 3 rounds" in l for l in lines))
+        targets = report.targets_section(None, None, ratios)
+        self.assertIn("| experiment 1 training step >= 3x PyTorch (CPU) | 3.23x (2.00-3.23x over 3 rounds) | met |",
+                      targets)
+        self.assertIn("| experiment 1 training step >= 5x Keras (CPU) | - | not measured |", targets)
+
+    def test_one_run_has_no_spread(self):
+        e2e = {"benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
+                               "images/s": 1500.0}]}
+        lines, ratios = report.e2e_section(e2e, {"results": [{"experiment": 1, "images_per_second": 600.0}]}, None,
+                                           None)
+        self.assertIn("| 1 | 1500.0 | 600.0 |  | 2.50x |  |", lines)
+        self.assertIn("| experiment 1 training step >= 3x PyTorch (CPU) | 2.50x | MISSED by 17% |",
+                      report.targets_section(None, None, ratios))
+
+
 class GpuKernelsTest(unittest.TestCase):
     def test_custom_kernels_far_behind_the_vendor_are_listed_first(self):
         def entry(name, microseconds):
