@@ -55,22 +55,21 @@ void dropout_relu(benchmark::State& state, const SizeCase& c, float rate, bool b
   const int64_t n = c.n;
   const auto x = random_vector(n), dy = random_vector(n, 2);
   std::vector<float> y(n), dx(n), ref_y(n), ref_g(n), ref_dx(n);
-  std::vector<uint8_t> keep(n);
   uint64_t step = 7;
   kernels::cpu::dropout_forward(n, rate, kSeed, step, x.data(), ref_y.data());
   kernels::cpu::relu_forward(n, ref_y.data(), ref_y.data());
   kernels::cpu::relu_backward(n, ref_y.data(), dy.data(), ref_g.data());
   kernels::cpu::dropout_backward(n, rate, kSeed, step, ref_g.data(), ref_dx.data());
-  kernels::cpu::dropout_relu_forward_keep(n, rate, kSeed, step, x.data(), y.data(), keep.data());
-  kernels::cpu::dropout_relu_backward_keep(n, rate, keep.data(), y.data(), dy.data(), dx.data());
+  kernels::cpu::dropout_relu_forward(n, rate, kSeed, step, x.data(), y.data());
+  kernels::cpu::dropout_relu_backward(n, rate, y.data(), dy.data(), dx.data());
   if (!matches(state, "y", ref_y, y, 0, 0) || !matches(state, "dx", ref_dx, dx, 0, 0)) return;
-  if (backward)  // reads y, dy and the mask, writes dx
-    time_cpu(state, {0, 13.0 * static_cast<double>(n)},
-             [&] { kernels::cpu::dropout_relu_backward_keep(n, rate, keep.data(), y.data(), dy.data(), dx.data()); });
-  else  // reads x, writes y and the mask
-    time_cpu(state, {0, 9.0 * static_cast<double>(n)}, [&] {
+  if (backward)  // reads y and dy, writes dx
+    time_cpu(state, {0, 12.0 * static_cast<double>(n)},
+             [&] { kernels::cpu::dropout_relu_backward(n, rate, y.data(), dy.data(), dx.data()); });
+  else  // reads x, writes y
+    time_cpu(state, {0, 8.0 * static_cast<double>(n)}, [&] {
       ++step;
-      kernels::cpu::dropout_relu_forward_keep(n, rate, kSeed, step, x.data(), y.data(), keep.data());
+      kernels::cpu::dropout_relu_forward(n, rate, kSeed, step, x.data(), y.data());
     });
 }
 
@@ -84,9 +83,9 @@ const bool registered = [] {
     add(std::string("dropout_forward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, false); });
     add(std::string("dropout_backward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, true); });
     add(std::string("dropout_backward_keep/") + c.name, [&c, rate](benchmark::State& st) { backward_keep(st, c, rate); });
-    add(std::string("dropout_relu_forward_keep/") + c.name,
+    add(std::string("dropout_relu_forward/") + c.name,
         [&c, rate](benchmark::State& st) { dropout_relu(st, c, rate, false); });
-    add(std::string("dropout_relu_backward_keep/") + c.name,
+    add(std::string("dropout_relu_backward/") + c.name,
         [&c, rate](benchmark::State& st) { dropout_relu(st, c, rate, true); });
   }
   return true;

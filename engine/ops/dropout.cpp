@@ -59,8 +59,8 @@ Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
   return y;
 }
 
-// Its backward finds relu's gradient from the output y: y > 0 exactly where relu's input was, which
-// is what relu's own backward tests. CPU: the mask is kept for the backward, as dropout's is.
+// Its backward needs the output y alone: y > 0 exactly where relu's input was (what relu's own
+// backward tests), and only where the element was kept (kernels/dropout.h).
 Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream) {
   CXR_CHECK(rate >= 0.0f && rate < 1.0f,
             "dropout (then relu) on " << x.describe() << ": rate " << rate << " must be in [0, 1)");
@@ -69,12 +69,10 @@ Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream)
   Tensor y = Tensor::empty(x.shape(), x.device(), "dropout_relu");
   const int64_t n = x.numel();
   if (x.device().is_cpu()) {
-    std::shared_ptr<uint8_t[]> keep;
-    if (needs_grad({x})) keep = std::make_shared_for_overwrite<uint8_t[]>(static_cast<size_t>(n));
-    kernels::cpu::dropout_relu_forward_keep(n, rate, seed, stream, x.data(), y.data(), keep.get());
-    record(y, "dropout_relu", {x}, [rate, keep, y = y.detach()](const Tensor& g) {
+    kernels::cpu::dropout_relu_forward(n, rate, seed, stream, x.data(), y.data());
+    record(y, "dropout_relu", {x}, [rate, y = y.detach()](const Tensor& g) {
       Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_relu_dx");
-      kernels::cpu::dropout_relu_backward_keep(g.numel(), rate, keep.get(), y.data(), g.data(), dx.data());
+      kernels::cpu::dropout_relu_backward(g.numel(), rate, y.data(), g.data(), dx.data());
       return std::vector<Tensor>{dx};
     });
     return y;

@@ -19,7 +19,7 @@
 // The masking loops in AVX2 (8 floats an instruction, 4 in the baseline's SSE2), picked at load time
 // where the CPU has it; no FMA, so the same products and the same bits. On experiment 1's first layer
 // (4.3 MB, in cache; 2-core Zen 4 VM, 2026-11-26) the backward with a kept mask went from 122-143 to
-// 81-83 us, fused with relu from 200-207 to 113 us, the forward with relu from 595-645 to 470-517 us.
+// 81-83 us, the forward fused with relu from 595-645 to 470-517 us.
 #define CXR_MASK_CLONES __attribute__((target_clones("avx2", "default")))
 
 namespace cxr::kernels::cpu {
@@ -96,36 +96,29 @@ void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream, const flo
   });
 }
 
-// Elements [begin, end) of dropout_backward_keep, begin a multiple of kBlock. relu_out, when not
-// null, is the output of a relu after the dropout: dy first becomes relu's gradient (dy where
-// relu_out > 0, as kernels/cpu/activation.cpp's relu_backward tests its input), a block at a time.
+// Elements [begin, end) of dropout_backward_keep, begin a multiple of kBlock.
 CXR_MASK_CLONES void kept_mask_elements(int64_t begin, int64_t end, float rate, float scale, const uint8_t* keep,
-                                        const float* dy, float* dx, const float* relu_out) {
+                                        const float* dy, float* dx) {
   uint32_t words[kBlock];
-  float relu_grad[kBlock];
   for (int64_t base = begin; base < end; base += kBlock) {
     const int64_t len = std::min(kBlock, end - base);
-    const float* g = dy + base;
-    if (relu_out) {
-      for (int64_t k = 0; k < len; ++k) {
-        const float v = dy[base + k];  // loaded unconditionally: a select, not a branch (activation.cpp)
-        relu_grad[k] = relu_out[base + k] > 0.0f ? v : 0.0f;
-      }
-      g = relu_grad;
-    }
     for (int64_t k = 0; k < len; ++k) words[k] = 0u - static_cast<uint32_t>(keep[base + k]);
-    if (rate == 0.0f) std::copy(g, g + len, dx + base);
-    else scale_by_mask(len, scale, words, g, dx + base);
+    if (rate == 0.0f) std::copy(dy + base, dy + base + len, dx + base);
+    else scale_by_mask(len, scale, words, dy + base, dx + base);
   }
 }
 
-void backward_from_kept_mask(int64_t n, float rate, const uint8_t* keep, const float* relu_out, const float* dy,
-                             float* dx) {
-  check_rate(rate);
-  const float scale = rate == 0.0f ? 1.0f : scale_of(rate);
-  parallel_for(blocks_of(n), kMinKeptBlocksPerThread, [=](int64_t first_block, int64_t end_block) {
-    kept_mask_elements(first_block * kBlock, std::min(n, end_block * kBlock), rate, scale, keep, dy, dx, relu_out);
-  });
+// dx = y > 0 ? dy * scale : 0, dropout_relu_backward's elements [0, n): see kernels/dropout.h for
+// why y alone tells the kept elements. dy * scale is the two kernels' dy * scale * 1.0f; the zeros
+// come from clearing its bits, as a ?: made GCC keep the multiplication behind a branch per element
+// (-ftrapping-math: 20x slower), and multiplying by a 0/1 mask would turn a dropped infinity into NaN.
+// Against the kept-mask backward it replaced (same Zen 4 VM): experiment 1's first layer 110-128 ->
+// 71-84 us, experiment 3's (31.5 MB) 3.6-5.1 -> 2.0-2.3 ms.
+CXR_MASK_CLONES void relu_kept_elements(int64_t n, float scale, const float* y, const float* dy, float* dx) {
+  for (int64_t k = 0; k < n; ++k) {
+    const uint32_t kept = 0u - static_cast<uint32_t>(y[k] > 0.0f);  // all ones where y > 0
+    dx[k] = std::bit_cast<float>(std::bit_cast<uint32_t>(dy[k] * scale) & kept);
+  }
 }
 
 }  // namespace
@@ -144,17 +137,23 @@ void dropout_forward_keep(int64_t n, float rate, uint64_t seed, uint64_t stream,
 }
 
 void dropout_backward_keep(int64_t n, float rate, const uint8_t* keep, const float* dy, float* dx) {
-  backward_from_kept_mask(n, rate, keep, nullptr, dy, dx);
+  check_rate(rate);
+  const float scale = rate == 0.0f ? 1.0f : scale_of(rate);
+  parallel_for(blocks_of(n), kMinKeptBlocksPerThread, [=](int64_t first_block, int64_t end_block) {
+    kept_mask_elements(first_block * kBlock, std::min(n, end_block * kBlock), rate, scale, keep, dy, dx);
+  });
 }
 
-void dropout_relu_forward_keep(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y,
-                               uint8_t* keep) {
-  apply_mask(n, rate, seed, stream, x, y, keep, true);
+void dropout_relu_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y) {
+  apply_mask(n, rate, seed, stream, x, y, nullptr, true);
 }
 
-void dropout_relu_backward_keep(int64_t n, float rate, const uint8_t* keep, const float* y, const float* dy,
-                                float* dx) {
-  backward_from_kept_mask(n, rate, keep, y, dy, dx);
+void dropout_relu_backward(int64_t n, float rate, const float* y, const float* dy, float* dx) {
+  check_rate(rate);
+  const float scale = scale_of(rate);  // 1 at rate 0
+  parallel_for(n, kMinKeptBlocksPerThread * kBlock, [=](int64_t begin, int64_t end) {
+    relu_kept_elements(end - begin, scale, y + begin, dy + begin, dx + begin);
+  });
 }
 
 }  // namespace cxr::kernels::cpu

@@ -109,13 +109,12 @@ TEST(EmulatedCuda, DropoutThenReluIsTheCpusTwoKernels) {
         const auto x = randoms(size + offset, 4), dy = randoms(size + offset, 5);
         std::vector<float> want_y(size), want_dx(size), relu_grad(size), cpu_y(size), cpu_dx(size);
         std::vector<float> got_y(size + offset), got_dx(size + offset);
-        std::vector<uint8_t> keep(size);
         cpu::dropout_forward(n, rate, 42, 7, x.data() + offset, want_y.data());
         cpu::relu_forward(n, want_y.data(), want_y.data());
         cpu::relu_backward(n, want_y.data(), dy.data() + offset, relu_grad.data());
         cpu::dropout_backward(n, rate, 42, 7, relu_grad.data(), want_dx.data());
-        cpu::dropout_relu_forward_keep(n, rate, 42, 7, x.data() + offset, cpu_y.data(), keep.data());
-        cpu::dropout_relu_backward_keep(n, rate, keep.data(), cpu_y.data(), dy.data() + offset, cpu_dx.data());
+        cpu::dropout_relu_forward(n, rate, 42, 7, x.data() + offset, cpu_y.data());
+        cpu::dropout_relu_backward(n, rate, cpu_y.data(), dy.data() + offset, cpu_dx.data());
         expect_close(want_y.data(), cpu_y.data(), size, 0, what + " CPU forward");
         expect_close(want_dx.data(), cpu_dx.data(), size, 0, what + " CPU backward");
         cuda::dropout_relu_forward(n, rate, 42, 7, x.data() + offset, got_y.data() + offset);

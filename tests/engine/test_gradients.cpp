@@ -87,8 +87,9 @@ TEST(Gradients, DropoutThenReluAsOneOp) {
                          {grad_input(kink_free_tensor({4, 6}, 40))});
 }
 
-// The fused op gives the two ops' values and gradients bit for bit, NaN and infinity included
-// (a dropped infinity is NaN, and relu of NaN is 0, in both), and records one node.
+// The fused op gives the two ops' values and gradients bit for bit, NaN and infinity included in x
+// (a dropped infinity is NaN, and relu of NaN is 0, in both) and in the incoming gradient, and
+// records one node.
 TEST(Gradients, DropoutThenReluGivesTheTwoOpsBits) {
   std::vector<float> values = random_tensor({997}, 41).to_vector();
   values[3] = std::numeric_limits<float>::infinity();
@@ -96,7 +97,11 @@ TEST(Gradients, DropoutThenReluGivesTheTwoOpsBits) {
   values[17] = std::numeric_limits<float>::quiet_NaN();
   values[20] = 0.0f;
   values[21] = -0.0f;
-  const Tensor dy = random_tensor({997}, 42);
+  std::vector<float> upstream = random_tensor({997}, 42).to_vector();
+  upstream[3] = std::numeric_limits<float>::infinity();  // where x is infinite: kept or dropped
+  upstream[30] = std::numeric_limits<float>::quiet_NaN();
+  upstream[31] = -std::numeric_limits<float>::infinity();
+  const Tensor dy = Tensor::from_vector({997}, upstream);
   for (float rate : {0.0f, 0.3f, 0.9f}) {
     std::vector<std::vector<float>> outputs, gradients;
     for (bool fused : {true, false}) {
