@@ -322,7 +322,8 @@ def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
         f = lambda x: f"{x:.1f}" if x else ""
         g = lambda x: str(x) if x else ""
         lines.append(f"| {e} | {f(c)} | {f(t)} | {f(k)} | {g(rt)} | {g(rk)} |")
-    gpu_rows = [(e, ours.get((e, "cuda_custom")), ours.get((e, "cuda_vendor")), peer_speed(torch_cuda, e)) for e in range(1, 5)]
+    gpu_rows = [(e, ours.get((e, "cuda_custom")), ours.get((e, "cuda_vendor")), peer_speed(torch_cuda, e))
+                for e in range(1, 5)]
     if any(x[1] or x[2] or x[3] for x in gpu_rows):
         lines += ["", "Host share: the time the host took to queue a step over the whole step (near 100%: bound by the",
                   "host's launches and engine overhead; well below: bound by the GPU).", "",
