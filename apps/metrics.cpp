@@ -5,13 +5,22 @@
 #include <limits>
 #include <numeric>
 #include <stdexcept>
+#include <string>
+
+#include "engine/error.h"
 
 namespace cxr::report {
 
 namespace {
 
+// Also rejects a NaN score, as sklearn does: NaN compares false with everything, so sorting by score
+// and grouping equal scores would never end (a NaN weight made `evaluate` hang here).
 void check_sizes(const std::vector<float>& scores, const std::vector<int>& labels) {
   if (scores.size() != labels.size()) throw std::invalid_argument("scores and labels differ in length");
+  const auto nan = std::find_if(scores.begin(), scores.end(), [](float s) { return std::isnan(s); });
+  if (nan != scores.end())
+    throw InputError("prediction " + std::to_string(nan - scores.begin()) + " of " + std::to_string(scores.size()) +
+                     " is NaN: the model's outputs are not numbers (non-finite weights or inputs)");
 }
 
 // Indices sorted by descending score.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -160,6 +161,13 @@ SafetensorsFile load_safetensors(const std::string& path) {
     in.seekg(static_cast<std::streamoff>(8 + header_size + e.begin));
     in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e.end - e.begin));
     CXR_CHECK(in, path << ": tensor '" << e.name << "' could not be read (truncated)");
+    // Weights, checkpoints and optimizer state are finite by construction (training stops on a
+    // non-finite loss before it saves): a NaN or infinity means a damaged or hand-edited file, whose
+    // predictions would all be NaN.
+    const float* v = t.data();
+    const int64_t n = t.numel(), bad = std::find_if(v, v + n, [](float f) { return !std::isfinite(f); }) - v;
+    CXR_CHECK(bad == n, path << ": tensor '" << e.name << "' holds " << v[bad] << " at index " << bad
+                             << " of " << shape_str(e.shape) << "; weights must be finite");
     out.tensors.emplace(e.name, t);
   }
   return out;

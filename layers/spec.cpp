@@ -115,8 +115,19 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return d[a.size()][b.size()];
 }
 
+// A config is a few levels deep and a few hundred nodes. YAML aliases can make a node its own child
+// (`a: &a [*a]`, a walk without end: the stack overflowed) or multiply a short file into millions
+// of nodes ("billion laughs": 100 s to walk). Both are refused where the walk passes the limit.
+constexpr int kMaxDepth = 32;
+constexpr int64_t kMaxNodes = 100'000;
+
 // yaml-cpp accepts duplicate keys silently (lookups see the first); a config must not.
-void check_structure(const SpecNode& node, const std::shared_ptr<const std::string>& file) {
+void check_structure(const SpecNode& node, const std::shared_ptr<const std::string>& file, int depth,
+                     int64_t& nodes) {
+  if (depth > kMaxDepth)
+    node.fail("nested more than " + std::to_string(kMaxDepth) + " levels deep (an alias to itself?)");
+  if (++nodes > kMaxNodes)
+    node.fail("more than " + std::to_string(kMaxNodes) + " YAML nodes in all (aliases expanding into each other?)");
   const YAML::Node& yaml = node.yaml();
   if (yaml.IsMap()) {
     std::vector<std::pair<std::string, YAML::Mark>> seen;
@@ -132,9 +143,9 @@ void check_structure(const SpecNode& node, const std::shared_ptr<const std::stri
       }
       seen.emplace_back(name, it->first.Mark());
     }
-    for (const auto& name : node.keys()) check_structure(node.child(name), file);
+    for (const auto& name : node.keys()) check_structure(node.child(name), file, depth + 1, nodes);
   } else if (yaml.IsSequence()) {
-    for (const auto& item : node.items()) check_structure(item, file);
+    for (const auto& item : node.items()) check_structure(item, file, depth + 1, nodes);
   }
 }
 
@@ -164,7 +175,8 @@ SpecNode SpecNode::load_string(const std::string& text, const std::string& name)
   }
   const auto file = std::make_shared<const std::string>(name);
   SpecNode spec(root, file, "");
-  check_structure(spec, file);
+  int64_t nodes = 0;
+  check_structure(spec, file, 0, nodes);
   return spec;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "apps/metrics.h"
+#include "engine/error.h"
 
 namespace cxr::report {
 namespace {
@@ -19,6 +20,14 @@ TEST(RocAuc, HandComputedCases) {
   // Positives 0.6, 0.9 against negatives 0.6, 0.1: pairs (0.6,0.6) = 0.5, the other three = 1.
   EXPECT_DOUBLE_EQ(roc_auc({0.6f, 0.9f, 0.6f, 0.1f}, {1, 1, 0, 0}), 0.875);
   EXPECT_TRUE(std::isnan(roc_auc({0.3f, 0.4f}, {1, 1})));
+}
+
+// A NaN prediction is an error, as in sklearn: with it, grouping equal scores never ended.
+TEST(RocAuc, NanScoresAreAnErrorNotAHang) {
+  const std::vector<float> scores = {0.1f, std::nanf(""), 0.35f, 0.8f};
+  const std::vector<int> labels = {0, 0, 1, 1};
+  EXPECT_THROW(roc_auc(scores, labels), InputError);
+  EXPECT_THROW(average_precision(scores, labels), InputError);
 }
 
 TEST(AveragePrecision, HandComputedCases) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <unistd.h>
 
 #include "engine/error.h"
@@ -54,6 +55,23 @@ TEST(Safetensors, TruncatedFileIsRefusedNamingTheTensor) {
     FAIL() << "a truncated file must be refused";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("'w'"), std::string::npos) << e.what();
+  }
+}
+
+// Training never saves a non-finite value (it stops on a NaN loss first): a NaN or infinity in a
+// weights file is damage, refused with the tensor and the index (NaN weights made evaluate hang).
+TEST(Safetensors, NonFiniteValuesAreRefusedNamingTheTensor) {
+  const fs::path path = temp_file("nan.safetensors");
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+    save_safetensors(path, {{"ok", Tensor::from_vector({2}, {1, 2})},
+                            {"dense/kernel", Tensor::from_vector({3}, {1, 2, bad})}});
+    try {
+      load_safetensors(path);
+      FAIL() << "a non-finite weight must be refused";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("tensor 'dense/kernel' holds"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("at index 2 of [3]"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -203,6 +203,23 @@ TEST(SpecNode, ParseErrorsCarryThePosition) {
             "t.yaml:2:12: x[0]: duplicate key 'k' (first at line 2)");
 }
 
+// Aliases can make a node its own child (the walk overflowed the stack: a segfault) or expand a few
+// lines into millions of nodes (100 s to walk): both are refused with the place in the file.
+TEST(SpecNode, AliasCyclesAndAliasBombsAreRefused) {
+  const std::string cycle = error_of([] { parse("a: &a [*a]\n"); });
+  EXPECT_EQ(cycle.rfind("t.yaml:1:4: a[0][0]", 0), 0u) << cycle;
+  EXPECT_NE(cycle.find("nested more than 32 levels deep"), std::string::npos) << cycle;
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'f'; ++c) {  // each line 10 aliases of the one before: f holds 10^6 x's
+    std::string refs;
+    for (int i = 0; i < 10; ++i) refs += std::string(i ? ", *" : "*") + static_cast<char>(c - 1);
+    bomb += std::string(1, c) + ": &" + c + " [" + refs + "]\n";
+  }
+  EXPECT_NE(error_of([&] { parse(bomb); }).find("more than 100000 YAML nodes"), std::string::npos);
+  // 32 levels of real nesting are still a config.
+  EXPECT_NO_THROW(parse("a: " + std::string(31, '[') + "1" + std::string(31, ']') + "\n"));
+}
+
 TEST(SpecNode, LoadFile) {
   const std::string path = std::string(CXR_BINARY_DIR) + "/spec_load_file_test.yaml";
   std::ofstream(path) << "a: 1\nb: oops\n";
