@@ -48,7 +48,11 @@ std::vector<std::string> collect_images(const std::vector<std::string>& paths) {
         it.disable_recursion_pending();
         continue;
       }
-      if (it->is_regular_file() && is_image_name(it->path())) found.push_back(it->path().string());
+      // A link that leads nowhere is listed too, so that reading it fails with its name (or is
+      // counted by --skip-unreadable) rather than the walk dropping it silently.
+      std::error_code link_ec;
+      const bool dangling = it->is_symlink(link_ec) && !fs::exists(it->path(), link_ec);
+      if ((it->is_regular_file() || dangling) && is_image_name(it->path())) found.push_back(it->path().string());
     }
     CXR_CHECK(!found.empty(), path << ": no images (.png, .jpg, .jpeg, .bmp) in this folder");
     std::sort(found.begin(), found.end());

@@ -19,8 +19,17 @@ bool has_image_extension(const std::string& name) {
   return false;
 }
 
+// An image name that is a file, or a link that leads nowhere: listed, so that loading it names it
+// as unreadable rather than the scan dropping it without a word.
+bool is_listed_file(const fs::directory_entry& e) {
+  std::error_code ec;
+  return e.is_regular_file(ec) || (e.is_symlink(ec) && !fs::exists(e.path(), ec));
+}
+
 // The image files under one class folder, in the order Keras yields them: os.walk's folders sorted
 // by path (a folder's own files before its subfolders'), then each folder's file names sorted.
+// Like flow_from_directory's default (follow_links=False), a link to a folder is not entered: one
+// back to its parent had listed every image twice, some in both the training and validation split.
 std::vector<std::string> list_class_images(const fs::path& class_dir) {
   std::vector<fs::path> folders{class_dir};
   for (auto it = fs::recursive_directory_iterator(class_dir); it != fs::recursive_directory_iterator(); ++it) {
@@ -28,7 +37,7 @@ std::vector<std::string> list_class_images(const fs::path& class_dir) {
       it.disable_recursion_pending();
       continue;
     }
-    if (it->is_directory()) folders.push_back(it->path());
+    if (it->is_directory() && !it->is_symlink()) folders.push_back(it->path());
   }
   // std::string's < compares bytes as unsigned char, which is Python's code-point order for UTF-8.
   std::sort(folders.begin(), folders.end(), [](const fs::path& a, const fs::path& b) { return a.string() < b.string(); });
@@ -38,7 +47,7 @@ std::vector<std::string> list_class_images(const fs::path& class_dir) {
     std::vector<std::string> names;
     for (const fs::directory_entry& e : fs::directory_iterator(folder)) {
       const std::string name = e.path().filename().string();
-      if (!name.starts_with('.') && has_image_extension(name) && e.is_regular_file()) names.push_back(name);
+      if (!name.starts_with('.') && has_image_extension(name) && is_listed_file(e)) names.push_back(name);
     }
     std::sort(names.begin(), names.end());
     for (const std::string& name : names) files.push_back((folder / name).string());

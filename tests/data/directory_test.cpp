@@ -52,6 +52,24 @@ TEST(ScanClassDirectory, KerasOrderAndExtensionFilter) {
   EXPECT_EQ(class_counts(index), (std::vector<int>{6, 3}));
 }
 
+// Links: a link to a folder is not entered (Keras's follow_links=False; one back to the class folder
+// listed every image twice), a link to an image is an image, and a dangling one is listed so that
+// loading names it as unreadable instead of the scan skipping it silently.
+TEST(ScanClassDirectory, FolderLinksAreNotEnteredAndDanglingLinksAreListed) {
+  TempDir dir;
+  for (const char* f : {"NORMAL/a.jpeg", "NORMAL/sub/b.jpeg", "PNEUMONIA/p.jpeg"}) touch(dir, f);
+  namespace fs = std::filesystem;
+  fs::create_directory_symlink("..", dir.path() / "NORMAL/sub/up");
+  fs::create_directory_symlink("../NORMAL", dir.path() / "NORMAL/self");
+  fs::create_symlink("a.jpeg", dir.path() / "NORMAL/c.jpeg");
+  fs::create_symlink("/nonexistent/x.jpeg", dir.path() / "NORMAL/dangling.jpeg");
+  const DatasetIndex index = scan_class_directory(dir.path().string());
+  std::vector<std::string> names;  // not relative(): fs::relative would resolve c.jpeg to a.jpeg
+  for (const std::string& f : index.files) names.push_back(fs::path(f).lexically_relative(dir.path()).string());
+  EXPECT_EQ(names, (std::vector<std::string>{"NORMAL/a.jpeg", "NORMAL/c.jpeg", "NORMAL/dangling.jpeg",
+                                              "NORMAL/sub/b.jpeg", "PNEUMONIA/p.jpeg"}));
+}
+
 TEST(ScanClassDirectory, ClassesInByteOrder) {
   TempDir dir;
   for (const char* f : {"b/1.png", "B/1.png", "a/1.png", "_x/1.png"}) touch(dir, f);
