@@ -63,6 +63,12 @@ SplitIndices resolve_splits(const DataConfig& config, const std::string& data_di
       CXR_CHECK(split.split_from == config.train,
                 what << ": split_from '" << split.split_from << "' must name the train split '" << config.train << "'");
       auto [rest, carved] = data::split_stratified(out.train, split.fraction, split.seed);
+      // A fraction too small or too large for the folder leaves one side empty: a test report of
+      // NaNs or a run with nothing to train on, each with exit status 0 before this check.
+      CXR_CHECK(!carved.files.empty() && !rest.files.empty(),
+                what << ": a fraction of " << split.fraction << " of the " << out.train.files.size() << " images in "
+                     << out.train_dir << " leaves " << (carved.files.empty() ? std::string(what) : "training")
+                     << " with no images");
       out.train = rest;
       dir = out.train_dir;
       return carved;

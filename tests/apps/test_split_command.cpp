@@ -195,5 +195,23 @@ TEST(BadInput, ThirdClassAndMissingTestFolderAreNamed) {
   EXPECT_THROW(resolve_splits(d, s.data()), InputError);  // no train/ at all
 }
 
+// A carved fraction that leaves either side empty is refused (before: a test report of NaNs, or a run
+// with nothing to train on, both with exit status 0).
+TEST(BadInput, ACarvedSplitThatLeavesNoImagesIsRefused) {
+  Scratch s("empty_carve");
+  for (const auto& [fraction, empty_side] : {std::pair{0.001, "leaves validation with no images"},
+                                             std::pair{0.999, "leaves training with no images"}}) {
+    DataConfig d = carved_config(42);
+    d.validation.fraction = fraction;
+    try {
+      resolve_splits(d, s.data());
+      ADD_FAILURE() << "fraction " << fraction << " should fail";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(empty_side), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("of the 32 images in"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cxr
