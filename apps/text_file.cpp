@@ -13,16 +13,23 @@ namespace cxr {
 void write_text_file(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::path temporary = path;
   temporary += ".tmp";
+  std::error_code ec;
+  const auto fail = [&](const std::string& why) {  // nothing half-written is left behind
+    std::filesystem::remove(temporary, ec);
+    throw InputError("cannot write " + path.string() + ": " + why);
+  };
+  if (std::filesystem::is_directory(path, ec)) fail("it is a folder");
   {
     std::ofstream f(temporary, std::ios::binary | std::ios::trunc);
-    CXR_CHECK(f, "cannot write " << temporary.string());
+    if (!f) fail(std::filesystem::exists(path.parent_path().empty() ? "." : path.parent_path(), ec)
+                     ? "cannot create " + temporary.string()
+                     : "no folder " + path.parent_path().string());
     f << text;
     f.flush();
-    CXR_CHECK(f, "cannot write " << temporary.string() << " (disk full?)");
+    if (!f) fail("writing " + temporary.string() + " failed (disk full?)");
   }
-  std::error_code ec;
   std::filesystem::rename(temporary, path, ec);
-  CXR_CHECK(!ec, "cannot rename " << temporary.string() << " to " << path.string() << ": " << ec.message());
+  if (ec) fail("cannot rename " + temporary.string() + " to it: " + ec.message());
 }
 
 std::string csv_field(const std::string& s) {
