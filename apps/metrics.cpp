@@ -13,9 +13,9 @@ namespace cxr::report {
 
 namespace {
 
-// Also rejects a NaN score, as sklearn does: NaN compares false with everything, so sorting by score
+// Equal lengths, and no NaN score, as sklearn requires: NaN compares false with everything, so sorting by score
 // and grouping equal scores would never end (a NaN weight made `evaluate` hang here).
-void check_sizes(const std::vector<float>& scores, const std::vector<int>& labels) {
+void check_scores(const std::vector<float>& scores, const std::vector<int>& labels) {
   if (scores.size() != labels.size()) throw std::invalid_argument("scores and labels differ in length");
   const auto nan = std::find_if(scores.begin(), scores.end(), [](float s) { return std::isnan(s); });
   if (nan != scores.end())
@@ -34,7 +34,7 @@ std::vector<size_t> by_descending_score(const std::vector<float>& scores) {
 }  // namespace
 
 double roc_auc(const std::vector<float>& scores, const std::vector<int>& labels) {
-  check_sizes(scores, labels);
+  check_scores(scores, labels);
   // Mann-Whitney U through ranks: O(n log n), ties get their average rank.
   std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
@@ -54,7 +54,7 @@ double roc_auc(const std::vector<float>& scores, const std::vector<int>& labels)
 }
 
 double average_precision(const std::vector<float>& scores, const std::vector<int>& labels) {
-  check_sizes(scores, labels);
+  check_scores(scores, labels);
   const double positives = static_cast<double>(std::count(labels.begin(), labels.end(), 1));
   if (positives == 0) return std::numeric_limits<double>::quiet_NaN();
   const std::vector<size_t> order = by_descending_score(scores);
@@ -74,7 +74,7 @@ double average_precision(const std::vector<float>& scores, const std::vector<int
 }
 
 BinaryRates rates_at(const std::vector<float>& scores, const std::vector<int>& labels, float threshold) {
-  check_sizes(scores, labels);
+  check_scores(scores, labels);
   double tp = 0, fn = 0, tn = 0, fp = 0;
   for (size_t i = 0; i < scores.size(); ++i) {
     const bool predicted = scores[i] > threshold;
@@ -89,7 +89,7 @@ BinaryRates rates_at(const std::vector<float>& scores, const std::vector<int>& l
 }
 
 float threshold_for_sensitivity(const std::vector<float>& scores, const std::vector<int>& labels, double target) {
-  check_sizes(scores, labels);
+  check_scores(scores, labels);
   if (!(target > 0.0 && target <= 1.0)) throw std::invalid_argument("target sensitivity must be in (0, 1]");
   std::vector<float> positive_scores;
   for (size_t i = 0; i < scores.size(); ++i)
