@@ -4,7 +4,9 @@
 // two threads write the same value and no sum's order depends on how the work was split: results
 // are bit-identical on 1, 2 or 16 threads (tests/kernels/test_parallel*.cpp check it). Reductions
 // whose order would depend on the split (a sum over the batch) are split over their outputs instead
-// (a weight gradient over its taps) or into fixed-size blocks. The one exception is a GEMM that
+// (the im2col weight gradient over its taps) or into fixed-size blocks (the direct convolution's
+// weight gradient into 8 blocks of images, whatever the threads), whose partial sums are then added
+// in block order. The one exception is a GEMM that
 // sgemm (dense.cpp) splits over the threads (Dense layers, 1x1 convolutions, the weight gradient of
 // a layer with few pixels): OpenBLAS computes the ragged edge of a matrix with other micro-kernels,
 // in another summation order, so an element near a block boundary can differ in its last bits
@@ -50,6 +52,25 @@ void parallel_for(int64_t n, int64_t min_per_thread, Body&& body) {
   }
 #pragma omp parallel for num_threads(static_cast<int>(ranges)) schedule(static, 1)
   for (int64_t r = 0; r < ranges; ++r) body(n * r / ranges, n * (r + 1) / ranges);
+}
+
+// Calls body(begin, end) on chunks of `grain` items covering [0, n), handed to the threads as they
+// come free (OpenMP's dynamic schedule) rather than split once into equal shares. For long loops of
+// equal items: on a shared VM one core often runs ~10% slower than the other for milliseconds at a
+// time, and a static split waits for it. Only for bodies whose results do not depend on where the
+// chunks fall (each output computed whole within one chunk, in the same order whatever its chunk).
+template <typename Body>
+void parallel_for_dynamic(int64_t n, int64_t grain, Body&& body) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int64_t chunks = (n + grain - 1) / grain;
+  const int threads = static_cast<int>(std::min<int64_t>(chunks, cpu_threads()));
+  if (threads == 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
 }
 
 // A sum over rows that does not depend on the thread count: totals[j] += what add_block(m0, m1,

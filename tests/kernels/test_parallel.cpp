@@ -82,6 +82,44 @@ TEST(Parallel, ParallelForDoesNotForkForSmallWork) {
   EXPECT_EQ(calls, 1);
 }
 
+// Chunks of `grain` from the start (the last one shorter), each run exactly once, in a parallel region.
+TEST(Parallel, ParallelForDynamicRunsEachChunkOnce) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(4);
+  std::vector<int> hits(1003, 0);
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  bool forked = true;
+  cpu::parallel_for_dynamic(1003, 100, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) ++hits[i];
+#pragma omp critical
+    {
+      chunks.emplace_back(b, e);
+      forked = forked && omp_in_parallel();
+    }
+  });
+  omp_set_num_threads(saved);
+  for (int h : hits) ASSERT_EQ(h, 1);
+  std::sort(chunks.begin(), chunks.end());
+  ASSERT_EQ(chunks.size(), 11u);
+  for (size_t i = 0; i < chunks.size(); ++i) EXPECT_EQ(chunks[i].first, int64_t(i) * 100);
+  EXPECT_EQ(chunks.back().second, 1003);
+  EXPECT_TRUE(forked);
+}
+
+TEST(Parallel, ParallelForDynamicDoesNotForkForOneChunk) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(4);
+  int calls = 0;
+  cpu::parallel_for_dynamic(150, 150, [&](int64_t b, int64_t e) {
+    ++calls;
+    EXPECT_EQ(b, 0);
+    EXPECT_EQ(e, 150);
+    EXPECT_FALSE(omp_in_parallel());
+  });
+  omp_set_num_threads(saved);
+  EXPECT_EQ(calls, 1);
+}
+
 // C = op(A) op(B) + 0.5 C for every transpose combination, tall (rows split) and wide (columns split).
 TEST(Parallel, SgemmAgreesOnOneAndFourThreadsAndIsCorrect) {
   struct Case {
