@@ -29,21 +29,27 @@ void for_rows(int64_t M, int C, Body&& body) {
   parallel_for(M, min_items_per_thread(C), body);
 }
 
-// Per-channel sums over all rows in blocks of kSumRowsPerBlock (parallel.h's blocked_sums), as
-// column_sums.h adds the means.
+// Per-channel sums over all rows in blocks of kSumRowsPerBlock (parallel.h's blocked_sums), the
+// blocks column_sums.h adds bias gradients in.
 template <typename AddBlock>
 void channel_block_sums(int64_t M, int C, int width, AddBlock&& add_block, double* totals) {
   cpu::blocked_sums(M, kSumRowsPerBlock, min_items_per_thread(kSumRowsPerBlock * C), width, add_block, totals);
 }
 
-// sq[c] += (x[m][c] - mean[c])^2 over all rows.
-CXR_BN_CLONES void squared_deviation_sums(int64_t M, int C, const float* __restrict x, const double* __restrict mean,
-                                          double* __restrict sq) {
+// With d = x[m][c] - shift[c]: sum_d[c] += d, sum_d2[c] += d * d, over all rows. One pass for both
+// statistics, as the CUDA kernels take (kernels/cuda/batchnorm_terms.cuh's ShiftedSums): the shift,
+// the channel's value in row 0, keeps var = E[d^2] - E[d]^2 from cancelling (relative error about
+// 2^-53 * (1 + (mean - shift)^2 / var)), where unshifted sums of x and x^2 would lose mean^2 / var
+// times that. Two passes (the mean, then squared deviations) read x once more: ~0.5% of experiment 1's
+// training step.
+CXR_BN_CLONES void shifted_sums(int64_t M, int C, const float* __restrict x, const double* __restrict shift,
+                                double* __restrict sum_d, double* __restrict sum_d2) {
   for (int64_t m = 0; m < M; ++m) {
     const float* __restrict row = x + m * C;
     for (int c = 0; c < C; ++c) {
-      const double d = row[c] - mean[c];
-      sq[c] += d * d;
+      const double d = row[c] - shift[c];
+      sum_d[c] += d;
+      sum_d2[c] += d * d;
     }
   }
 }
@@ -134,19 +140,20 @@ void normalize_rows(int64_t M, int C, const float* x, const float* gamma, const 
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
-  std::vector<double> mean(C, 0.0), var(C, 0.0), inv(C);
-  add_column_sums(M, C, x, mean.data());
-  for (int c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
-  // Two passes (mean first, then squared deviations): no E[x^2] - E[x]^2 cancellation.
-  channel_block_sums(M, C, C, [=, mu = mean.data()](int64_t m0, int64_t m1, double* partial) {
-    squared_deviation_sums(m1 - m0, C, x + m0 * C, mu, partial);
-  }, var.data());
-  for (int c = 0; c < C; ++c) {
-    var[c] /= static_cast<double>(M);
-    inv[c] = 1.0 / std::sqrt(var[c] + epsilon);
+  std::vector<double> shift(C, 0.0), sums(2 * C, 0.0), mean(C), inv(C);
+  if (M > 0) std::copy(x, x + C, shift.begin());
+  channel_block_sums(M, C, 2 * C, [=, k = shift.data()](int64_t m0, int64_t m1, double* partial) {
+    shifted_sums(m1 - m0, C, x + m0 * C, k, partial, partial + C);
+  }, sums.data());
+  const double count = static_cast<double>(M);
+  for (int c = 0; c < C; ++c) {  // the formulas of batchnorm_terms.cuh's finalize_moments
+    const double d_mean = sums[c] / count;
+    const double var = std::max(0.0, sums[C + c] / count - d_mean * d_mean);  // >= 0 despite rounding
+    mean[c] = shift[c] + d_mean;
+    inv[c] = 1.0 / std::sqrt(var + epsilon);
     save_mean[c] = static_cast<float>(mean[c]);
     save_inv_std[c] = static_cast<float>(inv[c]);
-    save_var[c] = static_cast<float>(var[c]);
+    save_var[c] = static_cast<float>(var);
   }
   normalize_rows(M, C, x, gamma, mean.data(), inv.data(), beta, y);
 }

@@ -14,8 +14,8 @@ namespace cxr::kernels::cuda::bn {
 // K being the channel's value in row 0. Then mean = K + sum(d) / M and var = sum(d * d) / M -
 // (sum(d) / M)^2. The shift keeps the subtraction from cancelling: its relative error is about
 // 2^-53 * (1 + (mean - K)^2 / var), where unshifted sums of x and x * x would lose (mean^2 / var)
-// times that. The CPU takes two passes (the mean, then squared deviations); one pass saves a read of
-// x and two launches.
+// times that. One pass saves a read of x and two launches. The CPU sums the same terms
+// (kernels/cpu/batchnorm.cpp's shifted_sums) in another order.
 template <int V>
 struct ShiftedSums {
   static constexpr int kChannels = V;

@@ -36,6 +36,27 @@ TEST(BatchNorm, ForwardTrainHandComputed) {
   EXPECT_FLOAT_EQ(inv_std[1], 1.41421356f);  // 1/sqrt(0 + 0.5)
 }
 
+// A mean ten million times the spread: the statistics' one pass sums deviations from a shift (the
+// channel's first value), so E[d^2] - E[d]^2 does not cancel. Unshifted sums of x and x^2 in double
+// would get this variance wrong by ~1e-4 of itself; the reference is two passes in double.
+TEST(BatchNorm, ForwardTrainVarianceSurvivesALargeMean) {
+  constexpr int64_t M = 4096;
+  const std::vector<float> noise = random_vector(M, 11);  // in [-1, 1]
+  std::vector<float> x(M);
+  for (int64_t m = 0; m < M; ++m) x[m] = 10000.0f + 0.01f * noise[m];
+  double mean = 0.0, var = 0.0;
+  for (float v : x) mean += v;
+  mean /= M;
+  for (float v : x) var += (v - mean) * (v - mean);
+  var /= M;
+  const std::vector<float> gamma{1}, beta{0};
+  std::vector<float> y(M), save_mean(1), save_inv_std(1), save_var(1);
+  cpu::batchnorm_forward_train(M, 1, x.data(), gamma.data(), beta.data(), 1e-3f, y.data(), save_mean.data(),
+                               save_inv_std.data(), save_var.data());
+  EXPECT_NEAR(save_var[0], var, 1e-6 * var);
+  EXPECT_FLOAT_EQ(save_mean[0], static_cast<float>(mean));
+}
+
 TEST(BatchNorm, MovingStatisticsAfterOneUpdate) {
   // Batch statistics of kX: mean {3, 10}, biased variance {3.5, 0}; momentum 0.99.
   const std::vector<float> batch_mean{3, 10}, batch_var{3.5f, 0};
