@@ -161,6 +161,18 @@ std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOpt
          " first)";
 }
 
+// A fresh run writes into a new or empty folder: an existing run's weights, history and
+// evaluation/ must not be overwritten or mixed with another model's.
+void check_new_run_folder(const fs::path& run_dir) {
+  std::error_code ec;
+  if (!fs::exists(run_dir, ec)) return;
+  CXR_CHECK(fs::is_directory(run_dir, ec),
+            run_dir.string() << ": exists and is not a folder: give --out a new folder for the run");
+  CXR_CHECK(fs::is_empty(run_dir, ec),
+            run_dir.string() << ": already exists and is not empty (cxrnet train never overwrites a run): "
+                             << "pass --resume " << run_dir.string() << " to continue it, or pick another --out");
+}
+
 }  // namespace
 
 RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostream& log) {
@@ -171,6 +183,10 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   const TrainConfig& tc = config.train;
   const bool resume = !options.resume_dir.empty();
   const bool progress_bar = use_progress_bar(options, out);
+  const fs::path run_dir = resume ? fs::path(options.resume_dir)
+                                  : options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
+                                                            : fs::path(options.out_dir);
+  if (!resume) check_new_run_folder(run_dir);  // before the minutes of loading data
   const Device device = Device::parse(tc.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
   // The process default too, not only the trainer's scope: the start-up GPU report names it.
@@ -204,9 +220,6 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
         << tc.checkpoint.monitor << ")\n";
   const std::string summary = model_summary(model);
   out << summary;
-  const fs::path run_dir = resume ? fs::path(options.resume_dir)
-                                  : options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
-                                                            : fs::path(options.out_dir);
   const fs::path last_path = run_dir / "checkpoints" / "last.safetensors";
   const fs::path best_path = run_dir / "checkpoints" / "best.safetensors";
   result.run_dir = run_dir.string();

@@ -1,0 +1,111 @@
+// Bad input to the cxrnet binary: a clear message on stderr naming the file, folder or layer, exit
+// status 2, and nothing lost or left half-written on disk.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "cli_runner.h"
+#include "data/synth.h"
+
+namespace cxr {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Result;
+using testing::run_cxrnet;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A tiny data set and a 16x16 model that trains in about a second, shared by the tests of a process.
+class BadInputCli : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("cxr_bad_input_cli_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    data::SynthOptions synth;
+    synth.out_dir = (root_ / "data").string();
+    synth.train_normal = synth.train_pneumonia = 12;
+    synth.test_normal = synth.test_pneumonia = 4;
+    synth.min_size = 24;
+    synth.max_size = 32;
+    data::write_synthetic_dataset(synth);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  // The tiny experiment with `replace` applied to its text (e.g. {"filters: 4", "filters: 2000000000"}).
+  static std::string write_config(const std::string& name, const std::string& from = "", const std::string& to = "") {
+    std::string text =
+        "name: tiny\n"
+        "data:\n"
+        "  image_size: 16\n"
+        "  rescale: 0.00392156862745098\n"
+        "  batch_size: 8\n"
+        "model:\n"
+        "  input: [16, 16, 3]\n"
+        "  layers:\n"
+        "    - {type: Conv2D, filters: 4, kernel: 3}\n"
+        "    - {type: Flatten}\n"
+        "    - {type: Dense, units: 1}\n"
+        "    - {type: Activation, activation: sigmoid}\n"
+        "train:\n"
+        "  optimizer: {type: Adam, learning_rate: 0.001}\n"
+        "  epochs: 1\n";
+    if (!from.empty()) {
+      const size_t at = text.find(from);
+      EXPECT_NE(at, std::string::npos) << from;
+      if (at != std::string::npos) text.replace(at, from.size(), to);
+    }
+    const fs::path path = root_ / (name + ".yaml");
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  static std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+  static std::string data() { return q(root_ / "data"); }
+
+  static fs::path root_;
+};
+
+fs::path BadInputCli::root_;
+
+TEST_F(BadInputCli, TrainRefusesAnOutFolderThatHoldsARun) {
+  const std::string config = write_config("tiny");
+  const fs::path run = root_ / "run";
+  fs::create_directories(run);
+  std::ofstream(run / "weights.safetensors") << "another model's weights";
+  const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cxrnet: " + run.string() +
+                       ": already exists and is not empty (cxrnet train never overwrites a run): pass --resume " +
+                       run.string() + " to continue it, or pick another --out\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_text(run / "weights.safetensors"), "another model's weights");
+  EXPECT_EQ(std::distance(fs::directory_iterator(run), fs::directory_iterator()), 1);
+
+  // A file where the folder should be: named, not "internal error: filesystem error".
+  const fs::path file = root_ / "a-file";
+  std::ofstream(file) << "keep me";
+  const Result on_file = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(file));
+  EXPECT_EQ(on_file.code, 2) << on_file.err;
+  EXPECT_NE(on_file.err.find("cxrnet: " + file.string() + ": exists and is not a folder: give --out a new folder"),
+            std::string::npos)
+      << on_file.err;
+  EXPECT_EQ(read_text(file), "keep me");
+
+  // An empty folder is a new run's.
+  fs::create_directories(root_ / "empty");
+  const Result fresh = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "empty"));
+  EXPECT_EQ(fresh.code, 0) << fresh.err;
+  EXPECT_TRUE(fs::exists(root_ / "empty" / "weights.safetensors"));
+}
+
+}  // namespace
+}  // namespace cxr
