@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "apps/checkpoint.h"
@@ -21,6 +22,7 @@
 #include "engine/error.h"
 #include "engine/kernel_choice.h"
 #include "engine/safetensors.h"
+#include "layers/size_limits.h"
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/vendor.h"
 #endif
@@ -173,6 +175,40 @@ void check_new_run_folder(const fs::path& run_dir) {
                              << "pass --resume " << run_dir.string() << " to continue it, or pick another --out");
 }
 
+// This machine's memory, for the sanity check of a model's size (layers/size_limits.h).
+uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return std::numeric_limits<uint64_t>::max();
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+}
+
+// The run folder of a fresh run is emptied again (removed, if this invocation created it) when the
+// run fails before its first checkpoint: nothing in it is worth keeping, and it would block the
+// same --out on the next try.
+class FreshRunFolder {
+ public:
+  FreshRunFolder(fs::path dir, bool fresh) : dir_(std::move(dir)), armed_(fresh) {
+    std::error_code ec;
+    existed_ = fs::exists(dir_, ec);
+  }
+  ~FreshRunFolder() {
+    if (!armed_) return;
+    std::error_code ec;  // no throwing while an exception unwinds
+    if (!existed_) {
+      fs::remove_all(dir_, ec);
+      return;
+    }
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) fs::remove_all(entry.path(), ec);
+  }
+  FreshRunFolder(const FreshRunFolder&) = delete;
+  FreshRunFolder& operator=(const FreshRunFolder&) = delete;
+  void keep() { armed_ = false; }
+
+ private:
+  fs::path dir_;
+  bool armed_, existed_ = false;
+};
+
 }  // namespace
 
 RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostream& log) {
@@ -203,6 +239,11 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // The model first (a config error is found in milliseconds), then the data (as Keras prints
   // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, tc.seed);
+  try {  // before a batch is allocated, or the data loaded for it
+    check_model_size(model, config.data.batch_size, physical_memory());
+  } catch (const InputError& e) {
+    throw ConfigError(config.source_path + ": " + e.what());
+  }
   model.to(device);
   if (device.is_cpu()) log << "cxrnet: CPU kernels on " << omp_get_max_threads() << " threads (--threads N to change)\n";
   const Datasets data = load_datasets(config.data, options.data_dir, log, options.cache_dir);
@@ -246,6 +287,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     out << "Resuming " << run_dir.string() << " after epoch " << state.epochs_completed << " of " << tc.epochs
         << " (" << last_path.string() << ")\n";
   }
+  FreshRunFolder fresh_folder(run_dir, !resume);
   fs::create_directories(run_dir / "checkpoints");
   write_text_file(run_dir / "config.yaml", resolved_yaml(config));
   write_text_file(run_dir / "summary.txt", summary);
@@ -313,6 +355,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     // best first: a crash between the two leaves `last` an epoch behind, and that epoch is rerun.
     if (improved) save_checkpoint(best_path.string(), model, optimizer, state, resolved_yaml(config));
     save_checkpoint(last_path.string(), model, optimizer, state, resolved_yaml(config));
+    fresh_folder.keep();  // it holds a run to resume from now
     if (stop) out << "Epoch " << epoch << ": early stopping\n";
     if (options.interrupt_after_epoch == epoch) {
       result.history = state.history;

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli_runner.h"
 #include "data/synth.h"
@@ -39,8 +41,9 @@ class BadInputCli : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  // The tiny experiment with `replace` applied to its text (e.g. {"filters: 4", "filters: 2000000000"}).
-  static std::string write_config(const std::string& name, const std::string& from = "", const std::string& to = "") {
+  // The tiny experiment with each {from, to} of `edits` applied to its text.
+  static std::string write_config(const std::string& name,
+                                  const std::vector<std::pair<std::string, std::string>>& edits = {}) {
     std::string text =
         "name: tiny\n"
         "data:\n"
@@ -57,7 +60,7 @@ class BadInputCli : public ::testing::Test {
         "train:\n"
         "  optimizer: {type: Adam, learning_rate: 0.001}\n"
         "  epochs: 1\n";
-    if (!from.empty()) {
+    for (const auto& [from, to] : edits) {
       const size_t at = text.find(from);
       EXPECT_NE(at, std::string::npos) << from;
       if (at != std::string::npos) text.replace(at, from.size(), to);
@@ -105,6 +108,57 @@ TEST_F(BadInputCli, TrainRefusesAnOutFolderThatHoldsARun) {
   const Result fresh = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "empty"));
   EXPECT_EQ(fresh.code, 0) << fresh.err;
   EXPECT_TRUE(fs::exists(root_ / "empty" / "weights.safetensors"));
+}
+
+TEST_F(BadInputCli, AbsurdSizesAreConfigErrorsNamingTheLayerAndLeaveNoRunFolder) {
+  const std::string limit = " elements, over the limit of 2147483648 (2^31) per tensor\n";
+  const struct {
+    std::string from, to, message;
+  } cases[] = {
+      {"filters: 4", "filters: 2000000000",
+       ":9:7: model.layers[0]: layer 'conv2d' (Conv2D): its kernel [2000000000, 3, 3, 3] would hold 54000000000"},
+      {"units: 1}", "units: 20000000}",
+       ":11:7: model.layers[2]: layer 'dense' (Dense): its kernel [784, 20000000] would hold 15680000000"},
+      {"batch_size: 8", "batch_size: 1000000000",
+       ": model.input: data.batch_size 1000000000 times one image's [16, 16, 3] would hold 768000000000"},
+  };
+  for (const auto& c : cases) {
+    const std::string config = write_config("absurd", {{c.from, c.to}});
+    const fs::path run = root_ / "absurd-run";
+    const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("cxrnet: " + config + c.message + limit), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(run));
+  }
+  // image_size and input [5000000, 5000000]: one image is too large before any layer is.
+  const std::string config = write_config("wide", {{"image_size: 16", "image_size: [5000000, 5000000]"},
+                                                    {"input: [16, 16, 3]", "input: [5000000, 5000000, 3]"},
+                                                    {"type: Flatten", "type: GlobalAveragePooling2D"}});
+  const Result wide = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "w"));
+  EXPECT_EQ(wide.code, 2) << wide.err;
+  EXPECT_NE(wide.err.find("cxrnet: " + config + ": model.input: one image's [5000000, 5000000, 3] would hold " +
+                          "75000000000000" + limit),
+            std::string::npos)
+      << wide.err;
+  EXPECT_FALSE(fs::exists(root_ / "w"));
+}
+
+// A run that fails before its first checkpoint leaves nothing behind: an --out it created is removed,
+// an empty one it was given is emptied again, so the same command can simply be run again.
+TEST_F(BadInputCli, ARunThatDivergesInItsFirstEpochLeavesNoRunFolder) {
+  const std::string config =
+      write_config("diverge", {{"type: Adam, learning_rate: 0.001", "type: SGD, learning_rate: 1e38"}});
+  const fs::path run = root_ / "diverged";
+  const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cxrnet: training diverged: loss is "), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(run));
+
+  fs::create_directories(root_ / "given");
+  const Result given = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "given"));
+  EXPECT_EQ(given.code, 2) << given.err;
+  EXPECT_TRUE(fs::is_directory(root_ / "given"));
+  EXPECT_TRUE(fs::is_empty(root_ / "given"));
 }
 
 }  // namespace
