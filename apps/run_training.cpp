@@ -166,10 +166,9 @@ std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOpt
 // A fresh run writes into a new or empty folder: an existing run's weights, history and
 // evaluation/ must not be overwritten or mixed with another model's.
 void check_new_run_folder(const fs::path& run_dir) {
+  check_not_a_file(run_dir, "--out");
   std::error_code ec;
   if (!fs::exists(run_dir, ec)) return;
-  CXR_CHECK(fs::is_directory(run_dir, ec),
-            run_dir.string() << ": exists and is not a folder: give --out a new folder for the run");
   CXR_CHECK(fs::is_empty(run_dir, ec),
             run_dir.string() << ": already exists and is not empty (cxrnet train never overwrites a run): "
                              << "pass --resume " << run_dir.string() << " to continue it, or pick another --out");
@@ -223,6 +222,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
                                   : options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
                                                             : fs::path(options.out_dir);
   if (!resume) check_new_run_folder(run_dir);  // before the minutes of loading data
+  if (!options.cache_dir.empty()) check_not_a_file(options.cache_dir, "--cache");
   const Device device = Device::parse(tc.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
   // The process default too, not only the trainer's scope: the start-up GPU report names it.

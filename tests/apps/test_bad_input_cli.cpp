@@ -98,7 +98,7 @@ TEST_F(BadInputCli, TrainRefusesAnOutFolderThatHoldsARun) {
   std::ofstream(file) << "keep me";
   const Result on_file = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(file));
   EXPECT_EQ(on_file.code, 2) << on_file.err;
-  EXPECT_NE(on_file.err.find("cxrnet: " + file.string() + ": exists and is not a folder: give --out a new folder"),
+  EXPECT_NE(on_file.err.find("cxrnet: " + file.string() + ": exists and is not a folder (--out names a folder)\n"),
             std::string::npos)
       << on_file.err;
   EXPECT_EQ(read_text(file), "keep me");
@@ -159,6 +159,42 @@ TEST_F(BadInputCli, ARunThatDivergesInItsFirstEpochLeavesNoRunFolder) {
   EXPECT_EQ(given.code, 2) << given.err;
   EXPECT_TRUE(fs::is_directory(root_ / "given"));
   EXPECT_TRUE(fs::is_empty(root_ / "given"));
+}
+
+TEST_F(BadInputCli, AnUnwritableCacheOrAFileGivenAsAFolderIsNamed) {
+  const std::string train = "train --config " + q(write_config("tiny")) + " --data " + data();
+  const fs::path cache = root_ / "cache";
+  fs::create_directories(cache / "images-16x16-exact-nearest.cxrcache");  // a folder where the cache file goes
+  const Result folder = run_cxrnet(train + " --out " + q(root_ / "r1") + " --cache " + q(cache));
+  EXPECT_EQ(folder.code, 2) << folder.err;
+  EXPECT_NE(folder.err.find("cxrnet: " + (cache / "images-16x16-exact-nearest.cxrcache").string() +
+                            ": cannot write the image cache: a folder has its name (remove it or use another cache "
+                            "folder)\n"),
+            std::string::npos)
+      << folder.err;
+  EXPECT_EQ(std::distance(fs::directory_iterator(cache), fs::directory_iterator()), 1);  // no .tmpPID left
+  EXPECT_FALSE(fs::exists(root_ / "r1"));
+
+  // A regular file given where a folder belongs: exit 2 naming it (was "internal error: filesystem error").
+  const fs::path file = root_ / "a-file";
+  std::ofstream(file) << "keep me";
+  const std::string not_a_folder = "cxrnet: " + file.string() + ": exists and is not a folder (";
+  const Result cache_file = run_cxrnet(train + " --out " + q(root_ / "r2") + " --cache " + q(file));
+  EXPECT_EQ(cache_file.code, 2) << cache_file.err;
+  EXPECT_NE(cache_file.err.find(not_a_folder + "--cache names a folder)\n"), std::string::npos) << cache_file.err;
+  EXPECT_FALSE(fs::exists(root_ / "r2"));
+
+  ASSERT_EQ(run_cxrnet(train + " --out " + q(root_ / "trained")).code, 0);
+  const std::string configs = q(fs::path(CXR_SOURCE_DIR) / "configs");
+  for (const std::string& command :
+       {"evaluate --run " + q(root_ / "trained") + " --out " + q(file), "synth --small --out " + q(file),
+        "split --config " + q(write_config("tiny")) + " --data " + data() + " --out " + q(file),
+        "reproduce --quick --experiments 1 --configs " + configs + " --data " + data() + " --out " + q(file)}) {
+    const Result r = run_cxrnet(command);
+    EXPECT_EQ(r.code, 2) << command << "\n" << r.err;
+    EXPECT_NE(r.err.find(not_a_folder + "--out names a folder)\n"), std::string::npos) << command << "\n" << r.err;
+  }
+  EXPECT_EQ(read_text(file), "keep me");
 }
 
 }  // namespace
