@@ -153,11 +153,16 @@ void apply_config_edits(const std::string& path, const std::string& saved_yaml, 
   }
 }
 
-// Appended to an error that stops the epochs: what is kept and how to go on.
+// Appended to an error that stops the epochs: what the run folder keeps and how to go on. A fresh
+// run's folder with no checkpoint yet is emptied (FreshRunFolder); otherwise it is kept, as its
+// history shows how the run went wrong.
 std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOptions& options) {
-  if (epochs_kept == 0) return "\nno checkpoint was written: the first epoch did not finish";
-  return "\n" + (run_dir / "checkpoints" / "last.safetensors").string() + " (the end of epoch " +
-         std::to_string(epochs_kept) + ", the last good one) is kept. To continue from it: cxrnet train --resume " +
+  if (epochs_kept == 0)
+    return "\nno checkpoint was written (the first epoch did not finish), so nothing is kept in " + run_dir.string();
+  const std::string epochs = epochs_kept == 1 ? "epoch 1" : "epochs 1-" + std::to_string(epochs_kept);
+  return "\n" + run_dir.string() + " keeps config.yaml, history.csv (" + epochs + ") and " +
+         (run_dir / "checkpoints" / "last.safetensors").string() + " (the end of epoch " +
+         std::to_string(epochs_kept) + ", the last good one). To continue from it: cxrnet train --resume " +
          run_dir.string() + " --data " + options.data_dir +
          " (if the loss diverged, lower train.optimizer.learning_rate in " + (run_dir / "config.yaml").string() +
          " first)";

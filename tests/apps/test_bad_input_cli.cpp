@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -152,6 +153,10 @@ TEST_F(BadInputCli, ARunThatDivergesInItsFirstEpochLeavesNoRunFolder) {
   const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("cxrnet: training diverged: loss is "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\nno checkpoint was written (the first epoch did not finish), so nothing is kept in " +
+                       run.string() + "\n"),
+            std::string::npos)
+      << r.err;
   EXPECT_FALSE(fs::exists(run));
 
   fs::create_directories(root_ / "given");
@@ -195,6 +200,33 @@ TEST_F(BadInputCli, AnUnwritableCacheOrAFileGivenAsAFolderIsNamed) {
     EXPECT_NE(r.err.find(not_a_folder + "--out names a folder)\n"), std::string::npos) << command << "\n" << r.err;
   }
   EXPECT_EQ(read_text(file), "keep me");
+}
+
+// A run that diverges after a checkpoint keeps its folder, and the message says what it holds.
+TEST_F(BadInputCli, ARunThatDivergesLaterKeepsItsHistoryAndLastCheckpoint) {
+  const fs::path run = root_ / "later";
+  ASSERT_EQ(run_cxrnet("train --config " + q(write_config("later")) + " --data " + data() + " --out " + q(run)).code,
+            0);
+  // As the message advises after a divergence, but the other way: a learning rate that diverges.
+  std::string yaml = read_text(run / "config.yaml");
+  yaml.replace(yaml.find("learning_rate: 0.001"), 20, "learning_rate: 1e38");
+  std::ofstream(run / "config.yaml") << yaml;
+  const std::string last = read_text(run / "checkpoints" / "last.safetensors");
+
+  const Result r = run_cxrnet("train --resume " + q(run) + " --data " + data() + " --epochs 3");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cxrnet: training diverged: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\n" + run.string() + " keeps config.yaml, history.csv (epoch 1) and " +
+                       (run / "checkpoints" / "last.safetensors").string() +
+                       " (the end of epoch 1, the last good one). To continue from it: cxrnet train --resume " +
+                       run.string() + " --data " + (root_ / "data").string()),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(read_text(run / "checkpoints" / "last.safetensors") == last);  // not a byte changed
+  const std::string history = read_text(run / "history.csv");
+  EXPECT_EQ(std::count(history.begin(), history.end(), '\n'), 2) << history;  // the header and epoch 1
+  for (const auto& entry : fs::recursive_directory_iterator(run))
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
 }  // namespace
