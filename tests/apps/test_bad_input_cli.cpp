@@ -229,5 +229,16 @@ TEST_F(BadInputCli, ARunThatDivergesLaterKeepsItsHistoryAndLastCheckpoint) {
     EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
+TEST_F(BadInputCli, EvaluateTestFromTrainWithoutDataIsAnError) {
+  const fs::path run = root_ / "to-evaluate";
+  ASSERT_EQ(run_cxrnet("train --config " + q(write_config("tiny")) + " --data " + data() + " --out " + q(run)).code, 0);
+  const Result r = run_cxrnet("evaluate --run " + q(run) + " --test-from-train 0.2");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err,
+            "cxrnet: --test-from-train carves the test split from --data's train/: give --data DIR too (without "
+            "--data, evaluate uses the files RUN/split.csv lists, carved as training carved them)\n");
+  EXPECT_FALSE(fs::exists(run / "evaluation"));
+}
+
 }  // namespace
 }  // namespace cxr
