@@ -26,6 +26,9 @@ int command_summary(const std::string& config_path, std::ostream& out) {
 
 int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small) {
   check_not_a_file(out_dir, "--out");
+  std::error_code ec;
+  CXR_CHECK(!fs::exists(out_dir, ec) || fs::is_empty(out_dir, ec),
+            out_dir << ": already exists and is not empty (cxrnet synth never mixes its images into other files)");
   data::SynthOptions options = data::SynthOptions::realistic(out_dir, seed);
   if (small) {
     options = data::SynthOptions{};

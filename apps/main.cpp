@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   uint64_t synth_seed = 7;
   bool synth_small = false;
   auto* synth = app.add_subcommand("synth", "Write a synthetic chest-X-ray-like dataset (radiograph-sized JPEGs)");
-  synth->add_option("--out", synth_dir, "Output folder")->required();
+  synth->add_option("--out", synth_dir, "New or empty output folder")->required();
   synth->add_option("--seed", synth_seed, "Random seed");
   synth->add_flag("--small", synth_small, "Small images (96-192 px) for quick tests");
 

@@ -240,5 +240,15 @@ TEST_F(BadInputCli, EvaluateTestFromTrainWithoutDataIsAnError) {
   EXPECT_FALSE(fs::exists(run / "evaluation"));
 }
 
+TEST_F(BadInputCli, SynthRefusesAFolderThatIsNotEmpty) {
+  const Result r = run_cxrnet("synth --small --out " + data());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err, "cxrnet: " + (root_ / "data").string() +
+                       ": already exists and is not empty (cxrnet synth never mixes its images into other files)\n");
+  EXPECT_EQ(std::distance(fs::recursive_directory_iterator(root_ / "data" / "train" / "NORMAL"),
+                          fs::recursive_directory_iterator()),
+            12);  // the tiny set's images, no others
+}
+
 }  // namespace
 }  // namespace cxr
