@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
+#include <charconv>
 #include <iostream>
 #include <string>
 
@@ -17,6 +18,21 @@ namespace {
 void add_device_options(CLI::App* command, std::string& device, std::string& kernels, const std::string& overrides) {
   command->add_option("--device", device, "cpu, cuda or cuda:N (overrides " + overrides + ")");
   command->add_option("--kernels", kernels, "CUDA kernels: custom or vendor")->check(CLI::IsMember({"custom", "vendor"}));
+}
+
+// CLI11 reads "-1" into a uint64_t as 18446744073709551615, and 2^64 or more as the largest value:
+// a seed must be written as a non-negative integer that fits.
+CLI::Validator non_negative_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error == std::errc::result_out_of_range) return text + " is too large (at most 18446744073709551615)";
+        if (error != std::errc() || end != text.data() + text.size())
+          return text + " is not a non-negative integer";
+        return "";
+      },
+      "UINT");
 }
 
 }  // namespace
@@ -82,7 +98,7 @@ int main(int argc, char** argv) {
   bool synth_small = false;
   auto* synth = app.add_subcommand("synth", "Write a synthetic chest-X-ray-like dataset (radiograph-sized JPEGs)");
   synth->add_option("--out", synth_dir, "New or empty output folder")->required();
-  synth->add_option("--seed", synth_seed, "Random seed");
+  synth->add_option("--seed", synth_seed, "Random seed")->check(non_negative_integer());
   synth->add_flag("--small", synth_small, "Small images (96-192 px) for quick tests");
 
   cxr::EvaluateOptions evaluate_options;

@@ -250,5 +250,26 @@ TEST_F(BadInputCli, SynthRefusesAFolderThatIsNotEmpty) {
             12);  // the tiny set's images, no others
 }
 
+// CLI11 wrapped `--seed -1` to 2^64-1; integer options out of range are parse errors (exit 2).
+TEST_F(BadInputCli, NegativeOrOverflowingIntegerOptionsAreRefused) {
+  const fs::path out = root_ / "synth";
+  const Result negative = run_cxrnet("synth --small --seed -1 --out " + q(out));
+  EXPECT_EQ(negative.code, 2) << negative.err;
+  EXPECT_EQ(negative.err.rfind("--seed: -1 is not a non-negative integer\n", 0), 0u) << negative.err;
+  const Result huge = run_cxrnet("synth --small --seed 18446744073709551616 --out " + q(out));
+  EXPECT_EQ(huge.code, 2) << huge.err;
+  EXPECT_EQ(huge.err.rfind("--seed: 18446744073709551616 is too large (at most 18446744073709551615)\n", 0), 0u)
+      << huge.err;
+  EXPECT_FALSE(fs::exists(out));
+
+  const std::string train = "train --config " + q(write_config("tiny")) + " --data " + data() + " --out " + q(out);
+  const Result epochs = run_cxrnet(train + " --epochs -1");
+  EXPECT_EQ(epochs.code, 2) << epochs.err;
+  EXPECT_EQ(epochs.err, "cxrnet: --epochs must be at least 1\n");
+  EXPECT_EQ(run_cxrnet(train + " --epochs 99999999999").code, 2);
+  EXPECT_EQ(run_cxrnet("--threads -1 " + train).code, 2);
+  EXPECT_FALSE(fs::exists(out));
+}
+
 }  // namespace
 }  // namespace cxr
