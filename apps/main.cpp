@@ -165,6 +165,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // CLI11 says only "A subcommand is required" for `cxrnet trian`: name the word and the commands.
+    if (app.get_subcommands().empty() && !app.remaining().empty() && !app.remaining().front().starts_with("-")) {
+      std::vector<std::string> names;
+      for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());
+      std::cerr << "cxrnet: unknown command '" << app.remaining().front() << "'"
+                << cxr::did_you_mean(app.remaining().front(), names) << "; the commands are: ";
+      for (size_t i = 0; i < names.size(); ++i) std::cerr << (i ? ", " : "") << names[i];
+      std::cerr << " (cxrnet --help lists them)\n";
+      return 2;
+    }
     return app.exit(e) == 0 ? 0 : 2;  // --help is success; any other parse error is bad input
   }
   if (threads > 0) omp_set_num_threads(threads);

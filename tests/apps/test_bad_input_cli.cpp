@@ -271,5 +271,19 @@ TEST_F(BadInputCli, NegativeOrOverflowingIntegerOptionsAreRefused) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+TEST_F(BadInputCli, AMistypedCommandIsNamedWithTheValidOnes) {
+  const std::string commands = "the commands are: summary, train, split, synth, evaluate, predict, reproduce "
+                               "(cxrnet --help lists them)\n";
+  const Result typo = run_cxrnet("trian --config x.yaml");
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_EQ(typo.err, "cxrnet: unknown command 'trian' (did you mean 'train'?); " + commands);
+  const Result unknown = run_cxrnet("--threads 2 frobnicate");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_EQ(unknown.err, "cxrnet: unknown command 'frobnicate'; " + commands);
+  const Result none = run_cxrnet("");  // no word at all: CLI11's own message
+  EXPECT_EQ(none.code, 2);
+  EXPECT_EQ(none.err.rfind("A subcommand is required", 0), 0u) << none.err;
+}
+
 }  // namespace
 }  // namespace cxr
