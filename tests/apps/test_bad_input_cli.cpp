@@ -285,5 +285,16 @@ TEST_F(BadInputCli, AMistypedCommandIsNamedWithTheValidOnes) {
   EXPECT_EQ(none.err.rfind("A subcommand is required", 0), 0u) << none.err;
 }
 
+TEST_F(BadInputCli, ATabInAConfigsIndentationIsNamed) {
+  const std::string config = write_config("tab", {{"\n  layers:\n", "\n\tlayers:\n"}});
+  const std::string train = "train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "t");
+  for (const std::string& command : {"summary --config " + q(config), train}) {
+    const Result r = run_cxrnet(command);
+    EXPECT_EQ(r.code, 2) << command;
+    EXPECT_EQ(r.err, "cxrnet: " + config + ":8: a tab character in the indentation; YAML indents with spaces\n");
+  }
+  EXPECT_FALSE(fs::exists(root_ / "t"));
+}
+
 }  // namespace
 }  // namespace cxr
