@@ -42,7 +42,11 @@ std::string read_text(const fs::path& path) {
 }  // namespace
 
 int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& log, Evaluation* test_out) {
+  CXR_CHECK(!options.test_from_train || !options.data_dir.empty(),
+            "--test-from-train carves the test split from --data's train/: give --data DIR too (without --data, "
+            "evaluate uses the files RUN/split.csv lists, carved as training carved them)");
   RunFolder run = open_run_folder(options.run_dir);
+  if (!options.out_dir.empty()) check_not_a_file(options.out_dir, "--out");  // before the evaluation's work
   ExperimentConfig& config = run.config;
   if (options.test_from_train) {  // as `train --test-from-train`: only changes what --data resolves to
     CXR_CHECK(*options.test_from_train > 0 && *options.test_from_train < 1, "--test-from-train must be in (0, 1)");

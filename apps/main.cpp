@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
+#include <charconv>
 #include <iostream>
 #include <string>
 
@@ -17,6 +18,21 @@ namespace {
 void add_device_options(CLI::App* command, std::string& device, std::string& kernels, const std::string& overrides) {
   command->add_option("--device", device, "cpu, cuda or cuda:N (overrides " + overrides + ")");
   command->add_option("--kernels", kernels, "CUDA kernels: custom or vendor")->check(CLI::IsMember({"custom", "vendor"}));
+}
+
+// CLI11 reads "-1" into a uint64_t as 18446744073709551615, and 2^64 or more as the largest value:
+// a seed must be written as a non-negative integer that fits.
+CLI::Validator non_negative_integer() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        uint64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error == std::errc::result_out_of_range) return text + " is too large (at most 18446744073709551615)";
+        if (error != std::errc() || end != text.data() + text.size())
+          return text + " is not a non-negative integer";
+        return "";
+      },
+      "UINT");
 }
 
 }  // namespace
@@ -81,8 +97,8 @@ int main(int argc, char** argv) {
   uint64_t synth_seed = 7;
   bool synth_small = false;
   auto* synth = app.add_subcommand("synth", "Write a synthetic chest-X-ray-like dataset (radiograph-sized JPEGs)");
-  synth->add_option("--out", synth_dir, "Output folder")->required();
-  synth->add_option("--seed", synth_seed, "Random seed");
+  synth->add_option("--out", synth_dir, "New or empty output folder")->required();
+  synth->add_option("--seed", synth_seed, "Random seed")->check(non_negative_integer());
   synth->add_flag("--small", synth_small, "Small images (96-192 px) for quick tests");
 
   cxr::EvaluateOptions evaluate_options;
@@ -149,6 +165,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // CLI11 says only "A subcommand is required" for `cxrnet trian`: name the word and the commands.
+    if (app.get_subcommands().empty() && !app.remaining().empty() && !app.remaining().front().starts_with("-")) {
+      std::vector<std::string> names;
+      for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());
+      std::cerr << "cxrnet: unknown command '" << app.remaining().front() << "'"
+                << cxr::did_you_mean(app.remaining().front(), names) << "; the commands are: ";
+      for (size_t i = 0; i < names.size(); ++i) std::cerr << (i ? ", " : "") << names[i];
+      std::cerr << " (cxrnet --help lists them)\n";
+      return 2;
+    }
     return app.exit(e) == 0 ? 0 : 2;  // --help is success; any other parse error is bad input
   }
   if (threads > 0) omp_set_num_threads(threads);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "apps/checkpoint.h"
@@ -21,6 +22,7 @@
 #include "engine/error.h"
 #include "engine/kernel_choice.h"
 #include "engine/safetensors.h"
+#include "layers/size_limits.h"
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/vendor.h"
 #endif
@@ -151,15 +153,65 @@ void apply_config_edits(const std::string& path, const std::string& saved_yaml, 
   }
 }
 
-// Appended to an error that stops the epochs: what is kept and how to go on.
+// Appended to an error that stops the epochs: what the run folder keeps and how to go on. A fresh
+// run's folder with no checkpoint yet is emptied (FreshRunFolder); otherwise it is kept, as its
+// history shows how the run went wrong.
 std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOptions& options) {
-  if (epochs_kept == 0) return "\nno checkpoint was written: the first epoch did not finish";
-  return "\n" + (run_dir / "checkpoints" / "last.safetensors").string() + " (the end of epoch " +
-         std::to_string(epochs_kept) + ", the last good one) is kept. To continue from it: cxrnet train --resume " +
+  if (epochs_kept == 0)
+    return "\nno checkpoint was written (the first epoch did not finish), so nothing is kept in " + run_dir.string();
+  const std::string epochs = epochs_kept == 1 ? "epoch 1" : "epochs 1-" + std::to_string(epochs_kept);
+  return "\n" + run_dir.string() + " keeps config.yaml, history.csv (" + epochs + ") and " +
+         (run_dir / "checkpoints" / "last.safetensors").string() + " (the end of epoch " +
+         std::to_string(epochs_kept) + ", the last good one). To continue from it: cxrnet train --resume " +
          run_dir.string() + " --data " + options.data_dir +
          " (if the loss diverged, lower train.optimizer.learning_rate in " + (run_dir / "config.yaml").string() +
          " first)";
 }
+
+// A fresh run writes into a new or empty folder: an existing run's weights, history and
+// evaluation/ must not be overwritten or mixed with another model's.
+void check_new_run_folder(const fs::path& run_dir) {
+  check_not_a_file(run_dir, "--out");
+  std::error_code ec;
+  if (!fs::exists(run_dir, ec)) return;
+  CXR_CHECK(fs::is_empty(run_dir, ec),
+            run_dir.string() << ": already exists and is not empty (cxrnet train never overwrites a run): "
+                             << "pass --resume " << run_dir.string() << " to continue it, or pick another --out");
+}
+
+// This machine's memory, for the sanity check of a model's size (layers/size_limits.h).
+uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return std::numeric_limits<uint64_t>::max();
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+}
+
+// The run folder of a fresh run is emptied again (removed, if this invocation created it) when the
+// run fails before its first checkpoint: nothing in it is worth keeping, and it would block the
+// same --out on the next try.
+class FreshRunFolder {
+ public:
+  FreshRunFolder(fs::path dir, bool fresh) : dir_(std::move(dir)), armed_(fresh) {
+    std::error_code ec;
+    existed_ = fs::exists(dir_, ec);
+  }
+  ~FreshRunFolder() {
+    if (!armed_) return;
+    std::error_code ec;  // no throwing while an exception unwinds
+    if (!existed_) {
+      fs::remove_all(dir_, ec);
+      return;
+    }
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) fs::remove_all(entry.path(), ec);
+  }
+  FreshRunFolder(const FreshRunFolder&) = delete;
+  FreshRunFolder& operator=(const FreshRunFolder&) = delete;
+  void keep() { armed_ = false; }
+
+ private:
+  fs::path dir_;
+  bool armed_, existed_ = false;
+};
 
 }  // namespace
 
@@ -171,6 +223,11 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   const TrainConfig& tc = config.train;
   const bool resume = !options.resume_dir.empty();
   const bool progress_bar = use_progress_bar(options, out);
+  const fs::path run_dir = resume ? fs::path(options.resume_dir)
+                                  : options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
+                                                            : fs::path(options.out_dir);
+  if (!resume) check_new_run_folder(run_dir);  // before the minutes of loading data
+  if (!options.cache_dir.empty()) check_not_a_file(options.cache_dir, "--cache");
   const Device device = Device::parse(tc.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
   // The process default too, not only the trainer's scope: the start-up GPU report names it.
@@ -187,6 +244,11 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // The model first (a config error is found in milliseconds), then the data (as Keras prints
   // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, tc.seed);
+  try {  // before a batch is allocated, or the data loaded for it
+    check_model_size(model, config.data.batch_size, physical_memory());
+  } catch (const InputError& e) {
+    throw ConfigError(config.source_path + ": " + e.what());
+  }
   model.to(device);
   if (device.is_cpu()) log << "cxrnet: CPU kernels on " << omp_get_max_threads() << " threads (--threads N to change)\n";
   const Datasets data = load_datasets(config.data, options.data_dir, log, options.cache_dir);
@@ -204,9 +266,6 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
         << tc.checkpoint.monitor << ")\n";
   const std::string summary = model_summary(model);
   out << summary;
-  const fs::path run_dir = resume ? fs::path(options.resume_dir)
-                                  : options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
-                                                            : fs::path(options.out_dir);
   const fs::path last_path = run_dir / "checkpoints" / "last.safetensors";
   const fs::path best_path = run_dir / "checkpoints" / "best.safetensors";
   result.run_dir = run_dir.string();
@@ -233,6 +292,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     out << "Resuming " << run_dir.string() << " after epoch " << state.epochs_completed << " of " << tc.epochs
         << " (" << last_path.string() << ")\n";
   }
+  FreshRunFolder fresh_folder(run_dir, !resume);
   fs::create_directories(run_dir / "checkpoints");
   write_text_file(run_dir / "config.yaml", resolved_yaml(config));
   write_text_file(run_dir / "summary.txt", summary);
@@ -300,6 +360,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     // best first: a crash between the two leaves `last` an epoch behind, and that epoch is rerun.
     if (improved) save_checkpoint(best_path.string(), model, optimizer, state, resolved_yaml(config));
     save_checkpoint(last_path.string(), model, optimizer, state, resolved_yaml(config));
+    fresh_folder.keep();  // it holds a run to resume from now
     if (stop) out << "Epoch " << epoch << ": early stopping\n";
     if (options.interrupt_after_epoch == epoch) {
       result.history = state.history;

@@ -32,6 +32,12 @@ void write_text_file(const std::filesystem::path& path, const std::string& text)
   if (ec) fail("cannot rename " + temporary.string() + " to it: " + ec.message());
 }
 
+void check_not_a_file(const std::filesystem::path& dir, const std::string& flag) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec) || std::filesystem::is_directory(dir, ec)) return;
+  throw InputError(dir.string() + ": exists and is not a folder (" + flag + " names a folder)");
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string quoted = "\"";

@@ -9,6 +9,10 @@ namespace cxr {
 // (or a crash) never sees half a file. Throws InputError naming the path when it cannot.
 void write_text_file(const std::filesystem::path& path, const std::string& text);
 
+// An output folder given as `flag` (e.g. "--out") must be a folder or not exist yet: InputError
+// "DIR: exists and is not a folder (FLAG names a folder)" otherwise, before any work is done.
+void check_not_a_file(const std::filesystem::path& dir, const std::string& flag);
+
 // One CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote or a newline.
 std::string csv_field(const std::string& s);
 

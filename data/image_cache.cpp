@@ -1,10 +1,10 @@
 #include "data/image_cache.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <memory>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -65,6 +65,37 @@ struct Reader {
     return s;
   }
 };
+
+// Replaces `file` with `bytes` through a temporary file and a rename, so a reader never sees half
+// a cache; on any failure the temporary file is removed and ImageError names what is wrong. Kept
+// apart from the serialisation in save(): with both in one function GCC 12 reports a false
+// -Warray-bounds on Writer::put.
+void replace_file(const std::string& file, const std::vector<uint8_t>& bytes) {
+  const fs::path dir = fs::path(file).parent_path();
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw ImageError(dir.string(), "cannot hold the image cache: it is a file, not a folder");
+  if (fs::is_directory(file, ec))
+    throw ImageError(file, "cannot write the image cache: a folder has its name (remove it or use another cache "
+                           "folder)");
+  fs::create_directories(dir, ec);
+  if (ec) throw ImageError(dir.string(), "cannot create the image cache folder: " + ec.message());
+  const std::string temp = file + ".tmp" + std::to_string(::getpid());
+  std::string failure;
+  if (std::FILE* f = std::fopen(temp.c_str(), "wb")) {
+    const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    if (std::fclose(f) != 0 || !written) failure = "writing " + temp + " failed (disk full?)";
+  } else {
+    failure = "cannot create " + temp + ": " + std::strerror(errno);
+  }
+  if (failure.empty()) {
+    fs::rename(temp, file, ec);
+    if (ec) failure = "cannot rename " + temp + " to it: " + ec.message();
+  }
+  if (failure.empty()) return;
+  fs::remove(temp, ec);
+  throw ImageError(file, "cannot write the image cache: " + failure);
+}
 
 }  // namespace
 
@@ -166,15 +197,7 @@ void ImageCache::save() {
   }
   w.put(checksum(w.bytes.data(), w.bytes.size()));
 
-  fs::create_directories(fs::path(file_).parent_path());
-  const std::string temp = file_ + ".tmp" + std::to_string(::getpid());
-  {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(temp.c_str(), "wb"), &std::fclose);
-    if (!f) throw std::runtime_error(temp + ": cannot write the image cache");
-    if (std::fwrite(w.bytes.data(), 1, w.bytes.size(), f.get()) != w.bytes.size() || std::fclose(f.release()) != 0)
-      throw std::runtime_error(temp + ": could not write the whole image cache");
-  }
-  fs::rename(temp, file_);
+  replace_file(file_, w.bytes);
   dirty_ = false;
 }
 

@@ -34,7 +34,8 @@ class ImageCache {
   const Entry* find(const std::string& path, const FileStamp& stamp) const;
   void put(const std::string& path, Entry entry);
   // Writes the cache when put() changed it (to a temporary file, then renamed over the old one, so
-  // a reader never sees half a file). Entries whose file is gone are dropped. Throws on I/O errors.
+  // a reader never sees half a file). Entries whose file is gone are dropped. An I/O error is an
+  // ImageError naming the file or folder, and leaves no temporary file behind.
   void save();
 
   const std::string& file() const { return file_; }

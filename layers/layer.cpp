@@ -1,5 +1,7 @@
 #include "layers/layer.h"
 
+#include "layers/size_limits.h"
+
 namespace cxr {
 
 int64_t Layer::parameter_count() const {
@@ -18,6 +20,7 @@ int64_t Layer::trainable_parameter_count() const {
 
 Tensor& Layer::add_parameter(const std::string& short_name, const Shape& shape, bool is_trainable) {
   const std::string full = name + "/" + short_name;
+  check_tensor_size(shape, "layer '" + name + "' (" + class_name() + "): its " + short_name);  // before allocating
   parameters_.push_back({full, Tensor::zeros(shape, Device::cpu(), full), is_trainable});
   return parameters_.back().value;
 }

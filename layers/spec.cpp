@@ -149,6 +149,19 @@ void check_structure(const SpecNode& node, const std::shared_ptr<const std::stri
   }
 }
 
+// The first line (1-based) indented with a tab, or 0. YAML indents with spaces only, and yaml-cpp's
+// errors for a tab ("illegal map value", "end of map not found") do not say so.
+size_t tab_indented_line(const std::string& text) {
+  size_t line = 1;
+  for (size_t start = 0; start < text.size(); ++line) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    const size_t content = text.find_first_not_of(" \t", start);
+    if (content < end && text.find('\t', start) < content) return line;
+    start = end + 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 SpecNode::SpecNode(YAML::Node node, std::shared_ptr<const std::string> file, std::string path)
@@ -171,6 +184,9 @@ SpecNode SpecNode::load_string(const std::string& text, const std::string& name)
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
+    if (const size_t tab = tab_indented_line(text))  // the likely cause, named instead
+      throw ConfigError(name + ":" + std::to_string(tab) + ": a tab character in the indentation; YAML indents with "
+                        "spaces");
     throw ConfigError(position(name, error.mark) + ": " + error.msg);
   }
   const auto file = std::make_shared<const std::string>(name);

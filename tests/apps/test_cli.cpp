@@ -2,36 +2,15 @@
 // error, a missing run folder, an unreadable image), with the message on stderr.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
-
+#include "cli_runner.h"
 #include "test_evaluate_fixture.h"
 
 namespace cxr {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::read_text;
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-Result run_cxrnet(const std::string& args) {
-  const fs::path dir = fs::temp_directory_path() / ("cxr_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string command = std::string("'") + CXR_CLI_PATH + "' " + args + " > '" + (dir / "out").string() +
-                              "' 2> '" + (dir / "err").string() + "'";
-  const int status = std::system(command.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_text(dir / "out");
-  r.err = read_text(dir / "err");
-  fs::remove_all(dir);
-  return r;
-}
+using testing::Result;
+using testing::run_cxrnet;
 
 TEST(Cli, HelpOnEveryCommandIsSuccess) {
   const Result top = run_cxrnet("--help");

@@ -224,8 +224,9 @@ TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
     const std::string message = e.what();
     EXPECT_NE(message.find("training diverged: loss is "), std::string::npos) << message;
     EXPECT_NE(message.find(" at epoch 2, step "), std::string::npos) << message;
-    EXPECT_NE(message.find(last.string() +
-                           " (the end of epoch 1, the last good one) is kept. To continue from it: "
+    EXPECT_NE(message.find(run("diverge").string() + " keeps config.yaml, history.csv (epoch 1) and " +
+                           last.string() +
+                           " (the end of epoch 1, the last good one). To continue from it: "
                            "cxrnet train --resume " +
                            run("diverge").string() + " --data " + o.data_dir),
               std::string::npos)

@@ -95,6 +95,33 @@ TEST(ImageCache, DamagedCacheIsRebuiltNotTrusted) {
   EXPECT_EQ(got.pixels, clean.pixels);
 }
 
+// The cache cannot be written: an ImageError naming the path and why, and no temporary file left.
+TEST(ImageCache, AnUnwritableCacheIsAnErrorAndLeavesNoTemporaryFile) {
+  TempDir dir, cache;
+  const DatasetIndex index = small_set(dir);
+  LoadOptions options;
+  options.cache_dir = cache.path().string();
+  const std::string file = ImageCache(options.cache_dir, 20, 24, cache_variant(options)).file();
+  fs::create_directories(file);  // a folder where the cache file goes
+  try {
+    load_resized(index, 20, 24, options);
+    ADD_FAILURE() << "expected an ImageError";
+  } catch (const ImageError& e) {
+    EXPECT_EQ(std::string(e.what()), file + ": cannot write the image cache: a folder has its name (remove it or use "
+                                            "another cache folder)");
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(cache.path()), fs::directory_iterator()), 1);  // the folder only
+
+  testing::write_bytes(cache.path() / "a-file", "");
+  options.cache_dir = (cache.path() / "a-file").string();
+  try {
+    load_resized(index, 20, 24, options);
+    ADD_FAILURE() << "expected an ImageError";
+  } catch (const ImageError& e) {
+    EXPECT_EQ(std::string(e.what()), options.cache_dir + ": cannot hold the image cache: it is a file, not a folder");
+  }
+}
+
 TEST(FastDecode, PicksTheSmallestScaleStillAtLeastTheTarget) {
   TempDir dir;
   write_jpeg(dir / "big.jpeg", render_synthetic_xray(true, 800, 600, 1, 1), 90, false, true);

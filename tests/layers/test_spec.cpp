@@ -28,6 +28,16 @@ TEST(SpecNode, PositionsAndPathsAreOneBased) {
   EXPECT_EQ(layer.child("filters").where(), "t.yaml:3:31");
 }
 
+TEST(SpecNode, ATabInTheIndentationIsNamed) {
+  EXPECT_EQ(testing::config_error_of([] { parse("model:\n  input: [1]\n\tlayers: []\n"); }),
+            "t.yaml:3: a tab character in the indentation; YAML indents with spaces");
+  EXPECT_EQ(testing::config_error_of([] { parse("a:\n  - 1\n  \t- 2\n"); }),
+            "t.yaml:3: a tab character in the indentation; YAML indents with spaces");
+  // A tab after the indentation is no concern; other errors keep yaml-cpp's message.
+  EXPECT_EQ(parse("a:\t1\nb: [x,\ty]\n").child("a").as_int(), 1);
+  EXPECT_EQ(testing::config_error_of([] { parse("a: [1\n"); }).rfind("t.yaml:2:1: ", 0), 0u);
+}
+
 TEST(SpecNode, KindsKeysAndItems) {
   const SpecNode root = parse("b: 1\na: [x, y]\nc: {k: v}\n");
   EXPECT_TRUE(root.is_map());

@@ -1,0 +1,300 @@
+// Bad input to the cxrnet binary: a clear message on stderr naming the file, folder or layer, exit
+// status 2, and nothing lost or left half-written on disk.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli_runner.h"
+#include "data/synth.h"
+
+namespace cxr {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Result;
+using testing::run_cxrnet;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A tiny data set and a 16x16 model that trains in about a second, shared by the tests of a process.
+class BadInputCli : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("cxr_bad_input_cli_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    data::SynthOptions synth;
+    synth.out_dir = (root_ / "data").string();
+    synth.train_normal = synth.train_pneumonia = 12;
+    synth.test_normal = synth.test_pneumonia = 4;
+    synth.min_size = 24;
+    synth.max_size = 32;
+    data::write_synthetic_dataset(synth);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  // The tiny experiment with each {from, to} of `edits` applied to its text.
+  static std::string write_config(const std::string& name,
+                                  const std::vector<std::pair<std::string, std::string>>& edits = {}) {
+    std::string text =
+        "name: tiny\n"
+        "data:\n"
+        "  image_size: 16\n"
+        "  rescale: 0.00392156862745098\n"
+        "  batch_size: 8\n"
+        "model:\n"
+        "  input: [16, 16, 3]\n"
+        "  layers:\n"
+        "    - {type: Conv2D, filters: 4, kernel: 3}\n"
+        "    - {type: Flatten}\n"
+        "    - {type: Dense, units: 1}\n"
+        "    - {type: Activation, activation: sigmoid}\n"
+        "train:\n"
+        "  optimizer: {type: Adam, learning_rate: 0.001}\n"
+        "  epochs: 1\n";
+    for (const auto& [from, to] : edits) {
+      const size_t at = text.find(from);
+      EXPECT_NE(at, std::string::npos) << from;
+      if (at != std::string::npos) text.replace(at, from.size(), to);
+    }
+    const fs::path path = root_ / (name + ".yaml");
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  static std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+  static std::string data() { return q(root_ / "data"); }
+
+  static fs::path root_;
+};
+
+fs::path BadInputCli::root_;
+
+TEST_F(BadInputCli, TrainRefusesAnOutFolderThatHoldsARun) {
+  const std::string config = write_config("tiny");
+  const fs::path run = root_ / "run";
+  fs::create_directories(run);
+  std::ofstream(run / "weights.safetensors") << "another model's weights";
+  const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cxrnet: " + run.string() +
+                       ": already exists and is not empty (cxrnet train never overwrites a run): pass --resume " +
+                       run.string() + " to continue it, or pick another --out\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_text(run / "weights.safetensors"), "another model's weights");
+  EXPECT_EQ(std::distance(fs::directory_iterator(run), fs::directory_iterator()), 1);
+
+  // A file where the folder should be: named, not "internal error: filesystem error".
+  const fs::path file = root_ / "a-file";
+  std::ofstream(file) << "keep me";
+  const Result on_file = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(file));
+  EXPECT_EQ(on_file.code, 2) << on_file.err;
+  EXPECT_NE(on_file.err.find("cxrnet: " + file.string() + ": exists and is not a folder (--out names a folder)\n"),
+            std::string::npos)
+      << on_file.err;
+  EXPECT_EQ(read_text(file), "keep me");
+
+  // An empty folder is a new run's.
+  fs::create_directories(root_ / "empty");
+  const Result fresh = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "empty"));
+  EXPECT_EQ(fresh.code, 0) << fresh.err;
+  EXPECT_TRUE(fs::exists(root_ / "empty" / "weights.safetensors"));
+}
+
+TEST_F(BadInputCli, AbsurdSizesAreConfigErrorsNamingTheLayerAndLeaveNoRunFolder) {
+  const std::string limit = " elements, over the limit of 2147483648 (2^31) per tensor\n";
+  const struct {
+    std::string from, to, message;
+  } cases[] = {
+      {"filters: 4", "filters: 2000000000",
+       ":9:7: model.layers[0]: layer 'conv2d' (Conv2D): its kernel [2000000000, 3, 3, 3] would hold 54000000000"},
+      {"units: 1}", "units: 20000000}",
+       ":11:7: model.layers[2]: layer 'dense' (Dense): its kernel [784, 20000000] would hold 15680000000"},
+      {"batch_size: 8", "batch_size: 1000000000",
+       ": model.input: data.batch_size 1000000000 times one image's [16, 16, 3] would hold 768000000000"},
+  };
+  for (const auto& c : cases) {
+    const std::string config = write_config("absurd", {{c.from, c.to}});
+    const fs::path run = root_ / "absurd-run";
+    const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("cxrnet: " + config + c.message + limit), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(run));
+  }
+  // image_size and input [5000000, 5000000]: one image is too large before any layer is.
+  const std::string config = write_config("wide", {{"image_size: 16", "image_size: [5000000, 5000000]"},
+                                                    {"input: [16, 16, 3]", "input: [5000000, 5000000, 3]"},
+                                                    {"type: Flatten", "type: GlobalAveragePooling2D"}});
+  const Result wide = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "w"));
+  EXPECT_EQ(wide.code, 2) << wide.err;
+  EXPECT_NE(wide.err.find("cxrnet: " + config + ": model.input: one image's [5000000, 5000000, 3] would hold " +
+                          "75000000000000" + limit),
+            std::string::npos)
+      << wide.err;
+  EXPECT_FALSE(fs::exists(root_ / "w"));
+}
+
+// A run that fails before its first checkpoint leaves nothing behind: an --out it created is removed,
+// an empty one it was given is emptied again, so the same command can simply be run again.
+TEST_F(BadInputCli, ARunThatDivergesInItsFirstEpochLeavesNoRunFolder) {
+  const std::string config =
+      write_config("diverge", {{"type: Adam, learning_rate: 0.001", "type: SGD, learning_rate: 1e38"}});
+  const fs::path run = root_ / "diverged";
+  const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cxrnet: training diverged: loss is "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\nno checkpoint was written (the first epoch did not finish), so nothing is kept in " +
+                       run.string() + "\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(run));
+
+  fs::create_directories(root_ / "given");
+  const Result given = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "given"));
+  EXPECT_EQ(given.code, 2) << given.err;
+  EXPECT_TRUE(fs::is_directory(root_ / "given"));
+  EXPECT_TRUE(fs::is_empty(root_ / "given"));
+}
+
+TEST_F(BadInputCli, AnUnwritableCacheOrAFileGivenAsAFolderIsNamed) {
+  const std::string train = "train --config " + q(write_config("tiny")) + " --data " + data();
+  const fs::path cache = root_ / "cache";
+  fs::create_directories(cache / "images-16x16-exact-nearest.cxrcache");  // a folder where the cache file goes
+  const Result folder = run_cxrnet(train + " --out " + q(root_ / "r1") + " --cache " + q(cache));
+  EXPECT_EQ(folder.code, 2) << folder.err;
+  EXPECT_NE(folder.err.find("cxrnet: " + (cache / "images-16x16-exact-nearest.cxrcache").string() +
+                            ": cannot write the image cache: a folder has its name (remove it or use another cache "
+                            "folder)\n"),
+            std::string::npos)
+      << folder.err;
+  EXPECT_EQ(std::distance(fs::directory_iterator(cache), fs::directory_iterator()), 1);  // no .tmpPID left
+  EXPECT_FALSE(fs::exists(root_ / "r1"));
+
+  // A regular file given where a folder belongs: exit 2 naming it (was "internal error: filesystem error").
+  const fs::path file = root_ / "a-file";
+  std::ofstream(file) << "keep me";
+  const std::string not_a_folder = "cxrnet: " + file.string() + ": exists and is not a folder (";
+  const Result cache_file = run_cxrnet(train + " --out " + q(root_ / "r2") + " --cache " + q(file));
+  EXPECT_EQ(cache_file.code, 2) << cache_file.err;
+  EXPECT_NE(cache_file.err.find(not_a_folder + "--cache names a folder)\n"), std::string::npos) << cache_file.err;
+  EXPECT_FALSE(fs::exists(root_ / "r2"));
+
+  ASSERT_EQ(run_cxrnet(train + " --out " + q(root_ / "trained")).code, 0);
+  const std::string configs = q(fs::path(CXR_SOURCE_DIR) / "configs");
+  for (const std::string& command :
+       {"evaluate --run " + q(root_ / "trained") + " --out " + q(file), "synth --small --out " + q(file),
+        "split --config " + q(write_config("tiny")) + " --data " + data() + " --out " + q(file),
+        "reproduce --quick --experiments 1 --configs " + configs + " --data " + data() + " --out " + q(file)}) {
+    const Result r = run_cxrnet(command);
+    EXPECT_EQ(r.code, 2) << command << "\n" << r.err;
+    EXPECT_NE(r.err.find(not_a_folder + "--out names a folder)\n"), std::string::npos) << command << "\n" << r.err;
+  }
+  EXPECT_EQ(read_text(file), "keep me");
+}
+
+// A run that diverges after a checkpoint keeps its folder, and the message says what it holds.
+TEST_F(BadInputCli, ARunThatDivergesLaterKeepsItsHistoryAndLastCheckpoint) {
+  const fs::path run = root_ / "later";
+  ASSERT_EQ(run_cxrnet("train --config " + q(write_config("later")) + " --data " + data() + " --out " + q(run)).code,
+            0);
+  // As the message advises after a divergence, but the other way: a learning rate that diverges.
+  std::string yaml = read_text(run / "config.yaml");
+  yaml.replace(yaml.find("learning_rate: 0.001"), 20, "learning_rate: 1e38");
+  std::ofstream(run / "config.yaml") << yaml;
+  const std::string last = read_text(run / "checkpoints" / "last.safetensors");
+
+  const Result r = run_cxrnet("train --resume " + q(run) + " --data " + data() + " --epochs 3");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cxrnet: training diverged: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\n" + run.string() + " keeps config.yaml, history.csv (epoch 1) and " +
+                       (run / "checkpoints" / "last.safetensors").string() +
+                       " (the end of epoch 1, the last good one). To continue from it: cxrnet train --resume " +
+                       run.string() + " --data " + (root_ / "data").string()),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(read_text(run / "checkpoints" / "last.safetensors") == last);  // not a byte changed
+  const std::string history = read_text(run / "history.csv");
+  EXPECT_EQ(std::count(history.begin(), history.end(), '\n'), 2) << history;  // the header and epoch 1
+  for (const auto& entry : fs::recursive_directory_iterator(run))
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+TEST_F(BadInputCli, EvaluateTestFromTrainWithoutDataIsAnError) {
+  const fs::path run = root_ / "to-evaluate";
+  ASSERT_EQ(run_cxrnet("train --config " + q(write_config("tiny")) + " --data " + data() + " --out " + q(run)).code, 0);
+  const Result r = run_cxrnet("evaluate --run " + q(run) + " --test-from-train 0.2");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err,
+            "cxrnet: --test-from-train carves the test split from --data's train/: give --data DIR too (without "
+            "--data, evaluate uses the files RUN/split.csv lists, carved as training carved them)\n");
+  EXPECT_FALSE(fs::exists(run / "evaluation"));
+}
+
+TEST_F(BadInputCli, SynthRefusesAFolderThatIsNotEmpty) {
+  const Result r = run_cxrnet("synth --small --out " + data());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err, "cxrnet: " + (root_ / "data").string() +
+                       ": already exists and is not empty (cxrnet synth never mixes its images into other files)\n");
+  EXPECT_EQ(std::distance(fs::recursive_directory_iterator(root_ / "data" / "train" / "NORMAL"),
+                          fs::recursive_directory_iterator()),
+            12);  // the tiny set's images, no others
+}
+
+// CLI11 wrapped `--seed -1` to 2^64-1; integer options out of range are parse errors (exit 2).
+TEST_F(BadInputCli, NegativeOrOverflowingIntegerOptionsAreRefused) {
+  const fs::path out = root_ / "synth";
+  const Result negative = run_cxrnet("synth --small --seed -1 --out " + q(out));
+  EXPECT_EQ(negative.code, 2) << negative.err;
+  EXPECT_EQ(negative.err.rfind("--seed: -1 is not a non-negative integer\n", 0), 0u) << negative.err;
+  const Result huge = run_cxrnet("synth --small --seed 18446744073709551616 --out " + q(out));
+  EXPECT_EQ(huge.code, 2) << huge.err;
+  EXPECT_EQ(huge.err.rfind("--seed: 18446744073709551616 is too large (at most 18446744073709551615)\n", 0), 0u)
+      << huge.err;
+  EXPECT_FALSE(fs::exists(out));
+
+  const std::string train = "train --config " + q(write_config("tiny")) + " --data " + data() + " --out " + q(out);
+  const Result epochs = run_cxrnet(train + " --epochs -1");
+  EXPECT_EQ(epochs.code, 2) << epochs.err;
+  EXPECT_EQ(epochs.err, "cxrnet: --epochs must be at least 1\n");
+  EXPECT_EQ(run_cxrnet(train + " --epochs 99999999999").code, 2);
+  EXPECT_EQ(run_cxrnet("--threads -1 " + train).code, 2);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(BadInputCli, AMistypedCommandIsNamedWithTheValidOnes) {
+  const std::string commands = "the commands are: summary, train, split, synth, evaluate, predict, reproduce "
+                               "(cxrnet --help lists them)\n";
+  const Result typo = run_cxrnet("trian --config x.yaml");
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_EQ(typo.err, "cxrnet: unknown command 'trian' (did you mean 'train'?); " + commands);
+  const Result unknown = run_cxrnet("--threads 2 frobnicate");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_EQ(unknown.err, "cxrnet: unknown command 'frobnicate'; " + commands);
+  const Result none = run_cxrnet("");  // no word at all: CLI11's own message
+  EXPECT_EQ(none.code, 2);
+  EXPECT_EQ(none.err.rfind("A subcommand is required", 0), 0u) << none.err;
+}
+
+TEST_F(BadInputCli, ATabInAConfigsIndentationIsNamed) {
+  const std::string config = write_config("tab", {{"\n  layers:\n", "\n\tlayers:\n"}});
+  const std::string train = "train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "t");
+  for (const std::string& command : {"summary --config " + q(config), train}) {
+    const Result r = run_cxrnet(command);
+    EXPECT_EQ(r.code, 2) << command;
+    EXPECT_EQ(r.err, "cxrnet: " + config + ":8: a tab character in the indentation; YAML indents with spaces\n");
+  }
+  EXPECT_FALSE(fs::exists(root_ / "t"));
+}
+
+}  // namespace
+}  // namespace cxr
