@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -62,8 +63,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     throw;
   }
   ::close(fd);
-  CXR_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "rename " << tmp << " -> " << path << ": "
-                                                                   << std::strerror(errno));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {  // the file at `path`, if any, is untouched
+    const int error = errno;
+    std::remove(tmp.c_str());  // a failed save leaves nothing behind
+    CXR_CHECK(false, "cannot write " << path << ": "
+                                     << (error == EISDIR ? "a folder has its name" : std::strerror(error)));
+  }
 }
 
 namespace {

@@ -14,11 +14,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+fs::path temp_dir() { return fs::temp_directory_path() / ("cxr_safetensors_test_" + std::to_string(::getpid())); }
+
 fs::path temp_file(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("cxr_safetensors_test_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  fs::create_directories(temp_dir());
+  return temp_dir() / name;
 }
+
+// The test files' folder goes when the tests end, so runs do not pile folders up in /tmp.
+class RemoveTempDir : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(temp_dir(), ec);
+  }
+};
+const auto* const kRemoveTempDir = ::testing::AddGlobalTestEnvironment(new RemoveTempDir);
 
 std::string read_all(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -40,6 +51,21 @@ TEST(Safetensors, RoundTripsTensorsAndMetadata) {
   // The header is little-endian length + JSON, readable by any safetensors reader.
   const std::string bytes = read_all(path);
   EXPECT_EQ(bytes[8], '{');
+}
+
+// Saving where a folder has the file's name: a clear error, the folder untouched, no .tmp file left.
+TEST(Safetensors, SaveOntoAFolderFailsCleanly) {
+  const fs::path path = temp_file("taken.safetensors");
+  fs::create_directories(path / "inside");
+  try {
+    save_safetensors(path, {{"w", Tensor::from_vector({2}, {1, 2})}}, {});
+    FAIL() << "saving onto a folder did not throw";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("a folder has its name"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_directory(path / "inside"));
+  EXPECT_FALSE(fs::exists(path.string() + ".tmp"));
 }
 
 TEST(Safetensors, TruncatedFileIsRefusedNamingTheTensor) {
