@@ -165,12 +165,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // CLI11 says only "A subcommand is required" for `cxrnet trian`: name the word and the commands.
-    if (app.get_subcommands().empty() && !app.remaining().empty() && !app.remaining().front().starts_with("-")) {
+    // CLI11 says only "A subcommand is required" for `cxrnet trian`, `cxrnet --bogus` and a bare
+    // `cxrnet`: name what was wrong and the commands.
+    if (e.get_exit_code() != 0 && app.get_subcommands().empty()) {
       std::vector<std::string> names;
       for (const CLI::App* command : app.get_subcommands({})) names.push_back(command->get_name());
-      std::cerr << "cxrnet: unknown command '" << app.remaining().front() << "'"
-                << cxr::did_you_mean(app.remaining().front(), names) << "; the commands are: ";
+      const std::string first = app.remaining().empty() ? "" : app.remaining().front();
+      if (first.empty()) std::cerr << "cxrnet: a command is required";
+      else if (first.starts_with("-"))
+        std::cerr << "cxrnet: unknown option '" << first
+                  << "' (a command's options follow it: cxrnet COMMAND [options])";
+      else std::cerr << "cxrnet: unknown command '" << first << "'" << cxr::did_you_mean(first, names);
+      std::cerr << "; the commands are: ";
       for (size_t i = 0; i < names.size(); ++i) std::cerr << (i ? ", " : "") << names[i];
       std::cerr << " (cxrnet --help lists them)\n";
       return 2;

@@ -280,9 +280,16 @@ TEST_F(BadInputCli, AMistypedCommandIsNamedWithTheValidOnes) {
   const Result unknown = run_cxrnet("--threads 2 frobnicate");
   EXPECT_EQ(unknown.code, 2);
   EXPECT_EQ(unknown.err, "cxrnet: unknown command 'frobnicate'; " + commands);
-  const Result none = run_cxrnet("");  // no word at all: CLI11's own message
+  const Result none = run_cxrnet("");
   EXPECT_EQ(none.code, 2);
-  EXPECT_EQ(none.err.rfind("A subcommand is required", 0), 0u) << none.err;
+  EXPECT_EQ(none.err, "cxrnet: a command is required; " + commands);
+  const Result option = run_cxrnet("--bogus");
+  EXPECT_EQ(option.code, 2);
+  EXPECT_EQ(option.err, "cxrnet: unknown option '--bogus' (a command's options follow it: cxrnet COMMAND [options]); " +
+                            commands);
+  const Result help = run_cxrnet("--help");  // still CLI11's help, and success
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("SUBCOMMAND"), std::string::npos) << help.out;
 }
 
 TEST_F(BadInputCli, ATabInAConfigsIndentationIsNamed) {
