@@ -13,16 +13,6 @@ Model build(const std::string& layers, const std::string& input = "[16, 16, 3]")
   return build_model(SpecNode::load_string("input: " + input + "\nlayers:\n" + layers, "m.yaml"), 1);
 }
 
-std::string input_error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
-
 TEST(SizeLimits, AHugeParameterIsRefusedAtItsLayerBeforeItIsAllocated) {
   EXPECT_EQ(testing::config_error_of([] { build("  - {type: Conv2D, filters: 2000000000, kernel: 3}\n"); }),
             "m.yaml:3:5: layers[0]: layer 'conv2d' (Conv2D): its kernel [2000000000, 3, 3, 3] would hold "
@@ -34,15 +24,15 @@ TEST(SizeLimits, AHugeParameterIsRefusedAtItsLayerBeforeItIsAllocated) {
 
 TEST(SizeLimits, ActivationsOfOneImageAndOfABatchAreChecked) {
   const Model wide = build("  - {type: MaxPooling2D, pool_size: 2}\n", "[5000000, 5000000, 3]");
-  EXPECT_EQ(input_error_of([&] { check_model_size(wide, 1, uint64_t{1} << 40); }),
+  EXPECT_EQ(testing::input_error_of([&] { check_model_size(wide, 1, uint64_t{1} << 40); }),
             "model.input: one image's [5000000, 5000000, 3] would hold 75000000000000 elements, over the limit "
             "of 2147483648 (2^31) per tensor");
   const Model small = build("  - {type: Conv2D, filters: 16, kernel: 3, padding: same}\n");
-  EXPECT_EQ(input_error_of([&] { check_model_size(small, 1000000000, uint64_t{1} << 40); }),
+  EXPECT_EQ(testing::input_error_of([&] { check_model_size(small, 1000000000, uint64_t{1} << 40); }),
             "model.input: data.batch_size 1000000000 times one image's [16, 16, 3] would hold 768000000000 "
             "elements, over the limit of 2147483648 (2^31) per tensor");
   // Within the input's limit, over the first layer's output's: the message names that layer.
-  EXPECT_EQ(input_error_of([&] { check_model_size(small, 1000000, uint64_t{1} << 40); }),
+  EXPECT_EQ(testing::input_error_of([&] { check_model_size(small, 1000000, uint64_t{1} << 40); }),
             "model.layers[0] (Conv2D 'conv2d') output: data.batch_size 1000000 times one image's [16, 16, 16] "
             "would hold 4096000000 elements, over the limit of 2147483648 (2^31) per tensor");
 }
@@ -51,7 +41,7 @@ TEST(SizeLimits, ParametersAndABatchMustFitInMemory) {
   const Model small = build("  - {type: Conv2D, filters: 16, kernel: 3, padding: same}\n");
   check_model_size(small, 32, uint64_t{1} << 30);  // 448 parameters and 32 x 4864 activations: 0.6 MB
   // 4 bytes x (2 x 448 + 32 x (768 + 4096)) = 626,176 bytes.
-  EXPECT_EQ(input_error_of([&] { check_model_size(small, 32, 600000); }),
+  EXPECT_EQ(testing::input_error_of([&] { check_model_size(small, 32, 600000); }),
             "model 'sequential' with data.batch_size 32 needs at least 0.000583 GiB (448 parameters and their "
             "gradients, and one batch's activations), more than the 0.000559 GiB of memory here: lower "
             "data.batch_size, image_size or the layer sizes");

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "config_error.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/model.h"
@@ -15,6 +16,8 @@
 namespace cxr {
 namespace {
 
+using testing::input_error_of;
+
 namespace fs = std::filesystem;
 const std::string kFixtures = std::string(CXR_SOURCE_DIR) + "/tests/layers/fixtures/resnet/";
 
@@ -22,17 +25,6 @@ std::string temp_path(const std::string& name) {
   return (fs::temp_directory_path() / ("cxr_weights_" + std::to_string(::getpid()) + "_" + name)).string();
 }
 
-// The message of the InputError `action` throws.
-template <typename F>
-std::string error_of(F action) {
-  try {
-    action();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
-}
 
 struct Destinations {
   Tensor kernel = Tensor::zeros({2, 3}), bias = Tensor::zeros({3});
@@ -54,12 +46,14 @@ TEST(WeightsLoader, RefusesMissingExtraAndMisshapenTensorsNamingThem) {
   const std::string path = temp_path("bad.safetensors");
   Destinations d;
   save_safetensors(path, {{"dense/kernel", Tensor::zeros({2, 3})}});
-  EXPECT_NE(error_of([&] { load_named_weights(path, d.list()); }).find("missing tensor 'dense/bias'"), std::string::npos);
+  EXPECT_NE(input_error_of([&] { load_named_weights(path, d.list()); }).find("missing tensor 'dense/bias'"),
+            std::string::npos);
   save_safetensors(path, {{"dense/kernel", Tensor::zeros({2, 3})}, {"dense/bias", Tensor::zeros({3})},
                           {"dense_9/bias", Tensor::zeros({1})}});
-  EXPECT_NE(error_of([&] { load_named_weights(path, d.list()); }).find("extra tensor 'dense_9/bias'"), std::string::npos);
+  EXPECT_NE(input_error_of([&] { load_named_weights(path, d.list()); }).find("extra tensor 'dense_9/bias'"),
+            std::string::npos);
   save_safetensors(path, {{"dense/kernel", Tensor::zeros({3, 2})}, {"dense/bias", Tensor::full({3}, 5.0f)}});
-  const std::string message = error_of([&] { load_named_weights(path, d.list()); });
+  const std::string message = input_error_of([&] { load_named_weights(path, d.list()); });
   EXPECT_NE(message.find("'dense/kernel' has shape [3, 2], expected [2, 3]"), std::string::npos) << message;
   EXPECT_EQ(d.bias.to_vector(), (std::vector<float>{0, 0, 0})) << "nothing is copied unless everything matches";
   fs::remove(path);
@@ -77,21 +71,21 @@ TEST(WeightsLoader, RefusesAWrongDtypeATruncatedFileAndAHeaderPointingOutside) {
   const std::string path = temp_path("raw.safetensors");
   Destinations d;
   write_raw(path, R"({"dense/kernel":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]}})", 12);
-  std::string message = error_of([&] { load_named_weights(path, d.list()); });
+  std::string message = input_error_of([&] { load_named_weights(path, d.list()); });
   EXPECT_NE(message.find("'dense/kernel' has dtype \"F16\""), std::string::npos) << message;
 
   write_raw(path, R"({"dense/kernel":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", 24);
   fs::resize_file(path, fs::file_size(path) - 10);  // truncated inside the data
-  message = error_of([&] { load_named_weights(path, d.list()); });
+  message = input_error_of([&] { load_named_weights(path, d.list()); });
   EXPECT_NE(message.find("'dense/kernel'"), std::string::npos) << message;
 
   write_raw(path, R"({"dense/kernel":{"dtype":"F32","shape":[2,3],"data_offsets":[4000,4024]}})", 24);
-  message = error_of([&] { load_named_weights(path, d.list()); });
+  message = input_error_of([&] { load_named_weights(path, d.list()); });
   EXPECT_NE(message.find("'dense/kernel' points outside the file"), std::string::npos) << message;
 
   write_raw(path, R"({"dense/kernel":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", 24);
   fs::resize_file(path, 20);  // truncated inside the header
-  message = error_of([&] { load_named_weights(path, d.list()); });
+  message = input_error_of([&] { load_named_weights(path, d.list()); });
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
   fs::remove(path);
 }
