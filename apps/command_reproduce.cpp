@@ -38,10 +38,7 @@ int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::o
   }
 
   summary.out_dir = options.out_dir.empty() ? fs::path("runs") / ("reproduce-" + timestamp()) : fs::path(options.out_dir);
-  check_not_a_file(summary.out_dir, "--out");
-  std::error_code ec;
-  CXR_CHECK(!fs::exists(summary.out_dir, ec) || (fs::is_directory(summary.out_dir, ec) && fs::is_empty(summary.out_dir, ec)),
-            summary.out_dir.string() << ": already exists and is not empty (reproduce writes a fresh folder)");
+  check_new_folder(summary.out_dir, "--out", "(reproduce writes a fresh folder)");
   fs::create_directories(summary.out_dir);
   summary.quick = options.quick;
   summary.device = options.device.empty() ? "as each config says" : options.device;

@@ -25,10 +25,7 @@ int command_summary(const std::string& config_path, std::ostream& out) {
 }
 
 int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small) {
-  check_not_a_file(out_dir, "--out");
-  std::error_code ec;
-  CXR_CHECK(!fs::exists(out_dir, ec) || fs::is_empty(out_dir, ec),
-            out_dir << ": already exists and is not empty (cxrnet synth never mixes its images into other files)");
+  check_new_folder(out_dir, "--out", "(cxrnet synth never mixes its images into other files)");
   data::SynthOptions options = data::SynthOptions::realistic(out_dir, seed);
   if (small) {
     options = data::SynthOptions{};
@@ -71,10 +68,7 @@ int command_split(const SplitOptions& options, std::ostream& out) {
   }
   const SplitIndices splits = resolve_splits(config.data, options.data_dir);
   const fs::path root(options.out_dir);
-  check_not_a_file(root, "--out");
-  std::error_code ec;
-  CXR_CHECK(!fs::exists(root, ec) || (fs::is_directory(root, ec) && fs::is_empty(root, ec)),
-            options.out_dir << ": already exists and is not empty (cxrnet split never overwrites)");
+  check_new_folder(root, "--out", "(cxrnet split never overwrites)");
   fs::create_directories(root);
 
   bool copied = false;

@@ -171,12 +171,8 @@ std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOpt
 // A fresh run writes into a new or empty folder: an existing run's weights, history and
 // evaluation/ must not be overwritten or mixed with another model's.
 void check_new_run_folder(const fs::path& run_dir) {
-  check_not_a_file(run_dir, "--out");
-  std::error_code ec;
-  if (!fs::exists(run_dir, ec)) return;
-  CXR_CHECK(fs::is_empty(run_dir, ec),
-            run_dir.string() << ": already exists and is not empty (cxrnet train never overwrites a run): "
-                             << "pass --resume " << run_dir.string() << " to continue it, or pick another --out");
+  check_new_folder(run_dir, "--out", "(cxrnet train never overwrites a run): pass --resume " + run_dir.string() +
+                                         " to continue it, or pick another --out");
 }
 
 // This machine's memory, for the sanity check of a model's size (layers/size_limits.h).

@@ -38,6 +38,13 @@ void check_not_a_file(const std::filesystem::path& dir, const std::string& flag)
   throw InputError(dir.string() + ": exists and is not a folder (" + flag + " names a folder)");
 }
 
+void check_new_folder(const std::filesystem::path& dir, const std::string& flag, const std::string& reason) {
+  check_not_a_file(dir, flag);
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_empty(dir, ec))
+    throw InputError(dir.string() + ": already exists and is not empty " + reason);
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string quoted = "\"";

@@ -13,6 +13,10 @@ void write_text_file(const std::filesystem::path& path, const std::string& text)
 // "DIR: exists and is not a folder (FLAG names a folder)" otherwise, before any work is done.
 void check_not_a_file(const std::filesystem::path& dir, const std::string& flag);
 
+// An output folder that a command fills from scratch: check_not_a_file, then InputError "DIR: already
+// exists and is not empty REASON" when it holds anything, so nothing is overwritten or mixed in.
+void check_new_folder(const std::filesystem::path& dir, const std::string& flag, const std::string& reason);
+
 // One CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote or a newline.
 std::string csv_field(const std::string& s);
 

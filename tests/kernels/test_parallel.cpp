@@ -68,11 +68,13 @@ TEST(Parallel, ParallelForCoversTheRangeInDisjointOrderedPieces) {
   for (int t = 1; t < 4; ++t) EXPECT_EQ(ranges[t].first, ranges[t - 1].second);
 }
 
-TEST(Parallel, ParallelForDoesNotForkForSmallWork) {
+// With one range's or one chunk's worth of work, body runs once, on the calling thread, for all of it.
+template <typename ParallelFor>
+void expect_one_call_on_the_caller(ParallelFor&& run) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(4);
   int calls = 0;
-  cpu::parallel_for(150, 100, [&](int64_t b, int64_t e) {
+  run([&](int64_t b, int64_t e) {
     ++calls;
     EXPECT_EQ(b, 0);
     EXPECT_EQ(e, 150);
@@ -80,6 +82,10 @@ TEST(Parallel, ParallelForDoesNotForkForSmallWork) {
   });
   omp_set_num_threads(saved);
   EXPECT_EQ(calls, 1);
+}
+
+TEST(Parallel, ParallelForDoesNotForkForSmallWork) {
+  expect_one_call_on_the_caller([](auto&& body) { cpu::parallel_for(150, 100, body); });
 }
 
 // Chunks of `grain` from the start (the last one shorter), each run exactly once, in a parallel region.
@@ -107,17 +113,7 @@ TEST(Parallel, ParallelForDynamicRunsEachChunkOnce) {
 }
 
 TEST(Parallel, ParallelForDynamicDoesNotForkForOneChunk) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(4);
-  int calls = 0;
-  cpu::parallel_for_dynamic(150, 150, [&](int64_t b, int64_t e) {
-    ++calls;
-    EXPECT_EQ(b, 0);
-    EXPECT_EQ(e, 150);
-    EXPECT_FALSE(omp_in_parallel());
-  });
-  omp_set_num_threads(saved);
-  EXPECT_EQ(calls, 1);
+  expect_one_call_on_the_caller([](auto&& body) { cpu::parallel_for_dynamic(150, 150, body); });
 }
 
 // C = op(A) op(B) + 0.5 C for every transpose combination, tall (rows split) and wide (columns split).

@@ -10,26 +10,25 @@
 
 namespace cxr::testing {
 
-// "" and a test failure when `action` throws no ConfigError.
-inline std::string config_error_of(const std::function<void()>& action) {
+// The message of the `Error` that `action` throws; "" and a test failure when it throws none.
+template <typename Error>
+std::string error_of(const std::function<void()>& action, const char* expected) {
   try {
     action();
-  } catch (const ConfigError& error) {
+  } catch (const Error& error) {
     return error.what();
   }
-  ADD_FAILURE() << "expected a ConfigError";
+  ADD_FAILURE() << "expected " << expected;
   return "";
 }
 
-// "" and a test failure when `action` throws no InputError (a ConfigError is one too).
+inline std::string config_error_of(const std::function<void()>& action) {
+  return error_of<ConfigError>(action, "a ConfigError");
+}
+
+// A ConfigError is an InputError too.
 inline std::string input_error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return "";
+  return error_of<InputError>(action, "an InputError");
 }
 
 }  // namespace cxr::testing
