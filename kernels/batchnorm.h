@@ -13,6 +13,19 @@ namespace cpu {
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var);
 
+// Training forward, then dropout (kernels/dropout.h's mask of rate, seed and stream) and relu: y is
+// dropout_relu_forward(batchnorm_forward_train(x)) bit for bit, in one pass over x after the
+// statistics instead of two passes over the normalised tensor, which is never written. The saved
+// statistics are batchnorm_forward_train's.
+void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
+                                          float epsilon, float rate, uint64_t seed, uint64_t stream, float* y,
+                                          float* save_mean, float* save_inv_std, float* save_var);
+// Its gradient from the forward's output y: batchnorm_backward_train with dy replaced by
+// dropout_relu_backward(y, dy), bit for bit, that gradient computed where it is read, never stored.
+void batchnorm_dropout_relu_backward_train(int64_t M, int C, const float* x, const float* gamma,
+                                           const float* save_mean, const float* save_inv_std, float rate,
+                                           const float* y, const float* dy, float* dx, float* dgamma, float* dbeta);
+
 // moving = momentum * moving + (1 - momentum) * batch_stat, computed in double. The variance
 // statistic is batch_var * M/(M-1) when unbiased_variance (what TensorFlow's fused kernel does for
 // 4-D inputs, with M/(M-1) taken as 1 when M == 1), batch_var as is otherwise (Keras's 2-D path).

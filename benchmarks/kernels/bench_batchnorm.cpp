@@ -2,9 +2,12 @@
 // forward at every BN layer of experiments 1-3 and representative ones of experiment 4. Validated
 // first against the formulas of kernels/batchnorm.h evaluated in double.
 #include <cmath>
+#include <set>
+#include <string>
 
 #include "benchmarks/kernels/bench_util.h"
 #include "kernels/batchnorm.h"
+#include "kernels/dropout.h"
 
 namespace cxr::bench {
 namespace {
@@ -95,11 +98,65 @@ void forward_inference(benchmark::State& state, const RowsCase& c) {
   time_cpu(state, {0, 8.0 * b.M * b.C}, run);
 }
 
+// Batch norm, dropout and relu, the conv blocks of experiments 1-3: the fused kernels (one pass over
+// x after the statistics forward, two backward) or the three kernels one after the other (apart),
+// validated against each other bit for bit. Bytes: forward reads x twice and writes y (apart also
+// writes and reads the normalised z); backward reads x, y and dy twice and writes dx (apart reads
+// y and dy, writes dz, then reads x and dz twice).
+void batchnorm_dropout_relu(benchmark::State& state, const RowsCase& c, bool fused, bool backward) {
+  constexpr float kRate = 0.2f;
+  constexpr uint64_t kSeed = 42;
+  Buffers b(c);
+  Buffers ref(c);
+  const int64_t n = b.M * b.C;
+  std::vector<float> z(n), dz(n);
+  auto forward = [&](Buffers& o, bool fuse) {
+    if (fuse) {
+      kernels::cpu::batchnorm_dropout_relu_forward_train(o.M, o.C, o.x.data(), o.gamma.data(), o.beta.data(), kEps,
+                                                         kRate, kSeed, 7, o.y.data(), o.mean.data(),
+                                                         o.inv_std.data(), o.var.data());
+      return;
+    }
+    kernels::cpu::batchnorm_forward_train(o.M, o.C, o.x.data(), o.gamma.data(), o.beta.data(), kEps, z.data(),
+                                          o.mean.data(), o.inv_std.data(), o.var.data());
+    kernels::cpu::dropout_relu_forward(n, kRate, kSeed, 7, z.data(), o.y.data());
+  };
+  auto backward_pass = [&](Buffers& o, bool fuse) {
+    if (fuse) {
+      kernels::cpu::batchnorm_dropout_relu_backward_train(o.M, o.C, o.x.data(), o.gamma.data(), o.mean.data(),
+                                                          o.inv_std.data(), kRate, o.y.data(), o.dy.data(),
+                                                          o.dx.data(), o.dgamma.data(), o.dbeta.data());
+      return;
+    }
+    kernels::cpu::dropout_relu_backward(n, kRate, o.y.data(), o.dy.data(), dz.data());
+    kernels::cpu::batchnorm_backward_train(o.M, o.C, o.x.data(), o.gamma.data(), o.mean.data(), o.inv_std.data(),
+                                           dz.data(), o.dx.data(), o.dgamma.data(), o.dbeta.data());
+  };
+  forward(b, fused);
+  backward_pass(b, fused);
+  forward(ref, !fused);
+  backward_pass(ref, !fused);
+  if (!matches(state, "y", ref.y, b.y, 0, 0) || !matches(state, "dx", ref.dx, b.dx, 0, 0) ||
+      !matches(state, "dgamma", ref.dgamma, b.dgamma, 0, 0))
+    return;
+  const double bytes = backward ? (fused ? 28.0 : 36.0) * n : (fused ? 12.0 : 20.0) * n;
+  if (backward) time_cpu(state, {0, bytes}, [&] { backward_pass(b, fused); });
+  else time_cpu(state, {0, bytes}, [&] { forward(b, fused); });
+}
+
 const bool registered = [] {
   for (const RowsCase& c : batchnorm_cases()) {
     add(std::string("batchnorm_forward_train/") + c.name, [&c](benchmark::State& st) { forward_train(st, c); });
     add(std::string("batchnorm_backward_train/") + c.name, [&c](benchmark::State& st) { backward_train(st, c); });
     add(std::string("batchnorm_forward_inference/") + c.name, [&c](benchmark::State& st) { forward_inference(st, c); });
+    static const std::set<std::string> before_dropout_relu{"e1_bn1", "e1_bn2", "e1_bn3", "e2_bn4",
+                                                           "e3_bn1", "e3_bn2", "e3_bn3"};
+    if (!before_dropout_relu.count(c.name)) continue;
+    for (const bool backward : {false, true})
+      for (const bool fused : {true, false})
+        add(std::string("batchnorm_dropout_relu_") + (backward ? "backward" : "forward") + (fused ? "" : "_apart") +
+                "/" + c.name,
+            [&c, fused, backward](benchmark::State& st) { batchnorm_dropout_relu(st, c, fused, backward); });
   }
   return true;
 }();

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/cpu/dropout_block.h"
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/philox_block.h"
 
@@ -41,6 +42,10 @@ void check_rate(float rate) {
 // Keras passes a Python float to tf.nn.dropout, which forms 1/(1-rate) in double and rounds once.
 float scale_of(float rate) { return static_cast<float>(1.0 / (1.0 - static_cast<double>(rate))); }
 
+// uniform01(w) = (w >> 8) * 2^-24 exactly, so uniform01(w) >= rate  <=>  (w >> 8) >= ceil(rate * 2^24)
+// (rate * 2^24 is exact too). The integer test keeps the masking loop free of int-to-float work.
+int32_t threshold_of(float rate) { return static_cast<int32_t>(std::ceil(rate * 16777216.0f)); }
+
 // y[k] = x[k] * scale * keep, keep being 1.0f or 0.0f built from bits: a float conversion or a ?:
 // here would stop GCC from vectorising (with -ftrapping-math it will not if-convert). Multiplying by
 // the mask, as tf.nn.dropout does, keeps NaN and infinity visible even where they are dropped.
@@ -55,24 +60,31 @@ void relu_in_place(int64_t len, float* y) {
   for (int64_t k = 0; k < len; ++k) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
 }
 
+// One block of apply_mask: elements [base, base + len), len <= kBlock, with x, y and keep_out (when
+// not null) pointing at element base. Inlined into each caller, so it runs in the caller's AVX2 clone.
+[[gnu::always_inline]] inline void mask_block(int64_t base, int64_t len, float scale, int32_t threshold,
+                                              uint64_t seed, uint64_t stream, const float* x, float* y,
+                                              uint8_t* keep_out, bool relu) {
+  uint32_t words[kBlock];
+  // Element i takes word i%4 of counter i/4, exactly as philox_uniform numbers them; base is a
+  // multiple of kBlock, so the block's counters start at base/4.
+  philox_block(static_cast<uint64_t>(base) >> 2, stream, seed, words);
+  for (int64_t k = 0; k < len; ++k)  // each word becomes all ones (kept) or zero (dropped)
+    words[k] = 0u - static_cast<uint32_t>(static_cast<int32_t>(words[k] >> 8) >= threshold);
+  scale_by_mask(len, scale, words, x, y);
+  if (relu) relu_in_place(len, y);
+  if (keep_out)
+    for (int64_t k = 0; k < len; ++k) keep_out[k] = static_cast<uint8_t>(words[k] & 1u);
+}
+
 // Elements [begin, end) of apply_mask, begin a multiple of kBlock. A function of its own, taking
 // its pointers as parameters: written inside the parallel_for lambda, GCC left the keep_out loop
 // scalar (a uint8_t store may alias anything, the lambda's captures included).
 CXR_MASK_CLONES void mask_elements(int64_t begin, int64_t end, float scale, int32_t threshold, uint64_t seed,
                                    uint64_t stream, const float* x, float* y, uint8_t* keep_out, bool relu) {
-  uint32_t words[kBlock];
-  for (int64_t base = begin; base < end; base += kBlock) {
-    const int64_t len = std::min(kBlock, end - base);
-    // Element i takes word i%4 of counter i/4, exactly as philox_uniform numbers them; base is a
-    // multiple of kBlock, so the block's counters start at base/4.
-    philox_block(static_cast<uint64_t>(base) >> 2, stream, seed, words);
-    for (int64_t k = 0; k < len; ++k)  // each word becomes all ones (kept) or zero (dropped)
-      words[k] = 0u - static_cast<uint32_t>(static_cast<int32_t>(words[k] >> 8) >= threshold);
-    scale_by_mask(len, scale, words, x + base, y + base);
-    if (relu) relu_in_place(len, y + base);
-    if (keep_out)
-      for (int64_t k = 0; k < len; ++k) keep_out[base + k] = static_cast<uint8_t>(words[k] & 1u);
-  }
+  for (int64_t base = begin; base < end; base += kBlock)
+    mask_block(base, std::min(kBlock, end - base), scale, threshold, seed, stream, x + base, y + base,
+               keep_out ? keep_out + base : nullptr, relu);
 }
 
 // y[i] = x[i] * scale * keep[i] (then relu when asked). Forward and backward are the same map;
@@ -87,9 +99,7 @@ void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream, const flo
     return;
   }
   const float scale = scale_of(rate);
-  // uniform01(w) = (w >> 8) * 2^-24 exactly, so uniform01(w) >= rate  <=>  (w >> 8) >= ceil(rate * 2^24)
-  // (rate * 2^24 is exact too). The integer test keeps the masking loop free of int-to-float work.
-  const auto threshold = static_cast<int32_t>(std::ceil(rate * 16777216.0f));
+  const int32_t threshold = threshold_of(rate);
   parallel_for(blocks_of(n), kMinDrawnBlocksPerThread, [=](int64_t first_block, int64_t end_block) {
     const int64_t begin = first_block * kBlock, end = std::min(n, end_block * kBlock);
     mask_elements(begin, end, scale, threshold, seed, stream, x, y, keep_out, relu);
@@ -110,18 +120,24 @@ CXR_MASK_CLONES void kept_mask_elements(int64_t begin, int64_t end, float rate, 
 
 // dx = y > 0 ? dy * scale : 0, dropout_relu_backward's elements [0, n): see kernels/dropout.h for
 // why y alone tells the kept elements. dy * scale is the two kernels' dy * scale * 1.0f; the zeros
-// come from clearing its bits, as a ?: made GCC keep the multiplication behind a branch per element
-// (-ftrapping-math: 20x slower), and multiplying by a 0/1 mask would turn a dropped infinity into NaN.
-// Against the kept-mask backward it replaced (same Zen 4 VM): experiment 1's first layer 110-128 ->
+// come from clearing its bits (dropout_block.h): written with a ?:, GCC kept the multiplication
+// behind a branch per element (-ftrapping-math), 20x slower. Against the kept-mask backward it replaced (same Zen 4 VM): experiment 1's first layer 110-128 ->
 // 71-84 us, experiment 3's (31.5 MB) 3.6-5.1 -> 2.0-2.3 ms.
 CXR_MASK_CLONES void relu_kept_elements(int64_t n, float scale, const float* y, const float* dy, float* dx) {
-  for (int64_t k = 0; k < n; ++k) {
-    const uint32_t kept = 0u - static_cast<uint32_t>(y[k] > 0.0f);  // all ones where y > 0
-    dx[k] = std::bit_cast<float>(std::bit_cast<uint32_t>(dy[k] * scale) & kept);
-  }
+  for (int64_t k = 0; k < n; ++k) dx[k] = dropout_relu_gradient(y[k], dy[k], scale);
 }
 
 }  // namespace
+
+DropoutMask dropout_mask(float rate, uint64_t seed, uint64_t stream) {
+  check_rate(rate);
+  return {scale_of(rate), threshold_of(rate), seed, stream};  // rate 0: scale 1, threshold 0 (all kept)
+}
+
+CXR_MASK_CLONES void dropout_relu_block(const DropoutMask& mask, int64_t base, int64_t len, const float* x,
+                                        float* y) {
+  mask_block(base, len, mask.scale, mask.threshold, mask.seed, mask.stream, x, y, nullptr, true);
+}
 
 void dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y) {
   apply_mask(n, rate, seed, stream, x, y, nullptr);
