@@ -58,6 +58,19 @@ Tensor dropout(const Tensor& x, float rate, uint64_t seed, uint64_t stream);
 // bit for bit; under the vendor choice on CUDA (cuDNN's dropout and relu) it is the two ops.
 Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream);
 
+// What keys a dropout mask: element i is kept iff philox_uniform(seed, stream, i) >= rate.
+struct DropoutKey {
+  float rate = 0.0f;
+  uint64_t seed = 0, stream = 0;
+};
+// dropout_relu(batch_norm(x, ...), key) as one op (engine/ops/batchnorm.cpp; the model fuses a
+// BatchNormalization, a Dropout and a relu Activation this way, layers/model.cpp): the same values,
+// moving statistics and gradients, bit for bit. In training mode on the CPU one kernel each way
+// (kernels/batchnorm.h), with neither batch norm's output nor dropout's gradient ever written;
+// otherwise the two ops.
+Tensor batch_norm_dropout_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
+                               Tensor& moving_var, const BatchNormOptions& options, const DropoutKey& key);
+
 // Binary cross-entropy on logits, mean over the batch (engine/ops/loss.cpp): what Keras computes
 // for a sigmoid output (facts §4). z and y have the same shape. `weights` (optional, one per
 // sample) multiply each sample's loss as Keras's sample_weight does; the mean still divides by the

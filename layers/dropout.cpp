@@ -1,5 +1,6 @@
 // Dropout: YAML `type: Dropout, rate: 0.5` -> engine/ops/dropout.cpp -> kernels/cpu/dropout.cpp.
-// Followed by `type: Activation, activation: relu`, the two run as one op (forward_then_relu).
+// Followed by `type: Activation, activation: relu`, the two run as one op (forward_then_relu), or
+// with a BatchNormalization before them, the three (fusable_dropout).
 // Active only in training mode. Like Keras, it ignores `trainable`: a frozen Dropout still drops.
 // `kernels: custom` keeps this layer on the custom CUDA kernel, whose masks are the CPU's bit for bit,
 // when the rest of the model runs on cuDNN (whose dropout draws from its own generator).
@@ -32,10 +33,15 @@ class Dropout : public Layer {
     if (vendor()) return Tensor();
     return dropout_relu(x, rate, context.seed, mask_stream(context));
   }
+  // The BatchNormalization before it fuses this dropout only on the CPU, where `kernels` is moot.
+  std::optional<DropoutKey> fusable_dropout(const ForwardContext& context) const override {
+    if (!context.training) return std::nullopt;
+    return DropoutKey{rate, context.seed, mask_stream(context)};
+  }
 
  private:
-  // A fresh mask per step and per layer: the stream packs (layer index, step). One place for both
-  // forwards, so the fused op draws the very mask the plain one would.
+  // A fresh mask per step and per layer: the stream packs (layer index, step). One place for every
+  // path, so the fused ops draw the very mask the plain one would.
   uint64_t mask_stream(const ForwardContext& context) const { return (index << 40) ^ context.step; }
 };
 

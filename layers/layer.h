@@ -2,9 +2,11 @@
 // called on batches. Layers are created from YAML by the registry (layers/registry.h).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/ops.h"
 #include "engine/tensor.h"
 
 namespace cxr {
@@ -49,6 +51,16 @@ class Layer {
   // no such op: the model then runs the two layers one after the other (layers/model.cpp). Dropout
   // has one (a pass over the tensor each way instead of two).
   virtual Tensor forward_then_relu(const Tensor& /*x*/, const ForwardContext& /*context*/) { return Tensor(); }
+  // This layer's forward, then the dropout `key` draws, then a relu, as one op, or an undefined
+  // tensor where it has none. BatchNormalization has one (on the CPU: a pass each way instead of
+  // four), which the model takes for a BatchNormalization, Dropout, relu Activation sequence.
+  virtual Tensor forward_then_dropout_relu(const Tensor& /*x*/, const ForwardContext& /*context*/,
+                                           const DropoutKey& /*key*/) {
+    return Tensor();
+  }
+  // The mask this layer draws in this step, for the layer before it to fuse in: Dropout's, in
+  // training mode; none for other layers.
+  virtual std::optional<DropoutKey> fusable_dropout(const ForwardContext& /*context*/) const { return std::nullopt; }
 
   std::vector<Parameter>& parameters() { return parameters_; }
   const std::vector<Parameter>& parameters() const { return parameters_; }

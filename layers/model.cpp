@@ -71,6 +71,18 @@ Tensor Model::forward_range(size_t begin, size_t end, const Tensor& h, const For
             "model '" << name << "': layer range [" << begin << ", " << end << ") of " << layers.size() << " layers");
   Tensor out = h;
   for (size_t i = begin; i < end; ++i) {
+    // A layer followed by a Dropout and a relu Activation may run the three as one op
+    // (Layer::forward_then_dropout_relu).
+    if (i + 2 < end && is_relu_activation(*layers[i + 2])) {
+      if (const std::optional<DropoutKey> key = layers[i + 1]->fusable_dropout(context)) {
+        Tensor fused = layers[i]->forward_then_dropout_relu(out, context, *key);
+        if (fused.defined()) {
+          out = std::move(fused);
+          i += 2;
+          continue;
+        }
+      }
+    }
     // A layer followed by a relu Activation may run both as one op (Layer::forward_then_relu).
     if (i + 1 < end && is_relu_activation(*layers[i + 1])) {
       Tensor fused = layers[i]->forward_then_relu(out, context);

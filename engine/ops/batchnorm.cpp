@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/ops/dispatch.h"
@@ -5,15 +7,25 @@
 
 namespace cxr {
 
-Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean, Tensor& moving_var,
-                  const BatchNormOptions& options) {
-  const Device device = common_device("batch_norm", {&x, &gamma, &beta, &moving_mean, &moving_var});
+namespace {
+
+// Rows M (every position of every image) and channels C of x, once every argument is checked.
+std::pair<int64_t, int> batch_norm_rows(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                        const Tensor& moving_mean, const Tensor& moving_var) {
   CXR_CHECK(x.rank() >= 2, "batch_norm: input " << x.describe() << " needs a batch axis and a channel axis");
   const int C = static_cast<int>(x.dim(-1));
-  const int64_t M = x.numel() / C;  // rows: every position of every image
   for (const Tensor* t : std::initializer_list<const Tensor*>{&gamma, &beta, &moving_mean, &moving_var})
     CXR_CHECK(t->shape() == Shape{C}, "batch_norm: " << t->describe() << " must be [" << C << "] for input "
                                                      << x.describe());
+  return {x.numel() / C, C};
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean, Tensor& moving_var,
+                  const BatchNormOptions& options) {
+  const Device device = common_device("batch_norm", {&x, &gamma, &beta, &moving_mean, &moving_var});
+  const auto [M, C] = batch_norm_rows(x, gamma, beta, moving_mean, moving_var);
   Tensor y = Tensor::empty(x.shape(), device, "batch_norm");
   // TensorFlow's fused kernel (4-D inputs) feeds the moving variance the unbiased batch variance;
   // Keras's 2-D path the biased one (facts §3). cuDNN only does the former, so only 4-D inputs take
@@ -65,6 +77,39 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
                                batchnorm_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
                                                         save_inv_std.data(), g.data(), dx.data(), dgamma.data(),
                                                         dbeta.data()));
+           return std::vector<Tensor>{dx, dgamma, dbeta};
+         });
+  return y;
+}
+
+// The CPU's fused kernels where batch norm uses the batch's statistics; the two ops elsewhere (the
+// CUDA kernels have no fused twin yet) and at rate 0 (dropout is then the identity).
+Tensor batch_norm_dropout_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
+                               Tensor& moving_var, const BatchNormOptions& options, const DropoutKey& key) {
+  const Device device = common_device("batch_norm_dropout_relu", {&x, &gamma, &beta, &moving_mean, &moving_var});
+  CXR_CHECK(key.rate >= 0.0f && key.rate < 1.0f,
+            "dropout (after batch_norm) on " << x.describe() << ": rate " << key.rate << " must be in [0, 1)");
+  if (!device.is_cpu() || !options.training || key.rate == 0.0f)
+    return dropout_relu(batch_norm(x, gamma, beta, moving_mean, moving_var, options), key.rate, key.seed, key.stream);
+  const auto [M, C] = batch_norm_rows(x, gamma, beta, moving_mean, moving_var);
+  Tensor y = Tensor::empty(x.shape(), device, "batch_norm_dropout_relu");
+  Tensor save_mean = Tensor::empty({C}, device, "batch_norm_mean");
+  Tensor save_inv_std = Tensor::empty({C}, device, "batch_norm_inv_std");
+  Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
+  kernels::cpu::batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon,
+                                                     key.rate, key.seed, key.stream, y.data(), save_mean.data(),
+                                                     save_inv_std.data(), save_var.data());
+  kernels::cpu::batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, x.rank() == 4,
+                                        moving_mean.data(), moving_var.data());
+  record(y, "batch_norm_dropout_relu", {x, gamma, beta},
+         [M, C, rate = key.rate, x = x.detach(), gamma = gamma.detach(), save_mean, save_inv_std,
+          y = y.detach()](const Tensor& g) {
+           Tensor dx = Tensor::empty(x.shape(), x.device(), "batch_norm_dx");
+           Tensor dgamma = Tensor::empty({C}, x.device(), "batch_norm_dgamma");
+           Tensor dbeta = Tensor::empty({C}, x.device(), "batch_norm_dbeta");
+           kernels::cpu::batchnorm_dropout_relu_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
+                                                               save_inv_std.data(), rate, y.data(), g.data(),
+                                                               dx.data(), dgamma.data(), dbeta.data());
            return std::vector<Tensor>{dx, dgamma, dbeta};
          });
   return y;

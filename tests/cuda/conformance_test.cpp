@@ -174,6 +174,24 @@ TEST_F(Conformance, DropoutMasksAreBitIdentical) {
 
 // Dropout fused with relu (the model's Dropout -> Activation relu): the CPU's two kernels' bits, forward
 // and backward, at sizes that leave a ragged quad.
+// Batch norm, dropout and relu as one op: the CPU's fused kernels against CUDA, which runs the
+// two ops' kernels (no fused twin yet). The same masks; batch norm's tolerances for the rest.
+TEST_F(Conformance, BatchNormDropoutReluMatchesTheCpu) {
+  for (const Shape& shape : {Shape{4, 9, 7, 16}, Shape{3, 7, 7, 100}, Shape{32, 46, 46, 16}, Shape{6, 33}}) {
+    const int C = static_cast<int>(shape.back());
+    const Tensor x = random_tensor(shape, 40, -3.0f, 5.0f), gamma = random_tensor({C}, 41, 0.5f, 1.5f);
+    const Tensor beta = random_tensor({C}, 42);
+    const Tensor mean0 = random_tensor({C}, 43), var0 = random_tensor({C}, 44, 0.5f, 2.0f);
+    check_op_choices(
+        "batch_norm_dropout_relu " + shape_str(shape), {x, gamma, beta, mean0, var0}, {true, true, true, false, false},
+        [](std::vector<Tensor>& in) {
+          Tensor mean = in[3].clone(), var = in[4].clone();
+          return batch_norm_dropout_relu(in[0], in[1], in[2], mean, var, {true, 0.9f, 1e-3f}, {0.3f, 42, 7});
+        },
+        {{KernelChoice::Custom, {1e-5, 1e-5}, {1e-4, 1e-4}}});
+  }
+}
+
 TEST_F(Conformance, DropoutThenReluIsBitIdentical) {
   for (int64_t n : {1, 5, 4099, 70001}) {
     const Tensor x = random_tensor({n}, 51);

@@ -1,6 +1,10 @@
 // A numeric gradient check for every op's backward (central differences, kinks avoided).
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
@@ -122,6 +126,75 @@ TEST(Gradients, DropoutThenReluGivesTheTwoOpsBits) {
     EXPECT_TRUE(same_bits(gradients[0], gradients[1])) << "rate " << rate;
   }
   EXPECT_THROW(dropout_relu(Tensor::from_vector({1}, {1.0f}), 1.0f, 5, 11), InputError);
+}
+
+// Per channel, a permutation of +-0.1 (c + 1) {1, ..., 6}: mean 0 and every normalised value at least
+// 0.26 from 0, so with |beta| <= 0.05 the relu's kink stays out of the finite differences' reach.
+Tensor normalises_away_from_zero(uint32_t seed) {
+  std::vector<float> v(2 * 3 * 2 * 3);
+  for (int c = 0; c < 3; ++c) {
+    std::vector<float> column;
+    for (int k = 1; k <= 6; ++k)
+      for (float sign : {1.0f, -1.0f}) column.push_back(sign * 0.1f * static_cast<float>((c + 1) * k));
+    std::shuffle(column.begin(), column.end(), std::mt19937(seed + c));
+    for (int m = 0; m < 12; ++m) v[m * 3 + c] = column[m];
+  }
+  return Tensor::from_vector({2, 3, 2, 3}, v);
+}
+
+TEST(Gradients, BatchNormThenDropoutThenReluAsOneOp) {
+  Tensor moving_mean = Tensor::zeros({3}), moving_var = Tensor::full({3}, 1.0f);
+  expect_gradients_match(
+      [&](const auto& in) {
+        return batch_norm_dropout_relu(in[0], in[1], in[2], moving_mean, moving_var, {true, 0.99f, 1e-3f},
+                                       {0.4f, 99, 7});
+      },
+      {grad_input(normalises_away_from_zero(43)), grad_input(random_tensor({3}, 44, 0.5f, 1.5f)),
+       grad_input(random_tensor({3}, 45, -0.05f, 0.05f))},
+      1e-2f, 5e-3, 2e-2);
+}
+
+// The fused op gives the three ops' values, moving statistics and gradients bit for bit: shapes
+// whose rows do and do not line up with dropout's 1,024-element blocks (C = 3, 100), 2-D input (the
+// biased variance), rates 0 (the two ops) to 0.9, a NaN and infinities in the incoming gradient.
+TEST(Gradients, BatchNormThenDropoutThenReluGivesTheThreeOpsBits) {
+  const auto same_bits = [](const Tensor& a, const Tensor& b) {
+    const std::vector<float> u = a.to_vector(), v = b.to_vector();
+    return u.size() == v.size() && std::memcmp(u.data(), v.data(), u.size() * sizeof(float)) == 0;
+  };
+  for (const Shape& shape : {Shape{2, 5, 5, 3}, Shape{4, 9, 9, 64}, Shape{3, 7, 7, 100}, Shape{37, 24}}) {
+    const int64_t C = shape.back();
+    std::vector<float> upstream = random_tensor(shape, 46).to_vector();
+    upstream[1] = std::numeric_limits<float>::infinity();
+    upstream[upstream.size() / 2] = std::numeric_limits<float>::quiet_NaN();
+    upstream.back() = -std::numeric_limits<float>::infinity();
+    const Tensor dy = Tensor::from_vector(shape, upstream);
+    for (float rate : {0.0f, 0.2f, 0.9f}) {
+      const std::string label = shape_str(shape) + " rate " + std::to_string(rate);
+      std::vector<Tensor> results[2];
+      for (bool fused : {true, false}) {
+        std::vector<Tensor> in{random_tensor(shape, 47, -2.0f, 3.0f), random_tensor({C}, 48, 0.5f, 1.5f),
+                               random_tensor({C}, 49)};
+        for (Tensor& t : in) t.set_requires_grad(true);
+        Tensor moving_mean = random_tensor({C}, 50), moving_var = random_tensor({C}, 51, 0.5f, 2.0f);
+        const BatchNormOptions options{true, 0.9f, 1e-3f};
+        const Tensor y =
+            fused ? batch_norm_dropout_relu(in[0], in[1], in[2], moving_mean, moving_var, options, {rate, 5, 11})
+                  : dropout_relu(batch_norm(in[0], in[1], in[2], moving_mean, moving_var, options), rate, 5, 11);
+        if (fused && rate > 0.0f) {
+          EXPECT_STREQ(y.impl()->grad_fn->op, "batch_norm_dropout_relu") << label;
+        }
+        sum(mul(y, dy)).backward();
+        results[fused ? 0 : 1] = {y, moving_mean, moving_var, in[0].grad(), in[1].grad(), in[2].grad()};
+      }
+      const char* names[] = {"y", "moving mean", "moving variance", "dx", "dgamma", "dbeta"};
+      for (int k = 0; k < 6; ++k) EXPECT_TRUE(same_bits(results[0][k], results[1][k])) << label << ": " << names[k];
+    }
+  }
+  Tensor mean = Tensor::zeros({1}), var = Tensor::full({1}, 1.0f);
+  EXPECT_THROW(batch_norm_dropout_relu(Tensor::from_vector({2, 1}, {1.0f, 2.0f}), Tensor::full({1}, 1.0f),
+                                       Tensor::zeros({1}), mean, var, {true}, {1.0f, 5, 11}),
+               InputError);
 }
 
 TEST(Gradients, FlattenAndReshape) {

@@ -114,6 +114,37 @@ TEST(ModelBuild, DropoutThenReluRunsAsOneOpInTraining) {
   EXPECT_STREQ(m.forward_range(0, 3, x, {false, 7, 3}).impl()->grad_fn->op, "relu");
 }
 
+// A BatchNormalization, a Dropout and a relu Activation run as one op in training on the CPU
+// (engine/ops.h's batch_norm_dropout_relu), with the values of the three layers run one by one; a
+// range that ends before the relu, inference, or a frozen batch norm (inference statistics) do not.
+TEST(ModelBuild, BatchNormDropoutReluRunsAsOneOpInTraining) {
+  const std::string layers = "  - {type: Conv2D, filters: 3, kernel: 3}\n  - {type: BatchNormalization%s}\n"
+                             "  - {type: Dropout, rate: 0.5}\n  - {type: Activation, activation: relu}\n"
+                             "  - {type: Flatten}\n  - {type: Dense, units: 1}\n";
+  const auto model = [&](const std::string& bn_keys) {
+    std::string yaml = layers;
+    yaml.replace(yaml.find("%s"), 2, bn_keys);
+    return build_model(SpecNode::load_string("input: [5, 5, 2]\nlayers:\n" + yaml, "fused.yaml"), 1);
+  };
+  Model m = model(""), apart_model = model("");
+  std::vector<float> values(2 * 5 * 5 * 2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) - 3.0f;
+  const Tensor x = Tensor::from_vector({2, 5, 5, 2}, values);
+  const ForwardContext training{true, 7, 3};
+  const Tensor fused = m.forward_range(0, 4, x, training);
+  ASSERT_TRUE(fused.impl()->grad_fn);
+  EXPECT_STREQ(fused.impl()->grad_fn->op, "batch_norm_dropout_relu");
+  Tensor apart = x;
+  for (size_t i = 0; i < 4; ++i) apart = apart_model.layers[i]->forward(apart, training);
+  EXPECT_EQ(fused.to_vector(), apart.to_vector());
+  for (size_t p = 2; p < 4; ++p)  // the moving statistics, updated once each way
+    EXPECT_EQ(m.layers[1]->parameters()[p].value.to_vector(), apart_model.layers[1]->parameters()[p].value.to_vector());
+  EXPECT_STREQ(m.forward_range(0, 3, x, training).impl()->grad_fn->op, "dropout");
+  EXPECT_STREQ(m.forward_range(0, 4, x, {false, 7, 3}).impl()->grad_fn->op, "relu");
+  Model frozen = model(", trainable: false");
+  EXPECT_STREQ(frozen.forward_range(0, 4, x, training).impl()->grad_fn->op, "dropout_relu");
+}
+
 std::string build_error(const std::string& yaml) {
   return testing::config_error_of([&] { build_model(SpecNode::load_string(yaml, "bad.yaml"), 1); });
 }
