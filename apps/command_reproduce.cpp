@@ -37,9 +37,10 @@ int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::o
     summary.experiments.push_back(e);
   }
 
-  summary.out_dir = options.out_dir.empty() ? fs::path("runs") / ("reproduce-" + timestamp()) : fs::path(options.out_dir);
-  check_new_folder(summary.out_dir, "--out", "(reproduce writes a fresh folder)");
-  fs::create_directories(summary.out_dir);
+  // Claimed at once: a second reproduce started in the same second gets runs/reproduce-<time>-2.
+  const bool named = !options.out_dir.empty();
+  const fs::path wanted = named ? fs::path(options.out_dir) : fs::path("runs") / ("reproduce-" + timestamp());
+  summary.out_dir = claim_new_folder(wanted, !named, "--out", "(reproduce writes a fresh folder)").dir;
   summary.quick = options.quick;
   summary.device = options.device.empty() ? "as each config says" : options.device;
 

@@ -25,7 +25,7 @@ int command_summary(const std::string& config_path, std::ostream& out) {
 }
 
 int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small) {
-  check_new_folder(out_dir, "--out", "(cxrnet synth never mixes its images into other files)");
+  claim_new_folder(out_dir, false, "--out", "(cxrnet synth never mixes its images into other files)");
   data::SynthOptions options = data::SynthOptions::realistic(out_dir, seed);
   if (small) {
     options = data::SynthOptions{};
@@ -68,8 +68,7 @@ int command_split(const SplitOptions& options, std::ostream& out) {
   }
   const SplitIndices splits = resolve_splits(config.data, options.data_dir);
   const fs::path root(options.out_dir);
-  check_new_folder(root, "--out", "(cxrnet split never overwrites)");
-  fs::create_directories(root);
+  claim_new_folder(root, false, "--out", "(cxrnet split never overwrites)");
 
   bool copied = false;
   size_t files = 0;

@@ -169,10 +169,13 @@ std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOpt
 }
 
 // A fresh run writes into a new or empty folder: an existing run's weights, history and
-// evaluation/ must not be overwritten or mixed with another model's.
-void check_new_run_folder(const fs::path& run_dir) {
-  check_new_folder(run_dir, "--out", "(cxrnet train never overwrites a run): pass --resume " + run_dir.string() +
-                                         " to continue it, or pick another --out");
+// evaluation/ must not be overwritten or mixed with another model's. Without --out it is
+// runs/<name>-<time>, numbered -2, -3, ... when another run started in the same second.
+ClaimedFolder claim_run_folder(const TrainOptions& options, const ExperimentConfig& config) {
+  const bool named = !options.out_dir.empty();
+  const fs::path dir = named ? fs::path(options.out_dir) : fs::path("runs") / (config.name + "-" + timestamp());
+  return claim_new_folder(dir, !named, "--out", "(cxrnet train never overwrites a run): pass --resume " +
+                                                    dir.string() + " to continue it, or pick another --out");
 }
 
 // This machine's memory, for the sanity check of a model's size (layers/size_limits.h).
@@ -184,17 +187,15 @@ uint64_t physical_memory() {
 
 // The run folder of a fresh run is emptied again (removed, if this invocation created it) when the
 // run fails before its first checkpoint: nothing in it is worth keeping, and it would block the
-// same --out on the next try.
+// same --out on the next try. `created` comes from the claim: looking now would find the folder
+// this run just made.
 class FreshRunFolder {
  public:
-  FreshRunFolder(fs::path dir, bool fresh) : dir_(std::move(dir)), armed_(fresh) {
-    std::error_code ec;
-    existed_ = fs::exists(dir_, ec);
-  }
+  FreshRunFolder(fs::path dir, bool fresh, bool created) : dir_(std::move(dir)), armed_(fresh), created_(created) {}
   ~FreshRunFolder() {
     if (!armed_) return;
     std::error_code ec;  // no throwing while an exception unwinds
-    if (!existed_) {
+    if (created_) {
       fs::remove_all(dir_, ec);
       return;
     }
@@ -206,7 +207,7 @@ class FreshRunFolder {
 
  private:
   fs::path dir_;
-  bool armed_, existed_ = false;
+  bool armed_, created_;
 };
 
 }  // namespace
@@ -219,10 +220,10 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   const TrainConfig& tc = config.train;
   const bool resume = !options.resume_dir.empty();
   const bool progress_bar = use_progress_bar(options, out);
-  const fs::path run_dir = resume ? fs::path(options.resume_dir)
-                                  : options.out_dir.empty() ? fs::path("runs") / (config.name + "-" + timestamp())
-                                                            : fs::path(options.out_dir);
-  if (!resume) check_new_run_folder(run_dir);  // before the minutes of loading data
+  // Claimed before the minutes of loading data, and given back if the run fails before its first checkpoint.
+  const ClaimedFolder claimed = resume ? ClaimedFolder{options.resume_dir, false} : claim_run_folder(options, config);
+  const fs::path& run_dir = claimed.dir;
+  FreshRunFolder fresh_folder(run_dir, !resume, claimed.created);
   if (!options.cache_dir.empty()) check_not_a_file(options.cache_dir, "--cache");
   const Device device = Device::parse(tc.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
@@ -288,7 +289,6 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     out << "Resuming " << run_dir.string() << " after epoch " << state.epochs_completed << " of " << tc.epochs
         << " (" << last_path.string() << ")\n";
   }
-  FreshRunFolder fresh_folder(run_dir, !resume);
   fs::create_directories(run_dir / "checkpoints");
   write_text_file(run_dir / "config.yaml", resolved_yaml(config));
   write_text_file(run_dir / "summary.txt", summary);

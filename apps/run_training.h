@@ -17,7 +17,7 @@ struct TrainOptions {
   std::string data_dir;               // a folder with train/ (and test/ unless carved from train)
   std::optional<int> epochs;          // overrides the config
   std::optional<double> test_from_train;  // carve the test split from train (no test/ needed)
-  std::string out_dir;                // the run folder; default runs/<name>-<timestamp>
+  std::string out_dir;                // the run folder; default runs/<name>-<timestamp>(-2, -3, ... if taken)
   std::string device = "";            // overrides the config's device
   bool strict = false;                // any unreadable file fails the run (as the config's strict: true)
   std::string cache_dir;              // non-empty: keep decoded, resized images in an on-disk cache there

@@ -16,13 +16,15 @@ struct Result {
   std::string out, err;
 };
 
-// `args` is pasted into a shell command line: quote paths that may hold spaces.
-inline Result run_cxrnet(const std::string& args) {
+// `args` is pasted into a shell command line: quote paths that may hold spaces. `cwd`: the folder it runs
+// in (where a run without --out writes runs/), this process's when empty.
+inline Result run_cxrnet(const std::string& args, const std::filesystem::path& cwd = {}) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("cxr_cli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string command = std::string("'") + CXR_CLI_PATH + "' " + args + " > '" + (dir / "out").string() +
-                              "' 2> '" + (dir / "err").string() + "'";
+  const std::string in = cwd.empty() ? "" : "cd '" + cwd.string() + "' && ";
+  const std::string command = in + "'" + CXR_CLI_PATH + "' " + args + " > '" + (dir / "out").string() + "' 2> '" +
+                              (dir / "err").string() + "'";
   const int status = std::system(command.c_str());
   const auto read = [](const fs::path& p) {
     std::ifstream f(p);

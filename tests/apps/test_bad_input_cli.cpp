@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -109,6 +112,36 @@ TEST_F(BadInputCli, TrainRefusesAnOutFolderThatHoldsARun) {
   const Result fresh = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "empty"));
   EXPECT_EQ(fresh.code, 0) << fresh.err;
   EXPECT_TRUE(fs::exists(root_ / "empty" / "weights.safetensors"));
+}
+
+// Local time `seconds_ahead` from now, as cxrnet's default run folder names hold it.
+std::string time_in_folder_names(int seconds_ahead) {
+  const std::time_t then = std::time(nullptr) + seconds_ahead;
+  std::tm tm{};
+  localtime_r(&then, &tm);
+  std::ostringstream s;
+  s << std::put_time(&tm, "%Y%m%d-%H%M%S");
+  return s.str();
+}
+
+// Two runs without --out started in the same second want the same runs/<name>-<time>: the later one
+// gets runs/<name>-<time>-2. Here every name of the next minute is taken, empty, as a run leaves it
+// while it loads its data.
+TEST_F(BadInputCli, ARunWithoutOutNeverSharesTheFolderOfARunStartedInTheSameSecond) {
+  const fs::path cwd = root_ / "same-second";
+  std::vector<std::string> taken;
+  for (int s = 0; s < 60; ++s) taken.push_back("tiny-" + time_in_folder_names(s));
+  for (const std::string& name : taken) fs::create_directories(cwd / "runs" / name);
+  const Result r = run_cxrnet("train --config " + q(write_config("tiny")) + " --data " + data(), cwd);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string said = "\nrun folder: runs/";
+  const size_t at = r.out.find(said);
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string used = r.out.substr(at + said.size(), r.out.find('\n', at + 1) - at - said.size());
+  EXPECT_TRUE(used.ends_with("-2") && std::count(taken.begin(), taken.end(), used.substr(0, used.size() - 2)) == 1)
+      << used;
+  EXPECT_TRUE(fs::exists(cwd / "runs" / used / "weights.safetensors")) << used;
+  for (const std::string& name : taken) EXPECT_TRUE(fs::is_empty(cwd / "runs" / name)) << name;
 }
 
 TEST_F(BadInputCli, AbsurdSizesAreConfigErrorsNamingTheLayerAndLeaveNoRunFolder) {

@@ -85,12 +85,15 @@ TEST(CommandTrain, WritesTheRunFolderAndReportsBadFiles) {
   fs::remove_all(root);
 }
 
-TEST(CommandTrain, MissingDataFolderIsBadInput) {
+// The run folder is claimed before the data is loaded, and given back when that fails.
+TEST(CommandTrain, MissingDataFolderIsBadInputAndLeavesNoRunFolder) {
   TrainOptions options;
   options.config_path = config("experiment1.yaml");
   options.data_dir = "/nonexistent/cxr";
+  options.out_dir = (fs::temp_directory_path() / ("cxr_no_data_run_" + std::to_string(::getpid()))).string();
   std::ostringstream out, log;
   EXPECT_THROW(command_train(options, out, log), InputError);
+  EXPECT_FALSE(fs::exists(options.out_dir));
 }
 
 }  // namespace

@@ -1,15 +1,22 @@
 // write_text_file (CSV and reports): written through a temporary file and a rename, and on failure
-// a plain error naming the file and why, with no temporary file left behind.
+// a plain error naming the file and why, with no temporary file left behind. claim_new_folder: one
+// output folder per command, even for commands started at once.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "apps/text_file.h"
 #include "engine/error.h"
+#include "tests/layers/config_error.h"
 
 namespace cxr {
 namespace {
@@ -39,6 +46,95 @@ TEST(WriteTextFile, WritesAndRefusesAFolderOrAMissingFolderLeavingNothing) {
   EXPECT_EQ(error_of(dir / "missing" / "x.csv"),
             "cannot write " + (dir / "missing" / "x.csv").string() + ": no folder " + (dir / "missing").string());
   fs::remove_all(dir);
+}
+
+
+class ClaimNewFolder : public ::testing::Test {
+ protected:
+  void SetUp() override { fs::remove_all(root_); }
+  void TearDown() override { fs::remove_all(root_); }
+  static ClaimedFolder claim(const fs::path& wanted, bool numbered) {
+    return claim_new_folder(wanted, numbered, "--out", "(never mixed)");
+  }
+  static std::string claim_error(const fs::path& wanted) {
+    return testing::input_error_of([&] { claim(wanted, false); });
+  }
+  const fs::path root_ = fs::temp_directory_path() / ("cxr_claim_" + std::to_string(::getpid()));
+};
+
+// Two runs started within one second want the same runs/<name>-<time>: the second one is numbered.
+TEST_F(ClaimNewFolder, ATakenDefaultNameIsNumbered) {
+  const fs::path wanted = root_ / "runs" / "tiny-20260101-120000";  // runs/ is created too
+  const ClaimedFolder first = claim(wanted, true), second = claim(wanted, true);
+  EXPECT_EQ(first.dir, wanted);
+  EXPECT_EQ(second.dir, root_ / "runs" / "tiny-20260101-120000-2");
+  EXPECT_TRUE(first.created && second.created);
+  EXPECT_TRUE(fs::is_directory(first.dir) && fs::is_directory(second.dir));
+  // An empty folder is not free either: the run that made it may still be loading its data.
+  fs::create_directories(root_ / "runs" / "empty");
+  EXPECT_EQ(claim(root_ / "runs" / "empty", true).dir, root_ / "runs" / "empty-2");
+}
+
+// A folder named with --out: new or empty, and a second command given it (while the first one is
+// still loading its data, before writing anything) is refused.
+TEST_F(ClaimNewFolder, ANamedFolderMustBeNewOrEmptyAndIsClaimedOnce) {
+  const auto taken = [](const fs::path& dir) {
+    return dir.string() + ": another cxrnet command claimed it (" + (dir / ".cxrnet-claim").string() +
+           "): pick another --out, or remove that file if no cxrnet command is running";
+  };
+  const ClaimedFolder made = claim(root_ / "new", false);
+  EXPECT_EQ(made.dir, root_ / "new");
+  EXPECT_TRUE(made.created);
+  EXPECT_EQ(claim_error(root_ / "new"), taken(root_ / "new"));
+
+  fs::create_directories(root_ / "empty");
+  const ClaimedFolder empty = claim(root_ / "empty", false);
+  EXPECT_EQ(empty.dir, root_ / "empty");
+  EXPECT_FALSE(empty.created);  // so a failed run empties it rather than removing it
+  EXPECT_EQ(claim_error(root_ / "empty"), taken(root_ / "empty"));
+
+  const fs::path full = root_ / "full";
+  fs::create_directories(full);
+  std::ofstream(full / "weights.safetensors") << "another run's";
+  EXPECT_EQ(claim_error(full), full.string() + ": already exists and is not empty (never mixed)");
+  EXPECT_EQ(std::distance(fs::directory_iterator(full), fs::directory_iterator()), 1);  // left as it was
+
+  std::ofstream(root_ / "file") << "keep me";
+  EXPECT_EQ(claim_error(root_ / "file"),
+            (root_ / "file").string() + ": exists and is not a folder (--out names a folder)");
+}
+
+// What `threads` commands claiming `wanted` at the same moment get; "" for those refused.
+std::vector<std::string> claim_at_once(const fs::path& wanted, bool numbered, int threads) {
+  std::vector<std::string> got(static_cast<size_t>(threads));
+  std::atomic<int> ready = 0;
+  std::vector<std::thread> running;
+  for (int i = 0; i < threads; ++i)
+    running.emplace_back([&, i] {
+      for (++ready; ready < threads;) std::this_thread::yield();  // all start together
+      try {
+        got[static_cast<size_t>(i)] = claim_new_folder(wanted, numbered, "--out", "").dir.string();
+      } catch (const InputError&) {
+      }
+    });
+  for (std::thread& t : running) t.join();
+  return got;
+}
+
+TEST_F(ClaimNewFolder, CommandsStartedAtOnceNeverShareAFolder) {
+  for (int round = 0; round < 20; ++round) {  // a race shows up in some rounds only
+    const fs::path dir = root_ / std::to_string(round);
+    const std::vector<std::string> defaults = claim_at_once(dir / "runs" / "tiny-20260101-120000", true, 8);
+    const std::set<std::string> distinct(defaults.begin(), defaults.end());
+    EXPECT_EQ(distinct.size(), 8u) << "round " << round;
+    for (const std::string& d : defaults) EXPECT_TRUE(!d.empty() && fs::is_directory(d)) << d;
+
+    fs::create_directories(dir / "empty");
+    for (const fs::path& named : {dir / "new", dir / "empty"}) {
+      const std::vector<std::string> got = claim_at_once(named, false, 8);
+      EXPECT_EQ(std::count(got.begin(), got.end(), named.string()), 1) << named << " round " << round;
+    }
+  }
 }
 
 }  // namespace
