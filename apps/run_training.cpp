@@ -8,7 +8,6 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <limits>
 #include <sstream>
 
 #include "apps/checkpoint.h"
@@ -178,13 +177,6 @@ ClaimedFolder claim_run_folder(const TrainOptions& options, const ExperimentConf
                                                     dir.string() + " to continue it, or pick another --out");
 }
 
-// This machine's memory, for the sanity check of a model's size (layers/size_limits.h).
-uint64_t physical_memory() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page_size <= 0) return std::numeric_limits<uint64_t>::max();
-  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
-}
-
 // The run folder of a fresh run is emptied again (removed, if this invocation created it) when the
 // run fails before its first checkpoint: nothing in it is worth keeping, and it would block the
 // same --out on the next try. `created` comes from the claim: looking now would find the folder
@@ -242,7 +234,8 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, tc.seed);
   try {  // before a batch is allocated, or the data loaded for it
-    check_model_size(model, config.data.batch_size, physical_memory());
+    check_model_size(model, config.data.batch_size, memory_bytes(device),
+                     device.is_cpu() ? "memory here" : "memory of GPU " + device.str());
   } catch (const InputError& e) {
     throw ConfigError(config.source_path + ": " + e.what());
   }

@@ -1,5 +1,10 @@
 #include "engine/device.h"
 
+#include <unistd.h>
+
+#include <limits>
+#include <stdexcept>
+
 #include "engine/error.h"
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/runtime.h"
@@ -26,6 +31,24 @@ bool cuda_available() {
   return kernels::cuda::available();
 #else
   return false;
+#endif
+}
+
+uint64_t memory_bytes(Device device) {
+  if (device.is_cpu()) {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return std::numeric_limits<uint64_t>::max();  // unknown: no limit
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+  }
+  CXR_CHECK(cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
+#ifdef CXR_WITH_CUDA
+  try {
+    return kernels::cuda::total_memory(device.index);
+  } catch (const std::out_of_range& e) {
+    throw InputError(std::string("device ") + device.str() + ": " + e.what());
+  }
+#else
+  return 0;  // unreachable: cuda_available() is false
 #endif
 }
 

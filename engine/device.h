@@ -1,5 +1,6 @@
 // Where a tensor lives. Ops refuse mixed devices; Tensor::to() copies between them.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace cxr {
@@ -22,5 +23,9 @@ struct Device {
 
 // True when this build has the CUDA backend and a GPU is present (any CUDA error counts as none).
 bool cuda_available();
+
+// The memory a device's tensors live in, in bytes: the machine's RAM for the CPU, the GPU's own
+// memory for a CUDA device (which must exist: InputError otherwise).
+uint64_t memory_bytes(Device device);
 
 }  // namespace cxr

@@ -42,7 +42,7 @@ void check_tensor_size(const Shape& shape, const std::string& what) {
   CXR_CHECK(n <= kMaxTensorElements, what << " " << shape_str(shape) << " would hold " << count(n) << kLimit);
 }
 
-void check_model_size(const Model& model, int64_t batch_size, uint64_t memory_bytes) {
+void check_model_size(const Model& model, int64_t batch_size, uint64_t memory_bytes, const std::string& memory_name) {
   // Every activation a training step keeps for the backward pass: the input, then each layer's output.
   double activation_elements = 0;
   const auto check = [&](const Shape& sample, const std::string& what) {
@@ -64,7 +64,7 @@ void check_model_size(const Model& model, int64_t batch_size, uint64_t memory_by
             "model '" << model.name << "' with data.batch_size " << batch_size << " needs at least " << gib(bytes)
                       << " (" << model.total_parameter_count() << " parameters and their gradients, and one batch's "
                       << "activations), more than the " << gib(static_cast<double>(memory_bytes))
-                      << " of memory here: lower data.batch_size, image_size or the layer sizes");
+                      << " of " << memory_name << ": lower data.batch_size, image_size or the layer sizes");
 }
 
 }  // namespace cxr

@@ -20,7 +20,10 @@ void check_tensor_size(const Shape& shape, const std::string& what);
 
 // After build_model: one sample's input and every layer's output, and batch_size times each, within
 // kMaxTensorElements; and the parameters (with their gradients) plus one batch's activations within
-// memory_bytes. InputError naming the layer (model.layers[i], its type and name) and the size.
-void check_model_size(const Model& model, int64_t batch_size, uint64_t memory_bytes);
+// memory_bytes, the device's (engine/device.h), which `memory_name` names in the error ("memory
+// here", "memory of GPU cuda:0"). InputError naming the layer (model.layers[i], its type and name)
+// and the size.
+void check_model_size(const Model& model, int64_t batch_size, uint64_t memory_bytes,
+                      const std::string& memory_name = "memory here");
 
 }  // namespace cxr

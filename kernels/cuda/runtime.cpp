@@ -126,16 +126,30 @@ int device_count() { return probe().count; }
 
 bool available() { return device_count() > 0; }
 
-void set_device(int index) {
+namespace {
+
+// std::runtime_error without a GPU, std::out_of_range past the last one, naming the caller.
+void check_device_index(const char* caller, int index) {
   const int count = device_count();
-  if (count == 0)
-    throw std::runtime_error("cxr::kernels::cuda::set_device(" + std::to_string(index) + "): no CUDA device (" +
-                             probe().reason + ")");
+  const std::string call = std::string("cxr::kernels::cuda::") + caller + "(" + std::to_string(index) + ")";
+  if (count == 0) throw std::runtime_error(call + ": no CUDA device (" + probe().reason + ")");
   if (index < 0 || index >= count)
-    throw std::out_of_range("cxr::kernels::cuda::set_device(" + std::to_string(index) +
-                            "): device index out of range; this machine has " + std::to_string(count) +
+    throw std::out_of_range(call + ": device index out of range; this machine has " + std::to_string(count) +
                             " CUDA device(s), numbered 0 to " + std::to_string(count - 1));
+}
+
+}  // namespace
+
+void set_device(int index) {
+  check_device_index("set_device", index);
   CXR_CUDA_CHECK(cudaSetDevice(index));
+}
+
+size_t total_memory(int index) {
+  check_device_index("total_memory", index);  // the current device stays as it was
+  cudaDeviceProp prop{};
+  CXR_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
+  return prop.totalGlobalMem;
 }
 
 std::string device_report() {

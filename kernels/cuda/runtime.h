@@ -24,6 +24,9 @@ bool available();  // device_count() > 0
 // Makes `index` the current device of the calling thread; throws when it is out of range.
 void set_device(int index);
 
+// Device `index`'s global memory in bytes (what cudaDeviceProp calls totalGlobalMem).
+size_t total_memory(int index);
+
 // One paragraph for logs and reports: every device's name, SM count, memory, compute capability,
 // the CUDA runtime and driver versions, and the cuDNN and cuBLAS versions.
 std::string device_report();

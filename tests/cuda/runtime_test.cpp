@@ -64,6 +64,7 @@ TEST(CudaRuntimeWithoutGpu, CallsThatNeedAGpuExplainWhy) {
   expect_message([] { cuda::stream(); }, "stream()");
   expect_message([] { cuda::device_alloc(64, "conv1.kernel"); }, "conv1.kernel");
   expect_message([] { cuda::pinned_host_alloc(64); }, "pinned_host_alloc");
+  expect_message([] { cuda::total_memory(0); }, "total_memory(0)");
   EXPECT_NO_THROW(cuda::synchronize());
   const cuda::AllocatorStats stats = cuda::allocator_stats();
   EXPECT_EQ(stats.cuda_malloc_calls, 0u);
@@ -91,6 +92,20 @@ TEST_F(CudaRuntimeOnGpu, SetDeviceChecksTheRange) {
     EXPECT_TRUE(contains(e.what(), "out of range")) << e.what();
   }
   cuda::set_device(0);
+}
+
+// What the size check before training compares a model with (layers/size_limits.h): the card's
+// memory (within 1% of cudaMemGetInfo's total, which may leave out what the driver keeps), and a
+// range error past the last device.
+TEST_F(CudaRuntimeOnGpu, TotalMemoryIsTheCards) {
+  size_t free_bytes = 0, total_bytes = 0;
+  cuda::set_device(0);
+  ASSERT_EQ(cudaMemGetInfo(&free_bytes, &total_bytes), cudaSuccess);
+  const double total = static_cast<double>(cuda::total_memory(0));
+  EXPECT_GE(total, 0.99 * static_cast<double>(total_bytes));
+  EXPECT_LE(total, 1.01 * static_cast<double>(total_bytes));
+  EXPECT_GE(total, 1024.0 * 1024 * 1024);
+  EXPECT_THROW(cuda::total_memory(cuda::device_count()), std::out_of_range);
 }
 
 TEST_F(CudaRuntimeOnGpu, OneStreamPerDevice) {

@@ -114,5 +114,22 @@ TEST(Device, Parse) {
   EXPECT_THROW(Device::parse("cuda:x"), InputError);
 }
 
+// The RAM for the CPU (this machine's, between 1 GiB and 64 TiB); the GPU's own memory for a CUDA
+// device, and a clear error for one that is not there (tests/cuda checks a real one).
+TEST(Device, MemoryBytes) {
+  const uint64_t ram = memory_bytes(Device::cpu());
+  EXPECT_GE(ram, uint64_t{1} << 30);
+  EXPECT_LE(ram, uint64_t{1} << 46);
+  if (!cuda_available()) {
+    try {
+      memory_bytes(Device::cuda(0));
+      ADD_FAILURE() << "memory_bytes(cuda:0) without a GPU did not throw";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("device cuda:0 requested but no CUDA GPU is available"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cxr

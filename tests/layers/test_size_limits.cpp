@@ -45,6 +45,9 @@ TEST(SizeLimits, ParametersAndABatchMustFitInMemory) {
             "model 'sequential' with data.batch_size 32 needs at least 0.000583 GiB (448 parameters and their "
             "gradients, and one batch's activations), more than the 0.000559 GiB of memory here: lower "
             "data.batch_size, image_size or the layer sizes");
+  // On a GPU the limit is its own memory, which the error names.
+  const std::string gpu = testing::input_error_of([&] { check_model_size(small, 32, 600000, "memory of GPU cuda:0"); });
+  EXPECT_NE(gpu.find("more than the 0.000559 GiB of memory of GPU cuda:0: lower"), std::string::npos) << gpu;
 }
 
 }  // namespace
