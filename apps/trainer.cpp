@@ -68,11 +68,12 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
   const int batches = data::num_batches(n, batch);
   const std::vector<int> batch_order = data::fit_batch_order(batches, training, config_.train.seed, epoch);
   // Two full-size buffers (the worker fills one while the step uses the other) and one for the
-  // partial batch, which occurs at most once per pass and so never needs a second buffer.
+  // partial batch, which occurs at most once per pass and so never needs a second buffer. A set
+  // smaller than one batch is a single partial batch: no full-size buffers, however large batch_size.
   constexpr int kSlots = 2;
   const Device device = model_.device();
   std::vector<Tensor> xs, ys;
-  for (int s = 0; s < kSlots && device.is_cpu(); ++s) {
+  for (int s = 0; s < kSlots && device.is_cpu() && n >= batch; ++s) {
     xs.push_back(Tensor::empty({batch, images.height, images.width, 3}, Device::cpu(), "batch_images"));
     ys.push_back(Tensor::empty({batch, 1}, Device::cpu(), "batch_labels"));
   }
@@ -81,7 +82,8 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
   Tensor y_partial = partial ? Tensor::empty({partial, 1}, Device::cpu(), "batch_labels") : Tensor();
 #ifdef CXR_WITH_CUDA
   const size_t image_floats = static_cast<size_t>(images.height) * static_cast<size_t>(images.width) * 3;
-  const size_t labels_offset = sizeof(float) * image_floats * static_cast<size_t>(batch);  // after the images
+  const auto rows = static_cast<size_t>(std::min(batch, n));  // the largest batch this pass has
+  const size_t labels_offset = sizeof(float) * image_floats * rows;  // after the images
   // On CUDA the worker fills a page-locked buffer per slot (images, then labels; a partial batch
   // uses its front) and the step's inputs are uploaded from it asynchronously on the stream, so the
   // copy overlaps the previous step's kernels. The prefetcher frees a slot once the HOST is done with
@@ -90,7 +92,7 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
   std::vector<std::unique_ptr<kernels::cuda::PinnedStaging>> staging;
   for (int s = 0; s < kSlots && device.is_cuda(); ++s)
     staging.push_back(std::make_unique<kernels::cuda::PinnedStaging>(
-        device.index, labels_offset + sizeof(float) * static_cast<size_t>(batch)));
+        device.index, labels_offset + sizeof(float) * rows));
 #endif
   auto count_of = [&](int k) { return std::min(batch, n - batch_order[static_cast<size_t>(k)] * batch); };
   // The worker only does the augmentation and copying (fill_batch), which reads `images` and writes
