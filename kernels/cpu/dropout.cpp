@@ -121,8 +121,9 @@ CXR_MASK_CLONES void kept_mask_elements(int64_t begin, int64_t end, float rate, 
 // dx = y > 0 ? dy * scale : 0, dropout_relu_backward's elements [0, n): see kernels/dropout.h for
 // why y alone tells the kept elements. dy * scale is the two kernels' dy * scale * 1.0f; the zeros
 // come from clearing its bits (dropout_block.h): written with a ?:, GCC kept the multiplication
-// behind a branch per element (-ftrapping-math), 20x slower. Against the kept-mask backward it replaced (same Zen 4 VM): experiment 1's first layer 110-128 ->
-// 71-84 us, experiment 3's (31.5 MB) 3.6-5.1 -> 2.0-2.3 ms.
+// behind a branch per element (-ftrapping-math), 20x slower. Against the kept-mask backward it
+// replaced (same Zen 4 VM): experiment 1's first layer 110-128 -> 71-84 us, experiment 3's
+// (31.5 MB) 3.6-5.1 -> 2.0-2.3 ms.
 CXR_MASK_CLONES void relu_kept_elements(int64_t n, float scale, const float* y, const float* dy, float* dx) {
   for (int64_t k = 0; k < n; ++k) dx[k] = dropout_relu_gradient(y[k], dy[k], scale);
 }

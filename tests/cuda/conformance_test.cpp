@@ -172,12 +172,12 @@ TEST_F(Conformance, DropoutMasksAreBitIdentical) {
   }
 }
 
-// Dropout fused with relu (the model's Dropout -> Activation relu): the CPU's two kernels' bits, forward
-// and backward, at sizes that leave a ragged quad.
 // Batch norm, dropout and relu as one op: the CPU's fused kernels against CUDA, which runs the
-// two ops' kernels (no fused twin yet). The same masks; batch norm's tolerances for the rest.
+// two ops' kernels (no fused twin yet). The same masks; batch norm's tolerances for the rest. Small
+// shapes: where the two devices' normalised values differ by an ulp, one that straddles 0 would
+// flip a relu and move its gradient by O(1); over a million elements that might happen.
 TEST_F(Conformance, BatchNormDropoutReluMatchesTheCpu) {
-  for (const Shape& shape : {Shape{4, 9, 7, 16}, Shape{3, 7, 7, 100}, Shape{32, 46, 46, 16}, Shape{6, 33}}) {
+  for (const Shape& shape : {Shape{4, 9, 7, 16}, Shape{3, 7, 7, 100}, Shape{6, 33}, Shape{3, 1500}}) {
     const int C = static_cast<int>(shape.back());
     const Tensor x = random_tensor(shape, 40, -3.0f, 5.0f), gamma = random_tensor({C}, 41, 0.5f, 1.5f);
     const Tensor beta = random_tensor({C}, 42);
@@ -192,6 +192,8 @@ TEST_F(Conformance, BatchNormDropoutReluMatchesTheCpu) {
   }
 }
 
+// Dropout fused with relu (the model's Dropout -> Activation relu): the CPU's two kernels' bits, forward
+// and backward, at sizes that leave a ragged quad.
 TEST_F(Conformance, DropoutThenReluIsBitIdentical) {
   for (int64_t n : {1, 5, 4099, 70001}) {
     const Tensor x = random_tensor({n}, 51);

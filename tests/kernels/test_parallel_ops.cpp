@@ -231,36 +231,42 @@ TEST(ParallelOps, BatchNormTrainAndInference) {
 }
 
 // Batch norm, dropout and relu in one kernel each way on 1 to 4 threads, against the three kernels
-// run one after the other: the same bits. C = 48 puts a row across most of dropout's 1,024-element
-// blocks; M x C is not a whole number of blocks.
+// run one after the other: the same bits, at rate 0.3 and at rate 0 (every element kept). C = 48
+// puts a row across most of dropout's 1,024-element blocks; M x C is not a whole number of blocks.
 TEST(ParallelOps, BatchNormDropoutReluIsTheThreeKernels) {
   const int64_t M = 20000 + 77;
   const int C = 48;
   const auto x = random_vector(M * C, 20, -2.0f, 3.0f), dy = random_vector(M * C, 21);
   const auto gamma = random_vector(C, 22, 0.5f, 1.5f), beta = random_vector(C, 23);
-  constexpr float kEps = 1e-3f, kRate = 0.3f;
+  constexpr float kEps = 1e-3f;
   constexpr uint64_t kSeed = 9, kStream = 4;
-  const Outputs fused = same_bits_on_any_thread_count("batchnorm_dropout_relu", [&] {
-    Outputs o{std::vector<float>(M * C), std::vector<float>(C), std::vector<float>(C), std::vector<float>(C),
-              std::vector<float>(M * C), std::vector<float>(C), std::vector<float>(C)};
-    cpu::batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(), kEps, kRate, kSeed, kStream,
-                                              o[0].data(), o[1].data(), o[2].data(), o[3].data());
-    cpu::batchnorm_dropout_relu_backward_train(M, C, x.data(), gamma.data(), o[1].data(), o[2].data(), kRate,
-                                               o[0].data(), dy.data(), o[4].data(), o[5].data(), o[6].data());
-    return o;
-  });
-  Outputs three{std::vector<float>(M * C), std::vector<float>(C), std::vector<float>(C), std::vector<float>(C),
-                std::vector<float>(M * C), std::vector<float>(C), std::vector<float>(C)};
-  std::vector<float> z(M * C), dz(M * C);
-  cpu::batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), kEps, z.data(), three[1].data(),
-                               three[2].data(), three[3].data());
-  cpu::dropout_relu_forward(M * C, kRate, kSeed, kStream, z.data(), three[0].data());
-  cpu::dropout_relu_backward(M * C, kRate, three[0].data(), dy.data(), dz.data());
-  cpu::batchnorm_backward_train(M, C, x.data(), gamma.data(), three[1].data(), three[2].data(), dz.data(),
-                                three[4].data(), three[5].data(), three[6].data());
-  const char* names[] = {"y", "mean", "inv_std", "var", "dx", "dgamma", "dbeta"};
-  for (size_t k = 0; k < three.size(); ++k)
-    EXPECT_EQ(std::memcmp(fused[k].data(), three[k].data(), three[k].size() * sizeof(float)), 0) << names[k];
+  const auto outputs = [&] {
+    return Outputs{std::vector<float>(M * C), std::vector<float>(C), std::vector<float>(C), std::vector<float>(C),
+                   std::vector<float>(M * C), std::vector<float>(C), std::vector<float>(C)};
+  };
+  for (const float rate : {0.3f, 0.0f}) {
+    const std::string what = "batchnorm_dropout_relu rate " + std::to_string(rate);
+    const Outputs fused = same_bits_on_any_thread_count(what, [&] {
+      Outputs o = outputs();
+      cpu::batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(), kEps, rate, kSeed, kStream,
+                                                o[0].data(), o[1].data(), o[2].data(), o[3].data());
+      cpu::batchnorm_dropout_relu_backward_train(M, C, x.data(), gamma.data(), o[1].data(), o[2].data(), rate,
+                                                 o[0].data(), dy.data(), o[4].data(), o[5].data(), o[6].data());
+      return o;
+    });
+    Outputs three = outputs();
+    std::vector<float> z(M * C), dz(M * C);
+    cpu::batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), kEps, z.data(), three[1].data(),
+                                 three[2].data(), three[3].data());
+    cpu::dropout_relu_forward(M * C, rate, kSeed, kStream, z.data(), three[0].data());
+    cpu::dropout_relu_backward(M * C, rate, three[0].data(), dy.data(), dz.data());
+    cpu::batchnorm_backward_train(M, C, x.data(), gamma.data(), three[1].data(), three[2].data(), dz.data(),
+                                  three[4].data(), three[5].data(), three[6].data());
+    const char* names[] = {"y", "mean", "inv_std", "var", "dx", "dgamma", "dbeta"};
+    for (size_t k = 0; k < three.size(); ++k)
+      EXPECT_EQ(std::memcmp(fused[k].data(), three[k].data(), three[k].size() * sizeof(float)), 0)
+          << what << ": " << names[k];
+  }
 }
 
 // Max pooling against a plain scan (first maximum wins; small integers, so many ties), with
