@@ -40,7 +40,8 @@ int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::o
   // Claimed at once: a second reproduce started in the same second gets runs/reproduce-<time>-2.
   const bool named = !options.out_dir.empty();
   const fs::path wanted = named ? fs::path(options.out_dir) : fs::path("runs") / ("reproduce-" + timestamp());
-  summary.out_dir = claim_new_folder(wanted, !named, "--out", "(reproduce writes a fresh folder)").dir;
+  const ClaimedFolder claimed = claim_new_folder(wanted, !named, "--out", "(reproduce writes a fresh folder)");
+  summary.out_dir = claimed.dir;
   summary.quick = options.quick;
   summary.device = options.device.empty() ? "as each config says" : options.device;
 

@@ -25,7 +25,8 @@ int command_summary(const std::string& config_path, std::ostream& out) {
 }
 
 int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small) {
-  claim_new_folder(out_dir, false, "--out", "(cxrnet synth never mixes its images into other files)");
+  const ClaimedFolder claimed =  // held until the images are written
+      claim_new_folder(out_dir, false, "--out", "(cxrnet synth never mixes its images into other files)");
   data::SynthOptions options = data::SynthOptions::realistic(out_dir, seed);
   if (small) {
     options = data::SynthOptions{};
@@ -68,7 +69,7 @@ int command_split(const SplitOptions& options, std::ostream& out) {
   }
   const SplitIndices splits = resolve_splits(config.data, options.data_dir);
   const fs::path root(options.out_dir);
-  claim_new_folder(root, false, "--out", "(cxrnet split never overwrites)");
+  const ClaimedFolder claimed = claim_new_folder(root, false, "--out", "(cxrnet split never overwrites)");
 
   bool copied = false;
   size_t files = 0;

@@ -213,12 +213,13 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   const bool resume = !options.resume_dir.empty();
   const bool progress_bar = use_progress_bar(options, out);
   // Claimed before the minutes of loading data, and given back if the run fails before its first checkpoint.
-  const ClaimedFolder claimed = resume ? ClaimedFolder{options.resume_dir, false} : claim_run_folder(options, config);
+  const ClaimedFolder claimed = resume ? claim_existing_folder(options.resume_dir) : claim_run_folder(options, config);
   const fs::path& run_dir = claimed.dir;
   FreshRunFolder fresh_folder(run_dir, !resume, claimed.created);
   if (!options.cache_dir.empty()) check_not_a_file(options.cache_dir, "--cache");
   const Device device = Device::parse(tc.device);
   CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
+  const uint64_t device_memory = memory_bytes(device);  // also refuses a GPU index this machine lacks
   // The process default too, not only the trainer's scope: the start-up GPU report names it.
   if (!tc.kernels.empty()) set_default_kernel_choice(parse_kernel_choice(tc.kernels));
   if (options.tf32) {
@@ -234,7 +235,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, tc.seed);
   try {  // before a batch is allocated, or the data loaded for it
-    check_model_size(model, config.data.batch_size, memory_bytes(device),
+    check_model_size(model, config.data.batch_size, device_memory,
                      device.is_cpu() ? "memory here" : "memory of GPU " + device.str());
   } catch (const InputError& e) {
     throw ConfigError(config.source_path + ": " + e.what());

@@ -1,6 +1,7 @@
 #include "apps/text_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,10 +49,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The file that claims an output folder. A mkdir alone cannot claim a folder that exists already and is
-// empty (--out may name one, or name the folder another command has just made and not filled yet), but
-// creating a file with O_EXCL can: only one command succeeds. It stays, hidden and empty: the folder then
-// counts as not empty for later commands, and resume, evaluate and the image scans never look at it.
+// The file that claims an output folder, by an exclusive flock on it. A mkdir alone cannot claim a folder
+// that exists already and is empty (--out may name one, or name the folder another command has just made
+// and not filled yet); a lock can, and the kernel drops it when its process ends, however it ends, so a
+// command killed while loading its data leaves no claim behind. The file stays, hidden and empty: the folder
+// then counts as not empty for later commands, and resume, evaluate and the image scans never look at it.
 constexpr const char* kClaimMarker = ".cxrnet-claim";
 constexpr int kMaxNumbered = 1000;  // WANTED-2 ... WANTED-1000: beyond that, something is wrong
 
@@ -63,30 +65,57 @@ bool make_folder(const fs::path& dir) {
   throw InputError("cannot create folder " + dir.string() + ": " + std::strerror(error));
 }
 
+// Whether `dir` holds anything but `name`; a folder that cannot be read counts as holding something.
 bool holds_other_than(const fs::path& dir, const std::string& name) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.path().filename() != name) return true;
+  fs::directory_iterator it(dir, ec), end;
+  if (ec) return true;
+  for (; it != end; it.increment(ec)) {
+    if (ec) return true;
+    if (it->path().filename() != name) return true;
+  }
   return false;
 }
 
 enum class Claim { ours, taken, not_empty };
 
-// Creates the marker in the folder `dir`; the folder must then hold nothing else.
-Claim take_folder(const fs::path& dir) {
+}  // namespace
+
+// The marker's descriptor: closing it drops the lock.
+struct FolderLock {
+  explicit FolderLock(int descriptor) : fd(descriptor) {}
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+  ~FolderLock() { ::close(fd); }
+  const int fd;
+};
+
+namespace {
+
+// Locks the marker in `dir` (creating it if need be); unless `any_contents`, the folder must then hold
+// nothing else.
+Claim take_folder(const fs::path& dir, std::shared_ptr<const FolderLock>& lock, bool any_contents = false) {
   const fs::path marker = dir / kClaimMarker;
-  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  const int open_error = errno;
-  if (fd < 0 && open_error != EEXIST)
-    throw InputError("cannot claim " + dir.string() + ": cannot create " + marker.string() + ": " +
-                     std::strerror(open_error));
-  if (fd >= 0) ::close(fd);
-  if (holds_other_than(dir, kClaimMarker)) {
+  bool made_marker = true;
+  int fd = ::open(marker.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST) {
+    made_marker = false;
+    fd = ::open(marker.c_str(), O_RDWR | O_CLOEXEC);
+  }
+  if (fd < 0)
+    throw InputError("cannot claim " + dir.string() + ": cannot open " + marker.string() + ": " +
+                     std::strerror(errno));
+  auto held = std::make_shared<const FolderLock>(fd);
+  // EWOULDBLOCK: a live command holds it. A file system without locks (ENOLCK, ENOSYS) leaves the
+  // mkdir as the only guard, which still keeps apart commands that make their folders.
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) return Claim::taken;
+  if (!any_contents && holds_other_than(dir, kClaimMarker)) {
     std::error_code ec;
-    if (fd >= 0) fs::remove(marker, ec);  // not ours to take: leave the folder as it was
+    if (made_marker) fs::remove(marker, ec);  // not ours to take: leave the folder as it was
     return Claim::not_empty;
   }
-  return fd >= 0 ? Claim::ours : Claim::taken;
+  lock = std::move(held);
+  return Claim::ours;
 }
 
 // A default name is taken by a command started in the same second: number this one instead. An existing
@@ -94,7 +123,10 @@ Claim take_folder(const fs::path& dir) {
 ClaimedFolder claim_numbered(const fs::path& dir, const std::string& flag) {
   for (int n = 1; n <= kMaxNumbered; ++n) {
     const fs::path candidate = n == 1 ? dir : fs::path(dir.string() + "-" + std::to_string(n));
-    if (make_folder(candidate) && take_folder(candidate) == Claim::ours) return {candidate, true};
+    if (!make_folder(candidate)) continue;
+    std::shared_ptr<const FolderLock> lock;
+    if (take_folder(candidate, lock) == Claim::ours) return {candidate, true, std::move(lock)};
+    // Made here but not won: a command given this very name as --out took it. It is that one's now.
   }
   throw InputError(dir.string() + " and " + dir.string() + "-2 to -" + std::to_string(kMaxNumbered) +
                    " exist already: give " + flag + " DIR");
@@ -113,13 +145,21 @@ ClaimedFolder claim_new_folder(const fs::path& wanted, bool numbered, const std:
   if (numbered) return claim_numbered(dir, flag);
   const bool created = make_folder(dir);
   if (!created) check_not_a_file(dir, flag);
-  switch (take_folder(dir)) {
-    case Claim::ours: return {dir, created};
+  std::shared_ptr<const FolderLock> lock;
+  switch (take_folder(dir, lock)) {
+    case Claim::ours: return {dir, created, std::move(lock)};
     case Claim::not_empty: throw InputError(dir.string() + ": already exists and is not empty " + reason);
     case Claim::taken: break;
   }
-  throw InputError(dir.string() + ": another cxrnet command claimed it (" + (dir / kClaimMarker).string() +
-                   "): pick another " + flag + ", or remove that file if no cxrnet command is running");
+  throw InputError(dir.string() + ": another cxrnet command is using it (it holds the lock on " +
+                   (dir / kClaimMarker).string() + "): pick another " + flag);
+}
+
+ClaimedFolder claim_existing_folder(const fs::path& dir) {
+  std::shared_ptr<const FolderLock> lock;
+  if (take_folder(dir, lock, true) == Claim::ours) return {dir, false, std::move(lock)};
+  throw InputError(dir.string() + ": another cxrnet command is using it (it holds the lock on " +
+                   (dir / kClaimMarker).string() + ")");
 }
 
 std::string csv_field(const std::string& s) {

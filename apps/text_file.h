@@ -1,6 +1,7 @@
 // The small text files of a run folder (config.yaml, reports, CSVs) and the names they use.
 #pragma once
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace cxr {
@@ -14,19 +15,27 @@ void write_text_file(const std::filesystem::path& path, const std::string& text)
 void check_not_a_file(const std::filesystem::path& dir, const std::string& flag);
 
 // The output folder a command fills from scratch, claimed so that two commands started at once never share it.
+// The claim lasts while this object (or a copy) lives: keep it until the command is done.
+struct FolderLock;  // the open, locked marker file (see the .cpp)
 struct ClaimedFolder {
   std::filesystem::path dir;  // `wanted`, or WANTED-2, WANTED-3, ... when it was taken and numbering allowed
   bool created = false;       // this command made the folder (false: it claimed an existing empty one)
+  std::shared_ptr<const FolderLock> lock;
 };
 
-// Claims `wanted` (its parent folders created) with a mkdir and a marker file that only one command can
-// create (see the .cpp), before any work is done. When it is taken: with `numbered` (a default, timestamped
-// name) the first free WANTED-N instead; otherwise (a folder the user named with FLAG) InputError
-// "DIR: exists and is not a folder (FLAG names a folder)" for a file, "DIR: already exists and is not empty
-// REASON" when it holds anything (nothing is overwritten or mixed in), or "DIR: another cxrnet command
-// claimed it ..." when another command has claimed it and not yet written to it. An empty folder is claimed.
+// Claims `wanted` (its parent folders created) with a mkdir and a lock on a marker file in it (see the
+// .cpp), before any work is done. When it is taken: with `numbered` (a default, timestamped name) the first
+// free WANTED-N instead; otherwise (a folder the user named with FLAG) InputError "DIR: exists and is not a
+// folder (FLAG names a folder)" for a file, "DIR: already exists and is not empty REASON" when it holds
+// anything (nothing is overwritten or mixed in), or "DIR: another cxrnet command is using it ..." while
+// another command holds its claim and has not yet written to it. An empty folder is claimed, and so is one
+// that holds only the marker of a command that ended (killed while it loaded its data, say).
 ClaimedFolder claim_new_folder(const std::filesystem::path& wanted, bool numbered, const std::string& flag,
                                const std::string& reason);
+
+// The claim on a run folder that already holds a run (train --resume): the same lock, whatever the folder
+// holds. InputError "DIR: another cxrnet command is using it ..." while another command holds it.
+ClaimedFolder claim_existing_folder(const std::filesystem::path& dir);
 
 // One CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote or a newline.
 std::string csv_field(const std::string& s);

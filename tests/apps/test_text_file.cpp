@@ -3,7 +3,10 @@
 // output folder per command, even for commands started at once.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -79,8 +82,8 @@ TEST_F(ClaimNewFolder, ATakenDefaultNameIsNumbered) {
 // still loading its data, before writing anything) is refused.
 TEST_F(ClaimNewFolder, ANamedFolderMustBeNewOrEmptyAndIsClaimedOnce) {
   const auto taken = [](const fs::path& dir) {
-    return dir.string() + ": another cxrnet command claimed it (" + (dir / ".cxrnet-claim").string() +
-           "): pick another --out, or remove that file if no cxrnet command is running";
+    return dir.string() + ": another cxrnet command is using it (it holds the lock on " +
+           (dir / ".cxrnet-claim").string() + "): pick another --out";
   };
   const ClaimedFolder made = claim(root_ / "new", false);
   EXPECT_EQ(made.dir, root_ / "new");
@@ -104,8 +107,10 @@ TEST_F(ClaimNewFolder, ANamedFolderMustBeNewOrEmptyAndIsClaimedOnce) {
             (root_ / "file").string() + ": exists and is not a folder (--out names a folder)");
 }
 
-// What `threads` commands claiming `wanted` at the same moment get; "" for those refused.
+// What `threads` commands claiming `wanted` at the same moment get; "" for those refused. Every claim
+// is held until all have tried, as each command holds its own until it ends.
 std::vector<std::string> claim_at_once(const fs::path& wanted, bool numbered, int threads) {
+  std::vector<ClaimedFolder> claims(static_cast<size_t>(threads));
   std::vector<std::string> got(static_cast<size_t>(threads));
   std::atomic<int> ready = 0;
   std::vector<std::thread> running;
@@ -113,7 +118,8 @@ std::vector<std::string> claim_at_once(const fs::path& wanted, bool numbered, in
     running.emplace_back([&, i] {
       for (++ready; ready < threads;) std::this_thread::yield();  // all start together
       try {
-        got[static_cast<size_t>(i)] = claim_new_folder(wanted, numbered, "--out", "").dir.string();
+        claims[static_cast<size_t>(i)] = claim_new_folder(wanted, numbered, "--out", "");
+        got[static_cast<size_t>(i)] = claims[static_cast<size_t>(i)].dir.string();
       } catch (const InputError&) {
       }
     });
@@ -135,6 +141,52 @@ TEST_F(ClaimNewFolder, CommandsStartedAtOnceNeverShareAFolder) {
       EXPECT_EQ(std::count(got.begin(), got.end(), named.string()), 1) << named << " round " << round;
     }
   }
+}
+
+// A claim lasts as long as its command: when the command ends, however it ends (here a child process
+// killed with SIGKILL while it holds the claim, so no destructor runs), the folder, holding only the
+// marker, is free again; and the same folder is not claimed twice while its command lives.
+TEST_F(ClaimNewFolder, AClaimEndsWithItsCommandHoweverItEnds) {
+  const fs::path dir = root_ / "out";
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // the command that gets killed while it loads its data
+    const ClaimedFolder held = claim(dir, false);
+    const char byte = 'k';
+    if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+    ::pause();
+    ::_exit(0);
+  }
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  EXPECT_NE(claim_error(dir).find("another cxrnet command is using it"), std::string::npos);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  const ClaimedFolder after = claim(dir, false);
+  EXPECT_EQ(after.dir, dir);
+  EXPECT_FALSE(after.created);  // the killed command made it
+  EXPECT_NE(claim_error(dir).find("another cxrnet command is using it"), std::string::npos);
+}
+
+// train --resume holds the same lock on a folder that holds a run: two resumes of one run never
+// write into it at once, and a fresh claim of a run folder that is resumed is refused.
+TEST_F(ClaimNewFolder, AResumedRunFolderIsClaimedOnce) {
+  const fs::path run = root_ / "run";
+  fs::create_directories(run);
+  std::ofstream(run / "config.yaml") << "name: x\n";
+  {
+    const ClaimedFolder resumed = claim_existing_folder(run);
+    EXPECT_EQ(resumed.dir, run);
+    EXPECT_EQ(testing::input_error_of([&] { claim_existing_folder(run); }),
+              run.string() + ": another cxrnet command is using it (it holds the lock on " +
+                  (run / ".cxrnet-claim").string() + ")");
+  }
+  EXPECT_EQ(claim_existing_folder(run).dir, run);  // the first one ended
+  EXPECT_TRUE(fs::exists(run / "config.yaml"));
 }
 
 }  // namespace
