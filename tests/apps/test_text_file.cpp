@@ -3,6 +3,7 @@
 // output folder per command, even for commands started at once.
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,10 +160,17 @@ TEST_F(ClaimNewFolder, AClaimEndsWithItsCommandHoweverItEnds) {
     ::pause();
     ::_exit(0);
   }
-  char byte = 0;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
-  ::close(ready[0]);
   ::close(ready[1]);
+  pollfd wait_for_child{ready[0], POLLIN, 0};  // bounded: a child stuck after the fork fails the test, not CI
+  if (::poll(&wait_for_child, 1, 20000) != 1) ::kill(child, SIGKILL);
+  char byte = 0;
+  const bool child_claimed = ::read(ready[0], &byte, 1) == 1;
+  ::close(ready[0]);
+  if (!child_claimed) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    FAIL() << "the child process did not claim " << dir;
+  }
   EXPECT_NE(claim_error(dir).find("another cxrnet command is using it"), std::string::npos);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
