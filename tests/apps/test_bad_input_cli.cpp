@@ -35,13 +35,8 @@ class BadInputCli : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("cxr_bad_input_cli_" + std::to_string(::getpid()));
     fs::remove_all(root_);
-    data::SynthOptions synth;
-    synth.out_dir = (root_ / "data").string();
-    synth.train_normal = synth.train_pneumonia = 12;
-    synth.test_normal = synth.test_pneumonia = 4;
-    synth.min_size = 24;
-    synth.max_size = 32;
-    data::write_synthetic_dataset(synth);
+    data::write_synthetic_dataset({.out_dir = (root_ / "data").string(), .train_normal = 12, .train_pneumonia = 12,
+                                   .test_normal = 4, .test_pneumonia = 4, .min_size = 24, .max_size = 32});
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 

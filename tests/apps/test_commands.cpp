@@ -48,13 +48,8 @@ std::string read_text(const fs::path& p) {
 TEST(CommandTrain, WritesTheRunFolderAndReportsBadFiles) {
   const fs::path root = fs::temp_directory_path() / ("cxr_command_train_" + std::to_string(::getpid()));
   fs::remove_all(root);
-  data::SynthOptions synth;
-  synth.out_dir = (root / "data").string();
-  synth.train_normal = 24;
-  synth.train_pneumonia = 40;
-  synth.test_normal = 8;
-  synth.test_pneumonia = 8;
-  data::write_synthetic_dataset(synth);
+  data::write_synthetic_dataset({.out_dir = (root / "data").string(), .train_normal = 24, .train_pneumonia = 40,
+                                 .test_normal = 8, .test_pneumonia = 8});
   std::ofstream(root / "data" / "train" / "NORMAL" / "broken.jpeg") << "not an image";
 
   TrainOptions options;

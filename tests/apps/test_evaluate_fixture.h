@@ -24,13 +24,8 @@ inline std::string read_text(const fs::path& p) {
 }
 
 inline void write_tiny_synthetic_set(const fs::path& dir) {
-  data::SynthOptions synth;
-  synth.out_dir = dir.string();
-  synth.train_normal = synth.train_pneumonia = 16;
-  synth.test_normal = synth.test_pneumonia = 10;
-  synth.min_size = 56;
-  synth.max_size = 80;
-  data::write_synthetic_dataset(synth);
+  data::write_synthetic_dataset({.out_dir = dir.string(), .train_normal = 16, .train_pneumonia = 16, .test_normal = 10,
+                                 .test_pneumonia = 10, .min_size = 56, .max_size = 80});
 }
 
 struct TrainedRun {

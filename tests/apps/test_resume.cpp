@@ -25,13 +25,8 @@ class Resume : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("cxr_resume_" + std::to_string(::getpid()));
     fs::remove_all(root_);
-    data::SynthOptions synth;
-    synth.out_dir = (root_ / "data").string();
-    synth.train_normal = synth.train_pneumonia = 24;
-    synth.test_normal = synth.test_pneumonia = 6;
-    synth.min_size = 32;
-    synth.max_size = 48;
-    data::write_synthetic_dataset(synth);
+    data::write_synthetic_dataset({.out_dir = (root_ / "data").string(), .train_normal = 24, .train_pneumonia = 24,
+                                   .test_normal = 6, .test_pneumonia = 6, .min_size = 32, .max_size = 48});
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 

@@ -32,15 +32,8 @@ struct Scratch {
   fs::path root;
   explicit Scratch(const std::string& name) : root(fs::temp_directory_path() / ("cxr_split_" + name)) {
     fs::remove_all(root);
-    data::SynthOptions synth;
-    synth.out_dir = (root / "data").string();
-    synth.train_normal = 12;
-    synth.train_pneumonia = 20;
-    synth.test_normal = 4;
-    synth.test_pneumonia = 4;
-    synth.min_size = 40;
-    synth.max_size = 60;
-    data::write_synthetic_dataset(synth);
+    data::write_synthetic_dataset({.out_dir = (root / "data").string(), .train_normal = 12, .train_pneumonia = 20,
+                                   .test_normal = 4, .test_pneumonia = 4, .min_size = 40, .max_size = 60});
   }
   ~Scratch() { fs::remove_all(root); }
   std::string data() const { return (root / "data").string(); }

@@ -36,13 +36,8 @@ double roc_auc(const Evaluation& e) {
 TEST(TrainSynthetic, Experiment1ModelLearnsAndBeatsChance) {
   const fs::path dir = fs::temp_directory_path() / ("cxr_train_synthetic_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  data::SynthOptions synth;
-  synth.out_dir = dir.string();
-  synth.train_normal = synth.train_pneumonia = 160;
-  synth.test_normal = synth.test_pneumonia = 60;
-  synth.min_size = 80;
-  synth.max_size = 120;
-  data::write_synthetic_dataset(synth);
+  data::write_synthetic_dataset({.out_dir = dir.string(), .train_normal = 160, .train_pneumonia = 160,
+                                 .test_normal = 60, .test_pneumonia = 60, .min_size = 80, .max_size = 120});
 
   ExperimentConfig config = load_experiment_config(std::string(CXR_SOURCE_DIR) + "/configs/experiment1.yaml");
   config.data.validation = SplitConfig{};
