@@ -391,7 +391,8 @@ def targets_section(kernels, cuda, ratios):
     same_bytes = {("batchnorm_forward_train", "e3_bn1"): "e3_bn1_forward",
                   ("batchnorm_backward_train", "e3_bn1"): "e3_bn1_backward", ("adam", "e3_params"): "e3_params_adam"}
     for op, shape in (("relu_forward", "n16M"), ("add", "n16M"), ("dropout_forward", "n16M"),
-                      ("batchnorm_forward_train", "e3_bn1"), ("batchnorm_backward_train", "e3_bn1"), ("adam", "e3_params")):
+                      ("batchnorm_forward_train", "e3_bn1"), ("batchnorm_backward_train", "e3_bn1"), ("adam", "e3_params"),
+                      ("adam", "n16M")):
         b = g.get(("cuda", op, "custom", shape))
         v = b.get("of_ceiling") if b and not failed(b) else None
         cell = f"{100 * v:.0f}%" if v else "-"

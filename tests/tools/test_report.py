@@ -98,12 +98,15 @@ class EndToEndTest(unittest.TestCase):
             return b
         cuda = {"benchmarks": [entry("cuda/batchnorm_forward_train/custom/e3_bn1", 40.0, 0.5),
                                entry("cuda/copy/vendor/e3_bn1_forward", 30.0),
-                               entry("cuda/adam/custom/e3_params", 11.0, 0.74)]}
+                               entry("cuda/adam/custom/e3_params", 11.0, 0.74),
+                               entry("cuda/adam/custom/n16M", 180.0, 0.9)]}
         lines = report.targets_section(None, cuda, {})
         self.assertIn("| GPU batchnorm_forward_train e3_bn1 >= 85% of copy bandwidth | 50% (75% of a copy of the same "
                       "bytes) | MISSED by 41% |", lines)
         # No same-bytes copy in the run (an older pack): the target's cell alone.
         self.assertIn("| GPU adam e3_params >= 85% of copy bandwidth | 74% | MISSED by 13% |", lines)
+        # Adam at the element-wise kernels' size, beside experiment 3's parameters.
+        self.assertIn("| GPU adam n16M >= 85% of copy bandwidth | 90% | met |", lines)
 
 
 
