@@ -1,6 +1,8 @@
 #include "apps/checkpoint.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -242,6 +244,17 @@ std::map<std::string, Tensor> copy_weights(Model& model) {
   std::map<std::string, Tensor> weights;
   for (Parameter* p : model.parameters()) weights.emplace(p->name, p->value.to(Device::cpu()));
   return weights;
+}
+
+void check_weights_finite(Model& model, int epoch) {
+  for (Parameter* p : model.parameters()) {
+    const std::vector<float> v = p->value.to_vector();
+    const auto bad = std::find_if(v.begin(), v.end(), [](float f) { return !std::isfinite(f); });
+    CXR_CHECK(bad == v.end(), "training diverged: after epoch " << epoch << ", " << p->name << " holds " << *bad
+                                                               << " at index " << bad - v.begin() << " of "
+                                                               << shape_str(p->value.shape())
+                                                               << " (the loss stayed finite)");
+  }
 }
 
 void set_weights(Model& model, const std::map<std::string, Tensor>& weights) {

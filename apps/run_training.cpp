@@ -262,6 +262,8 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   result.run_dir = run_dir.string();
 
   Trainer trainer(model, config);
+  trainer.set_class_names(data.class_names);  // a class_weight map names the class folders
+  trainer.resolve_class_weights(data.train.labels);
   Optimizer& optimizer = trainer.optimizer();
   BestEpoch best(tc.checkpoint);
   EarlyStopping stopping(tc.early_stopping);
@@ -312,6 +314,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     EpochResult r;
     try {
       r = trainer.train_epoch(epoch, data.train, data.has_validation ? &data.validation : nullptr);
+      check_weights_finite(model, epoch);  // before a checkpoint is written with them
     } catch (const InputError& e) {
       if (progress_bar) out << "\n";
       throw InputError(e.what() + resume_hint(run_dir, state.epochs_completed, options));

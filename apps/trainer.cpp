@@ -50,6 +50,11 @@ Trainer::Trainer(Model& model, const ExperimentConfig& config) : model_(model), 
   set_feature_cache({});
 }
 
+void Trainer::resolve_class_weights(const std::vector<int>& train_labels) {
+  if (class_weights_.empty() && !config_.train.class_weight.mode.empty())
+    class_weights_ = cxr::resolve_class_weights(config_.train.class_weight, class_names_, train_labels, std::clog);
+}
+
 void Trainer::set_feature_cache(FeatureCacheOptions options) {
   feature_cache_ = std::make_unique<FeatureCache>(model_, config_, options);
 }
@@ -154,8 +159,7 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
   const int steps_total = data::num_batches(static_cast<int>(train.labels.size()), config_.data.batch_size);
   r.learning_rate = optimizer_->learning_rate();
   // Keras's class_weight, resolved once from the training labels (validation is never weighted).
-  if (class_weights_.empty() && !config_.train.class_weight.mode.empty())
-    class_weights_ = resolve_class_weights(config_.train.class_weight, class_names_, train.labels, std::clog);
+  if (class_weights_.empty()) resolve_class_weights(train.labels);
   // With the frozen prefix's features cached (no augmentation), x is the prefix's output.
   bool cached = true;  // the cache calls no step when it declines the pass
   const auto train_step = [&](const Tensor& x, const Tensor& y, int count) {

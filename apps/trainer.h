@@ -50,6 +50,9 @@ class Trainer {
   void set_step_callback(std::function<void(const StepProgress&)> on_step) { on_step_ = std::move(on_step); }
   // The class folders in label order: a class_weight map names them (balanced works without).
   void set_class_names(std::vector<std::string> names) { class_names_ = std::move(names); }
+  // Resolves train.class_weight from the training labels now (else the first epoch does): a map that
+  // names a class the data lacks is then refused before anything is written.
+  void resolve_class_weights(const std::vector<int>& train_labels);
   // The frozen-prefix feature cache (apps/feature_cache.h), on by default; replacing the options
   // drops what was cached.
   void set_feature_cache(FeatureCacheOptions options);

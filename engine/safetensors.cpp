@@ -54,6 +54,12 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     write_all(fd, text.data(), text.size(), tmp);
     for (const auto& [name, t] : tensors) {
       const std::vector<float> host = t.to_vector();
+      // The loader refuses a NaN or an infinity (below): never write a file it would refuse, and keep
+      // the good one at `path` instead.
+      const auto bad = std::find_if(host.begin(), host.end(), [](float f) { return !std::isfinite(f); });
+      CXR_CHECK(bad == host.end(), "cannot write " << path << ": tensor '" << name << "' holds " << *bad
+                                                   << " at index " << bad - host.begin() << " of "
+                                                   << shape_str(t.shape()) << "; saved tensors must be finite");
       write_all(fd, host.data(), host.size() * sizeof(float), tmp);
     }
     CXR_CHECK(::fsync(fd) == 0, "fsync " << tmp << ": " << std::strerror(errno));
@@ -166,9 +172,9 @@ SafetensorsFile load_safetensors(const std::string& path) {
     in.seekg(static_cast<std::streamoff>(8 + header_size + e.begin));
     in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e.end - e.begin));
     CXR_CHECK(in, path << ": tensor '" << e.name << "' could not be read (truncated)");
-    // Weights, checkpoints and optimizer state are finite by construction (training stops on a
-    // non-finite loss before it saves): a NaN or infinity means a damaged or hand-edited file, whose
-    // predictions would all be NaN.
+    // Weights, checkpoints and optimizer state are finite by construction (training stops when the
+    // loss or a weight turns non-finite, and save_safetensors refuses one): a NaN or infinity means a
+    // damaged or hand-edited file, whose predictions would all be NaN.
     const float* v = t.data();
     const int64_t n = t.numel(), bad = std::find_if(v, v + n, [](float f) { return !std::isfinite(f); }) - v;
     CXR_CHECK(bad == n, path << ": tensor '" << e.name << "' holds " << v[bad] << " at index " << bad

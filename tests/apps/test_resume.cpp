@@ -14,6 +14,7 @@
 #include "data/synth.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
+#include "layers/spec.h"
 
 namespace cxr {
 namespace {
@@ -230,6 +231,71 @@ TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
   std::stringstream after;
   after << std::ifstream(last, std::ios::binary).rdbuf();
   EXPECT_EQ(after.str(), before.str());
+}
+
+// A finite loss does not prove finite weights: inputs scaled to infinity make the first layer's
+// batch norm NaN, relu maps that NaN to 0, and the loss stays finite while the weights turn NaN. The
+// run must stop there, as for a NaN loss, and keep the last good checkpoint.
+TEST_F(Resume, NonFiniteWeightsStopTheRunAndKeepTheLastGoodCheckpoint) {
+  const std::string config = write_config("nan-weights", "  optimizer: {type: Adam, learning_rate: 0.001}\n");
+  TrainOptions o = options(config, "nan-weights");
+  o.epochs = 1;
+  train(o);
+  const fs::path last = run("nan-weights") / "checkpoints" / "last.safetensors";
+  std::stringstream before;
+  before << std::ifstream(last, std::ios::binary).rdbuf();
+
+  TrainOptions resume;
+  resume.resume_dir = run("nan-weights").string();
+  resume.data_dir = o.data_dir;
+  resume.epochs = 3;
+  resume.adjust_config = [](ExperimentConfig& c) { c.data.rescale = 1e38; };
+  try {
+    train(resume);
+    ADD_FAILURE() << "expected the run to stop on non-finite weights";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("training diverged: after epoch 2, "), std::string::npos) << message;
+    EXPECT_NE(message.find("conv2d/kernel holds "), std::string::npos) << message;
+    EXPECT_NE(message.find("nan at index "), std::string::npos) << message;
+    EXPECT_NE(message.find("(the loss stayed finite)"), std::string::npos) << message;
+    EXPECT_NE(message.find("To continue from it: cxrnet train --resume " + run("nan-weights").string()),
+              std::string::npos)
+        << message;
+  }
+  std::stringstream after;
+  after << std::ifstream(last, std::ios::binary).rdbuf();
+  EXPECT_EQ(after.str(), before.str());
+}
+
+// train.class_weight as a map names the class folders (the README's {NORMAL: 1.9, PNEUMONIA: 0.67});
+// one the data lacks is refused at its line of the config before the run folder is made.
+TEST_F(Resume, ClassWeightMapNamesTheClassFolders) {
+  const std::string given = write_config("weighted", "  class_weight: {NORMAL: 1.9, PNEUMONIA: 0.67}\n");
+  TrainOptions o = options(given, "weighted");
+  o.epochs = 1;
+  std::ostringstream out;
+  std::stringstream log;
+  std::streambuf* clog = std::clog.rdbuf(log.rdbuf());  // the trainer reports the weights on std::clog
+  try {
+    EXPECT_EQ(run_training(o, out, out).epochs_run, 1);
+  } catch (...) {
+    std::clog.rdbuf(clog);
+    throw;
+  }
+  std::clog.rdbuf(clog);
+  EXPECT_NE(log.str().find("class_weight (as given): NORMAL 1.9, PNEUMONIA 0.67"), std::string::npos) << log.str();
+
+  const std::string unknown = write_config("weighted-typo", "  class_weight: {NORMAL: 1.9, PNEUMONA: 0.67}\n");
+  try {
+    train(options(unknown, "weighted-typo"));
+    ADD_FAILURE() << "a class the data lacks must be refused";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(unknown + ":"), std::string::npos) << message;
+    EXPECT_NE(message.find("PNEUMONA"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(fs::exists(run("weighted-typo")));
 }
 
 TEST_F(Resume, EarlyStoppingRestoresTheBestEpochsWeights) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <unistd.h>
 
 #include "engine/error.h"
@@ -84,13 +85,37 @@ TEST(Safetensors, TruncatedFileIsRefusedNamingTheTensor) {
   }
 }
 
-// Training never saves a non-finite value (it stops on a NaN loss first): a NaN or infinity in a
-// weights file is damage, refused with the tensor and the index (NaN weights made evaluate hang).
+// A NaN or infinity is never saved (training stops first, and save_safetensors refuses one, leaving
+// the file already at the path as it was); in a weights file it is damage, refused with the tensor and
+// the index (NaN weights made evaluate hang).
 TEST(Safetensors, NonFiniteValuesAreRefusedNamingTheTensor) {
   const fs::path path = temp_file("nan.safetensors");
   for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
-    save_safetensors(path, {{"ok", Tensor::from_vector({2}, {1, 2})},
-                            {"dense/kernel", Tensor::from_vector({3}, {1, 2, bad})}});
+    save_safetensors(path, {{"bias", Tensor::from_vector({2}, {1, 2})},
+                            {"dense/kernel", Tensor::from_vector({3}, {1, 2, 3})}});
+    std::stringstream good;
+    good << std::ifstream(path, std::ios::binary).rdbuf();
+    try {
+      save_safetensors(path, {{"bias", Tensor::from_vector({2}, {1, 2})},
+                              {"dense/kernel", Tensor::from_vector({3}, {1, 2, bad})}});
+      FAIL() << "a non-finite weight must not be saved";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot write " + path.string() + ": tensor 'dense/kernel' holds"),
+                std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("at index 2 of [3]"), std::string::npos) << e.what();
+    }
+    std::stringstream after;
+    after << std::ifstream(path, std::ios::binary).rdbuf();
+    EXPECT_EQ(after.str(), good.str());
+    EXPECT_FALSE(fs::exists(path.string() + ".tmp"));
+
+    // The same file damaged by hand: its last float (dense/kernel's index 2: tensors are stored by name) made bad.
+    {
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(-static_cast<std::streamoff>(sizeof(float)), std::ios::end);
+      f.write(reinterpret_cast<const char*>(&bad), sizeof bad);
+    }
     try {
       load_safetensors(path);
       FAIL() << "a non-finite weight must be refused";
