@@ -192,6 +192,24 @@ LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimize
   s.train_files_hash = meta(path, file, "train_files_hash");
   s.history = history_from(path, json_meta(path, file, "history"));
   callbacks_from(path, json_meta(path, file, "callbacks"), s);
+  // Values only a damaged or hand-edited checkpoint holds: refused here, before the resume changes
+  // anything (a negative step count reached Adam as an internal error, a negative rate trained).
+  const auto in_range = [&](bool ok, const std::string& what, double value) {
+    CXR_CHECK(ok, path << ": " << what << " is " << text(value) << " (damaged checkpoint)");
+  };
+  in_range(s.epochs_completed >= 0, "epochs_completed", s.epochs_completed);
+  in_range(s.iterations >= 0, "iterations", static_cast<double>(s.iterations));
+  in_range(std::isfinite(s.learning_rate) && s.learning_rate >= 0, "learning_rate", s.learning_rate);
+  in_range(s.train_samples >= 0, "train_samples", static_cast<double>(s.train_samples));
+  in_range(std::isfinite(s.lr_schedule.lr) && s.lr_schedule.lr >= 0, "the lr_schedule's lr", s.lr_schedule.lr);
+  for (const auto& [what, count] : {std::pair<const char*, int>{"the best epoch", s.best.epoch},
+                                    {"early_stopping's best_epoch", s.early_stopping.best_epoch},
+                                    {"early_stopping's wait", s.early_stopping.wait},
+                                    {"early_stopping's stopped_epoch", s.early_stopping.stopped_epoch},
+                                    {"early_stopping's weights_epoch", s.early_stopping.weights_epoch},
+                                    {"the lr_schedule's wait", s.lr_schedule.wait},
+                                    {"the lr_schedule's cooldown", s.lr_schedule.cooldown}})
+    in_range(count >= 0, what, count);
   CXR_CHECK(static_cast<int>(s.history.size()) == s.epochs_completed, path << ": " << s.history.size()
                                                                            << " history rows for " << s.epochs_completed
                                                                            << " epochs (damaged checkpoint)");
@@ -235,6 +253,14 @@ LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimize
             path << ": " << s.early_stopping_weights.size() << " early_stopping/ tensors for "
                  << model.parameters().size() << " parameters (damaged checkpoint)");
 
+  for (const auto& [name, t] : file.tensors) {  // Adam's second moments are squares: sqrt(v) needs v >= 0
+    if (!name.starts_with("optimizer/v/")) continue;
+    const std::vector<float> v = t.to_vector();
+    const auto negative = std::find_if(v.begin(), v.end(), [](float f) { return f < 0; });
+    CXR_CHECK(negative == v.end(), path << ": tensor '" << name << "' holds " << *negative << " at index "
+                                        << negative - v.begin() << "; Adam's second moments are never negative "
+                                        << "(damaged checkpoint)");
+  }
   for (auto& [name, destination] : wanted) destination.copy_from(file.tensors.at(name));
   if (optimizer) optimizer->set_iterations(s.iterations);
   return out;

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <tuple>
 #include <fstream>
 #include <limits>
 #include <thread>
@@ -214,6 +215,52 @@ TEST(Checkpoint, RefusesAnotherModelFormatOptimizerOrDamage) {
   save_safetensors(edited, state_tensors, metadata);
   EXPECT_EQ(load_error(edited, a, &adam), edited + ": checkpoint metadata lacks 'history' (damaged checkpoint)");
   EXPECT_EQ(bytes_of(a.parameters()[0]->value), before);
+  fs::remove_all(dir);
+}
+
+// State values only an edited or damaged file can hold are refused at load, naming the file and the
+// value, before anything is copied (a negative step count reached Adam as an internal error, and a
+// negative learning rate trained).
+TEST(Checkpoint, RefusesStateOutOfRange) {
+  const fs::path dir = temp_dir("checkpoint_range");
+  const std::string path = (dir / "last.safetensors").string();
+  Model a = tiny_model(1);
+  Adam adam(a.trainable_tensors(), AdamOptions{});
+  save_checkpoint(path, a, adam, sample_state(), "name: x\n");
+  const std::vector<float> before = bytes_of(a.parameters()[0]->value);
+  const std::map<std::string, Tensor> tensors = load_safetensors(path).tensors;
+  const std::map<std::string, std::string> metadata = load_safetensors(path).metadata;
+  const std::string edited = (dir / "edited.safetensors").string();
+  for (const auto& [key, value, message] :
+       {std::tuple<std::string, std::string, std::string>{"iterations", "-5", "iterations is -5"},
+        {"learning_rate", "-1", "learning_rate is -1"},
+        {"learning_rate", "nan", "learning_rate is nan"},
+        {"train_samples", "-3", "train_samples is -3"}}) {
+    std::map<std::string, std::string> m = metadata;
+    m[key] = value;
+    save_safetensors(edited, tensors, m);
+    EXPECT_EQ(load_error(edited, a, &adam), edited + ": " + message + " (damaged checkpoint)");
+  }
+  std::map<std::string, std::string> m = metadata;
+  const std::string wait = "\"wait\":\"";
+  const size_t at = m["callbacks"].find(wait);  // early_stopping's, the first of the callbacks' waits
+  ASSERT_NE(at, std::string::npos) << m["callbacks"];
+  m["callbacks"].insert(at + wait.size(), "-");
+  save_safetensors(edited, tensors, m);
+  EXPECT_NE(load_error(edited, a, &adam).find(edited + ": early_stopping's wait is -"), std::string::npos);
+
+  // Adam's second moments are squares: a negative one made sqrt(v) NaN weights.
+  std::map<std::string, Tensor> negative = tensors;
+  const std::string v = "optimizer/v/" + a.parameters()[0]->name;
+  ASSERT_TRUE(negative.count(v));
+  Tensor bad = negative.at(v).clone();
+  bad.data()[0] = -1.0f;
+  negative[v] = bad;
+  save_safetensors(edited, negative, metadata);
+  EXPECT_EQ(load_error(edited, a, &adam), edited + ": tensor '" + v +
+                                              "' holds -1 at index 0; Adam's second moments are never negative "
+                                              "(damaged checkpoint)");
+  EXPECT_EQ(bytes_of(a.parameters()[0]->value), before);  // nothing copied
   fs::remove_all(dir);
 }
 
