@@ -63,7 +63,13 @@ ExperimentConfig resolve_config(const TrainOptions& options) {
             "--resume reads RUN_DIR/config.yaml: give --config or --resume, not both");
   CXR_CHECK(!resume || options.out_dir.empty(), "--resume continues in RUN_DIR: --out does not go with it");
   const std::string path = resume ? (fs::path(options.resume_dir) / "config.yaml").string() : options.config_path;
-  if (resume) CXR_CHECK(fs::exists(path), options.resume_dir << ": no config.yaml here (not a cxrnet run folder)");
+  if (resume && !fs::exists(path)) {
+    // A fresh run writes its files with its first checkpoint: a claimed folder without them never held one.
+    CXR_CHECK(!holds_only_a_claim(options.resume_dir), options.resume_dir << ": holds no run to resume (a train into it stopped before its "
+                                                << "first epoch ended, or is still running): train it again with "
+                                                << "--out " << options.resume_dir);
+    CXR_CHECK(false, options.resume_dir << ": no config.yaml here (not a cxrnet run folder)");
+  }
   ExperimentConfig config = load_experiment_config(path);
   if (resume) config.source_path = original_source(path, path);
   if (options.epochs) {
@@ -89,25 +95,20 @@ bool use_progress_bar(const TrainOptions& options, const std::ostream& out) {
   return options.progress == "bar";
 }
 
-// history.csv: rewritten whole (a resumed run's earlier epochs first), then a row per epoch.
-class HistoryCsv {
- public:
-  HistoryCsv(const fs::path& path, const std::vector<EpochResult>& earlier) : file_(path) {
-    CXR_CHECK(file_, "cannot write " << path.string());
-    file_ << std::setprecision(9) << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,lr,seconds\n";
-    for (const EpochResult& r : earlier) add(r);
+// history.csv, a row per epoch. Written whole, through a temporary file, after each epoch's
+// checkpoint: it never holds an epoch the checkpoint lacks, and a kill or a full disk never leaves it
+// cut short (a few hundred rows at most).
+std::string history_csv(const std::vector<EpochResult>& history) {
+  std::ostringstream csv;
+  csv << std::setprecision(9) << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,lr,seconds\n";
+  for (const EpochResult& r : history) {
+    csv << r.epoch << "," << r.loss << "," << r.accuracy << ",";
+    if (r.has_validation) csv << r.val_loss << "," << r.val_accuracy;
+    else csv << ",";  // empty validation columns
+    csv << "," << r.learning_rate << "," << r.seconds << "\n";
   }
-  void add(const EpochResult& r) {
-    file_ << r.epoch << "," << r.loss << "," << r.accuracy << ",";
-    if (r.has_validation) file_ << r.val_loss << "," << r.val_accuracy;
-    else file_ << ",";  // empty validation columns
-    file_ << "," << r.learning_rate << "," << r.seconds << "\n" << std::flush;
-  }
-  void close() { file_.close(); }
-
- private:
-  std::ofstream file_;
-};
+  return csv.str();
+}
 
 // A callback watching a validation metric needs a validation split.
 void check_monitor(const std::string& key, const std::string& monitor, bool has_validation) {
@@ -285,18 +286,25 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     out << "Resuming " << run_dir.string() << " after epoch " << state.epochs_completed << " of " << tc.epochs
         << " (" << last_path.string() << ")\n";
   }
-  fs::create_directories(run_dir / "checkpoints");
-  write_text_file(run_dir / "config.yaml", resolved_yaml(config));
-  write_text_file(run_dir / "summary.txt", summary);
-  write_text_file(run_dir / "split.csv", split_manifest(data.splits));  // which file went where, from the seed
+  // The run's own files. A fresh run writes them with its first checkpoint: killed in its first epoch
+  // (Ctrl-C, SIGKILL), it leaves its folder as it found it, free for the same --out, never a run with
+  // nothing to resume. A resumed run rewrites them now (config.yaml may have been edited).
+  const auto write_run_files = [&] {
+    fs::create_directories(run_dir / "checkpoints");
+    write_text_file(run_dir / "config.yaml", resolved_yaml(config));
+    write_text_file(run_dir / "summary.txt", summary);
+    write_text_file(run_dir / "split.csv", split_manifest(data.splits));  // which file went where, from the seed
+    write_text_file(run_dir / "history.csv", history_csv(state.history));
+  };
+  if (resume) write_run_files();
 
-  HistoryCsv history(run_dir / "history.csv", state.history);
   // Keras prints a float steps_per_epoch (the notebook's n/32) truncated: "114/114".
   const double steps_target = static_cast<double>(data.train.labels.size()) / config.data.batch_size;
   const auto train_start = Clock::now();
   bool stop = state.early_stopping.stopped_epoch > 0;
   if (stop) out << "The run stopped early at epoch " << state.early_stopping.stopped_epoch << ": no epochs to add\n";
   for (int epoch = state.epochs_completed + 1; epoch <= tc.epochs && !stop; ++epoch) {
+    if (options.on_epoch_start) options.on_epoch_start(epoch);
     optimizer.set_learning_rate(schedule.lr_for_epoch(epoch, tc.epochs));
     if (tc.epochs > 1) out << report::format_epoch_header(epoch, tc.epochs) << std::endl;
     report::LiveProgressBar bar(steps_target);
@@ -329,7 +337,6 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     const std::string line = report::format_epoch_line(steps_target, r.seconds, r.seconds_per_step, metrics);
     if (progress_bar) out << bar.finish(line) << std::flush;
     else out << line << std::endl;
-    history.add(r);
 
     // The callbacks, in the order Keras would run them if listed so.
     std::optional<double> value;
@@ -350,10 +357,12 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     state.best = best.state();
     state.early_stopping = stopping.state();
     state.lr_schedule = schedule.state();
+    if (!resume && epoch == 1) write_run_files();
     // best first: a crash between the two leaves `last` an epoch behind, and that epoch is rerun.
     if (improved) save_checkpoint(best_path.string(), model, optimizer, state, resolved_yaml(config));
     save_checkpoint(last_path.string(), model, optimizer, state, resolved_yaml(config));
     fresh_folder.keep();  // it holds a run to resume from now
+    write_text_file(run_dir / "history.csv", history_csv(state.history));
     if (stop) out << "Epoch " << epoch << ": early stopping\n";
     if (options.interrupt_after_epoch == epoch) {
       result.history = state.history;
@@ -397,7 +406,6 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
                          std::to_string(result.epochs_run) + " " + restored + "\n\n" + result.test_report;
   out << result.test_report;
   write_text_file(run_dir / "test_report.txt", result.test_report);
-  history.close();  // the plots read it
   write_plots({run_dir, result.test.probabilities, result.test.labels, data.class_names, data.has_validation}, log);
   out << "run folder: " << run_dir.string() << "\n";
   result.seconds = seconds_since(run_start);

@@ -31,6 +31,8 @@ struct TrainOptions {
   // Tests: end the run after this epoch as an interruption would, leaving only its checkpoints
   // (no weights.safetensors, no report).
   std::optional<int> interrupt_after_epoch;
+  // Tests: called as each epoch starts, with its number (what a kill at that moment would leave).
+  std::function<void(int epoch)> on_epoch_start;
   // Applied to the loaded config before anything else (after the overrides above): how
   // `reproduce --quick` shrinks an experiment. Empty: the config as written.
   std::function<void(ExperimentConfig&)> adjust_config;

@@ -162,6 +162,11 @@ ClaimedFolder claim_existing_folder(const fs::path& dir) {
                    (dir / kClaimMarker).string() + ")");
 }
 
+bool holds_only_a_claim(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir / kClaimMarker, ec) && !holds_other_than(dir, kClaimMarker);
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string quoted = "\"";

@@ -37,6 +37,9 @@ ClaimedFolder claim_new_folder(const std::filesystem::path& wanted, bool numbere
 // holds. InputError "DIR: another cxrnet command is using it ..." while another command holds it.
 ClaimedFolder claim_existing_folder(const std::filesystem::path& dir);
 
+// Whether `dir` holds a claim's marker and nothing else: a command claimed it and wrote nothing (yet).
+bool holds_only_a_claim(const std::filesystem::path& dir);
+
 // One CSV field: as is, or quoted (quotes doubled) when it holds a comma, a quote or a newline.
 std::string csv_field(const std::string& s);
 

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "apps/run_training.h"
@@ -231,6 +233,45 @@ TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
   std::stringstream after;
   after << std::ifstream(last, std::ios::binary).rdbuf();
   EXPECT_EQ(after.str(), before.str());
+}
+
+// A fresh run writes its files with its first checkpoint: killed during its first epoch (the longest
+// window on real data), it leaves the folder holding only its claim, which the same --out takes again,
+// and --resume explains instead of a run that says "pass --resume" while --resume finds no checkpoint.
+TEST_F(Resume, AFreshRunKilledInItsFirstEpochLeavesNothingToResume) {
+  const std::string config = write_config("first-epoch", "  optimizer: {type: Adam, learning_rate: 0.001}\n");
+  TrainOptions o = options(config, "first-epoch");
+  o.epochs = 2;
+  std::map<int, std::vector<std::string>> seen;  // the folder's files as each epoch starts
+  o.on_epoch_start = [&](int epoch) {
+    for (const auto& entry : fs::recursive_directory_iterator(run("first-epoch")))
+      seen[epoch].push_back(fs::relative(entry.path(), run("first-epoch")).string());
+    std::sort(seen[epoch].begin(), seen[epoch].end());
+  };
+  train(o);
+  EXPECT_EQ(seen[1], std::vector<std::string>{".cxrnet-claim"});
+  EXPECT_EQ(seen[2], (std::vector<std::string>{".cxrnet-claim", "checkpoints", "checkpoints/best.safetensors",
+                                               "checkpoints/last.safetensors", "config.yaml", "history.csv",
+                                               "split.csv", "summary.txt"}));
+
+  // What that kill leaves: --resume says there is nothing to resume, and the same --out trains.
+  const fs::path killed = run("killed-in-epoch-1");
+  fs::create_directories(killed);
+  std::ofstream(killed / ".cxrnet-claim").close();
+  TrainOptions resume;
+  resume.resume_dir = killed.string();
+  resume.data_dir = o.data_dir;
+  try {
+    train(resume);
+    ADD_FAILURE() << "a folder with no run cannot be resumed";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), killed.string() + ": holds no run to resume (a train into it stopped before "
+                                                       "its first epoch ended, or is still running): train it again "
+                                                       "with --out " + killed.string());
+  }
+  TrainOptions again = options(config, "killed-in-epoch-1");
+  again.epochs = 1;
+  EXPECT_EQ(train(again).epochs_run, 1);
 }
 
 // A finite loss does not prove finite weights: inputs scaled to infinity make the first layer's
