@@ -171,7 +171,7 @@ void save_checkpoint(const std::string& path, Model& model, Optimizer& optimizer
   save_safetensors(path, tensors, metadata);
 }
 
-LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer) {
+LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer, bool copy) {
   const SafetensorsFile file = load_safetensors(path);
   const auto format = file.metadata.find("format");
   CXR_CHECK(format != file.metadata.end() && format->second == kCheckpointFormat,
@@ -261,6 +261,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimize
                                         << negative - v.begin() << "; Adam's second moments are never negative "
                                         << "(damaged checkpoint)");
   }
+  if (!copy) return out;
   for (auto& [name, destination] : wanted) destination.copy_from(file.tensors.at(name));
   if (optimizer) optimizer->set_iterations(s.iterations);
   return out;

@@ -61,7 +61,9 @@ struct LoadedCheckpoint {
 // Reads `path` into the model's parameters and, unless `optimizer` is null, the optimizer's moments
 // and iterations. Refuses, naming the file and the tensor, a file of another format, a missing or
 // extra tensor, a shape that differs, another optimizer type; nothing is copied unless all match.
-LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer);
+// With copy false, only checks that the file would load (a --restore-best run checks its best
+// checkpoint before the epochs it adds, not after).
+LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimizer* optimizer, bool copy = true);
 
 // The copies restore_best_weights keeps, and putting them back.
 std::map<std::string, Tensor> copy_weights(Model& model);

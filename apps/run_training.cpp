@@ -280,6 +280,11 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     state = std::move(loaded.state);
     apply_config_edits(last_path.string(), loaded.resolved_yaml, config, state.lr_schedule, log);
     best.set_state(state.best);
+    if (options.restore_best && state.best.epoch > 0) {  // the report will load it: check it before any epoch
+      CXR_CHECK(fs::exists(best_path), best_path.string() << ": missing, but epoch " << state.best.epoch
+                                                          << " was the best and --restore-best reports on it");
+      load_checkpoint(best_path.string(), model, nullptr, false);
+    }
     stopping.set_state(state.early_stopping);
     schedule.set_state(state.lr_schedule);
     result.resumed_after = state.epochs_completed;
@@ -383,8 +388,10 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // parameters never change during a run, so every checkpoint holds the ones they came from.
   std::string restored;  // why the weights are an earlier epoch's
   if (options.restore_best) {
-    CXR_CHECK(result.best_epoch > 0 && fs::exists(best_path),
+    CXR_CHECK(result.best_epoch > 0,
               best_path.string() << ": no best checkpoint (no epoch had a comparable " << tc.checkpoint.monitor << ")");
+    CXR_CHECK(fs::exists(best_path), best_path.string() << ": missing, but epoch " << result.best_epoch
+                                                        << " was the best and --restore-best reports on it");
     load_checkpoint(best_path.string(), model, nullptr);
     result.weights_epoch = result.best_epoch;
     restored = "(best " + tc.checkpoint.monitor + ", from " + best_path.string() + ")";

@@ -381,5 +381,48 @@ TEST_F(Resume, RestoreBestReportsOnTheBestValidationEpoch) {
   EXPECT_DOUBLE_EQ(r.validation.loss, r.history[static_cast<size_t>(best - 1)].val_loss);
 }
 
+// --restore-best on a resumed run loads best.safetensors at the end: a damaged or missing one is
+// refused before the resume adds an epoch, leaving the run as it was (it was found only after the
+// epochs, with the checkpoint and history a run ahead of weights.safetensors and the report).
+TEST_F(Resume, RestoreBestChecksTheBestCheckpointBeforeAnyEpoch) {
+  const std::string config = write_config("best-damaged", "  optimizer: {type: Adam, learning_rate: 0.02}\n");
+  TrainOptions o = options(config, "best-damaged");
+  o.epochs = 1;
+  train(o);
+  const fs::path dir = run("best-damaged"), best = dir / "checkpoints" / "best.safetensors";
+  ASSERT_TRUE(fs::exists(best));
+  fs::resize_file(best, fs::file_size(best) - 10);
+  const auto file = [](const fs::path& p) {
+    std::stringstream s;
+    s << std::ifstream(p, std::ios::binary).rdbuf();
+    return s.str();
+  };
+  const std::string last = file(dir / "checkpoints" / "last.safetensors"), history = file(dir / "history.csv");
+
+  TrainOptions resume;
+  resume.resume_dir = dir.string();
+  resume.data_dir = o.data_dir;
+  resume.epochs = 2;
+  resume.restore_best = true;
+  try {
+    train(resume);
+    ADD_FAILURE() << "a damaged best checkpoint must be refused";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(best.string() + ": tensor '", 0), 0u) << e.what();
+  }
+  EXPECT_EQ(file(dir / "checkpoints" / "last.safetensors"), last);  // no epoch was added
+  EXPECT_EQ(file(dir / "history.csv"), history);
+
+  fs::remove(best);
+  try {
+    train(resume);
+    ADD_FAILURE() << "a missing best checkpoint must be refused";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              best.string() + ": missing, but epoch 1 was the best and --restore-best reports on it");
+  }
+  EXPECT_EQ(file(dir / "checkpoints" / "last.safetensors"), last);
+}
+
 }  // namespace
 }  // namespace cxr
