@@ -90,8 +90,15 @@ SplitConfig parse_split(const SpecNode& node) {
   return split;
 }
 
-SplitConfig optional_split(const SpecNode& data, const std::string& key, SplitConfig fallback) {
-  return data.has(key) ? parse_split(data.child(key)) : fallback;
+// A split carved from another folder names the train split: only its images are split off.
+SplitConfig optional_split(const SpecNode& data, const std::string& key, SplitConfig fallback,
+                           const std::string& train) {
+  if (!data.has(key)) return fallback;
+  const SplitConfig split = parse_split(data.child(key));
+  if (!split.split_from.empty() && split.split_from != train)
+    data.child(key).child("split_from").fail("must name the train split '" + train + "', not '" + split.split_from +
+                                             "'");
+  return split;
 }
 
 AugmentConfig parse_augment(const SpecNode& node) {
@@ -126,8 +133,8 @@ DataConfig parse_data(const SpecNode& node) {
   DataConfig data;
   node.check_keys(kDataKeys);
   data.train = node.get_string("train", data.train);
-  data.validation = optional_split(node, "validation", data.validation);
-  data.test = optional_split(node, "test", data.test);
+  data.validation = optional_split(node, "validation", data.validation, data.train);
+  data.test = optional_split(node, "test", data.test, data.train);
   const auto [height, width] = node.get_int_pair("image_size");
   if (height < 1 || width < 1) node.child("image_size").fail("sizes must be at least 1");
   data.image_height = height;

@@ -110,6 +110,16 @@ std::string history_csv(const std::vector<EpochResult>& history) {
   return csv.str();
 }
 
+// binary_crossentropy on one sigmoid unit (the notebook's head): anything else is refused at the
+// config's last layer, not as a size mismatch inside the first step.
+void check_binary_output(const Model& model, const ExperimentConfig& config) {
+  const Shape output = model.layers.back()->output_shape;
+  if (model.has_sigmoid_output() && output == Shape{1}) return;
+  config.model.child("layers").items().back().fail(
+      "binary_crossentropy needs the last layer to give one unit through a sigmoid; this one gives " +
+      shape_str(output) + (model.has_sigmoid_output() ? "" : " without a sigmoid"));
+}
+
 // A callback watching a validation metric needs a validation split.
 void check_monitor(const std::string& key, const std::string& monitor, bool has_validation) {
   CXR_CHECK(has_validation || !monitor.starts_with("val_"),
@@ -235,6 +245,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // The model first (a config error is found in milliseconds), then the data (as Keras prints
   // "Found N images" before model.summary()), then the summary.
   Model model = build_model(config.model, tc.seed);
+  check_binary_output(model, config);
   try {  // before a batch is allocated, or the data loaded for it
     check_model_size(model, config.data.batch_size, device_memory,
                      device.is_cpu() ? "memory here" : "memory of GPU " + device.str());

@@ -172,6 +172,25 @@ TEST_F(BadInputCli, AbsurdSizesAreConfigErrorsNamingTheLayerAndLeaveNoRunFolder)
   EXPECT_FALSE(fs::exists(root_ / "w"));
 }
 
+// binary_crossentropy trains one sigmoid unit: another head is refused at the config's last layer
+// before anything is loaded (it failed inside the first step as "bce_with_logits: ... differ in size").
+TEST_F(BadInputCli, AHeadOtherThanOneSigmoidUnitIsAConfigErrorAtTheLastLayer) {
+  const struct {
+    std::string from, to, gives;
+  } cases[] = {{"units: 1}", "units: 2}", "[2]"}, {"activation: sigmoid", "activation: relu", "[1] without a sigmoid"}};
+  for (const auto& c : cases) {
+    const std::string config = write_config("head", {{c.from, c.to}});
+    const fs::path run = root_ / "head-run";
+    const Result r = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(run));
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("cxrnet: " + config + ":12:7: model.layers[3]: binary_crossentropy needs the last layer "
+                         "to give one unit through a sigmoid; this one gives " + c.gives + "\n"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(run));
+  }
+}
+
 // A run that fails before its first checkpoint leaves nothing behind: an --out it created is removed,
 // an empty one it was given is emptied again, so the same command can simply be run again.
 TEST_F(BadInputCli, ARunThatDivergesInItsFirstEpochLeavesNoRunFolder) {

@@ -229,6 +229,8 @@ TEST(ExperimentConfig, BadValuesAreConfigErrorsAtTheValue) {
        "x.yaml:4:45: data.validation.fraction: must be between 0 and 1 (exclusive), got 1"},
       {"  validation: {split_from: train}\n", "",
        "x.yaml:4:15: data.validation: missing required key 'fraction'"},
+      {"  validation: {split_from: nothere, fraction: 0.3}\n", "",
+       "x.yaml:4:28: data.validation.split_from: must name the train split 'train', not 'nothere'"},
       {"  validation: {dir: v, fraction: 0.3}\n", "",
        "x.yaml:4:34: data.validation.fraction: only goes with 'split_from', not with 'dir'"},
       {"  test: {dir: a, split_from: b, fraction: 0.5}\n", "",
