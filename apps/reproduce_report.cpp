@@ -87,14 +87,15 @@ void make_quick(ExperimentConfig& config) {
   config.data.image_width = std::min(config.data.image_width, size);
   if (resnet) config.data.image_height = config.data.image_width = size;
 
-  YAML::Node model = YAML::Clone(config.model.yaml());
+  // Edited in place (a YAML::Node is a handle): a copy (YAML::Clone) loses every node's position in the
+  // file, and a config error in the quick run then pointed at line 1, column 1.
+  YAML::Node model = config.model.yaml();
   YAML::Node input(YAML::NodeType::Sequence);
   input.push_back(config.data.image_height);
   input.push_back(config.data.image_width);
   input.push_back(model["input"][2].as<int>());
   input.SetStyle(YAML::EmitterStyle::Flow);
   model["input"] = input;
-  config.model = SpecNode(model, std::make_shared<const std::string>(config.model.file()), config.model.path());
 }
 
 bool has_random_resnet(const ExperimentConfig& config) {

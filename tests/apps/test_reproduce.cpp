@@ -94,6 +94,11 @@ TEST(CommandReproduce, QuickShrinksExperiments3And4) {
   EXPECT_EQ(four.data.image_height, 32);
   EXPECT_EQ(four.model.get_int_list("input"), (std::vector<int>{32, 32, 3}));
   EXPECT_FALSE(has_random_resnet(load_experiment_config(configs() + "/experiment1.yaml")));
+
+  // The layers keep their places in the file, so a config error of a quick run names its line.
+  ExperimentConfig one = load_experiment_config(configs() + "/experiment1.yaml");
+  make_quick(one);
+  EXPECT_EQ(one.model.child("layers").items()[0].where(), configs() + "/experiment1.yaml:33:7");
 }
 
 TEST(NotebookResults, HoldThePublishedAccuracies) {
