@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -149,10 +150,19 @@ RunFolder open_run_folder(const std::string& dir) {
   run.config = load_experiment_config((run.dir / "config.yaml").string());
   const std::string manifest_path = (run.dir / "split.csv").string();
   run.manifest = parse_split_manifest(read_file(manifest_path), manifest_path);
-  std::set<std::string> labels;
-  for (const ManifestRow& row : run.manifest) labels.insert(row.label);
-  run.class_names.assign(labels.begin(), labels.end());  // sorted bytewise, as the class folders were
-  CXR_CHECK(run.class_names.size() == 2, manifest_path << ": expected 2 classes, found " << run.class_names.size());
+  std::map<std::string, std::pair<size_t, int>> labels;  // label -> (first line, rows)
+  for (size_t i = 0; i < run.manifest.size(); ++i) {
+    auto [at, added] = labels.try_emplace(run.manifest[i].label, i + 2, 0);  // line 1 is the header
+    ++at->second.second;
+  }
+  for (const auto& [label, where] : labels) run.class_names.push_back(label);  // sorted, as the class folders were
+  if (run.class_names.size() != 2) {
+    std::ostringstream found;
+    for (const auto& [label, where] : labels)
+      found << (found.tellp() > 0 ? ", " : "") << "'" << label << "' (first on line " << where.first << ", "
+            << where.second << (where.second == 1 ? " row)" : " rows)");
+    CXR_CHECK(false, manifest_path << ": expected 2 classes, found " << labels.size() << ": " << found.str());
+  }
   return run;
 }
 
