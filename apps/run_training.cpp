@@ -285,6 +285,12 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   state.train_samples = static_cast<int64_t>(data.train.labels.size());
   state.train_files_hash = files_hash(data.train.files, data.train.labels, data.splits.train_dir);
   if (resume) {
+    // A command killed while it saved a checkpoint leaves its temporary file; this one holds the
+    // folder's lock, so nothing else is writing them.
+    for (const fs::path& saved : {last_path, best_path}) {
+      std::error_code ec;
+      fs::remove(saved.string() + ".tmp", ec);
+    }
     CXR_CHECK(fs::exists(last_path), last_path.string() << ": no checkpoint to resume from");
     LoadedCheckpoint loaded = load_checkpoint(last_path.string(), model, &optimizer);
     check_resumable(last_path.string(), loaded.state, state, config);

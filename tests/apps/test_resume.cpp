@@ -128,10 +128,18 @@ void expect_resume_is_exact(const std::string& config, const std::string& name, 
   ASSERT_EQ(Resume::train(first).epochs_run, k);
   const fs::path resumed_dir = Resume::run(name + "-resumed");
   EXPECT_FALSE(fs::exists(resumed_dir / "weights.safetensors"));  // interrupted: only the checkpoints
+  // As a command killed while it saved would leave them: the resume removes them.
+  const fs::path stale = resumed_dir / "checkpoints" / "last.safetensors.tmp";
+  std::ofstream(stale) << "half a checkpoint";
   TrainOptions resume;
   resume.resume_dir = resumed_dir.string();
   resume.data_dir = straight.data_dir;
+  bool stale_at_start = true;
+  resume.on_epoch_start = [&](int epoch) {
+    if (epoch == k + 1) stale_at_start = fs::exists(stale);
+  };
   const RunResult b = Resume::train(resume);
+  EXPECT_FALSE(stale_at_start);  // removed before any save would have replaced it
   EXPECT_EQ(b.resumed_after, k);
   EXPECT_EQ(b.epochs_run, n);
 
