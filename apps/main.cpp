@@ -183,6 +183,17 @@ int main(int argc, char** argv) {
     }
     return app.exit(e) == 0 ? 0 : 2;  // --help is success; any other parse error is bad input
   }
+  // An option given an empty value (--out "", an unset shell variable) fell back to its default
+  // without a word: refused instead.
+  for (const CLI::App* command : app.get_subcommands())
+    for (const CLI::Option* option : command->get_options()) {
+      if (option->get_type_size() == 0) continue;  // a flag takes no value
+      for (const std::string& value : option->results())
+        if (value.empty()) {
+          std::cerr << "cxrnet " << command->get_name() << ": " << option->get_name() << " was given an empty value\n";
+          return 2;
+        }
+    }
   if (threads > 0) omp_set_num_threads(threads);
   try {
     if (*summary) return cxr::command_summary(config_path, std::cout);

@@ -36,6 +36,20 @@ TEST(Cli, ParseErrorsAreBadInput) {
   EXPECT_EQ(run_cxrnet("--threads 0 evaluate --run r").code, 2);
 }
 
+// An empty value (an unset shell variable: --out "$OUT") fell back to the option's default.
+TEST(Cli, AnEmptyValueIsRefusedNamingTheOption) {
+  const fs::path out = fs::temp_directory_path() / ("cxr_cli_empty_" + std::to_string(::getpid()));
+  for (const auto& [args, message] :
+       {std::pair<std::string, std::string>{"synth --small --out ''", "cxrnet synth: --out was given an empty value\n"},
+        {"evaluate --run ''", "cxrnet evaluate: --run was given an empty value\n"},
+        {"evaluate --run '" + out.string() + "' --out ''", "cxrnet evaluate: --out was given an empty value\n"}}) {
+    const Result r = run_cxrnet(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(r.err, message) << args;
+  }
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(Cli, RunCommandsMapErrorsToExitCodes) {
   const Result missing = run_cxrnet("evaluate --run /nonexistent/run");
   EXPECT_EQ(missing.code, 2);
