@@ -151,10 +151,8 @@ RunFolder open_run_folder(const std::string& dir) {
   const std::string manifest_path = (run.dir / "split.csv").string();
   run.manifest = parse_split_manifest(read_file(manifest_path), manifest_path);
   std::map<std::string, std::pair<size_t, int>> labels;  // label -> (first line, rows)
-  for (size_t i = 0; i < run.manifest.size(); ++i) {
-    auto [at, added] = labels.try_emplace(run.manifest[i].label, i + 2, 0);  // line 1 is the header
-    ++at->second.second;
-  }
+  for (size_t i = 0; i < run.manifest.size(); ++i)
+    ++labels.try_emplace(run.manifest[i].label, i + 2, 0).first->second.second;  // line 1 is the header
   for (const auto& [label, where] : labels) run.class_names.push_back(label);  // sorted, as the class folders were
   if (run.class_names.size() != 2) {
     std::ostringstream found;

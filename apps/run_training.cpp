@@ -65,9 +65,9 @@ ExperimentConfig resolve_config(const TrainOptions& options) {
   const std::string path = resume ? (fs::path(options.resume_dir) / "config.yaml").string() : options.config_path;
   if (resume && !fs::exists(path)) {
     // A fresh run writes its files with its first checkpoint: a claimed folder without them never held one.
-    CXR_CHECK(!holds_only_a_claim(options.resume_dir), options.resume_dir << ": holds no run to resume (a train into it stopped before its "
-                                                << "first epoch ended, or is still running): train it again with "
-                                                << "--out " << options.resume_dir);
+    CXR_CHECK(!holds_only_a_claim(options.resume_dir),
+              options.resume_dir << ": holds no run to resume (a train into it stopped before its first epoch "
+                                 << "ended, or is still running): train it again with --out " << options.resume_dir);
     CXR_CHECK(false, options.resume_dir << ": no config.yaml here (not a cxrnet run folder)");
   }
   ExperimentConfig config = load_experiment_config(path);
@@ -113,9 +113,11 @@ std::string history_csv(const std::vector<EpochResult>& history) {
 // binary_crossentropy on one sigmoid unit (the notebook's head): anything else is refused at the
 // config's last layer, not as a size mismatch inside the first step.
 void check_binary_output(const Model& model, const ExperimentConfig& config) {
+  const SpecNode layers = config.model.child("layers");
+  if (model.layers.empty() || layers.items().empty()) layers.fail("binary_crossentropy needs a model: no layers");
   const Shape output = model.layers.back()->output_shape;
   if (model.has_sigmoid_output() && output == Shape{1}) return;
-  config.model.child("layers").items().back().fail(
+  layers.items().back().fail(
       "binary_crossentropy needs the last layer to give one unit through a sigmoid; this one gives " +
       shape_str(output) + (model.has_sigmoid_output() ? "" : " without a sigmoid"));
 }
