@@ -113,11 +113,9 @@ std::string history_csv(const std::vector<EpochResult>& history) {
 // binary_crossentropy on one sigmoid unit (the notebook's head): anything else is refused at the
 // config's last layer, not as a size mismatch inside the first step.
 void check_binary_output(const Model& model, const ExperimentConfig& config) {
-  const SpecNode layers = config.model.child("layers");
-  if (model.layers.empty() || layers.items().empty()) layers.fail("binary_crossentropy needs a model: no layers");
-  const Shape output = model.layers.back()->output_shape;
+  const Shape output = model.layers.back()->output_shape;  // build_model refuses a model with no layers
   if (model.has_sigmoid_output() && output == Shape{1}) return;
-  layers.items().back().fail(
+  config.model.child("layers").items().back().fail(
       "binary_crossentropy needs the last layer to give one unit through a sigmoid; this one gives " +
       shape_str(output) + (model.has_sigmoid_output() ? "" : " without a sigmoid"));
 }
