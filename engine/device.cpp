@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <limits>
 #include <stdexcept>
 
@@ -17,9 +18,13 @@ Device Device::parse(const std::string& text) {
   if (text == "cuda") return cuda(0);
   if (text.rfind("cuda:", 0) == 0) {
     const std::string digits = text.substr(5);
-    CXR_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos,
-              "device '" << text << "': expected cpu, cuda or cuda:N");
-    return cuda(std::stoi(digits));
+    int index = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+    // Digits only (from_chars would take a minus sign); result_out_of_range catches cuda:99999999999999.
+    CXR_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos && ec == std::errc() &&
+                  end == digits.data() + digits.size(),
+              "device '" << text << "': expected cpu, cuda or cuda:N with N a GPU index");
+    return cuda(index);
   }
   CXR_CHECK(false, "device '" << text << "': expected cpu, cuda or cuda:N");
 }

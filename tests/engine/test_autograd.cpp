@@ -112,6 +112,17 @@ TEST(Device, Parse) {
   EXPECT_EQ(Device::parse("cuda:2"), Device::cuda(2));
   EXPECT_THROW(Device::parse("gpu"), InputError);
   EXPECT_THROW(Device::parse("cuda:x"), InputError);
+  EXPECT_THROW(Device::parse("cuda:-1"), InputError);
+}
+
+// An index too large for an int is bad input naming the device string, not std::stoi's out_of_range.
+TEST(Device, ParseRefusesAnIndexTooLargeNamingIt) {
+  try {
+    Device::parse("cuda:99999999999999");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("'cuda:99999999999999'"), std::string::npos) << e.what();
+  }
 }
 
 // The RAM for the CPU (this machine's, between 1 GiB and 64 TiB); the GPU's own memory for a CUDA
