@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -103,14 +104,24 @@ struct Entry {
 
 SafetensorsFile load_safetensors(const std::string& path) {
   constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the safetensors specification's limit
+  // A folder opens as a stream whose reads fail and whose size is garbage; a device or FIFO has no
+  // size at all: refuse anything but a regular file (or a link to one) before reading.
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);  // a missing file: the open says so
+  CXR_CHECK(!std::filesystem::is_directory(st), path << " is a folder, not a weights file");
+  CXR_CHECK(!std::filesystem::exists(st) || std::filesystem::is_regular_file(st),
+            path << " is not a regular file (a device, FIFO or socket), not a weights file");
   std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in, "cannot open " << path);
+  CXR_CHECK(in, "cannot open " << path << ": " << std::strerror(errno));
   in.seekg(0, std::ios::end);
-  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  CXR_CHECK(in && end >= 0, "cannot read " << path << " (its size is unknown)");
+  const uint64_t file_size = static_cast<uint64_t>(end);
   in.seekg(0);
   CXR_CHECK(file_size >= 8, path << ": not a safetensors file (" << file_size << " bytes, truncated)");
   unsigned char size_le[8];
   in.read(reinterpret_cast<char*>(size_le), 8);
+  CXR_CHECK(in, path << ": the header's length could not be read");
   uint64_t header_size = 0;
   for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(size_le[i]) << (8 * i);
   CXR_CHECK(header_size <= file_size - 8 && header_size <= kMaxHeaderBytes,
@@ -118,6 +129,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
                  << "-byte file (truncated or not safetensors)");
   std::string text(header_size, '\0');
   in.read(text.data(), static_cast<std::streamsize>(header_size));
+  CXR_CHECK(in, path << ": the " << header_size << "-byte header could not be read (truncated)");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/error.h"
@@ -179,6 +181,20 @@ TEST(Safetensors, CraftedHeadersAreRefused) {
 
 TEST(Safetensors, MissingFileIsAClearError) {
   EXPECT_THROW(load_safetensors("/nonexistent/w.safetensors"), InputError);
+}
+
+// A folder or a FIFO given as the weights: refused by name before any read (a folder's failed reads
+// once gave a garbage size; a FIFO would block the open).
+TEST(Safetensors, FolderOrFifoIsRefusedAsNotAWeightsFile) {
+  const fs::path folder = temp_file("folder.safetensors");
+  fs::create_directories(folder);
+  EXPECT_NE(load_error(folder).find(folder.string() + " is a folder, not a weights file"), std::string::npos)
+      << load_error(folder);
+  const fs::path fifo = temp_file("fifo.safetensors");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int writer = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK);  // so a reader's open cannot block this test
+  EXPECT_NE(load_error(fifo).find(fifo.string() + " is not a regular file"), std::string::npos) << load_error(fifo);
+  ::close(writer);
 }
 
 }  // namespace
