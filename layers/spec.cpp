@@ -4,10 +4,10 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
-#include <sstream>
 #include <string_view>
 
 namespace cxr {
@@ -172,11 +172,24 @@ SpecNode::SpecNode(YAML::Node node, std::shared_ptr<const std::string> file, std
     : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)), mark_(mark) {}
 
 SpecNode SpecNode::load_file(const std::string& path) {
+  // A folder reads as nothing, /dev/zero as bytes without end (bad_alloc), a FIFO blocks the open:
+  // only a regular file (or a link to one) of a config's size is read. A missing one: the open says so.
+  constexpr std::uintmax_t kMaxBytes = 16u << 20;
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(st)) throw ConfigError(path + ": is a folder, not a config file");
+  if (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw ConfigError(path + ": not a regular file (a device, FIFO or socket), not a config file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path + ": cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_string(text.str(), path);
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxBytes) throw ConfigError(path + ": larger than 16 MiB, too large for a config file");
+  }
+  if (in.bad()) throw ConfigError(path + ": cannot read the file");
+  return load_string(text, path);
 }
 
 SpecNode SpecNode::load_string(const std::string& text, const std::string& name) {

@@ -3,7 +3,10 @@
 
 #include "config_error.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 
@@ -238,6 +241,21 @@ TEST(SpecNode, LoadFile) {
   EXPECT_EQ(error_of([&] { root.get_int("b"); }), path + ":2:4: b: expected an integer, got 'oops'");
   std::remove(path.c_str());
   EXPECT_EQ(error_of([&] { SpecNode::load_file(path); }), path + ": cannot open the file");
+}
+
+// Only a regular file of a config's size is read: /dev/zero once ran out of memory (bad_alloc, an
+// internal error), a folder read as an empty config. /dev/null stands for any device, FIFO or socket:
+// the same check, without an endless read or a blocked open if it were missing.
+TEST(SpecNode, LoadFileRefusesFoldersDevicesFifosAndHugeFiles) {
+  const std::string dir = std::string(CXR_BINARY_DIR) + "/spec_load_file_kinds_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  EXPECT_EQ(error_of([&] { SpecNode::load_file(dir); }), dir + ": is a folder, not a config file");
+  EXPECT_EQ(error_of([&] { SpecNode::load_file("/dev/null"); }),
+            "/dev/null: not a regular file (a device, FIFO or socket), not a config file");
+  const std::string huge = dir + "/huge.yaml";
+  std::ofstream(huge) << "a: 1\n" << std::string(16u << 20, '#');
+  EXPECT_EQ(error_of([&] { SpecNode::load_file(huge); }), huge + ": larger than 16 MiB, too large for a config file");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(NearestName, SuggestsCloseAndShortenedNames) {
