@@ -154,6 +154,9 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
   model.input_shape = {input[0], input[1], input[2]};
 
   std::map<std::string, int> name_counts;  // Keras's automatic names: conv2d, conv2d_1, ...
+  // Weights are saved and loaded by "layer/parameter" name: two layers of one name would share a
+  // file entry and one's weights would be lost, so names must be unique (as Keras requires).
+  std::map<std::string, size_t> first_with_name;
   Shape shape = model.input_shape;
   const std::vector<SpecNode> items = spec.child("layers").items();
   if (items.empty()) spec.child("layers").fail("a model needs at least one layer");
@@ -163,6 +166,12 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
       const std::string stem = find_layer_type(items[i].get_string("type"))->auto_name;
       const int n = name_counts[stem]++;
       layer->name = n == 0 ? stem : stem + "_" + std::to_string(n);
+    }
+    const auto [first, unique] = first_with_name.emplace(layer->name, i);
+    if (!unique) {
+      (items[i].has("name") ? items[i].child("name") : items[i])
+          .fail("layer name '" + layer->name + "' is already used by the layer at " + items[first->second].where() +
+                "; layer names must be unique");
     }
     layer->index = i;
     try {

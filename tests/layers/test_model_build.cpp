@@ -182,6 +182,18 @@ TEST(ModelBuild, DenseOnAnImageAsksForFlatten) {
   EXPECT_NE(e.find("Flatten"), std::string::npos) << e;
 }
 
+// Weights are stored by "layer/parameter" name: a second layer named 'head' once overwrote the
+// first's entry on save, silently. An explicit name that repeats an automatic one counts too.
+TEST(ModelBuild, DuplicateLayerNamesAreRefusedAtTheSecond) {
+  const std::string conv = "  - {type: Conv2D, filters: 2, kernel: 3";
+  std::string e = build_error("input: [8, 8, 1]\nlayers:\n" + conv + ", name: head}\n" + conv + ", name: head}\n");
+  EXPECT_NE(e.find("bad.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(e.find("layer name 'head' is already used by the layer at bad.yaml:3:"), std::string::npos) << e;
+  e = build_error("input: [8, 8, 1]\nlayers:\n" + conv + "}\n" + conv + ", name: conv2d}\n");
+  EXPECT_NE(e.find("bad.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(e.find("'conv2d' is already used"), std::string::npos) << e;
+}
+
 TEST(Registry, KnowsEveryNotebookLayer) {
   for (const char* t : {"Conv2D", "BatchNormalization", "Dropout", "Activation", "MaxPooling2D", "Flatten", "Dense"})
     EXPECT_NE(find_layer_type(t), nullptr) << t;
