@@ -2,7 +2,10 @@
 // as a PNG (PIL does the same); text or garbage under any name is an ImageError.
 #include "data/decode.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "data/jpeg_codec.h"
@@ -11,8 +14,15 @@
 namespace cxr::data {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  // Only a regular file (or a link to one) is read: opening a FIFO blocks until a writer comes, and
+  // /dev/zero reads without end. A missing file is left to fopen's error.
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(st)) throw ImageError(path, "a folder, not a file");
+  if (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw ImageError(path, "not a regular file (a FIFO, device or socket)");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw ImageError(path, "cannot open file");
+  if (!file) throw ImageError(path, std::string("cannot open file: ") + std::strerror(errno));
   // One read of the whole file when its size is known (almost always), then chunks for the rest.
   std::vector<uint8_t> bytes;
   if (std::fseek(file.get(), 0, SEEK_END) == 0) {
@@ -26,7 +36,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   uint8_t chunk[1 << 16];
   size_t got = 0;
   while ((got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
-  if (std::ferror(file.get())) throw ImageError(path, "read error (is it a folder?)");
+  if (std::ferror(file.get())) throw ImageError(path, std::string("read error: ") + std::strerror(errno));
   return bytes;
 }
 

@@ -19,11 +19,12 @@ bool has_image_extension(const std::string& name) {
   return false;
 }
 
-// An image name that is a file, or a link that leads nowhere: listed, so that loading it names it
-// as unreadable rather than the scan dropping it without a word.
+// An image name that is not a folder (or a link to one) is listed: a file, a link that leads nowhere,
+// a FIFO or a device. Loading names the ones it cannot read as unreadable (and --strict stops on
+// them), rather than the scan dropping them without a word.
 bool is_listed_file(const fs::directory_entry& e) {
   std::error_code ec;
-  return e.is_regular_file(ec) || (e.is_symlink(ec) && !fs::exists(e.path(), ec));
+  return !e.is_directory(ec);
 }
 
 // The image files under one class folder, in the order Keras yields them: os.walk's folders sorted

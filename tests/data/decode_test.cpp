@@ -2,7 +2,14 @@
 // with an ImageError that names them.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "data/decode.h"
@@ -137,6 +144,24 @@ TEST(DecodeErrors, Garbage) {
   expect_image_error(dir / "junk.jpeg", "not a JPEG or PNG");
   testing::write_bytes(dir / "junk_with_jpeg_magic.jpeg", std::string("\xFF\xD8\xFF", 3) + junk);
   expect_image_error(dir / "junk_with_jpeg_magic.jpeg", "JPEG");
+}
+
+// Only regular files are read: a device read without end (/dev/zero) and a FIFO blocked the open.
+// /dev/null stands for any device here: same check, and no endless read if the check were missing.
+TEST(DecodeErrors, DevicesAndSocketsAreRefusedBeforeReading) {
+  TempDir dir;
+  std::filesystem::create_symlink("/dev/null", dir / "device.jpeg");
+  expect_image_error(dir / "device.jpeg", "not a regular file");
+  const std::string socket_path = dir / "socket.jpeg";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof address.sun_path);
+  socket_path.copy(address.sun_path, socket_path.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  expect_image_error(socket_path, "not a regular file");
+  ::close(fd);
 }
 
 // A picture with texture, so that most of the file is entropy-coded data after the first SOS.

@@ -1,6 +1,8 @@
 // load_resized keeps good images in index order and reports bad ones without stopping.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 
@@ -53,6 +55,23 @@ TEST(LoadResized, SkipsBadFilesAndKeepsOrder) {
   // Solid colours survive: the first image is red, the last blue.
   EXPECT_NEAR(got.image(0)[0], 200, 3);
   EXPECT_NEAR(got.image(3)[2], 240, 3);
+}
+
+// A FIFO or a link to /dev/zero named like an image was dropped by the scan without a word; now
+// it is listed and skipped as unreadable (counted, and an error under --strict), like a bad JPEG.
+TEST(LoadResized, FifosAndDevicesInAClassFolderAreSkippedAsUnreadable) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "NORMAL");
+  write_jpeg(dir / "NORMAL/a.jpeg", solid(20, 20, 90, 90, 90), 95, false, false);
+  ASSERT_EQ(::mkfifo((dir / "NORMAL/b.jpeg").c_str(), 0600), 0);
+  std::filesystem::create_symlink("/dev/zero", dir / "NORMAL/c.jpeg");
+  const LoadedImages got = load_resized(scan_class_directory(dir.path().string()), 8, 8, 1);
+  EXPECT_EQ(got.files, (std::vector<std::string>{dir / "NORMAL/a.jpeg"}));
+  ASSERT_EQ(got.skipped.size(), 2u);
+  EXPECT_EQ(got.skipped[0].first, dir / "NORMAL/b.jpeg");
+  EXPECT_EQ(got.skipped[1].first, dir / "NORMAL/c.jpeg");
+  for (const auto& [file, reason] : got.skipped)
+    EXPECT_NE(reason.find("not a regular file"), std::string::npos) << file << ": " << reason;
 }
 
 TEST(LoadResized, SameResultWithAnyThreadCount) {
