@@ -45,6 +45,9 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
   if (size == 0) throw ImageError(name, "empty file");
   if (detail::looks_like_jpeg(bytes, size)) return detail::decode_jpeg(bytes, size, name, min_height, min_width);
   if (detail::looks_like_png(bytes, size)) return detail::decode_png(bytes, size, name);
+  // The scan lists .bmp as Keras does, so a BMP is named for what it is rather than as garbage.
+  if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M')
+    throw ImageError(name, "a BMP image; cxrnet decodes JPEG and PNG only (convert it, e.g. to PNG)");
   throw ImageError(name, "not a JPEG or PNG (unrecognised first bytes)");
 }
 

@@ -146,6 +146,13 @@ TEST(DecodeErrors, Garbage) {
   expect_image_error(dir / "junk_with_jpeg_magic.jpeg", "JPEG");
 }
 
+// The scan lists .bmp (as Keras and predict do); the decoder names a BMP for what it is.
+TEST(DecodeErrors, BmpIsNamedAsUnsupported) {
+  TempDir dir;
+  testing::write_bytes(dir / "scan.bmp", std::string("BM\x46\0\0\0\0\0\0\0\x36\0\0\0", 14) + std::string(56, '\0'));
+  expect_image_error(dir / "scan.bmp", "a BMP image; cxrnet decodes JPEG and PNG only");
+}
+
 // Only regular files are read: a device read without end (/dev/zero) and a FIFO blocked the open.
 // /dev/null stands for any device here: same check, and no endless read if the check were missing.
 TEST(DecodeErrors, DevicesAndSocketsAreRefusedBeforeReading) {
