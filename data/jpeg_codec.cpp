@@ -87,9 +87,10 @@ Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name, in
   if (tjDecompressHeader3(tj.get(), bytes, jpeg_size, &width, &height, &subsamp, &colorspace) != 0 &&
       (tjGetErrorCode(tj.get()) != TJERR_WARNING || width <= 0 || height <= 0))
     throw ImageError(name, "unreadable JPEG header (" + tj_message(tj.get()) + ")");
-  if (width <= 0 || height <= 0 || int64_t{width} * height > kMaxImagePixels)
-    throw ImageError(name, "JPEG header claims " + std::to_string(width) + "x" + std::to_string(height) +
-                               " pixels, beyond the limit of " + std::to_string(kMaxImagePixels));
+  const std::string claims = "JPEG header claims " + std::to_string(width) + "x" + std::to_string(height) + " pixels";
+  if (width <= 0 || height <= 0) throw ImageError(name, claims + " (an empty image, or a file cut short)");
+  if (int64_t{width} * height > kMaxImagePixels)
+    throw ImageError(name, claims + ", beyond the limit of " + std::to_string(kMaxImagePixels));
 
   if (min_height > 0 && min_width > 0) {
     const tjscalingfactor chosen = smallest_scale_at_least(width, height, min_width, min_height);

@@ -171,6 +171,19 @@ TEST(DecodeErrors, DevicesAndSocketsAreRefusedBeforeReading) {
   ::close(fd);
 }
 
+// The first 20 bytes of a JPEG (SOI and the JFIF segment): TurboJPEG reads a 0x0 size from them.
+TEST(DecodeErrors, JpegCutInItsHeaderIsNotCalledTooLarge) {
+  TempDir dir;
+  write_jpeg(dir / "whole.jpeg", smooth_rgb(16, 16), 90, false, false);
+  testing::write_bytes(dir / "cut.jpeg", testing::read_bytes(dir / "whole.jpeg").substr(0, 20));
+  try {
+    decode_image_file(dir / "cut.jpeg");
+    ADD_FAILURE() << "decoded";
+  } catch (const ImageError& e) {
+    EXPECT_EQ(e.reason, "JPEG header claims 0x0 pixels (an empty image, or a file cut short)");
+  }
+}
+
 // A picture with texture, so that most of the file is entropy-coded data after the first SOS.
 Image textured_rgb(int h, int w) {
   Image img = smooth_rgb(h, w);
