@@ -33,7 +33,19 @@ int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, 
     options.out_dir = out_dir;
     options.seed = seed;
   }
-  data::write_synthetic_dataset(options);
+  try {
+    data::write_synthetic_dataset(options);
+  } catch (...) {
+    // A half-written set (a full disk, say) is worth nothing and would make the same --out refuse the
+    // next try as "not empty": remove what this command wrote, while the claim is still held.
+    std::error_code ec;  // a failed removal must not hide the error that brought us here
+    if (claimed.created) {
+      fs::remove_all(claimed.dir, ec);
+    } else {
+      for (const auto& entry : fs::directory_iterator(claimed.dir, ec)) fs::remove_all(entry.path(), ec);
+    }
+    throw;
+  }
   out << "wrote a synthetic chest X-ray dataset to " << out_dir << " (train/ and test/, NORMAL and PNEUMONIA)\n";
   return 0;
 }

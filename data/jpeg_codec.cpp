@@ -5,7 +5,9 @@
 #include <turbojpeg.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -164,11 +166,18 @@ void encode_jpeg(const std::string& path, const Image& img, int quality, bool pr
   std::unique_ptr<unsigned char, TjFree> out(raw_out);
   if (status != 0) throw ImageError(path, "JPEG encoding failed (" + tj_message(tj.get()) + ")");
 
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!file) throw ImageError(path, "cannot open for writing");
-  if (std::fwrite(out.get(), 1, out_size, file.get()) != out_size)
-    throw ImageError(path, "could not write all " + std::to_string(out_size) + " bytes");
-  if (std::fclose(file.release()) != 0) throw ImageError(path, "could not finish writing");
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (!file) throw ImageError(path, std::string("cannot open for writing: ") + std::strerror(errno));
+  // A full disk shows in fwrite or, for buffered bytes, only in fclose. Either way the partial file
+  // is removed: a truncated JPEG left behind would be read later as a corrupt image.
+  const bool written = std::fwrite(out.get(), 1, out_size, file) == out_size;
+  int error = written ? 0 : errno;
+  if (std::fclose(file) != 0 && error == 0) error = errno;
+  if (!written || error != 0) {
+    std::remove(path.c_str());
+    throw ImageError(path, "could not write its " + std::to_string(out_size) + " bytes: " +
+                               std::strerror(error != 0 ? error : EIO));
+  }
 }
 
 }  // namespace cxr::data::detail

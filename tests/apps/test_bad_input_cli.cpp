@@ -2,9 +2,13 @@
 // status 2, and nothing lost or left half-written on disk.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -295,6 +299,32 @@ TEST_F(BadInputCli, SynthRefusesAFolderThatIsNotEmpty) {
   EXPECT_EQ(std::distance(fs::recursive_directory_iterator(root_ / "data" / "train" / "NORMAL"),
                           fs::recursive_directory_iterator()),
             12);  // the tiny set's images, no others
+}
+
+// A synth that cannot write its images (here: a file size limit of 512 bytes, so every JPEG fails
+// with EFBIG, as a full disk fails with ENOSPC) says why, and removes what it wrote: the folder it
+// made, or the contents of the empty folder it was given. The same --out then works.
+TEST_F(BadInputCli, SynthThatCannotWriteSaysWhyAndLeavesNothing) {
+  for (const bool existed : {false, true}) {
+    const fs::path out = root_ / (existed ? "synth-into-empty" : "synth-new") / "set";
+    if (existed) fs::create_directories(out);
+    const fs::path err = root_ / "synth-limited.err";
+    // The shell ignores SIGXFSZ (kept across exec), so a write past the limit fails with EFBIG instead of killing.
+    const std::string command = "(trap '' XFSZ; ulimit -f 1; exec '" + std::string(CXR_CLI_PATH) +
+                                "' synth --small --out " + q(out) + ") 2> " + q(err);
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 2) << read_text(err);
+    EXPECT_EQ(read_text(err).rfind("cxrnet: " + out.string() + "/", 0), 0u) << read_text(err);
+    EXPECT_NE(read_text(err).find(".jpeg: could not write its "), std::string::npos) << read_text(err);
+    EXPECT_NE(read_text(err).find(std::strerror(EFBIG)), std::string::npos) << read_text(err);
+    EXPECT_EQ(fs::exists(out), existed);
+    EXPECT_TRUE(!existed || fs::is_empty(out));
+  }
+  const fs::path out = root_ / "synth-new" / "set";
+  const Result again = run_cxrnet("synth --small --out " + q(out));
+  EXPECT_EQ(again.code, 0) << again.err;
+  fs::remove_all(out);
 }
 
 // CLI11 wrapped `--seed -1` to 2^64-1; integer options out of range are parse errors (exit 2).

@@ -184,6 +184,24 @@ TEST(DecodeErrors, JpegCutInItsHeaderIsNotCalledTooLarge) {
   }
 }
 
+// A full disk (/dev/full, through a link so that only the link is removed): the reason is named and
+// no partial file is left.
+TEST(WriteJpeg, FailedWriteSaysWhyAndLeavesNoFile) {
+  if (!std::filesystem::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  TempDir dir;
+  const std::string path = dir / "full.jpeg";
+  std::filesystem::create_symlink("/dev/full", path);
+  try {
+    write_jpeg(path, smooth_rgb(16, 16), 90, false, false);
+    ADD_FAILURE() << "wrote to /dev/full";
+  } catch (const ImageError& e) {
+    EXPECT_EQ(e.path, path);
+    EXPECT_NE(e.reason.find(std::strerror(ENOSPC)), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(path)));
+  EXPECT_TRUE(std::filesystem::exists("/dev/full"));
+}
+
 // A picture with texture, so that most of the file is entropy-coded data after the first SOS.
 Image textured_rgb(int h, int w) {
   Image img = smooth_rgb(h, w);
