@@ -18,14 +18,20 @@
 namespace cxr {
 
 void write_text_file(const std::filesystem::path& path, const std::string& text) {
+  // The process id keeps two commands writing the same file at once from sharing (and renaming away)
+  // one temporary file: the last rename wins, whole.
   std::filesystem::path temporary = path;
-  temporary += ".tmp";
+  temporary += ".tmp" + std::to_string(::getpid());
   std::error_code ec;
   const auto fail = [&](const std::string& why) {  // nothing half-written is left behind
     std::filesystem::remove(temporary, ec);
     throw InputError("cannot write " + path.string() + ": " + why);
   };
-  if (std::filesystem::is_directory(path, ec)) fail("it is a folder");
+  const std::filesystem::file_status target = std::filesystem::status(path, ec);  // through a link
+  if (std::filesystem::is_directory(target)) fail("it is a folder");
+  // The rename would replace a device, FIFO or socket (as root, /dev/full itself) by a plain file.
+  if (std::filesystem::exists(target) && !std::filesystem::is_regular_file(target))
+    fail("it is not a regular file (a device, FIFO or socket)");
   {
     std::ofstream f(temporary, std::ios::binary | std::ios::trunc);
     if (!f) fail(std::filesystem::exists(path.parent_path().empty() ? "." : path.parent_path(), ec)
