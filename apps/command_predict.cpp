@@ -78,6 +78,28 @@ float validation_threshold(const RunFolder& run, const PredictOptions& options, 
   return t;
 }
 
+// An --out that is one of predict's inputs would be replaced by the CSV: the run's weights or config (any
+// file of the run folder), the --weights file, or an image it reads. A new file, even in the run folder, is fine.
+void check_out_is_no_input(const fs::path& out, const RunFolder& run, const std::string& weights,
+                           const std::vector<std::string>& images) {
+  std::error_code ec;
+  if (!fs::exists(out, ec)) return;
+  const auto same = [&](const fs::path& input) {  // the same file, through links too
+    std::error_code unused;
+    return fs::equivalent(out, input, unused);
+  };
+  const auto refuse = [&](const std::string& what) {
+    throw InputError("--out " + out.string() + " is " + what + ": predict never overwrites its inputs; "
+                     "give another --out");
+  };
+  fs::recursive_directory_iterator it(run.dir, ec), end;
+  for (; !ec && it != end; it.increment(ec))
+    if (!it->is_directory(ec) && same(it->path())) refuse("a file of the run folder " + run.dir.string());
+  if (same(weights)) refuse("the weights file");
+  for (const std::string& image : images)
+    if (same(image)) refuse(image == out.string() ? "an image it reads" : "an image it reads, " + image);
+}
+
 }  // namespace
 
 int command_predict(const PredictOptions& options, std::ostream& out, std::ostream& log) {
@@ -88,8 +110,10 @@ int command_predict(const PredictOptions& options, std::ostream& out, std::ostre
   CXR_CHECK(!options.paths.empty(), "give at least one image file or folder");
   RunFolder run = open_run_folder(options.run_dir);
   const std::vector<std::string> files = collect_images(options.paths);
+  const std::string weights = run_weights_path(run, options.weights_path);
+  if (!options.out_csv.empty()) check_out_is_no_input(options.out_csv, run, weights, files);  // before the work
   const Device device = select_device(run.config, options.device, options.kernels);
-  Model model = load_run_model(run, run_weights_path(run, options.weights_path), device);
+  Model model = load_run_model(run, weights, device);
   Trainer trainer(model, run.config);
   const float threshold = options.threshold_from_validation ? validation_threshold(run, options, trainer, log)
                                                             : static_cast<float>(options.threshold.value_or(0.5));
@@ -129,7 +153,8 @@ int command_predict(const PredictOptions& options, std::ostream& out, std::ostre
     csv << "\n";
   }
   if (options.out_csv.empty()) {
-    out << csv.str();
+    out << csv.str() << std::flush;  // a full disk or a closed pipe is an error, not a lost CSV and exit 0
+    CXR_CHECK(out, "cannot write the predictions to standard output (disk full, or the reader closed it?)");
   } else {
     write_text_file(options.out_csv, csv.str());
   }

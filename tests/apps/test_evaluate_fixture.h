@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -21,6 +22,14 @@ inline std::string read_text(const fs::path& p) {
   std::ostringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+// Every file under `dir` (hidden ones too) with its bytes: a refused command must leave them all as they were.
+inline std::map<fs::path, std::string> contents(const fs::path& dir) {
+  std::map<fs::path, std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) files[entry.path()] = read_text(entry.path());
+  return files;
 }
 
 inline void write_tiny_synthetic_set(const fs::path& dir) {

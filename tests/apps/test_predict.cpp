@@ -14,6 +14,7 @@ namespace cxr {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contents;
 using testing::read_text;
 using testing::trained_run;
 
@@ -149,6 +150,64 @@ TEST(CommandPredict, ThresholdFromValidationIsTheTestReportsOperatingPoint) {
 
   options.threshold = 0.5;  // both: refused
   EXPECT_THROW(command_predict(options, out, log), InputError);
+}
+
+// --out naming one of predict's inputs would replace the trained weights, the config or an image by the CSV.
+TEST(CommandPredict, RefusesAnOutThatIsOneOfItsInputs) {
+  const auto& trained = trained_run();
+  const fs::path copy = trained.root / "predict-inputs";  // the shared run stays whole whatever happens here
+  fs::remove_all(copy);
+  fs::create_directories(copy);
+  fs::copy(trained.run, copy / "run", fs::copy_options::recursive);
+  const fs::path image = copy / "image.jpeg";
+  fs::copy_file(trained.data / "test" / "NORMAL" / "IM-0001-0001.jpeg", image);
+  fs::create_hard_link(copy / "run" / "weights.safetensors", copy / "weights-link.safetensors");
+  const auto before = contents(copy);
+
+  PredictOptions options;
+  options.run_dir = (copy / "run").string();
+  options.paths = {image.string()};
+  for (const fs::path& out : {copy / "run" / "weights.safetensors", copy / "run" / "config.yaml",
+                              copy / "run" / "checkpoints" / "last.safetensors", image,
+                              copy / "weights-link.safetensors"}) {
+    options.out_csv = out.string();
+    std::ostringstream csv, log;
+    try {
+      command_predict(options, csv, log);
+      ADD_FAILURE() << "--out " << out << " was accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()).find("--out " + out.string() + " is "), 0u) << e.what();
+      EXPECT_NE(std::string(e.what()).find("predict never overwrites its inputs"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(contents(copy), before);  // byte for byte, and no temporary file left
+
+  options.out_csv = (copy / "run" / "predictions.csv").string();  // a new file, even in the run folder, is fine
+  std::ostringstream csv, log;
+  ASSERT_EQ(command_predict(options, csv, log), 0);
+  EXPECT_EQ(parse_csv(read_text(options.out_csv)).size(), 1u);
+  fs::remove_all(copy);
+}
+
+// A stream whose every write fails, as standard output does on a full disk or a closed pipe.
+struct FailingBuffer : std::streambuf {
+  int overflow(int) override { return traits_type::eof(); }
+};
+
+TEST(CommandPredict, AFailedWriteToStandardOutputIsAnError) {
+  PredictOptions options;
+  options.run_dir = trained_run().run.string();
+  options.paths = {(trained_run().data / "test" / "NORMAL" / "IM-0001-0001.jpeg").string()};
+  FailingBuffer full;
+  std::ostream out(&full);
+  std::ostringstream log;
+  try {
+    command_predict(options, out, log);
+    ADD_FAILURE() << "the lost CSV was not reported; log:\n" << log.str();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot write the predictions to standard output"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(CommandPredict, MissingPathIsBadInput) {
