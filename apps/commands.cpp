@@ -1,5 +1,6 @@
 #include "apps/commands.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -70,6 +71,12 @@ void materialise(const fs::path& from, const fs::path& to, bool copy, bool& copi
   fs::copy_file(from, to);
 }
 
+// Whether `path` is `dir` or lies below it, links resolved (a folder not made yet judged by its name).
+bool is_within(const fs::path& path, const fs::path& dir) {
+  const fs::path p = fs::weakly_canonical(path), d = fs::weakly_canonical(dir);
+  return std::mismatch(d.begin(), d.end(), p.begin(), p.end()).first == d.end();
+}
+
 }  // namespace
 
 int command_split(const SplitOptions& options, std::ostream& out) {
@@ -81,6 +88,11 @@ int command_split(const SplitOptions& options, std::ostream& out) {
   }
   const SplitIndices splits = resolve_splits(config.data, options.data_dir);
   const fs::path root(options.out_dir);
+  // Files linked into a folder split reads would be scanned again as that folder's images, in the wrong class.
+  for (const std::string& read : {splits.train_dir, splits.validation_dir, splits.test_dir})
+    CXR_CHECK(read.empty() || !is_within(root, read),
+              "--out " << root.string() << " is inside " << read << ", which split reads: its class folders "
+                       << "would then hold the split's files too; pick an --out outside it");
   const ClaimedFolder claimed = claim_new_folder(root, false, "--out", "(cxrnet split never overwrites)");
 
   bool copied = false;

@@ -120,6 +120,42 @@ TEST(SplitCommand, HardLinksTheSplitIntoFolders) {
     }
 }
 
+// An --out inside a folder split reads would put every class's files into that class folder, where later
+// scans count them as its images: refused before anything is made.
+TEST(SplitCommand, RefusesAnOutInsideAFolderItReads) {
+  Scratch s("inside");
+  const fs::path config = s.root / "c.yaml";
+  std::ofstream(config) << "name: t\n"
+                           "data:\n"
+                           "  image_size: 16\n"
+                           "model:\n"
+                           "  input: [16, 16, 3]\n"
+                           "  layers:\n"
+                           "    - {type: Flatten}\n";
+  const fs::path data(s.data());
+  for (const fs::path& out : {data / "train" / "NORMAL" / "sub", data / "test" / "new", data / "train"}) {
+    SplitOptions options{config.string(), s.data(), out.string(), false, std::nullopt};
+    std::ostringstream log;
+    try {
+      command_split(options, log);
+      ADD_FAILURE() << "--out " << out << " was accepted";
+    } catch (const InputError& e) {
+      const fs::path read = data / (out.string().find("/test/") != std::string::npos ? "test" : "train");
+      EXPECT_EQ(std::string(e.what()).find("--out " + out.string() + " is inside " + read.string() +
+                                           ", which split reads"),
+                0u)
+          << e.what();
+    }
+  }
+  EXPECT_FALSE(fs::exists(data / "train" / "NORMAL" / "sub"));
+  EXPECT_FALSE(fs::exists(data / "test" / "new"));
+  EXPECT_EQ(data::scan_class_directory(s.data() + "/train").files.size(), 32u);
+  // Beside them, in the data folder itself, is fine.
+  SplitOptions beside{config.string(), s.data(), (data / "split").string(), false, std::nullopt};
+  std::ostringstream log;
+  EXPECT_EQ(command_split(beside, log), 0);
+}
+
 TEST(BadInput, EachBadFileOnceThenASummaryAndStrictFails) {
   Scratch s("bad");
   const fs::path normal = s.root / "data" / "train" / "NORMAL";
