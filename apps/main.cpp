@@ -7,6 +7,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "apps/plots.h"
 #include "data/image.h"
 #include "engine/error.h"
 #include "layers/spec.h"
@@ -223,6 +224,9 @@ int main(int argc, char** argv) {
       if (*holdout_opt) train_options.test_from_train = test_from_train;
       return cxr::command_train(train_options, std::cout, std::cerr);
     }
+  } catch (const cxr::Interrupted& e) {
+    std::cerr << "cxrnet: " << e.what() << "\n";
+    return 128 + e.signal;  // as a shell reports a command killed by the signal
   } catch (const cxr::ConfigError& e) {
     std::cerr << "cxrnet: " << e.what() << "\n";
     return 2;

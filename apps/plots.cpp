@@ -1,12 +1,16 @@
 #include "apps/plots.h"
 
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <ostream>
 
 #include "apps/classification_report.h"
+#include "apps/text_file.h"
 #include "engine/error.h"
 
 namespace cxr {
@@ -32,10 +36,28 @@ std::vector<std::pair<double, double>> roc_points(const std::vector<float>& scor
 
 namespace {
 
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream f(path);
-  CXR_CHECK(f, "cannot write " << path.string());
-  f << text;
+constexpr const char* kPngs[] = {"loss.png", "accuracy.png", "roc.png", "confusion_matrix.png"};
+
+// Whether `path` is a whole PNG: gnuplot exits 0 even when the disk filled while it wrote one, leaving
+// it cut short. A PNG ends with its IEND chunk (length 0, type, CRC).
+bool is_whole_png(const fs::path& path) {
+  static const std::string kEnd("\0\0\0\0IEND\xAE\x42\x60\x82", 12);
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f || f.tellg() < 8 + static_cast<std::streamoff>(kEnd.size())) return false;
+  std::string head(8, '\0'), tail(kEnd.size(), '\0');
+  f.seekg(0);
+  f.read(head.data(), 8);
+  f.seekg(-static_cast<std::streamoff>(kEnd.size()), std::ios::end);
+  f.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  return f && head == "\x89PNG\r\n\x1a\n" && tail == kEnd;
+}
+
+// The signal that stopped gnuplot when it was SIGINT or SIGTERM (a Ctrl-C reaches gnuplot and the shell
+// around it, while std::system ignores it here), else 0. The shell reports its child's death by a
+// signal as exit status 128 + the signal.
+int interrupting_signal(int status) {
+  const int signal = WIFSIGNALED(status) ? WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) - 128 : 0;
+  return signal == SIGINT || signal == SIGTERM ? signal : 0;
 }
 
 // gnuplot's script: four PNGs from history.csv (one folder up), roc.dat and confusion.dat.
@@ -85,11 +107,13 @@ std::string gnuplot_script(const PlotInputs& in) {
 
 bool write_plots(const PlotInputs& in, std::ostream& log) {
   const fs::path dir = in.run_dir / "plots";
-  fs::create_directories(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  CXR_CHECK(!ec, "cannot create folder " << dir.string() << ": " << ec.message());
   std::string roc;
   for (const auto& [fpr, tpr] : roc_points(in.test_probabilities, in.test_labels))
     roc += std::to_string(fpr) + " " + std::to_string(tpr) + "\n";
-  write_file(dir / "roc.dat", roc);
+  write_text_file(dir / "roc.dat", roc);
   std::vector<int> predicted;
   for (float p : in.test_probabilities) predicted.push_back(p > 0.5f ? 1 : 0);
   const auto cm = report::confusion_matrix(in.test_labels, predicted, 2);
@@ -97,8 +121,8 @@ bool write_plots(const PlotInputs& in, std::ostream& log) {
   for (int t = 0; t < 2; ++t)
     for (int p = 0; p < 2; ++p)
       confusion += std::to_string(p) + " " + std::to_string(t) + " " + std::to_string(cm.counts[t][p]) + "\n";
-  write_file(dir / "confusion.dat", confusion);
-  write_file(dir / "plots.gp", gnuplot_script(in));
+  write_text_file(dir / "confusion.dat", confusion);
+  write_text_file(dir / "plots.gp", gnuplot_script(in));
 
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
     log << "plots: gnuplot not found; install it (apt-get install gnuplot-nox) and run `gnuplot plots.gp` in "
@@ -107,8 +131,21 @@ bool write_plots(const PlotInputs& in, std::ostream& log) {
   }
   CXR_CHECK(dir.string().find('\'') == std::string::npos, "run folder " << dir.string() << " contains a quote");
   const std::string command = "cd '" + dir.string() + "' && gnuplot plots.gp";
-  if (std::system(command.c_str()) != 0) {
-    log << "plots: gnuplot failed; the script is " << (dir / "plots.gp").string() << "\n";
+  const int status = std::system(command.c_str());
+  std::string incomplete;  // PNGs missing or cut short: removed, as the run's other files are never half-written
+  for (const char* png : kPngs) {
+    if (is_whole_png(dir / png)) continue;
+    fs::remove(dir / png, ec);
+    incomplete += (incomplete.empty() ? "" : ", ") + std::string(png);
+  }
+  if (const int signal = interrupting_signal(status))
+    throw Interrupted("interrupted: gnuplot was stopped by " + std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                          " while it drew the plots in " + dir.string(),
+                      signal);
+  if (status != 0 || !incomplete.empty()) {
+    log << "plots: gnuplot failed";
+    if (!incomplete.empty()) log << " (" << incomplete << " not written whole: disk full?)";
+    log << "; the script is " << (dir / "plots.gp").string() << "\n";
     return false;
   }
   return true;

@@ -5,10 +5,19 @@
 #pragma once
 #include <filesystem>
 #include <iosfwd>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace cxr {
+
+// The user stopped the command (Ctrl-C, kill) while a child process ran: std::system ignores the signal in
+// this process, so it is passed on as this error. main() exits with 128 + signal, as a shell would.
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted(const std::string& what, int signal) : std::runtime_error(what), signal(signal) {}
+  const int signal;
+};
 
 struct PlotInputs {
   std::filesystem::path run_dir;  // holds history.csv
@@ -18,7 +27,9 @@ struct PlotInputs {
   bool has_validation = false;
 };
 
-// Returns true when the PNGs were drawn.
+// Returns true when the PNGs were drawn. A file it cannot write is an InputError naming it; a gnuplot that
+// fails is a note in `log` (its PNGs missing or cut short removed); a gnuplot stopped by SIGINT or SIGTERM
+// throws Interrupted.
 bool write_plots(const PlotInputs& inputs, std::ostream& log);
 
 // The ROC curve's points (false positive rate, true positive rate), from (0,0) to (1,1), one per

@@ -1,12 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "apps/plots.h"
+#include "engine/error.h"
 
 namespace cxr {
 namespace {
@@ -40,6 +43,90 @@ TEST(WritePlots, WritesDataAndScriptAndDrawsWhenGnuplotIsThere) {
   if (!have_gnuplot) {
     EXPECT_NE(log.str().find("apt-get install gnuplot-nox"), std::string::npos);
   }
+  fs::remove_all(run);
+}
+
+// A fresh run folder with a history, under a name of this process.
+fs::path plots_run(const std::string& name) {
+  const fs::path run = fs::temp_directory_path() / ("cxr_plots_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(run);
+  fs::create_directories(run);
+  std::ofstream(run / "history.csv") << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,seconds\n"
+                                     << "1,0.9,0.5,0.8,0.6,1.0\n";
+  return run;
+}
+
+// The disk fills while roc.dat is written (a file size limit stands for it): an error naming the file, and
+// no file cut short.
+TEST(WritePlots, AFullDiskWhileWritingTheDataIsAnErrorNamingTheFile) {
+  const fs::path run = plots_run("full");
+  std::vector<float> scores;
+  std::vector<int> labels;
+  for (int i = 0; i < 5000; ++i) {  // 5000 distinct scores: a roc.dat of about 90 KB
+    scores.push_back(static_cast<float>(i) / 5000);
+    labels.push_back(i % 2);
+  }
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
+  const rlimit small{16384, limit.rlim_max};
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // else the write past the limit kills this process
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string error = "(no error)";
+  std::ostringstream log;
+  try {
+    write_plots({run, scores, labels, {"NORMAL", "PNEUMONIA"}, true}, log);
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &limit);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(error.find("cannot write " + (run / "plots" / "roc.dat").string() + ": writing"), 0u) << error;
+  EXPECT_TRUE(fs::is_empty(run / "plots"));  // neither roc.dat cut short nor its temporary file
+  fs::remove_all(run);
+}
+
+// Runs write_plots with `script` as gnuplot (a shell script, run in the plots folder).
+bool plots_with_fake_gnuplot(const fs::path& run, const std::string& script, std::ostream& log) {
+  fs::create_directories(run / "bin");
+  std::ofstream(run / "bin" / "gnuplot") << "#!/bin/sh\n" << script;
+  fs::permissions(run / "bin" / "gnuplot", fs::perms::owner_all);
+  const std::string path = std::getenv("PATH");
+  ::setenv("PATH", ((run / "bin").string() + ":" + path).c_str(), 1);
+  struct Restore {
+    std::string path;
+    ~Restore() { ::setenv("PATH", path.c_str(), 1); }
+  } restore{path};
+  return write_plots({run, {0.2f, 0.7f, 0.9f, 0.4f}, {0, 1, 1, 0}, {"NORMAL", "PNEUMONIA"}, true}, log);
+}
+
+// Ctrl-C while gnuplot draws reaches gnuplot, while std::system ignores it in this process: the command
+// must stop all the same, saying so, rather than go on and exit 0 without its plots.
+TEST(WritePlots, AGnuplotStoppedByCtrlCStopsTheCommand) {
+  const fs::path run = plots_run("interrupted");
+  const auto old_handler = std::signal(SIGINT, SIG_DFL);  // the child's, as in a terminal (a test runner may ignore it)
+  std::ostringstream log;
+  try {
+    plots_with_fake_gnuplot(run, "printf '\\211PNG' > loss.png\nkill -INT $$\n", log);
+    ADD_FAILURE() << "no Interrupted; log:\n" << log.str();
+  } catch (const Interrupted& e) {
+    EXPECT_EQ(e.signal, SIGINT);
+    EXPECT_EQ(std::string(e.what()), "interrupted: gnuplot was stopped by SIGINT while it drew the plots in " +
+                                         (run / "plots").string());
+  }
+  std::signal(SIGINT, old_handler);
+  EXPECT_FALSE(fs::exists(run / "plots" / "loss.png"));  // the PNG it had begun
+  fs::remove_all(run);
+}
+
+// gnuplot exits 0 although a PNG was cut short (the disk filled): not drawn, the PNG removed and named.
+TEST(WritePlots, APngCutShortIsRemovedAndNamed) {
+  const fs::path run = plots_run("cut");
+  std::ostringstream log;
+  EXPECT_FALSE(plots_with_fake_gnuplot(run, "printf '\\211PNG\\r\\n\\032\\n' > roc.png\nexit 0\n", log));
+  EXPECT_EQ(log.str(), "plots: gnuplot failed (loss.png, accuracy.png, roc.png, confusion_matrix.png not written "
+                       "whole: disk full?); the script is " + (run / "plots" / "plots.gp").string() + "\n");
+  EXPECT_FALSE(fs::exists(run / "plots" / "roc.png"));
+  EXPECT_TRUE(fs::exists(run / "plots" / "roc.dat"));
   fs::remove_all(run);
 }
 
