@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <set>
 #include <sstream>
 
 #include "apps/commands.h"
@@ -33,11 +34,67 @@ data::LoadedImages load_split(const data::DatasetIndex& index, const DataConfig&
 }
 
 std::string read_text(const fs::path& path) {
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   std::ostringstream s;
   s << f.rdbuf();
+  CXR_CHECK(f, "cannot read " << path.string());
   return s.str();
 }
+
+// What evaluate writes into its output folder (and the claim's marker). A re-run of evaluate replaces a
+// previous evaluation's outputs; a folder that holds anything else (a run, a data set) is someone else's.
+const std::set<std::string> kEvaluationNames = {"evaluation.txt", "test_report.txt", "history.csv", "plots",
+                                                ".cxrnet-claim"};
+
+// The output folder, checked and claimed before the evaluation's work and held until it is done, so
+// that two evaluations never mix their files. A folder this command made is removed again if it fails.
+class OutputFolder {
+ public:
+  // `named`: the user gave it as --out (else it is RUN/evaluation).
+  OutputFolder(const fs::path& dir, const RunFolder& run, bool named) : dir_(dir) {
+    std::error_code ec;
+    CXR_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec),
+              dir.string() << ": exists and is not a folder ("
+                           << (named ? "--out names a folder" : "evaluate writes its outputs into this folder") << ")");
+    CXR_CHECK(fs::weakly_canonical(dir) != fs::weakly_canonical(run.dir),
+              "--out " << dir.string() << " is the run folder: evaluate never overwrites training's outputs");
+    made_ = fs::create_directories(dir, ec);
+    CXR_CHECK(!ec, "cannot create folder " << dir.string() << ": " << ec.message());
+    check_contents(dir);  // before the claim's marker is made in someone else's folder
+    claim_ = claim_existing_folder(dir);
+  }
+  OutputFolder(const OutputFolder&) = delete;
+  OutputFolder& operator=(const OutputFolder&) = delete;
+  ~OutputFolder() {
+    std::error_code ec;  // no throwing while an exception unwinds
+    if (made_ && !kept_) fs::remove_all(dir_, ec);
+  }
+  void keep() { kept_ = true; }
+
+ private:
+  static void check_contents(const fs::path& dir) {
+    bool previous_evaluation = false, empty = true;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      // A temporary file of an evaluation that was killed while writing NAME is that evaluation's too.
+      const bool ours = kEvaluationNames.contains(name.substr(0, name.find(".tmp")));
+      CXR_CHECK(ours, dir.string() << " holds " << name << ", which evaluate does not write: it is not a previous "
+                                   << "evaluation's folder, and evaluate overwrites nothing else; pick another --out");
+      previous_evaluation |= name == "evaluation.txt";
+      empty &= name == ".cxrnet-claim";
+    }
+    CXR_CHECK(!ec, "cannot read folder " << dir.string() << ": " << ec.message());
+    CXR_CHECK(empty || previous_evaluation,
+              dir.string() << " holds files but no evaluation.txt: it is not a previous evaluation's folder, and "
+                           << "evaluate overwrites nothing else; pick another --out");
+  }
+
+  fs::path dir_;
+  bool made_ = false, kept_ = false;
+  ClaimedFolder claim_;
+};
 
 }  // namespace
 
@@ -46,7 +103,8 @@ int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ost
             "--test-from-train carves the test split from --data's train/: give --data DIR too (without --data, "
             "evaluate uses the files RUN/split.csv lists, carved as training carved them)");
   RunFolder run = open_run_folder(options.run_dir);
-  if (!options.out_dir.empty()) check_not_a_file(options.out_dir, "--out");  // before the evaluation's work
+  const fs::path out_dir = options.out_dir.empty() ? run.dir / "evaluation" : fs::path(options.out_dir);
+  OutputFolder output(out_dir, run, !options.out_dir.empty());  // before the evaluation's work
   ExperimentConfig& config = run.config;
   if (options.test_from_train) {  // as `train --test-from-train`: only changes what --data resolves to
     CXR_CHECK(*options.test_from_train > 0 && *options.test_from_train < 1, "--test-from-train must be in (0, 1)");
@@ -70,10 +128,6 @@ int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ost
   const std::string report =
       test_report(test, files.has_validation ? &validation : nullptr, run.class_names, TestReportOptions{}, log);
 
-  const fs::path out_dir = options.out_dir.empty() ? run.dir / "evaluation" : fs::path(options.out_dir);
-  CXR_CHECK(fs::weakly_canonical(out_dir) != fs::weakly_canonical(run.dir),
-            "--out " << out_dir.string() << " is the run folder: evaluate never overwrites training's outputs");
-  fs::create_directories(out_dir);
   std::ostringstream about;
   about << "run: " << run.dir.string() << "\nweights: " << weights << "\nfiles: " << files.source << " ("
         << test.labels.size() << " test";
@@ -88,9 +142,10 @@ int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ost
   write_text_file(out_dir / "evaluation.txt", about.str());
   write_text_file(out_dir / "test_report.txt", report);
   // The plots' script draws the training curves from ../history.csv: give it the run's.
-  if (fs::exists(run.dir / "history.csv"))
-    fs::copy_file(run.dir / "history.csv", out_dir / "history.csv", fs::copy_options::overwrite_existing);
+  // Through write_text_file: a full disk is an error naming the file, and never leaves half of it.
+  if (fs::exists(run.dir / "history.csv")) write_text_file(out_dir / "history.csv", read_text(run.dir / "history.csv"));
   write_plots({out_dir, test.probabilities, test.labels, run.class_names, files.has_validation}, log);
+  output.keep();
   out << "evaluation folder: " << out_dir.string() << "\n";
   if (test_out) *test_out = test;
   return 0;

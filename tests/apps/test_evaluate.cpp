@@ -6,15 +6,18 @@
 
 #include "apps/commands.h"
 #include "apps/run_folder.h"
+#include "apps/text_file.h"
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "layers/model.h"
+#include "cli_runner.h"
 #include "test_evaluate_fixture.h"
 
 namespace cxr {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contents;
 using testing::read_text;
 using testing::trained_run;
 
@@ -111,6 +114,148 @@ TEST(CommandEvaluate, RefusesAnotherModelsWeightsNamingTheTensor) {
   error = error_of(options);
   EXPECT_NE(error.find("not a cxrnet weights file"), std::string::npos) << error;
   EXPECT_FALSE(fs::exists(trained.root / "eval-other"));
+}
+
+// A copy of the trained run, for tests that might change it.
+fs::path copy_of_run(const std::string& name) {
+  const fs::path copy = trained_run().root / name;
+  fs::remove_all(copy);
+  fs::copy(trained_run().run, copy, fs::copy_options::recursive);
+  return copy;
+}
+
+// evaluate replaces a previous evaluation's outputs (RUN/evaluation on each re-run), and nothing else: an
+// --out that holds another run, or files evaluate does not write, is refused before any work, untouched.
+TEST(CommandEvaluate, RefusesAnOutThatHoldsAnotherRunOrOtherFiles) {
+  const auto& trained = trained_run();
+  const fs::path other = copy_of_run("eval-other-run"), notes = trained.root / "eval-notes";
+  fs::remove_all(notes);
+  fs::create_directories(notes);
+  std::ofstream(notes / "notes.txt") << "mine";
+  const fs::path history_only = trained.root / "eval-history-only";  // a name evaluate writes, but no evaluation
+  fs::remove_all(history_only);
+  fs::create_directories(history_only);
+  std::ofstream(history_only / "history.csv") << "someone else's";
+
+  EvaluateOptions options;
+  options.run_dir = trained.run.string();
+  for (const fs::path& out : {other, notes, history_only}) {
+    const auto before = contents(out);
+    options.out_dir = out.string();
+    const std::string error = error_of(options);
+    EXPECT_EQ(error.find(out.string() + " holds "), 0u) << error;
+    EXPECT_NE(error.find("is not a previous evaluation's folder"), std::string::npos) << error;
+    EXPECT_EQ(contents(out), before) << out;  // the claim's hidden marker included: refused before it is made
+  }
+
+  // A previous evaluation's folder is evaluated into again.
+  options.out_dir = (trained.root / "eval-again").string();
+  fs::remove_all(options.out_dir);
+  std::ostringstream out, log;
+  ASSERT_EQ(command_evaluate(options, out, log), 0);
+  ASSERT_EQ(command_evaluate(options, out, log), 0);
+  fs::remove_all(other);
+}
+
+// Two evaluations into one folder at once would mix their files: the second is refused while the first
+// holds the folder's claim.
+TEST(CommandEvaluate, ClaimsItsOutputFolderWhileItRuns) {
+  const auto& trained = trained_run();
+  const fs::path dir = trained.root / "eval-claimed";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  EvaluateOptions options;
+  options.run_dir = trained.run.string();
+  options.out_dir = dir.string();
+  {
+    const ClaimedFolder running = claim_existing_folder(dir);  // the other evaluation
+    const std::string error = error_of(options);
+    EXPECT_EQ(error.find(dir.string() + ": another cxrnet command is using it"), 0u) << error;
+  }
+  std::ostringstream out, log;
+  ASSERT_EQ(command_evaluate(options, out, log), 0);  // once it is done
+  EXPECT_TRUE(fs::exists(dir / "test_report.txt"));
+}
+
+// A file where the output folder, a folder above it or its plots/ should be is named, with nothing written.
+TEST(CommandEvaluate, AFileInTheWayOfTheOutputFolderIsNamed) {
+  const auto& trained = trained_run();
+  const fs::path file = trained.root / "eval-a-file";
+  std::ofstream(file) << "keep me";
+  EvaluateOptions options;
+  options.run_dir = trained.run.string();
+  options.out_dir = (file / "x").string();
+  std::string error = error_of(options);
+  EXPECT_EQ(error.find("cannot create folder " + (file / "x").string() + ": "), 0u) << error;
+  EXPECT_EQ(read_text(file), "keep me");
+
+  const fs::path run = copy_of_run("eval-run-with-file");  // RUN/evaluation, the default --out, is a file
+  fs::remove_all(run / "evaluation");
+  std::ofstream(run / "evaluation") << "keep me";
+  options.run_dir = run.string();
+  options.out_dir.clear();
+  error = error_of(options);
+  EXPECT_EQ(error, (run / "evaluation").string() + ": exists and is not a folder (evaluate writes its outputs into "
+                                                   "this folder)");
+  EXPECT_EQ(read_text(run / "evaluation"), "keep me");
+
+  const fs::path previous = trained.root / "eval-plots-file";  // a previous evaluation whose plots/ is a file
+  fs::remove_all(previous);
+  fs::create_directories(previous);
+  std::ofstream(previous / "evaluation.txt") << "before";
+  std::ofstream(previous / "plots") << "keep me";
+  options.out_dir = previous.string();
+  error = error_of(options);
+  EXPECT_EQ(error.find("cannot create folder " + (previous / "plots").string() + ": "), 0u) << error;
+  EXPECT_EQ(read_text(previous / "plots"), "keep me");
+  fs::remove_all(run);
+}
+
+// The shell's `ulimit -f` (512-byte blocks in dash, 1024 in bash) stands for a disk that fills: a write past
+// it fails (SIGXFSZ ignored, as its default would kill the command instead).
+std::string full_disk_after(int blocks) { return "trap '' XFSZ; ulimit -f " + std::to_string(blocks) + "; "; }
+
+// The disk fills while evaluate copies the run's history: exit 2 naming the file; the previous evaluation's
+// history.csv stays whole, and no temporary file is left.
+TEST(CommandEvaluate, AFullDiskWhileCopyingTheHistoryIsNamedAndLeavesNothingHalfWritten) {
+  const fs::path run = copy_of_run("eval-full-disk");
+  {
+    std::ofstream history(run / "history.csv", std::ios::app);
+    for (int i = 0; i < 4000; ++i) history << 2 + i << ",0.5,0.5,0.5,0.5,1.0\n";  // about 100 KB
+  }
+  const fs::path out = run / "previous";
+  fs::create_directories(out);
+  std::ofstream(out / "evaluation.txt") << "before";
+  std::ofstream(out / "history.csv") << "the previous history";
+  const auto before = contents(out);
+  const auto r = testing::run_cxrnet("--threads 1 evaluate --run '" + run.string() + "' --out '" + out.string() + "'",
+                                     {}, full_disk_after(64));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("cannot write " + (out / "history.csv").string() + ": writing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("failed (disk full?)"), std::string::npos) << r.err;
+  EXPECT_EQ(read_text(out / "history.csv"), "the previous history");
+  for (const auto& entry : fs::directory_iterator(out))
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  fs::remove_all(run);
+}
+
+// The disk fills while gnuplot writes the PNGs: gnuplot exits 0 all the same. The cut-short PNGs are removed
+// and named; the plots stay optional (the data and script are there to redraw them), so evaluate succeeds.
+TEST(CommandEvaluate, PngsCutShortByAFullDiskAreRemovedAndNamed) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) GTEST_SKIP() << "needs gnuplot";
+  const auto& trained = trained_run();
+  const fs::path out = trained.root / "eval-full-pngs";
+  fs::remove_all(out);
+  const auto r = testing::run_cxrnet(
+      "--threads 1 evaluate --run '" + trained.run.string() + "' --out '" + out.string() + "'", {}, full_disk_after(8));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("plots: gnuplot failed (loss.png, accuracy.png, roc.png, confusion_matrix.png not written "
+                       "whole: disk full?)"),
+            std::string::npos)
+      << r.err;
+  for (const char* png : {"loss.png", "accuracy.png", "roc.png", "confusion_matrix.png"})
+    EXPECT_FALSE(fs::exists(out / "plots" / png)) << png;
+  EXPECT_TRUE(fs::exists(out / "plots" / "plots.gp"));
 }
 
 TEST(CommandEvaluate, NamesWhatIsMissingFromARunFolder) {
