@@ -144,7 +144,7 @@ bool write_plots(const PlotInputs& in, std::ostream& log) {
                       signal);
   if (status != 0 || !incomplete.empty()) {
     log << "plots: gnuplot failed";
-    if (!incomplete.empty()) log << " (" << incomplete << " not written whole: disk full?)";
+    if (status == 0) log << " (" << incomplete << " not written whole: disk full?)";  // though it exited 0
     log << "; the script is " << (dir / "plots.gp").string() << "\n";
     return false;
   }

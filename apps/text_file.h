@@ -7,7 +7,8 @@
 namespace cxr {
 
 // Writes `text` to `path` through a temporary file in the same folder and a rename, so a reader
-// (or a crash) never sees half a file. Throws InputError naming the path when it cannot.
+// (or a crash) never sees half a file. Throws InputError naming the path when it cannot, and when the path
+// is a folder or something a rename must not replace (a device, FIFO or socket).
 void write_text_file(const std::filesystem::path& path, const std::string& text);
 
 // An output folder given as `flag` (e.g. "--out") must be a folder or not exist yet: InputError
