@@ -227,7 +227,6 @@ TEST(CommandEvaluate, AFullDiskWhileCopyingTheHistoryIsNamedAndLeavesNothingHalf
   fs::create_directories(out);
   std::ofstream(out / "evaluation.txt") << "before";
   std::ofstream(out / "history.csv") << "the previous history";
-  const auto before = contents(out);
   const auto r = testing::run_cxrnet("--threads 1 evaluate --run '" + run.string() + "' --out '" + out.string() + "'",
                                      {}, full_disk_after(64));
   EXPECT_EQ(r.code, 2) << r.err;

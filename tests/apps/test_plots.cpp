@@ -90,7 +90,8 @@ bool plots_with_fake_gnuplot(const fs::path& run, const std::string& script, std
   fs::create_directories(run / "bin");
   std::ofstream(run / "bin" / "gnuplot") << "#!/bin/sh\n" << script;
   fs::permissions(run / "bin" / "gnuplot", fs::perms::owner_all);
-  const std::string path = std::getenv("PATH");
+  const char* set = std::getenv("PATH");
+  const std::string path = set ? set : "/usr/bin:/bin";
   ::setenv("PATH", ((run / "bin").string() + ":" + path).c_str(), 1);
   struct Restore {
     std::string path;
