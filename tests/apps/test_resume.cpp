@@ -100,6 +100,13 @@ std::string history_without_seconds(const fs::path& run_dir) {
   return out;
 }
 
+// A file's bytes ("" when it does not exist).
+std::string bytes_of(const fs::path& path) {
+  std::stringstream s;
+  s << std::ifstream(path, std::ios::binary).rdbuf();
+  return s.str();
+}
+
 void expect_same_history(const std::vector<EpochResult>& a, const std::vector<EpochResult>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
@@ -215,8 +222,7 @@ TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
   o.epochs = 1;
   train(o);
   const fs::path last = run("diverge") / "checkpoints" / "last.safetensors";
-  std::stringstream before;
-  before << std::ifstream(last, std::ios::binary).rdbuf();
+  const std::string before = bytes_of(last);
 
   TrainOptions resume;
   resume.resume_dir = run("diverge").string();
@@ -238,9 +244,7 @@ TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
               std::string::npos)
         << message;
   }
-  std::stringstream after;
-  after << std::ifstream(last, std::ios::binary).rdbuf();
-  EXPECT_EQ(after.str(), before.str());
+  EXPECT_EQ(bytes_of(last), before);
 }
 
 // A fresh run writes its files with its first checkpoint: killed during its first epoch (the longest
@@ -291,8 +295,7 @@ TEST_F(Resume, NonFiniteWeightsStopTheRunAndKeepTheLastGoodCheckpoint) {
   o.epochs = 1;
   train(o);
   const fs::path last = run("nan-weights") / "checkpoints" / "last.safetensors";
-  std::stringstream before;
-  before << std::ifstream(last, std::ios::binary).rdbuf();
+  const std::string before = bytes_of(last);
 
   TrainOptions resume;
   resume.resume_dir = run("nan-weights").string();
@@ -312,9 +315,7 @@ TEST_F(Resume, NonFiniteWeightsStopTheRunAndKeepTheLastGoodCheckpoint) {
               std::string::npos)
         << message;
   }
-  std::stringstream after;
-  after << std::ifstream(last, std::ios::binary).rdbuf();
-  EXPECT_EQ(after.str(), before.str());
+  EXPECT_EQ(bytes_of(last), before);
 }
 
 // train.class_weight as a map names the class folders (the README's {NORMAL: 1.9, PNEUMONIA: 0.67});
@@ -400,12 +401,7 @@ TEST_F(Resume, RestoreBestChecksTheBestCheckpointBeforeAnyEpoch) {
   const fs::path dir = run("best-damaged"), best = dir / "checkpoints" / "best.safetensors";
   ASSERT_TRUE(fs::exists(best));
   fs::resize_file(best, fs::file_size(best) - 10);
-  const auto file = [](const fs::path& p) {
-    std::stringstream s;
-    s << std::ifstream(p, std::ios::binary).rdbuf();
-    return s.str();
-  };
-  const std::string last = file(dir / "checkpoints" / "last.safetensors"), history = file(dir / "history.csv");
+  const std::string last = bytes_of(dir / "checkpoints" / "last.safetensors"), history = bytes_of(dir / "history.csv");
 
   TrainOptions resume;
   resume.resume_dir = dir.string();
@@ -418,8 +414,8 @@ TEST_F(Resume, RestoreBestChecksTheBestCheckpointBeforeAnyEpoch) {
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()).rfind(best.string() + ": tensor '", 0), 0u) << e.what();
   }
-  EXPECT_EQ(file(dir / "checkpoints" / "last.safetensors"), last);  // no epoch was added
-  EXPECT_EQ(file(dir / "history.csv"), history);
+  EXPECT_EQ(bytes_of(dir / "checkpoints" / "last.safetensors"), last);  // no epoch was added
+  EXPECT_EQ(bytes_of(dir / "history.csv"), history);
 
   fs::remove(best);
   try {
@@ -429,7 +425,7 @@ TEST_F(Resume, RestoreBestChecksTheBestCheckpointBeforeAnyEpoch) {
     EXPECT_EQ(std::string(e.what()),
               best.string() + ": missing, but epoch 1 was the best and --restore-best reports on it");
   }
-  EXPECT_EQ(file(dir / "checkpoints" / "last.safetensors"), last);
+  EXPECT_EQ(bytes_of(dir / "checkpoints" / "last.safetensors"), last);
 }
 
 }  // namespace
