@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <optional>
 #include <ostream>
@@ -37,23 +38,28 @@ std::vector<std::string> collect_images(const std::vector<std::string>& paths) {
   std::vector<std::string> files;
   for (const std::string& path : paths) {
     std::error_code ec;
-    if (fs::is_regular_file(path, ec)) {
+    const fs::file_status st = fs::status(path, ec);
+    CXR_CHECK(fs::exists(st) || fs::is_symlink(fs::symlink_status(path, ec)), path << ": no such file or folder");
+    if (!fs::is_directory(st)) {  // a file, a FIFO or a device: reading it names what it is
       files.push_back(path);
       continue;
     }
-    CXR_CHECK(fs::is_directory(path, ec), path << ": no such file or folder");
     std::vector<std::string> found;
-    for (auto it = fs::recursive_directory_iterator(path); it != fs::recursive_directory_iterator(); ++it) {
+    fs::path last = path;  // the walk fails entering the folder it has just listed
+    fs::recursive_directory_iterator it(path, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      last = it->path();
       if (it->path().filename().string().starts_with('.')) {
         it.disable_recursion_pending();
         continue;
       }
-      // A link that leads nowhere is listed too, so that reading it fails with its name (or is
-      // counted by --skip-unreadable) rather than the walk dropping it silently.
-      std::error_code link_ec;
-      const bool dangling = it->is_symlink(link_ec) && !fs::exists(it->path(), link_ec);
-      if ((it->is_regular_file() || dangling) && is_image_name(it->path())) found.push_back(it->path().string());
+      // Anything but a folder is listed (a dangling link, a FIFO, a device named like an image), so
+      // that reading it fails with its name, or is counted by --skip-unreadable, rather than the walk
+      // dropping it silently, as the class folders' scan does (data/directory.cpp).
+      std::error_code entry_ec;
+      if (!it->is_directory(entry_ec) && is_image_name(it->path())) found.push_back(it->path().string());
     }
+    CXR_CHECK(!ec, last.string() << ": cannot read this folder (" << ec.message() << ")");
     CXR_CHECK(!found.empty(), path << ": no images (.png, .jpg, .jpeg, .bmp) in this folder");
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
@@ -78,26 +84,21 @@ float validation_threshold(const RunFolder& run, const PredictOptions& options, 
   return t;
 }
 
-// An --out that is one of predict's inputs would be replaced by the CSV: the run's weights or config (any
-// file of the run folder), the --weights file, or an image it reads. A new file, even in the run folder, is fine.
-void check_out_is_no_input(const fs::path& out, const RunFolder& run, const std::string& weights,
-                           const std::vector<std::string>& images) {
+// --out replaces only an earlier predictions CSV (its first line path,probability,label): never a
+// run's weights or config, an image, or any other file, which the CSV had replaced with exit 0.
+void check_out_replaces_only_predictions(const fs::path& out) {
   std::error_code ec;
-  if (!fs::exists(out, ec)) return;
-  const auto same = [&](const fs::path& input) {  // the same file, through links too
-    std::error_code unused;
-    return fs::equivalent(out, input, unused);
-  };
-  const auto refuse = [&](const std::string& what) {
-    throw InputError("--out " + out.string() + " is " + what + ": predict never overwrites its inputs; "
+  const fs::file_status st = fs::status(out, ec);  // through a link
+  if (!fs::exists(st)) return;
+  const auto refuse = [&](const std::string& why) {
+    throw InputError("--out " + out.string() + " " + why + ": predict replaces only its own earlier output; "
                      "give another --out");
   };
-  fs::recursive_directory_iterator it(run.dir, ec), end;
-  for (; !ec && it != end; it.increment(ec))
-    if (!it->is_directory(ec) && same(it->path())) refuse("a file of the run folder " + run.dir.string());
-  if (same(weights)) refuse("the weights file");
-  for (const std::string& image : images)
-    if (same(image)) refuse(image == out.string() ? "an image it reads" : "an image it reads, " + image);
+  if (!fs::is_regular_file(st)) refuse("exists and is not a regular file");
+  std::ifstream in(out, std::ios::binary);
+  std::string first;
+  std::getline(in, first);
+  if (first != "path,probability,label") refuse("exists and is not a predictions CSV (path,probability,label)");
 }
 
 }  // namespace
@@ -111,7 +112,7 @@ int command_predict(const PredictOptions& options, std::ostream& out, std::ostre
   RunFolder run = open_run_folder(options.run_dir);
   const std::vector<std::string> files = collect_images(options.paths);
   const std::string weights = run_weights_path(run, options.weights_path);
-  if (!options.out_csv.empty()) check_out_is_no_input(options.out_csv, run, weights, files);  // before the work
+  if (!options.out_csv.empty()) check_out_replaces_only_predictions(options.out_csv);  // before the work
   const Device device = select_device(run.config, options.device, options.kernels);
   Model model = load_run_model(run, weights, device);
   Trainer trainer(model, run.config);

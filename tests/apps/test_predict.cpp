@@ -1,6 +1,7 @@
 // `cxrnet predict`: CSV rows for files and folders (sorted, recursive), the probabilities evaluate
 // gives for the same images, labels by threshold, and unreadable images named, never dropped.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <sstream>
@@ -152,16 +153,19 @@ TEST(CommandPredict, ThresholdFromValidationIsTheTestReportsOperatingPoint) {
   EXPECT_THROW(command_predict(options, out, log), InputError);
 }
 
-// --out naming one of predict's inputs would replace the trained weights, the config or an image by the CSV.
-TEST(CommandPredict, RefusesAnOutThatIsOneOfItsInputs) {
+// --out replaces only an earlier predictions CSV: never the run's weights or config, another run's
+// files, an image, or any other file (the CSV had replaced them, with exit 0).
+TEST(CommandPredict, ReplacesOnlyAnEarlierPredictionsCsv) {
   const auto& trained = trained_run();
   const fs::path copy = trained.root / "predict-inputs";  // the shared run stays whole whatever happens here
   fs::remove_all(copy);
   fs::create_directories(copy);
   fs::copy(trained.run, copy / "run", fs::copy_options::recursive);
+  fs::copy(trained.run, copy / "other-run", fs::copy_options::recursive);
   const fs::path image = copy / "image.jpeg";
   fs::copy_file(trained.data / "test" / "NORMAL" / "IM-0001-0001.jpeg", image);
   fs::create_hard_link(copy / "run" / "weights.safetensors", copy / "weights-link.safetensors");
+  std::ofstream(copy / "notes.csv") << "path,label\n";
   const auto before = contents(copy);
 
   PredictOptions options;
@@ -169,24 +173,53 @@ TEST(CommandPredict, RefusesAnOutThatIsOneOfItsInputs) {
   options.paths = {image.string()};
   for (const fs::path& out : {copy / "run" / "weights.safetensors", copy / "run" / "config.yaml",
                               copy / "run" / "checkpoints" / "last.safetensors", image,
-                              copy / "weights-link.safetensors"}) {
+                              copy / "weights-link.safetensors", copy / "other-run" / "weights.safetensors",
+                              copy / "other-run" / "split.csv", copy / "notes.csv", copy / "run"}) {
     options.out_csv = out.string();
     std::ostringstream csv, log;
     try {
       command_predict(options, csv, log);
       ADD_FAILURE() << "--out " << out << " was accepted";
     } catch (const InputError& e) {
-      EXPECT_EQ(std::string(e.what()).find("--out " + out.string() + " is "), 0u) << e.what();
-      EXPECT_NE(std::string(e.what()).find("predict never overwrites its inputs"), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("--out " + out.string() + " exists and is not a "), 0u) << e.what();
+      EXPECT_NE(std::string(e.what()).find("predict replaces only its own earlier output"), std::string::npos)
+          << e.what();
     }
   }
   EXPECT_EQ(contents(copy), before);  // byte for byte, and no temporary file left
 
   options.out_csv = (copy / "run" / "predictions.csv").string();  // a new file, even in the run folder, is fine
-  std::ostringstream csv, log;
-  ASSERT_EQ(command_predict(options, csv, log), 0);
-  EXPECT_EQ(parse_csv(read_text(options.out_csv)).size(), 1u);
+  for (int run = 0; run < 2; ++run) {  // and so is running again into it
+    std::ostringstream csv, log;
+    ASSERT_EQ(command_predict(options, csv, log), 0);
+    EXPECT_EQ(parse_csv(read_text(options.out_csv)).size(), 1u);
+  }
   fs::remove_all(copy);
+}
+
+// A FIFO named like an image in a folder (or given by name) is named as unreadable, never skipped
+// without a word or reported as missing.
+TEST(CommandPredict, AFifoNamedLikeAnImageIsNamedAsUnreadable) {
+  const auto& trained = trained_run();
+  const fs::path dir = trained.root / "predict-fifo";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(trained.data / "test" / "NORMAL" / "IM-0001-0001.jpeg", dir / "a.jpeg");
+  ASSERT_EQ(::mkfifo((dir / "b.jpeg").c_str(), 0644), 0);
+  PredictOptions options;
+  options.run_dir = trained.run.string();
+  for (const std::string& path : {dir.string(), (dir / "b.jpeg").string()}) {
+    options.paths = {path};
+    std::ostringstream csv, log;
+    try {
+      command_predict(options, csv, log);
+      ADD_FAILURE() << path << ": the FIFO was not reported";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find((dir / "b.jpeg").string() + ": not a regular file"), std::string::npos)
+          << e.what();
+    }
+  }
+  fs::remove_all(dir);
 }
 
 // A stream whose every write fails, as standard output does on a full disk or a closed pipe.
