@@ -110,6 +110,16 @@ std::string history_csv(const std::vector<EpochResult>& history) {
   return csv.str();
 }
 
+// The epochs a run's history.csv lists (its rows after the header; 0 when it is missing).
+int epochs_listed(const fs::path& history) {
+  std::ifstream in(history);
+  std::string line;
+  int rows = -1;  // the header
+  while (std::getline(in, line))
+    if (!line.empty()) ++rows;
+  return std::max(rows, 0);
+}
+
 // binary_crossentropy on one sigmoid unit (the notebook's head): anything else is refused at the
 // config's last layer, not as a size mismatch inside the first step.
 void check_binary_output(const Model& model, const ExperimentConfig& config) {
@@ -291,7 +301,14 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
       std::error_code ec;
       fs::remove(saved.string() + ".tmp", ec);
     }
-    CXR_CHECK(fs::exists(last_path), last_path.string() << ": no checkpoint to resume from");
+  }
+  if (resume && !fs::exists(last_path) && epochs_listed(run_dir / "history.csv") == 0) {
+    // Killed in its first epoch after writing its files (they go just before its first checkpoint):
+    // nothing to continue, so the run starts again from epoch 1 with its config.yaml.
+    out << run_dir.string() << " holds no checkpoint (its first epoch never finished): training it from epoch 1\n";
+  } else if (resume) {
+    CXR_CHECK(fs::exists(last_path), last_path.string() << ": no checkpoint to resume from, though "
+                                                        << (run_dir / "history.csv").string() << " lists epochs");
     LoadedCheckpoint loaded = load_checkpoint(last_path.string(), model, &optimizer);
     check_resumable(last_path.string(), loaded.state, state, config);
     state = std::move(loaded.state);

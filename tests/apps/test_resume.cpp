@@ -250,7 +250,7 @@ TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
 // A fresh run writes its files with its first checkpoint: killed during its first epoch (the longest
 // window on real data), it leaves the folder holding only its claim, which the same --out takes again,
 // and --resume explains instead of a run that says "pass --resume" while --resume finds no checkpoint.
-TEST_F(Resume, AFreshRunKilledInItsFirstEpochLeavesNothingToResume) {
+TEST_F(Resume, AFreshRunKilledInItsFirstEpochCanBeTrainedAgain) {
   const std::string config = write_config("first-epoch", "  optimizer: {type: Adam, learning_rate: 0.001}\n");
   TrainOptions o = options(config, "first-epoch");
   o.epochs = 2;
@@ -284,6 +284,26 @@ TEST_F(Resume, AFreshRunKilledInItsFirstEpochLeavesNothingToResume) {
   TrainOptions again = options(config, "killed-in-epoch-1");
   again.epochs = 1;
   EXPECT_EQ(train(again).epochs_run, 1);
+
+  // Killed between writing its files and its first checkpoint (the end of epoch 1): --resume trains it
+  // from epoch 1 with its config.yaml, as the same --out would have.
+  const fs::path late = run("killed-at-first-checkpoint");
+  fs::copy(killed, late, fs::copy_options::recursive);
+  fs::remove(late / "checkpoints" / "last.safetensors");
+  fs::remove(late / "checkpoints" / "best.safetensors");
+  std::ofstream(late / "history.csv") << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,lr,seconds\n";
+  TrainOptions restart;
+  restart.resume_dir = late.string();
+  restart.data_dir = o.data_dir;
+  std::ostringstream out, log;
+  const RunResult r = run_training(restart, out, log);
+  EXPECT_EQ(r.resumed_after, 0);
+  EXPECT_EQ(r.epochs_run, 1);
+  EXPECT_NE(out.str().find(late.string() + " holds no checkpoint (its first epoch never finished): training it "
+                                           "from epoch 1"),
+            std::string::npos)
+      << out.str();
+  EXPECT_TRUE(fs::exists(late / "checkpoints" / "last.safetensors"));
 }
 
 // A finite loss does not prove finite weights: inputs scaled to infinity make the first layer's
