@@ -1,5 +1,6 @@
 #include "apps/datasets.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <ostream>
 #include <sstream>
@@ -133,6 +134,11 @@ Datasets load_datasets(const DataConfig& config, const std::string& data_dir, st
   CXR_CHECK(!config.strict || out.skipped == 0,
             "strict: " << out.skipped << " unreadable file" << (out.skipped == 1 ? "" : "s") << " (listed above)");
   CXR_CHECK(!out.train.labels.empty(), "no readable training images in " << out.splits.train_dir);
+  // A class whose every file was unreadable (all BMPs, say) would train a one-class model without a word.
+  for (size_t k = 0; k < out.class_names.size(); ++k)
+    CXR_CHECK(std::count(out.train.labels.begin(), out.train.labels.end(), static_cast<int>(k)) > 0,
+              "no readable training images of class " << out.class_names[k] << " in " << out.splits.train_dir
+                                                      << " (its files are unreadable: listed above)");
   return out;
 }
 

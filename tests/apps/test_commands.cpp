@@ -80,6 +80,32 @@ TEST(CommandTrain, WritesTheRunFolderAndReportsBadFiles) {
   fs::remove_all(root);
 }
 
+// A class whose every training file is unreadable is bad input, not a one-class model trained with exit 0.
+TEST(CommandTrain, AClassWithNoReadableTrainingImageIsRefused) {
+  const fs::path root = fs::temp_directory_path() / ("cxr_command_train_class_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  data::write_synthetic_dataset({.out_dir = (root / "data").string(), .train_normal = 4, .train_pneumonia = 8,
+                                 .test_normal = 2, .test_pneumonia = 2});
+  for (const auto& entry : fs::directory_iterator(root / "data" / "train" / "NORMAL"))
+    std::ofstream(entry.path()) << "BM not really an image";
+  TrainOptions options;
+  options.config_path = config("experiment1.yaml");
+  options.data_dir = (root / "data").string();
+  options.out_dir = (root / "run").string();
+  options.adjust_config = [](ExperimentConfig& c) { c.data.validation = SplitConfig{}; };
+  std::ostringstream out, log;
+  try {
+    command_train(options, out, log);
+    ADD_FAILURE() << "a class with no readable image was trained";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "no readable training images of class NORMAL in " +
+                                         (root / "data" / "train").string() +
+                                         " (its files are unreadable: listed above)");
+  }
+  EXPECT_FALSE(fs::exists(root / "run"));
+  fs::remove_all(root);
+}
+
 // The run folder is claimed before the data is loaded, and given back when that fails.
 TEST(CommandTrain, MissingDataFolderIsBadInputAndLeavesNoRunFolder) {
   TrainOptions options;
