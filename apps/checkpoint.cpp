@@ -276,11 +276,9 @@ std::map<std::string, Tensor> copy_weights(Model& model) {
 void check_weights_finite(Model& model, int epoch) {
   for (Parameter* p : model.parameters()) {
     const std::vector<float> v = p->value.to_vector();
-    const auto bad = std::find_if(v.begin(), v.end(), [](float f) { return !std::isfinite(f); });
-    CXR_CHECK(bad == v.end(), "training diverged: after epoch " << epoch << ", " << p->name << " holds " << *bad
-                                                               << " at index " << bad - v.begin() << " of "
-                                                               << shape_str(p->value.shape())
-                                                               << " (the loss stayed finite)");
+    const std::string bad = first_non_finite(v.data(), static_cast<int64_t>(v.size()), p->value.shape());
+    CXR_CHECK(bad.empty(), "training diverged: after epoch " << epoch << ", " << p->name << " " << bad
+                                                            << " (the loss stayed finite)");
   }
 }
 

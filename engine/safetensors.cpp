@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -30,6 +31,14 @@ void write_all(int fd, const void* data, size_t bytes, const std::string& path) 
 }
 
 }  // namespace
+
+std::string first_non_finite(const float* values, int64_t n, const Shape& shape) {
+  const int64_t at = std::find_if(values, values + n, [](float f) { return !std::isfinite(f); }) - values;
+  if (at == n) return "";
+  std::ostringstream s;
+  s << "holds " << values[at] << " at index " << at << " of " << shape_str(shape);
+  return s.str();
+}
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
@@ -57,10 +66,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
       const std::vector<float> host = t.to_vector();
       // The loader refuses a NaN or an infinity (below): never write a file it would refuse, and keep
       // the good one at `path` instead.
-      const auto bad = std::find_if(host.begin(), host.end(), [](float f) { return !std::isfinite(f); });
-      CXR_CHECK(bad == host.end(), "cannot write " << path << ": tensor '" << name << "' holds " << *bad
-                                                   << " at index " << bad - host.begin() << " of "
-                                                   << shape_str(t.shape()) << "; saved tensors must be finite");
+      const std::string bad = first_non_finite(host.data(), static_cast<int64_t>(host.size()), t.shape());
+      CXR_CHECK(bad.empty(), "cannot write " << path << ": tensor '" << name << "' " << bad
+                                             << "; saved tensors must be finite");
       write_all(fd, host.data(), host.size() * sizeof(float), tmp);
     }
     CXR_CHECK(::fsync(fd) == 0, "fsync " << tmp << ": " << std::strerror(errno));
@@ -187,10 +195,8 @@ SafetensorsFile load_safetensors(const std::string& path) {
     // Weights, checkpoints and optimizer state are finite by construction (training stops when the
     // loss or a weight turns non-finite, and save_safetensors refuses one): a NaN or infinity means a
     // damaged or hand-edited file, whose predictions would all be NaN.
-    const float* v = t.data();
-    const int64_t n = t.numel(), bad = std::find_if(v, v + n, [](float f) { return !std::isfinite(f); }) - v;
-    CXR_CHECK(bad == n, path << ": tensor '" << e.name << "' holds " << v[bad] << " at index " << bad
-                             << " of " << shape_str(e.shape) << "; weights must be finite");
+    const std::string bad = first_non_finite(t.data(), t.numel(), e.shape);
+    CXR_CHECK(bad.empty(), path << ": tensor '" << e.name << "' " << bad << "; weights must be finite");
     out.tensors.emplace(e.name, t);
   }
   return out;

@@ -19,6 +19,10 @@ struct SafetensorsFile {
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
+// "holds nan at index 3 of [4, 3]" for the first NaN or infinity among `n` values of `shape`, "" when
+// all are finite: what the writer, the reader and training's weight check say of a non-finite tensor.
+std::string first_non_finite(const float* values, int64_t n, const Shape& shape);
+
 // Refuses, naming the file and the tensor, a truncated file, a header that points outside the
 // data, an unsupported dtype, a shape whose size overflows, and overlapping or gapped data.
 SafetensorsFile load_safetensors(const std::string& path);
