@@ -33,10 +33,9 @@ namespace cuda {  // kernels/cuda/dropout.cu: the same Philox words and the same
 void dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y);
 void dropout_backward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* dy, float* dx);
 // Dropout then relu in one pass (engine/ops/dropout.cpp's dropout_relu): y = relu(dropout(x)), and
-// dx = dropout_backward(y > 0 ? dy : 0), the two kernels' arithmetic composed: the same bits.
+// dx = y > 0 ? dy * scale : 0 from y alone, as on the CPU: the two kernels' bits.
 void dropout_relu_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y);
-void dropout_relu_backward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* y, const float* dy,
-                           float* dx);
+void dropout_relu_backward(int64_t n, float rate, const float* y, const float* dy, float* dx);
 }  // namespace cuda
 
 // cuDNN dropout (kernels/cuda/cudnn_dropout.cpp), for `kernels: vendor`. NOT the mask above: cuDNN

@@ -131,7 +131,7 @@ void dropout_relu(benchmark::State& state, int64_t n, bool backward) {
   const auto hx = random_vector(static_cast<size_t>(n), 1), hdy = random_vector(static_cast<size_t>(n), 2);
   DeviceBuffer x(hx), dy(hdy), y(n), dx(n);
   auto forward = [&] { cuda::dropout_relu_forward(n, rate, seed, stream, x.get(), y.get()); };
-  auto run_backward = [&] { cuda::dropout_relu_backward(n, rate, seed, stream, y.get(), dy.get(), dx.get()); };
+  auto run_backward = [&] { cuda::dropout_relu_backward(n, rate, y.get(), dy.get(), dx.get()); };
   forward();
   run_backward();
   std::vector<float> ry(static_cast<size_t>(n)), rg(static_cast<size_t>(n)), rdx(static_cast<size_t>(n));

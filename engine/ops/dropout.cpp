@@ -67,27 +67,13 @@ Tensor dropout_relu(const Tensor& x, float rate, uint64_t seed, uint64_t stream)
   const KernelChoice choice = current_kernel_choice();
   if (rate == 0.0f || takes_vendor_path(x.device(), choice)) return relu(dropout(x, rate, seed, stream));
   Tensor y = Tensor::empty(x.shape(), x.device(), "dropout_relu");
-  const int64_t n = x.numel();
-  if (x.device().is_cpu()) {
-    kernels::cpu::dropout_relu_forward(n, rate, seed, stream, x.data(), y.data());
-    record(y, "dropout_relu", {x}, [rate, y = y.detach()](const Tensor& g) {
-      Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_relu_dx");
-      kernels::cpu::dropout_relu_backward(g.numel(), rate, y.data(), g.data(), dx.data());
-      return std::vector<Tensor>{dx};
-    });
-    return y;
-  }
-#ifdef CXR_WITH_CUDA
-  kernels::cuda::dropout_relu_forward(n, rate, seed, stream, x.data(), y.data());
-  record(y, "dropout_relu", {x}, [rate, seed, stream, y = y.detach()](const Tensor& g) {
+  CXR_DISPATCH(x.device(), dropout_relu_forward(x.numel(), rate, seed, stream, x.data(), y.data()));
+  record(y, "dropout_relu", {x}, [rate, y = y.detach()](const Tensor& g) {
     Tensor dx = Tensor::empty(g.shape(), g.device(), "dropout_relu_dx");
-    kernels::cuda::dropout_relu_backward(g.numel(), rate, seed, stream, y.data(), g.data(), dx.data());
+    CXR_DISPATCH(g.device(), dropout_relu_backward(g.numel(), rate, y.data(), g.data(), dx.data()));
     return std::vector<Tensor>{dx};
   });
   return y;
-#else
-  no_cuda_kernel("dropout_relu");
-#endif
 }
 
 }  // namespace cxr
