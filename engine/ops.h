@@ -65,11 +65,14 @@ struct DropoutKey {
 };
 // dropout_relu(batch_norm(x, ...), key) as one op (engine/ops/batchnorm.cpp; the model fuses a
 // BatchNormalization, a Dropout and a relu Activation this way, layers/model.cpp): the same values,
-// moving statistics and gradients, bit for bit. In training mode on the CPU one kernel each way
-// (kernels/batchnorm.h), with neither batch norm's output nor dropout's gradient ever written;
-// otherwise the two ops.
+// moving statistics and gradients, bit for bit. In training mode under the custom kernels, on the
+// CPU and on CUDA, one kernel each way (kernels/batchnorm.h), with neither batch norm's output nor
+// dropout's gradient ever written; otherwise (and on CUDA with CXR_BATCHNORM_DROPOUT_RELU=0) the
+// two ops.
 Tensor batch_norm_dropout_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                                Tensor& moving_var, const BatchNormOptions& options, const DropoutKey& key);
+// Whether it runs its own kernels for x in training (else batch_norm, then dropout_relu).
+bool batch_norm_dropout_relu_is_fused(const Tensor& x);
 
 // Binary cross-entropy on logits, mean over the batch (engine/ops/loss.cpp): what Keras computes
 // for a sigmoid output (facts §4). z and y have the same shape. `weights` (optional, one per

@@ -60,6 +60,19 @@ void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gam
 void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
                                   const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
                                   float* dgamma_or_null, float* dbeta_or_null);
+// The fused op (the CPU functions' contract, bit for bit the CUDA kernels of batch norm then
+// dropout_relu): one resident kernel each way where batchnorm_resident() allows and the shape fits,
+// otherwise those kernels one after another.
+void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
+                                          float epsilon, float rate, uint64_t seed, uint64_t stream, float* y,
+                                          float* save_mean, float* save_inv_std, float* save_var);
+void batchnorm_dropout_relu_backward_train(int64_t M, int C, const float* x, const float* gamma,
+                                           const float* save_mean, const float* save_inv_std, float rate,
+                                           const float* y, const float* dy, float* dx, float* dgamma, float* dbeta);
+// Whether the engine runs batch norm, dropout and relu on CUDA as the fused op above (on unless the
+// environment has CXR_BATCHNORM_DROPOUT_RELU=0) or as two ops, as before; benchmarks compare the two.
+void set_batchnorm_dropout_relu(bool allowed);
+bool batchnorm_dropout_relu();
 // Whether batchnorm_forward_train and batchnorm_backward_train may use their resident kernels
 // (kernels/cuda/batchnorm_resident.cu: the rows kept in shared memory between the sums and the
 // elementwise step) where they apply, instead of a pass for each. Both give the same bits. Allowed unless the environment has

@@ -1,5 +1,5 @@
 // BatchNormalization: YAML `type: BatchNormalization` -> engine/ops/batchnorm.cpp -> kernels/cpu/batchnorm.cpp.
-// Followed by a Dropout and a relu Activation, the three run as one op on the CPU (forward_then_dropout_relu).
+// Followed by a Dropout and a relu Activation, the three run as one op in training (forward_then_dropout_relu).
 // gamma and beta are trainable; the moving statistics are not (Keras's counts: 4C params, 2C trainable).
 // A frozen layer (trainable: false) always runs in inference mode, as Keras 2 does (facts §3).
 #include "engine/error.h"
@@ -31,11 +31,11 @@ class BatchNormalization : public Layer {
     return batch_norm(x, p[0].value, p[1].value, p[2].value, p[3].value, options);
   }
 
-  // With the Dropout and relu after it: one op on the CPU in training (engine/ops.h's
-  // batch_norm_dropout_relu). The CUDA kernels have no fused twin yet, so there the layers run apart,
+  // With the Dropout and relu after it: one op in training (engine/ops.h's batch_norm_dropout_relu).
+  // Where that op has no kernels of its own (cuDNN's batch norm), the model runs the layers apart,
   // each under its own kernel choice.
   Tensor forward_then_dropout_relu(const Tensor& x, const ForwardContext& context, const DropoutKey& key) override {
-    if (!x.device().is_cpu() || !context.training) return Tensor();
+    if (!context.training || !batch_norm_dropout_relu_is_fused(x)) return Tensor();
     auto& p = parameters();
     const BatchNormOptions options{trainable, momentum, epsilon};
     return batch_norm_dropout_relu(x, p[0].value, p[1].value, p[2].value, p[3].value, options, key);

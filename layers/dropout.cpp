@@ -33,9 +33,11 @@ class Dropout : public Layer {
     if (vendor()) return Tensor();
     return dropout_relu(x, rate, context.seed, mask_stream(context));
   }
-  // The BatchNormalization before it fuses this dropout only on the CPU, where `kernels` is moot.
+  // The BatchNormalization before it may fuse this dropout, with the custom kernels' mask: not where
+  // this layer asks for cuDNN's (moot on the CPU, where the layers then only run apart, with the
+  // same bits).
   std::optional<DropoutKey> fusable_dropout(const ForwardContext& context) const override {
-    if (!context.training) return std::nullopt;
+    if (!context.training || kernels == KernelChoice::Vendor) return std::nullopt;
     return DropoutKey{rate, context.seed, mask_stream(context)};
   }
 

@@ -2,8 +2,12 @@
 // (forward, backward) on the GPU, custom kernels against cuDNN, at the experiments' layers
 // (common/shapes.h). Validated against the CPU reference before timing. cuDNN's training forward
 // also updates the moving statistics (one call), so the custom side is timed with its update too.
+#include <set>
+#include <string>
+
 #include "benchmarks/cuda/gpu_timing.h"
 #include "kernels/batchnorm.h"
+#include "kernels/dropout.h"
 #include "kernels/pool.h"
 
 namespace cxr::bench {
@@ -94,6 +98,59 @@ void bn_forward_inference(benchmark::State& state, const RowsCase& c, Impl impl)
   time_gpu(state, {0, 8.0 * static_cast<double>(b.M) * b.C}, run);
 }
 
+// Batch norm, dropout and relu (experiments 1-3, after each convolution) as the fused op, and as
+// batch norm's kernels then dropout_relu's (`apart`, what CUDA training ran before the fused op, and
+// runs with CXR_BATCHNORM_DROPOUT_RELU=0). Validated against the CPU's fused kernels; bytes counted
+// as the fused op moves them: forward x read, y written; backward x, y and dy read, dx written.
+void bn_dropout_relu(benchmark::State& state, const RowsCase& c, bool fused, bool backward) {
+  constexpr float kRate = 0.25f;
+  constexpr uint64_t kSeed = 42, kStream = 5;
+  Bn b(c);
+  DeviceBuffer normalized(b.M * b.C), gradient(b.M * b.C);
+  const int64_t n = b.M * b.C;
+  auto forward = [&] {
+    if (fused) {
+      kernels::cuda::batchnorm_dropout_relu_forward_train(b.M, b.C, b.x.get(), b.gamma.get(), b.beta.get(), kEps, kRate,
+                                                          kSeed, kStream, b.y.get(), b.mean.get(), b.inv_std.get(),
+                                                          b.var.get());
+    } else {
+      kernels::cuda::batchnorm_forward_train(b.M, b.C, b.x.get(), b.gamma.get(), b.beta.get(), kEps, normalized.get(),
+                                             b.mean.get(), b.inv_std.get(), b.var.get());
+      kernels::cuda::dropout_relu_forward(n, kRate, kSeed, kStream, normalized.get(), b.y.get());
+    }
+    kernels::cuda::batchnorm_update_moving(b.M, b.C, b.mean.get(), b.var.get(), kMomentum, true, b.moving_mean.get(),
+                                           b.moving_var.get());
+  };
+  auto run_backward = [&] {
+    if (fused) {
+      kernels::cuda::batchnorm_dropout_relu_backward_train(b.M, b.C, b.x.get(), b.gamma.get(), b.mean.get(),
+                                                           b.inv_std.get(), kRate, b.y.get(), b.dy.get(), b.dx.get(),
+                                                           b.dgamma.get(), b.dbeta.get());
+    } else {
+      kernels::cuda::dropout_relu_backward(n, kRate, b.y.get(), b.dy.get(), gradient.get());
+      kernels::cuda::batchnorm_backward_train(b.M, b.C, b.x.get(), b.gamma.get(), b.mean.get(), b.inv_std.get(),
+                                              gradient.get(), b.dx.get(), b.dgamma.get(), b.dbeta.get());
+    }
+  };
+  forward();
+  run_backward();
+  std::vector<float> ry(b.hx.size()), rmean(b.C), rinv(b.C), rvar(b.C), rdx(b.hx.size()), rdg(b.C), rdb(b.C);
+  kernels::cpu::batchnorm_dropout_relu_forward_train(b.M, b.C, b.hx.data(), b.hgamma.data(), b.hbeta.data(), kEps, kRate,
+                                                     kSeed, kStream, ry.data(), rmean.data(), rinv.data(), rvar.data());
+  // The backward from the GPU's y, so that a relu the two devices' last bits flipped cannot differ.
+  const std::vector<float> gy = b.y.to_host();
+  kernels::cpu::batchnorm_dropout_relu_backward_train(b.M, b.C, b.hx.data(), b.hgamma.data(), rmean.data(),
+                                                      rinv.data(), kRate, gy.data(), b.hdy.data(), rdx.data(),
+                                                      rdg.data(), rdb.data());
+  const double sum_tol = 1e-5 * static_cast<double>(b.M) + 1e-3;
+  if (!matches(state, "y", ry, gy, 1e-4, 1e-4) || !matches(state, "dx", rdx, b.dx.to_host(), 1e-4, 1e-3) ||
+      !matches(state, "dgamma", rdg, b.dgamma.to_host(), sum_tol, 1e-4) ||
+      !matches(state, "dbeta", rdb, b.dbeta.to_host(), sum_tol, 1e-4))
+    return;
+  if (backward) time_gpu(state, {0, 16.0 * static_cast<double>(n)}, run_backward);
+  else time_gpu(state, {0, 8.0 * static_cast<double>(n)}, forward);
+}
+
 void pool(benchmark::State& state, const PoolCase& c, Impl impl, bool backward) {
   const auto s = pool_shape(c);
   const int64_t nx = int64_t{s.N} * s.H * s.W * s.C, ny = int64_t{s.N} * s.OH * s.OW * s.C;
@@ -124,6 +181,19 @@ const bool registered = [] {
     add_both("batchnorm_forward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_train(st, c, i); });
     add_both("batchnorm_backward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_backward_train(st, c, i); });
     add_both("batchnorm_forward_inference", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_inference(st, c, i); });
+  }
+  for (const RowsCase& c : batchnorm_cases()) {
+    const std::string shape = c.name;
+    const std::set<std::string> before_dropout_relu{"e1_bn1", "e1_bn2", "e1_bn3", "e3_bn1", "e3_bn2", "e3_bn3"};
+    if (!before_dropout_relu.count(shape)) continue;
+    for (const bool backward : {false, true})
+      for (const bool fused : {true, false}) {
+        const std::string op = std::string("batchnorm_dropout_relu_") + (backward ? "backward" : "forward") + "_train" +
+                               (fused ? "" : "_apart");
+        add(op + "/custom/" + shape, [&c, fused, backward](benchmark::State& st) {
+          if (require_gpu(st)) bn_dropout_relu(st, c, fused, backward);
+        });
+      }
   }
   for (const PoolCase& c : pool_cases()) {
     add_both("maxpool2d_forward", c.name, [&c](benchmark::State& st, Impl i) { pool(st, c, i, false); });

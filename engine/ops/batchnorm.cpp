@@ -22,6 +22,17 @@ std::pair<int64_t, int> batch_norm_rows(const Tensor& x, const Tensor& gamma, co
 
 }  // namespace
 
+bool batch_norm_dropout_relu_is_fused(const Tensor& x) {
+  if (x.device().is_cpu()) return true;
+  // batch_norm's kernel choice: cuDNN's for 4-D inputs under the vendor choice.
+  if (x.rank() == 4 && current_kernel_choice() == KernelChoice::Vendor) return false;
+#ifdef CXR_WITH_CUDA
+  return kernels::cuda::batchnorm_dropout_relu();
+#else
+  return false;
+#endif
+}
+
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean, Tensor& moving_var,
                   const BatchNormOptions& options) {
   const Device device = common_device("batch_norm", {&x, &gamma, &beta, &moving_mean, &moving_var});
@@ -82,34 +93,37 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
   return y;
 }
 
-// The CPU's fused kernels where batch norm uses the batch's statistics; the two ops elsewhere (the
-// CUDA kernels have no fused twin yet) and at rate 0 (dropout is then the identity).
+// One kernel each way in training under the custom kernels (CPU, or CUDA unless
+// CXR_BATCHNORM_DROPOUT_RELU=0); the two ops elsewhere: in inference, at rate 0 (dropout is then the
+// identity) and under cuDNN, whose batch norm and dropout have no fused twin.
 Tensor batch_norm_dropout_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& moving_mean,
                                Tensor& moving_var, const BatchNormOptions& options, const DropoutKey& key) {
   const Device device = common_device("batch_norm_dropout_relu", {&x, &gamma, &beta, &moving_mean, &moving_var});
   CXR_CHECK(key.rate >= 0.0f && key.rate < 1.0f,
             "dropout (after batch_norm) on " << x.describe() << ": rate " << key.rate << " must be in [0, 1)");
-  if (!device.is_cpu() || !options.training || key.rate == 0.0f)
-    return dropout_relu(batch_norm(x, gamma, beta, moving_mean, moving_var, options), key.rate, key.seed, key.stream);
   const auto [M, C] = batch_norm_rows(x, gamma, beta, moving_mean, moving_var);
+  if (!options.training || key.rate == 0.0f || !batch_norm_dropout_relu_is_fused(x))
+    return dropout_relu(batch_norm(x, gamma, beta, moving_mean, moving_var, options), key.rate, key.seed, key.stream);
   Tensor y = Tensor::empty(x.shape(), device, "batch_norm_dropout_relu");
   Tensor save_mean = Tensor::empty({C}, device, "batch_norm_mean");
   Tensor save_inv_std = Tensor::empty({C}, device, "batch_norm_inv_std");
   Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
-  kernels::cpu::batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon,
-                                                     key.rate, key.seed, key.stream, y.data(), save_mean.data(),
-                                                     save_inv_std.data(), save_var.data());
-  kernels::cpu::batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, x.rank() == 4,
-                                        moving_mean.data(), moving_var.data());
+  CXR_DISPATCH(device, batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(),
+                                                            options.epsilon, key.rate, key.seed, key.stream,
+                                                            y.data(), save_mean.data(), save_inv_std.data(),
+                                                            save_var.data()));
+  CXR_DISPATCH(device, batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum,
+                                                x.rank() == 4, moving_mean.data(), moving_var.data()));
   record(y, "batch_norm_dropout_relu", {x, gamma, beta},
          [M, C, rate = key.rate, x = x.detach(), gamma = gamma.detach(), save_mean, save_inv_std,
           y = y.detach()](const Tensor& g) {
            Tensor dx = Tensor::empty(x.shape(), x.device(), "batch_norm_dx");
            Tensor dgamma = Tensor::empty({C}, x.device(), "batch_norm_dgamma");
            Tensor dbeta = Tensor::empty({C}, x.device(), "batch_norm_dbeta");
-           kernels::cpu::batchnorm_dropout_relu_backward_train(M, C, x.data(), gamma.data(), save_mean.data(),
-                                                               save_inv_std.data(), rate, y.data(), g.data(),
-                                                               dx.data(), dgamma.data(), dbeta.data());
+           CXR_DISPATCH(x.device(), batchnorm_dropout_relu_backward_train(M, C, x.data(), gamma.data(),
+                                                                          save_mean.data(), save_inv_std.data(), rate,
+                                                                          y.data(), g.data(), dx.data(),
+                                                                          dgamma.data(), dbeta.data()));
            return std::vector<Tensor>{dx, dgamma, dbeta};
          });
   return y;

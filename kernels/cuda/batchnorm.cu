@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "kernels/batchnorm.h"
+#include "kernels/dropout.h"
 #include "kernels/cuda/batchnorm_resident.h"
 #include "kernels/cuda/batchnorm_terms.cuh"
 #include "kernels/cuda/channel_sums.cuh"
@@ -190,12 +191,17 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
 }
 
 detail::EnvSetting g_resident("CXR_BATCHNORM_RESIDENT", 1, 0);
+detail::EnvSetting g_dropout_relu("CXR_BATCHNORM_DROPOUT_RELU", 1, 0);
 
 }  // namespace
 
 void set_batchnorm_resident(bool allowed) { g_resident.set(allowed ? 1 : 0); }
 
 bool batchnorm_resident() { return g_resident.get() == 1; }
+
+void set_batchnorm_dropout_relu(bool allowed) { g_dropout_relu.set(allowed ? 1 : 0); }
+
+bool batchnorm_dropout_relu() { return g_dropout_relu.get() == 1; }
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
                              float* y, float* save_mean, float* save_inv_std, float* save_var) {
@@ -266,6 +272,42 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
   finalize_gradient_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, partials.get(), dgamma_or_null,
                                                                 dbeta_or_null, nullptr);
   CXR_CUDA_CHECK_LAST();
+}
+
+// The fused op: one resident kernel each way where it applies; elsewhere batch norm's kernels, then
+// dropout-relu's (forward), or dropout-relu's gradient into a buffer, then batch norm's (backward).
+void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
+                                          float epsilon, float rate, uint64_t seed, uint64_t stream_id, float* y,
+                                          float* save_mean, float* save_inv_std, float* save_var) {
+  if (M <= 0 || C <= 0) return;
+  if (batchnorm_resident()) {
+    const ChunkPlan plan = detail::plan_chunks(M);
+    const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
+        stats(2 * static_cast<int64_t>(C), "batch norm statistics");
+    if (detail::batchnorm_dropout_relu_forward_train_resident(M, C, x, gamma, beta, epsilon, rate, seed, stream_id, y,
+                                                              save_mean, save_inv_std, save_var, partials.get(),
+                                                              stats.get()))
+      return;
+  }
+  batchnorm_forward_train(M, C, x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var);
+  dropout_relu_forward(M * C, rate, seed, stream_id, y, y);
+}
+
+void batchnorm_dropout_relu_backward_train(int64_t M, int C, const float* x, const float* gamma,
+                                           const float* save_mean, const float* save_inv_std, float rate,
+                                           const float* y, const float* dy, float* dx, float* dgamma, float* dbeta) {
+  if (M <= 0 || C <= 0) return;
+  if (batchnorm_resident()) {
+    const ChunkPlan plan = detail::plan_chunks(M);
+    const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
+        sums(2 * static_cast<int64_t>(C), "batch norm gradient sums");
+    if (detail::batchnorm_dropout_relu_backward_train_resident(M, C, x, gamma, save_mean, save_inv_std, rate, y, dy,
+                                                               dx, dgamma, dbeta, partials.get(), sums.get()))
+      return;
+  }
+  const detail::Scratch<float> gradient(M * C, "dropout-relu gradient");
+  dropout_relu_backward(M * C, rate, y, dy, gradient.get());
+  batchnorm_backward_train(M, C, x, gamma, save_mean, save_inv_std, gradient.get(), dx, dgamma, dbeta);
 }
 
 }  // namespace cxr::kernels::cuda

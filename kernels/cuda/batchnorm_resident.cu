@@ -24,11 +24,13 @@
 
 #include <algorithm>
 #include <mutex>
+#include <type_traits>
 
 #include "kernels/cuda/batchnorm_terms.cuh"
 #include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/current_device.h"
+#include "kernels/cuda/dropout_mask.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 
@@ -57,13 +59,18 @@ struct KeepInShared {
 
 // The two passes the kernel runs: the forward's statistics and y, and the backward's sums and dx.
 // Each gives its channel_sums.cuh Terms, the finalising of channel c by a block, and the elementwise
-// step for four channels (map), exactly as batchnorm.cu's kernels compute them.
+// step for four channels (map, given the float4's index in the tensor), exactly as batchnorm.cu's
+// kernels compute them. kDropoutRelu: the fused op's passes (batch norm, then dropout and relu):
+// the forward's outputs go through dropout_mask.cuh's dropout and relu before they are written,
+// and the backward's Terms read the op's output y to form dropout-relu's gradient as they load dy.
+template <bool kDropoutRelu>
 struct ForwardPass {
   using Terms = bn::ShiftedSums<4>;
   const float *x, *gamma, *beta;
   float epsilon;
   float *out, *save_mean, *save_inv_std, *save_var;  // out: y
   double* stats;                                      // [mean | inv] in double, 2C
+  DropoutMask mask;                                   // read when kDropoutRelu
   __device__ Terms terms() const { return Terms{x}; }
   __device__ void finalize(int64_t M, int C, int chunks, const double* partials, int c, int t) const {
     bn::finalize_moments(M, C, chunks, x, partials, epsilon, c, t, save_mean, save_inv_std, save_var, stats);
@@ -71,15 +78,19 @@ struct ForwardPass {
   struct Map {  // bn::normalize for channels c..c + 3, its factors read once
     float mean[4], shift[4];
     double factor[4];
-    __device__ float4 operator()(const Terms::Loaded& v) const {
-      return make_float4(bn::normalized(v.v[0], mean[0], factor[0], shift[0]),
-                         bn::normalized(v.v[1], mean[1], factor[1], shift[1]),
-                         bn::normalized(v.v[2], mean[2], factor[2], shift[2]),
-                         bn::normalized(v.v[3], mean[3], factor[3], shift[3]));
+    DropoutMask mask;
+    __device__ float4 operator()(const typename Terms::Loaded& v, int64_t quad) const {
+      const float4 y = make_float4(bn::normalized(v.v[0], mean[0], factor[0], shift[0]),
+                                   bn::normalized(v.v[1], mean[1], factor[1], shift[1]),
+                                   bn::normalized(v.v[2], mean[2], factor[2], shift[2]),
+                                   bn::normalized(v.v[3], mean[3], factor[3], shift[3]));
+      if constexpr (kDropoutRelu) return detail::dropout_relu4(mask, static_cast<uint64_t>(quad), y);
+      return y;
     }
   };
   __device__ Map map(int C, int c) const {
     Map m;
+    m.mask = mask;
     for (int j = 0; j < 4; ++j) {
       m.mean[j] = static_cast<float>(stats[c + j]);
       m.factor[j] = __dmul_rn(gamma[c + j], stats[C + c + j]);
@@ -89,21 +100,28 @@ struct ForwardPass {
   }
 };
 
+template <bool kDropoutRelu>
 struct BackwardPass {
-  using Terms = bn::GradientSums<4>;
+  using Terms = std::conditional_t<kDropoutRelu, bn::DropoutReluGradientSums<4>, bn::GradientSums<4>>;
   const float *x, *dy, *gamma, *save_mean, *save_inv_std;
   float *out, *dgamma, *dbeta;  // out: dx
   double* sums;                 // [mean(dy) | mean(dy * xhat)] in double, 2C
-  __device__ Terms terms() const { return Terms{x, dy, save_mean, save_inv_std, nullptr, 0.0f}; }
+  const float* relu_y;          // the fused op's output, read when kDropoutRelu
+  float scale;                  // dropout's
+  __device__ Terms terms() const {
+    const bn::GradientSums<4> plain{x, dy, save_mean, save_inv_std, nullptr, 0.0f};
+    if constexpr (kDropoutRelu) return Terms{plain, relu_y, scale};
+    else return plain;
+  }
   __device__ void finalize(int64_t M, int C, int chunks, const double* partials, int c, int t) const {
     bn::finalize_gradient(M, C, chunks, partials, c, t, dgamma, dbeta, sums);
   }
   struct Map {  // bn::input_gradient for channels c..c + 3, its factors read once
     float mean[4], inv[4], mean_dy[4], mean_dy_xhat[4], factor[4];
-    __device__ float at(const Terms::Loaded& v, int j) const {
+    __device__ float at(const typename Terms::Loaded& v, int j) const {
       return bn::input_gradient(v.x.v[j], v.dy.v[j], mean[j], inv[j], mean_dy[j], mean_dy_xhat[j], factor[j]);
     }
-    __device__ float4 operator()(const Terms::Loaded& v) const {
+    __device__ float4 operator()(const typename Terms::Loaded& v, int64_t) const {
       return make_float4(at(v, 0), at(v, 1), at(v, 2), at(v, 3));
     }
   };
@@ -158,7 +176,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   const typename Pass::Map map = pass.map(C, 4 * (t % quads));
   const int64_t items = rows * quads, kept = (kept_rows < rows ? kept_rows : rows) * quads;
   float4* out = reinterpret_cast<float4*>(pass.out) + first * quads;
-  for (int64_t i = t; i < kept; i += kThreads) out[i] = map(cache[i]);
+  for (int64_t i = t; i < kept; i += kThreads) out[i] = map(cache[i], first * quads + i);
   // The rows that did not fit, from global memory, kInFlight loads a thread before the first is
   // used. (One at a time, each thread waited on a load per item: on an H100, 2026-11-26, this kernel
   // took 32.9 us for experiment 3's first batch norm forward, 23% of its rows here, and 57.9 us
@@ -171,7 +189,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       if (i + u * kThreads < items) v[u] = terms.load((first * quads + i + u * kThreads) * 4);
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u)
-      if (i + u * kThreads < items) out[i + u * kThreads] = map(v[u]);
+      if (i + u * kThreads < items) out[i + u * kThreads] = map(v[u], first * quads + i + u * kThreads);
   }
 }
 
@@ -277,7 +295,19 @@ bool batchnorm_forward_train_resident(int64_t M, int C, const float* x, const fl
                                       float epsilon, float* y, float* save_mean, float* save_inv_std, float* save_var,
                                       double* partials, double* stats) {
   if (M <= 0 || !resident_channels(C) || !aligned16(x) || !aligned16(y)) return false;
-  return launch_resident(M, C, ForwardPass{x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, stats},
+  return launch_resident(
+      M, C, ForwardPass<false>{x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, stats, {}}, partials);
+}
+
+bool batchnorm_dropout_relu_forward_train_resident(int64_t M, int C, const float* x, const float* gamma,
+                                                   const float* beta, float epsilon, float rate, uint64_t seed,
+                                                   uint64_t stream_id, float* y, float* save_mean,
+                                                   float* save_inv_std, float* save_var, double* partials,
+                                                   double* stats) {
+  if (M <= 0 || !resident_channels(C) || !aligned16(x) || !aligned16(y)) return false;
+  return launch_resident(M, C,
+                         ForwardPass<true>{x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, stats,
+                                           DropoutMask::of(rate, seed, stream_id)},
                          partials);
 }
 
@@ -285,7 +315,20 @@ bool batchnorm_backward_train_resident(int64_t M, int C, const float* x, const f
                                        const float* save_inv_std, const float* dy, float* dx, float* dgamma,
                                        float* dbeta, double* partials, double* sums) {
   if (M <= 0 || !resident_channels(C) || !aligned16(x) || !aligned16(dy) || !aligned16(dx)) return false;
-  return launch_resident(M, C, BackwardPass{x, dy, gamma, save_mean, save_inv_std, dx, dgamma, dbeta, sums}, partials);
+  return launch_resident(
+      M, C, BackwardPass<false>{x, dy, gamma, save_mean, save_inv_std, dx, dgamma, dbeta, sums, nullptr, 1.0f},
+      partials);
+}
+
+bool batchnorm_dropout_relu_backward_train_resident(int64_t M, int C, const float* x, const float* gamma,
+                                                    const float* save_mean, const float* save_inv_std, float rate,
+                                                    const float* y, const float* dy, float* dx, float* dgamma,
+                                                    float* dbeta, double* partials, double* sums) {
+  if (M <= 0 || !resident_channels(C) || !aligned16(x) || !aligned16(y) || !aligned16(dy) || !aligned16(dx))
+    return false;
+  const float scale = DropoutMask::of(rate, 0, 0).scale;
+  return launch_resident(
+      M, C, BackwardPass<true>{x, dy, gamma, save_mean, save_inv_std, dx, dgamma, dbeta, sums, y, scale}, partials);
 }
 
 }  // namespace cxr::kernels::cuda::detail

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/channel_sums.cuh"
+#include "kernels/cuda/dropout_mask.cuh"
 
 namespace cxr::kernels::cuda::bn {
 
@@ -90,6 +91,25 @@ struct GradientSums {
       sum_dy[j] = __dadd_rn(sum_dy[j], g);
       sum_dy_xhat[j] = __dadd_rn(sum_dy_xhat[j], __dmul_rn(__dmul_rn(g, __dsub_rn(v.x.v[j], mu[j])), inv[j]));
     }
+  }
+};
+
+// GradientSums of batch norm followed by dropout and relu (the fused op's backward): the gradient
+// reaching batch norm is dropout-relu's, y > 0 ? dy * scale : 0 from the op's output y, computed as
+// each element is loaded and never stored. The same values, so the same sums, as GradientSums over
+// that gradient written out first.
+template <int V>
+struct DropoutReluGradientSums : GradientSums<V> {
+  using Loaded = typename GradientSums<V>::Loaded;
+  static constexpr int kRowsInFlight = 3;  // 4 spilled 16 bytes in the resident kernel (CUDA 13, sm_90)
+  const float* relu_y;
+  float scale;
+  __device__ Loaded load(int64_t i) const {
+    Loaded v = GradientSums<V>::load(i);
+    const detail::Floats<V> y = detail::load_floats<V>(relu_y + i);
+#pragma unroll
+    for (int j = 0; j < V; ++j) v.dy.v[j] = detail::dropout_relu_gradient(y.v[j], v.dy.v[j], scale);
+    return v;
   }
 };
 

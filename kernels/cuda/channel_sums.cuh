@@ -104,11 +104,20 @@ struct KeepNothing {
   __device__ void operator()(int64_t, int, const Loaded&) const {}
 };
 
+// Rows a lane loads before it adds any: Terms::kRowsInFlight where a Terms sets it (one that reads
+// three tensors, whose loads would otherwise spill registers), else about 128 bytes' worth. The
+// additions are in row order whatever this is.
+template <class Terms>
+constexpr int rows_in_flight() {
+  if constexpr (requires { Terms::kRowsInFlight; }) return Terms::kRowsInFlight;
+  return sizeof(typename Terms::Loaded) <= 16 ? 8 : 4;
+}
+
 template <class Terms, class Keep>
 __device__ __forceinline__ void chunk_partials(int64_t M, int C, int width, const ChunkPlan& plan, int group,
                                                int chunk, Terms& terms, double* partials, const Keep& keep) {
   constexpr int V = Terms::kChannels;
-  constexpr int kUnroll = sizeof(typename Terms::Loaded) <= 16 ? 8 : 4;  // rows loaded before any is added
+  constexpr int kUnroll = rows_in_flight<Terms>();
   __shared__ double warp_a[kSumWarps][32 * V], warp_b[kSumWarps][32 * V];
   const int lane = threadIdx.x;
   const int c = (group * width + lane % width) * V;  // the lane's first channel

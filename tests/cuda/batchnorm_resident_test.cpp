@@ -11,6 +11,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/cuda/batchnorm_resident.h"
+#include "kernels/dropout.h"
 #include "tests/cuda/gpu_test.h"
 
 namespace cxr::test {
@@ -185,6 +186,91 @@ TEST_F(BatchNormResident, SameBitsAsTheTwoPasses) {
           in.M, in.C, in.x.get(), in.gamma.get(), mean.get(), inv_std.get(), dy.get(), dx.get(), nullptr, nullptr,
           reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(sums.get())));
       expect_same_bits(want.dx, dx.to_host(), "dx (no dgamma, dbeta)");
+    }
+  }
+}
+
+// Batch norm, dropout and relu as one op (kernels/batchnorm.h's batchnorm_dropout_relu_*): the resident
+// kernels with dropout-relu applied to their outputs, and their gradient formed as dy is loaded,
+// against the kernels one after another (batch norm's, then dropout_relu's), bit for bit; with the
+// resident kernels turned off, the fused entry points run those kernels themselves.
+struct Fused {
+  std::vector<float> y, mean, inv_std, var, dx, dgamma, dbeta;
+};
+
+Fused batchnorm_dropout_relu(const Inputs& in, const DeviceFloats& dy, bool fused, bool resident) {
+  constexpr float kRate = 0.3f, kEpsilon = 1e-3f;
+  constexpr uint64_t kSeed = 42, kStream = (uint64_t{5} << 40) ^ 17;
+  gpu::set_batchnorm_resident(resident);
+  const int64_t n = in.M * in.C;
+  DeviceFloats y(n), mean(in.C), inv_std(in.C), var(in.C), dx(n), dgamma(in.C), dbeta(in.C);
+  for (DeviceFloats* out : {&y, &mean, &inv_std, &var, &dx, &dgamma, &dbeta}) out->poison();
+  if (fused) {
+    gpu::batchnorm_dropout_relu_forward_train(in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), kEpsilon, kRate,
+                                              kSeed, kStream, y.get(), mean.get(), inv_std.get(), var.get());
+    gpu::batchnorm_dropout_relu_backward_train(in.M, in.C, in.x.get(), in.gamma.get(), mean.get(), inv_std.get(),
+                                               kRate, y.get(), dy.get(), dx.get(), dgamma.get(), dbeta.get());
+  } else {
+    DeviceFloats normalized(n), gradient(n);
+    gpu::batchnorm_forward_train(in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), kEpsilon, normalized.get(),
+                                 mean.get(), inv_std.get(), var.get());
+    gpu::dropout_relu_forward(n, kRate, kSeed, kStream, normalized.get(), y.get());
+    gpu::dropout_relu_backward(n, kRate, y.get(), dy.get(), gradient.get());
+    gpu::batchnorm_backward_train(in.M, in.C, in.x.get(), in.gamma.get(), mean.get(), inv_std.get(), gradient.get(),
+                                  dx.get(), dgamma.get(), dbeta.get());
+  }
+  return {y.to_host(),  mean.to_host(), inv_std.to_host(), var.to_host(),
+          dx.to_host(), dgamma.to_host(), dbeta.to_host()};
+}
+
+TEST_F(BatchNormResident, FusedDropoutReluSameBitsAsTheKernelsApart) {
+  struct Case {
+    int64_t M;
+    int C;
+  };
+  std::vector<Case> cases = {{67712, 16}, {100000, 128}, {5000, 64}, {30001, 8}, {1, 4}, {32, 64}, {5000, 12}};
+  if (!small_test_run()) cases.push_back({492032, 16});
+  const int sms = sm_count();
+  const bool instrumented = std::getenv("CUDA_INJECTION64_PATH") != nullptr;
+  uint32_t seed = 70;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "M = " << c.M << ", C = " << c.C);
+    const Inputs in(c.M, c.C, seed += 3);
+    const DeviceFloats dy(random_floats(c.M * c.C, seed + 100, -2.0f, 2.0f));
+    const Fused want = batchnorm_dropout_relu(in, dy, false, true);
+    int64_t zeros = 0;
+    for (float v : want.y) zeros += v == 0.0f;
+    if (c.M * c.C >= 1000) {  // the mask drops 30%; relu zeroes some of the rest, not all
+      EXPECT_GT(zeros, c.M * c.C / 4);
+      EXPECT_LT(zeros, c.M * c.C * 99 / 100);
+    }
+    for (const bool resident : {true, false}) {
+      SCOPED_TRACE(resident ? "resident kernels allowed" : "resident kernels off");
+      const Fused got = batchnorm_dropout_relu(in, dy, true, resident);
+      expect_same_bits(want.y, got.y, "y");
+      expect_same_bits(want.mean, got.mean, "mean");
+      expect_same_bits(want.inv_std, got.inv_std, "inverse std");
+      expect_same_bits(want.var, got.var, "variance");
+      expect_same_bits(want.dx, got.dx, "dx");
+      expect_same_bits(want.dgamma, got.dgamma, "dgamma");
+      expect_same_bits(want.dbeta, got.dbeta, "dbeta");
+    }
+    // Where the plain resident kernel runs, so does the fused one (the comparison above was of it).
+    DeviceFloats y(c.M * c.C), mean(c.C), inv_std(c.C), var(c.C);
+    DeviceFloats partials(2 * 2 * 256 * static_cast<int64_t>(c.C)), stats(2 * 2 * c.C);
+    const bool ran = gpu::detail::batchnorm_dropout_relu_forward_train_resident(
+        in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, 0.3f, 42, 1, y.get(), mean.get(),
+        inv_std.get(), var.get(), reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(stats.get()));
+    const bool fits = c.C % 4 == 0 && 128 % c.C == 0 && 2 * sms >= chunks_of(c.M);
+    if (!instrumented) {
+      EXPECT_EQ(ran, fits);
+    }
+    DeviceFloats dx(c.M * c.C);
+    const bool ran_backward = gpu::detail::batchnorm_dropout_relu_backward_train_resident(
+        in.M, in.C, in.x.get(), in.gamma.get(), mean.get(), inv_std.get(), 0.3f, y.get(), dy.get(), dx.get(), nullptr,
+        nullptr, reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(stats.get()));
+    if (!instrumented) {
+      EXPECT_EQ(ran_backward, fits);
     }
   }
 }

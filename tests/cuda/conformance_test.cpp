@@ -172,8 +172,9 @@ TEST_F(Conformance, DropoutMasksAreBitIdentical) {
   }
 }
 
-// Batch norm, dropout and relu as one op: the CPU's fused kernels against CUDA, which runs the
-// two ops' kernels (no fused twin yet). The same masks; batch norm's tolerances for the rest. Small
+// Batch norm, dropout and relu as one op: the CPU's fused kernels against CUDA's (the resident
+// kernels with dropout-relu fused in, where they fit). The same masks; batch norm's tolerances for
+// the rest. Small
 // shapes: where the two devices' normalised values differ by an ulp, one that straddles 0 would
 // flip a relu and move its gradient by O(1); over a million elements that might happen.
 TEST_F(Conformance, BatchNormDropoutReluMatchesTheCpu) {

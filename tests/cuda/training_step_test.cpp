@@ -9,6 +9,7 @@
 #include "apps/experiment_config.h"
 #include "engine/error.h"
 #include "engine/optimizer.h"
+#include "kernels/batchnorm.h"
 #include "layers/model.h"
 #include "tests/cuda/conformance.h"
 
@@ -92,6 +93,41 @@ TEST_F(TrainingStep, Experiment1StepsOnGpuMatchTheCpu) {
       expect_close(cpu.parameters[i], gpu.parameters[i], {2.0 * kLearningRate * steps, 1e-4},
                    "parameter " + std::to_string(i));
   }
+}
+
+// Experiment 1's three BatchNormalization -> Dropout -> relu sequences run as one op on the GPU
+// (engine/ops.h's batch_norm_dropout_relu: the resident kernels with dropout-relu fused in), with the
+// same losses, gradients and parameters, bit for bit, as the layers' kernels one after another
+// (CXR_BATCHNORM_DROPOUT_RELU=0); under cuDNN the layers run apart.
+TEST_F(TrainingStep, FusedBatchNormDropoutReluGivesTheLayersBits) {
+  const bool allowed_before = kernels::cuda::batchnorm_dropout_relu();
+  kernels::cuda::set_batchnorm_dropout_relu(false);
+  const Steps apart = train(Device::cuda(0), KernelChoice::Custom, 3);
+  kernels::cuda::set_batchnorm_dropout_relu(true);
+  const Steps fused = train(Device::cuda(0), KernelChoice::Custom, 3);
+
+  const ExperimentConfig config = experiment1(true);
+  Model model = build_model(config.model, config.train.seed);
+  model.to(Device::cuda(0));
+  const Tensor x = random_tensor({2, 50, 50, 3}, 5, 0.0f, 5.1f).to(Device::cuda(0));
+  const ForwardContext training{true, 1, 0};
+  const auto last_op = [&] { return std::string(model.forward_range(0, 4, x, training).impl()->grad_fn->op); };
+  EXPECT_EQ(last_op(), "batch_norm_dropout_relu");
+  {
+    const KernelChoiceScope vendor(KernelChoice::Vendor);
+    EXPECT_EQ(last_op(), "relu");  // cuDNN's batch norm, the custom dropout its layer asks for, cuDNN's relu
+  }
+  kernels::cuda::set_batchnorm_dropout_relu(false);
+  EXPECT_EQ(last_op(), "dropout_relu");
+  kernels::cuda::set_batchnorm_dropout_relu(allowed_before);
+
+  EXPECT_EQ(apart.losses, fused.losses);
+  ASSERT_EQ(apart.first_gradients.size(), fused.first_gradients.size());
+  for (size_t i = 0; i < apart.first_gradients.size(); ++i)
+    EXPECT_EQ(apart.first_gradients[i], fused.first_gradients[i]) << "gradient of trainable tensor " << i;
+  ASSERT_EQ(apart.parameters.size(), fused.parameters.size());
+  for (size_t i = 0; i < apart.parameters.size(); ++i)
+    EXPECT_EQ(apart.parameters[i], fused.parameters[i]) << "parameter " << i;
 }
 
 TEST_F(TrainingStep, SteadyStateStepsMakeNoCudaMalloc) {

@@ -16,4 +16,16 @@ bool batchnorm_backward_train_resident(int64_t, int, const float*, const float*,
   return false;
 }
 
+bool batchnorm_dropout_relu_forward_train_resident(int64_t, int, const float*, const float*, const float*, float,
+                                                   float, uint64_t, uint64_t, float*, float*, float*, float*, double*,
+                                                   double*) {
+  return false;
+}
+
+bool batchnorm_dropout_relu_backward_train_resident(int64_t, int, const float*, const float*, const float*,
+                                                    const float*, float, const float*, const float*, float*, float*,
+                                                    float*, double*, double*) {
+  return false;
+}
+
 }  // namespace cxr::kernels::cuda::detail

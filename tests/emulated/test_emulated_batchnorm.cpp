@@ -7,11 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <utility>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "batchnorm_terms.emulated.h"  // cuda::bn::GradientSums, DropoutReluGradientSums
 #include "kernels/batchnorm.h"
+#include "kernels/dropout.h"
 
 namespace cxr::kernels {
 namespace {
@@ -94,6 +98,116 @@ TEST(EmulatedCuda, BatchNormMatchesTheCpu) {
       expect_close(m1, m2.data(), 0.0, what + " moving mean");
       expect_close(v1, v2.data(), 0.0, what + " moving variance");
     }
+  }
+}
+
+void expect_same_bits(const std::vector<float>& want, const float* got, const std::string& what) {
+  int bad = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (std::memcmp(&want[i], &got[i], sizeof(float)) != 0 && ++bad <= 3)
+      ADD_FAILURE() << what << " element " << i << ": apart " << want[i] << ", fused " << got[i];
+  EXPECT_EQ(bad, 0) << what;
+}
+
+// Batch norm, dropout and relu as one op (kernels/batchnorm.h): the emulated CUDA entry points (here
+// the fallback, as the resident kernels decline) against the CPU's fused kernels, within batch
+// norm's tolerances, and against the CUDA kernels one after another, bit for bit. Small tensors:
+// where the two devices' normalised values differ by an ulp, one that straddles 0 would flip a relu
+// and move its gradient by O(1).
+TEST(EmulatedCuda, BatchNormDropoutReluMatchesTheCpuAndTheKernelsApart) {
+  struct Case {
+    int64_t M;
+    int C;
+  };
+  const float rate = 0.3f, eps = 1e-3f;
+  const uint64_t seed = 42, stream = (uint64_t{3} << 40) ^ 9;
+  for (const Case k : {Case{1, 8}, {65, 16}, {300, 33}, {130, 64}, {1001, 4}}) {
+    const int64_t M = k.M;
+    const int C = k.C;
+    const size_t n = static_cast<size_t>(M) * C;
+    for (int offset = 0; offset < (C % 4 == 0 ? 2 : 1); ++offset) {
+      const std::string what = "M " + std::to_string(M) + " C " + std::to_string(C) + (offset ? " unaligned" : "");
+      std::mt19937 rng(static_cast<uint32_t>(M * 7 + C));
+      std::uniform_real_distribution<float> value(-3.0f, 5.0f), scale(0.5f, 1.5f);
+      std::vector<float> xs(n + 4), dys(n + 4), gamma(C), beta(C);
+      for (float& f : xs) f = value(rng);
+      for (float& f : dys) f = value(rng);
+      for (int c = 0; c < C; ++c) gamma[c] = scale(rng), beta[c] = value(rng) / 4.0f;
+      const float* x = xs.data() + offset;
+      const float* dy = dys.data() + offset;
+
+      std::vector<float> y(n), mean(C), inv(C), var(C), dx(n), dgamma(C), dbeta(C);
+      cpu::batchnorm_dropout_relu_forward_train(M, C, x, gamma.data(), beta.data(), eps, rate, seed, stream, y.data(),
+                                                mean.data(), inv.data(), var.data());
+      cpu::batchnorm_dropout_relu_backward_train(M, C, x, gamma.data(), mean.data(), inv.data(), rate, y.data(), dy,
+                                                 dx.data(), dgamma.data(), dbeta.data());
+
+      std::vector<float> ey(n + 4), emean(C), einv(C), evar(C), edx(n + 4), edgamma(C), edbeta(C);
+      float* fy = ey.data() + offset;
+      float* fdx = edx.data() + offset;
+      cuda::batchnorm_dropout_relu_forward_train(M, C, x, gamma.data(), beta.data(), eps, rate, seed, stream, fy,
+                                                 emean.data(), einv.data(), evar.data());
+      cuda::batchnorm_dropout_relu_backward_train(M, C, x, gamma.data(), emean.data(), einv.data(), rate, fy, dy, fdx,
+                                                  edgamma.data(), edbeta.data());
+      expect_close(y, fy, 1e-6, what + " y");
+      expect_close(mean, emean.data(), 1e-7, what + " mean");
+      expect_close(inv, einv.data(), 1e-7, what + " inverse std");
+      expect_close(dx, fdx, 1e-5, what + " dx");
+      expect_close(dgamma, edgamma.data(), 1e-5, what + " dgamma");
+      expect_close(dbeta, edbeta.data(), 1e-5, what + " dbeta");
+      size_t zeros = 0;
+      for (size_t i = 0; i < n; ++i) zeros += fy[i] == 0.0f;
+      if (n >= 1000) EXPECT_GT(zeros, n / 4) << what << ": dropout at rate 0.3 zeroes about 30%, relu more";
+
+      // The kernels one after another: batch norm's, dropout-relu's, and their gradients.
+      std::vector<float> normalized(n + 4), ay(n + 4), amean(C), ainv(C), avar(C), gradient(n + 4), adx(n + 4),
+          adgamma(C), adbeta(C);
+      cuda::batchnorm_forward_train(M, C, x, gamma.data(), beta.data(), eps, normalized.data() + offset, amean.data(),
+                                    ainv.data(), avar.data());
+      cuda::dropout_relu_forward(static_cast<int64_t>(n), rate, seed, stream, normalized.data() + offset,
+                                 ay.data() + offset);
+      cuda::dropout_relu_backward(static_cast<int64_t>(n), rate, ay.data() + offset, dy, gradient.data() + offset);
+      cuda::batchnorm_backward_train(M, C, x, gamma.data(), amean.data(), ainv.data(), gradient.data() + offset,
+                                     adx.data() + offset, adgamma.data(), adbeta.data());
+      expect_same_bits({ay.begin() + offset, ay.begin() + offset + n}, fy, what + " y");
+      expect_same_bits(avar, evar.data(), what + " variance");
+      expect_same_bits({adx.begin() + offset, adx.begin() + offset + n}, fdx, what + " dx");
+      expect_same_bits(adgamma, edgamma.data(), what + " dgamma");
+      expect_same_bits(adbeta, edbeta.data(), what + " dbeta");
+    }
+  }
+}
+
+// The resident kernels' fused backward adds DropoutReluGradientSums (dropout-relu's gradient formed
+// from y and dy as each row is loaded), which the emulator cannot run there (grid-wide barriers):
+// here it runs in the partial-sum kernel it shares, against GradientSums over that gradient written
+// out first. The same terms in the same order: the same bits.
+TEST(EmulatedCuda, DropoutReluGradientSumsAreTheSumsOfTheWrittenGradient) {
+  const float rate = 0.25f, scale = static_cast<float>(1.0 / (1.0 - 0.25));
+  for (const auto [M, C] : {std::pair<int64_t, int>{4099, 16}, {300, 128}, {70, 4}}) {
+    const std::string what = "M " + std::to_string(M) + " C " + std::to_string(C);
+    const size_t n = static_cast<size_t>(M) * C;
+    std::mt19937 rng(static_cast<uint32_t>(M + C));
+    std::uniform_real_distribution<float> value(-2.0f, 2.0f);
+    std::vector<float> x(n), y(n), dy(n), gradient(n), mean(C), inv(C);  // malloc: 16-byte aligned
+    for (size_t i = 0; i < n; ++i) {
+      x[i] = value(rng), dy[i] = value(rng);
+      y[i] = i % 3 == 0 ? 0.0f : value(rng);  // relu's zeros, and a few negatives it would never give
+    }
+    for (int c = 0; c < C; ++c) mean[c] = value(rng), inv[c] = 1.0f + value(rng) / 4.0f;
+    cpu::dropout_relu_backward(static_cast<int64_t>(n), rate, y.data(), dy.data(), gradient.data());
+
+    const cuda::detail::ChunkPlan plan = cuda::detail::plan_chunks(M);
+    std::vector<double> fused(static_cast<size_t>(cuda::detail::partial_doubles(plan, C)), -1.0);
+    std::vector<double> written(fused.size(), -2.0);
+    const cuda::bn::GradientSums<4> plain{x.data(), dy.data(), mean.data(), inv.data(), nullptr, 0.0f};
+    cuda::detail::launch_channel_partials(M, C, plan, cuda::bn::DropoutReluGradientSums<4>{plain, y.data(), scale},
+                                          fused.data());
+    cuda::detail::launch_channel_partials(
+        M, C, plan, cuda::bn::GradientSums<4>{x.data(), gradient.data(), mean.data(), inv.data(), nullptr, 0.0f},
+        written.data());
+    EXPECT_EQ(std::memcmp(fused.data(), written.data(), sizeof(double) * fused.size()), 0) << what;
+    EXPECT_NE(written[0], -2.0) << what << ": the partials were written";
   }
 }
 

@@ -116,7 +116,8 @@ TEST(ModelBuild, DropoutThenReluRunsAsOneOpInTraining) {
 
 // A BatchNormalization, a Dropout and a relu Activation run as one op in training on the CPU
 // (engine/ops.h's batch_norm_dropout_relu), with the values of the three layers run one by one; a
-// range that ends before the relu, inference, or a frozen batch norm (inference statistics) do not.
+// range that ends before the relu, inference, a frozen batch norm (inference statistics) or a
+// Dropout that asks for cuDNN's kernels do not.
 TEST(ModelBuild, BatchNormDropoutReluRunsAsOneOpInTraining) {
   const std::string layers = "  - {type: Conv2D, filters: 3, kernel: 3}\n  - {type: BatchNormalization%s}\n"
                              "  - {type: Dropout, rate: 0.5}\n  - {type: Activation, activation: relu}\n"
@@ -143,6 +144,14 @@ TEST(ModelBuild, BatchNormDropoutReluRunsAsOneOpInTraining) {
   EXPECT_STREQ(m.forward_range(0, 4, x, {false, 7, 3}).impl()->grad_fn->op, "relu");
   Model frozen = model(", trainable: false");
   EXPECT_STREQ(frozen.forward_range(0, 4, x, training).impl()->grad_fn->op, "dropout_relu");
+  // A Dropout that asks for cuDNN's mask keeps its own op (moot on the CPU: the same bits).
+  std::string vendor_yaml = layers;
+  vendor_yaml.replace(vendor_yaml.find("%s"), 2, "");
+  vendor_yaml.replace(vendor_yaml.find("rate: 0.5}"), 10, "rate: 0.5, kernels: vendor}");
+  Model vendor_dropout = build_model(SpecNode::load_string("input: [5, 5, 2]\nlayers:\n" + vendor_yaml, "v.yaml"), 1);
+  const Tensor unfused = vendor_dropout.forward_range(0, 4, x, training);
+  EXPECT_STREQ(unfused.impl()->grad_fn->op, "dropout_relu");
+  EXPECT_EQ(unfused.to_vector(), apart.to_vector());
 }
 
 std::string build_error(const std::string& yaml) {
