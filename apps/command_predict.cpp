@@ -112,7 +112,9 @@ int command_predict(const PredictOptions& options, std::ostream& out, std::ostre
   RunFolder run = open_run_folder(options.run_dir);
   const std::vector<std::string> files = collect_images(options.paths);
   const std::string weights = run_weights_path(run, options.weights_path);
-  if (!options.out_csv.empty()) check_out_replaces_only_predictions(options.out_csv);  // before the work
+  // No --out, or `--out -` (the usual spelling), writes the CSV to standard output.
+  const bool to_file = !options.out_csv.empty() && options.out_csv != "-";
+  if (to_file) check_out_replaces_only_predictions(options.out_csv);  // before the work
   const Device device = select_device(run.config, options.device, options.kernels);
   Model model = load_run_model(run, weights, device);
   Trainer trainer(model, run.config);
@@ -153,7 +155,7 @@ int command_predict(const PredictOptions& options, std::ostream& out, std::ostre
     else csv << ",unreadable";
     csv << "\n";
   }
-  if (options.out_csv.empty()) {
+  if (!to_file) {
     out << csv.str() << std::flush;  // a full disk or a closed pipe is an error, not a lost CSV and exit 0
     CXR_CHECK(out, "cannot write the predictions to standard output (disk full, or the reader closed it?)");
   } else {
@@ -163,7 +165,7 @@ int command_predict(const PredictOptions& options, std::ostream& out, std::ostre
   log << "predicted " << predicted << (predicted == 1 ? " image" : " images") << " with " << run.dir.string() << " (threshold "
       << threshold << ", label " << run.class_names[1] << " above it)";
   if (!unreadable.empty()) log << "; " << unreadable.size() << " unreadable";
-  if (!options.out_csv.empty()) log << "; wrote " << options.out_csv;
+  if (to_file) log << "; wrote " << options.out_csv;
   log << "\n";
   return 0;
 }

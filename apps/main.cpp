@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   predict->add_option("--run", predict_options.run_dir, "Run folder from `cxrnet train`")->required();
   predict->add_option("paths", predict_options.paths, "Image files, or folders searched recursively (sorted by path)")
       ->required();
-  predict->add_option("--out", predict_options.out_csv, "CSV file to write (default: standard output)");
+  predict->add_option("--out", predict_options.out_csv, "CSV file to write (default, or -: standard output)");
   auto* threshold_opt = predict->add_option("--threshold", predict_threshold,
                                             "Label the positive class (PNEUMONIA) when probability > T (default 0.5)")
                             ->check(CLI::Range(0.0, 1.0));

@@ -243,6 +243,20 @@ TEST(CommandPredict, AFailedWriteToStandardOutputIsAnError) {
   }
 }
 
+// `--out -` is standard output, as for most command-line tools, not a file named "-".
+TEST(CommandPredict, OutDashIsStandardOutput) {
+  PredictOptions options;
+  options.run_dir = trained_run().run.string();
+  options.paths = {(trained_run().data / "test" / "NORMAL" / "IM-0001-0001.jpeg").string()};
+  options.out_csv = "-";
+  ASSERT_FALSE(fs::exists("-"));
+  std::ostringstream out, log;
+  ASSERT_EQ(command_predict(options, out, log), 0);
+  EXPECT_FALSE(fs::exists("-")) << "a file named '-' was written";
+  ASSERT_EQ(parse_csv(out.str()).size(), 1u) << out.str();
+  EXPECT_EQ(log.str().find("wrote"), std::string::npos) << log.str();
+}
+
 TEST(CommandPredict, MissingPathIsBadInput) {
   PredictOptions options;
   options.run_dir = trained_run().run.string();
