@@ -15,9 +15,9 @@
 // The barriers need every block resident at once: a cooperative launch, which the runtime refuses
 // otherwise. The additions, the finalising and the elementwise arithmetic are batchnorm.cu's own
 // device code (channel_sums.cuh's chunk_partials, batchnorm_terms.cuh), in the same order: the same
-// bits. The CPU emulator (tests/emulated) cannot run a grid-wide barrier, as it runs blocks one after
-// another; the GPU tests (tests/cuda/batchnorm_resident_test.cpp) compare these kernels with the two
-// passes bit for bit.
+// bits. Tests compare these kernels with the two passes bit for bit: on the CPU emulator
+// (tests/emulated, whose cooperative launch runs the blocks in turns between the grid barriers, on a
+// small emulated GPU) and on a GPU (tests/cuda/batchnorm_resident_test.cpp, at the experiments' sizes).
 #include "kernels/cuda/batchnorm_resident.h"
 
 #include <cooperative_groups.h>

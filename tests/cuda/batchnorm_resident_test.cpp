@@ -1,7 +1,8 @@
 // Batch norm's resident kernels (kernels/cuda/batchnorm_resident.cu) against the two-pass kernels
 // they stand in for, forward and backward: the same bits in every output, on chunks kept in shared
 // memory whole, in part, and across several rounds a lane; and the shapes they must decline. The
-// CPU emulator cannot run them (grid-wide barriers), so these run on a GPU only.
+// CPU emulator runs them too, at small sizes on its small GPU (tests/emulated); these take the
+// experiments' sizes and a real GPU's occupancy.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>

@@ -1,7 +1,9 @@
 """Rewrites one of our CUDA source files for tests/emulated/cuda_emulator.h: the CUDA runtime's
-headers give way to the emulator, `kernel<<<grid, block, shared, stream>>>(args);` becomes
-`emu::launch([&] { kernel(args); }, grid, block, shared, stream);`, and includes of other rewritten
-files point at their rewritten copies (kernels/cuda/X.cuh -> X.emulated.h).
+headers (and cooperative_groups.h) give way to the emulator, `kernel<<<grid, block, shared,
+stream>>>(args);` becomes `emu::launch([&] { kernel(args); }, grid, block, shared, stream);`,
+`extern __shared__ T name[];` (a launch's dynamic shared memory) becomes `T* name =
+emu::dynamic_shared<T>();`, and includes of other rewritten files point at their rewritten copies
+(kernels/cuda/X.cuh -> X.emulated.h).
 
     python3 emulate_cuda_source.py SOURCE OUTPUT
 """
@@ -9,7 +11,9 @@ files point at their rewritten copies (kernels/cuda/X.cuh -> X.emulated.h).
 import re
 import sys
 
-RUNTIME_HEADERS = re.compile(r'#include "kernels/cuda/(async_copy|check|launch|runtime)\.h"\n')
+RUNTIME_HEADERS = re.compile(r'#include "kernels/cuda/(async_copy|check|current_device|launch|runtime)\.h"\n'
+                             r'|#include <cooperative_groups\.h>\n')
+DYNAMIC_SHARED = re.compile(r"extern __shared__ (\w+) (\w+)\[\];")
 LAUNCH = re.compile(r"([\w:]+(?:<[^;<>]*>)?)<<<(.*?)>>>\((.*?)\);", re.S)
 
 
@@ -18,6 +22,7 @@ def main():
     with open(source) as f:
         text = f.read()
     text = RUNTIME_HEADERS.sub("", text)
+    text = DYNAMIC_SHARED.sub(r"\1* \2 = emu::dynamic_shared<\1>();", text)
     text = re.sub(r'#include "kernels/cuda/(\w+)\.cuh"', r'#include "\1.emulated.h"', text)
     text, launches = LAUNCH.subn(lambda m: f"emu::launch([&] {{ {m.group(1)}({m.group(3)}); }}, {m.group(2)});", text)
     if "<<<" in text:

@@ -15,6 +15,7 @@
 
 #include "batchnorm_terms.emulated.h"  // cuda::bn::GradientSums, DropoutReluGradientSums
 #include "kernels/batchnorm.h"
+#include "kernels/cuda/batchnorm_resident.h"
 #include "kernels/dropout.h"
 
 namespace cxr::kernels {
@@ -109,11 +110,11 @@ void expect_same_bits(const std::vector<float>& want, const float* got, const st
   EXPECT_EQ(bad, 0) << what;
 }
 
-// Batch norm, dropout and relu as one op (kernels/batchnorm.h): the emulated CUDA entry points (here
-// the fallback, as the resident kernels decline) against the CPU's fused kernels, within batch
-// norm's tolerances, and against the CUDA kernels one after another, bit for bit. Small tensors:
-// where the two devices' normalised values differ by an ulp, one that straddles 0 would flip a relu
-// and move its gradient by O(1).
+// Batch norm, dropout and relu as one op (kernels/batchnorm.h): the emulated CUDA entry points (the
+// resident kernels where they fit the emulated GPU, the kernels apart elsewhere) against the CPU's
+// fused kernels, within batch norm's tolerances, and against the CUDA kernels one after another, bit
+// for bit. Small tensors: where the two devices' normalised values differ by an ulp, one that
+// straddles 0 would flip a relu and move its gradient by O(1).
 TEST(EmulatedCuda, BatchNormDropoutReluMatchesTheCpuAndTheKernelsApart) {
   struct Case {
     int64_t M;
@@ -179,9 +180,9 @@ TEST(EmulatedCuda, BatchNormDropoutReluMatchesTheCpuAndTheKernelsApart) {
 }
 
 // The resident kernels' fused backward adds DropoutReluGradientSums (dropout-relu's gradient formed
-// from y and dy as each row is loaded), which the emulator cannot run there (grid-wide barriers):
-// here it runs in the partial-sum kernel it shares, against GradientSums over that gradient written
-// out first. The same terms in the same order: the same bits.
+// from y and dy as each row is loaded): here in the partial-sum kernel it shares, at sizes past the
+// emulated GPU's resident kernels, against GradientSums over that gradient written out first. The
+// same terms in the same order: the same bits.
 TEST(EmulatedCuda, DropoutReluGradientSumsAreTheSumsOfTheWrittenGradient) {
   const float rate = 0.25f, scale = static_cast<float>(1.0 / (1.0 - 0.25));
   for (const auto [M, C] : {std::pair<int64_t, int>{4099, 16}, {300, 128}, {70, 4}}) {
@@ -209,6 +210,84 @@ TEST(EmulatedCuda, DropoutReluGradientSumsAreTheSumsOfTheWrittenGradient) {
     EXPECT_EQ(std::memcmp(fused.data(), written.data(), sizeof(double) * fused.size()), 0) << what;
     EXPECT_NE(written[0], -2.0) << what << ": the partials were written";
   }
+}
+
+// Batch norm's resident kernels (kernels/cuda/batchnorm_resident.cu: grid-wide barriers, rows kept in
+// shared memory), run by the emulator's cooperative launch on its small GPU (2 SMs of 2 blocks, 16 KB
+// of rows a block), against the two-pass kernels: the same bits, plain and fused with dropout-relu,
+// forward and backward. The shapes keep every chunk whole (C = 4, 32), keep half of each chunk (C =
+// 128 forward, 64 and 128 backward), have blocks that only finalise (1 chunk, 4 blocks), and decline
+// (5 chunks; C = 12; C = 256).
+TEST(EmulatedCuda, ResidentBatchNormGivesTheTwoPassesBits) {
+  struct Case {
+    int64_t M;
+    int C;
+    bool fits;
+  };
+  const bool allowed_before = cuda::batchnorm_resident();
+  for (const Case k : {Case{200, 4, true}, {256, 64, true}, {256, 128, true}, {40, 32, true}, {300, 16, false},
+                       {100, 12, false}, {64, 256, false}}) {
+    const int64_t M = k.M;
+    const int C = k.C;
+    const size_t n = static_cast<size_t>(M) * C;
+    const std::string what = "M " + std::to_string(M) + " C " + std::to_string(C);
+    std::mt19937 rng(static_cast<uint32_t>(M * 3 + C));
+    std::uniform_real_distribution<float> value(-3.0f, 5.0f), scale(0.5f, 1.5f);
+    std::vector<float> x(n), dy(n), gamma(C), beta(C);
+    for (float& f : x) f = value(rng);
+    for (float& f : dy) f = value(rng);
+    for (int c = 0; c < C; ++c) gamma[c] = scale(rng), beta[c] = value(rng) / 4.0f;
+    const float eps = 1e-3f, rate = 0.4f;
+    const uint64_t seed = 9, stream = 77;
+
+    struct Outputs {
+      std::vector<float> y, mean, inv, var, dx, dgamma, dbeta;
+    };
+    const auto run = [&](bool resident, bool fused) {
+      cuda::set_batchnorm_resident(resident);
+      Outputs o{std::vector<float>(n), std::vector<float>(C), std::vector<float>(C), std::vector<float>(C),
+                std::vector<float>(n), std::vector<float>(C), std::vector<float>(C)};
+      if (fused) {
+        cuda::batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(), eps, rate, seed, stream,
+                                                   o.y.data(), o.mean.data(), o.inv.data(), o.var.data());
+        cuda::batchnorm_dropout_relu_backward_train(M, C, x.data(), gamma.data(), o.mean.data(), o.inv.data(), rate,
+                                                    o.y.data(), dy.data(), o.dx.data(), o.dgamma.data(),
+                                                    o.dbeta.data());
+      } else {
+        cuda::batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), eps, o.y.data(), o.mean.data(),
+                                      o.inv.data(), o.var.data());
+        cuda::batchnorm_backward_train(M, C, x.data(), gamma.data(), o.mean.data(), o.inv.data(), dy.data(),
+                                       o.dx.data(), o.dgamma.data(), o.dbeta.data());
+      }
+      return o;
+    };
+    for (const bool fused : {false, true}) {
+      if (!k.fits) break;  // the entry points run the two passes either way
+      const std::string label = what + (fused ? " fused" : "");
+      const Outputs want = run(false, fused), got = run(true, fused);
+      expect_same_bits(want.y, got.y.data(), label + " y");
+      expect_same_bits(want.mean, got.mean.data(), label + " mean");
+      expect_same_bits(want.inv, got.inv.data(), label + " inverse std");
+      expect_same_bits(want.var, got.var.data(), label + " variance");
+      expect_same_bits(want.dx, got.dx.data(), label + " dx");
+      expect_same_bits(want.dgamma, got.dgamma.data(), label + " dgamma");
+      expect_same_bits(want.dbeta, got.dbeta.data(), label + " dbeta");
+    }
+    // Whether the resident kernels ran (the comparison above was of them), called directly.
+    std::vector<double> partials(2 * 256 * static_cast<size_t>(C)), stats(2 * static_cast<size_t>(C));
+    std::vector<float> y(n), mean(C), inv(C), var(C), dx(n);
+    EXPECT_EQ(cuda::detail::batchnorm_forward_train_resident(M, C, x.data(), gamma.data(), beta.data(), eps, y.data(),
+                                                             mean.data(), inv.data(), var.data(), partials.data(),
+                                                             stats.data()),
+              k.fits)
+        << what;
+    EXPECT_EQ(cuda::detail::batchnorm_dropout_relu_backward_train_resident(
+                  M, C, x.data(), gamma.data(), mean.data(), inv.data(), rate, y.data(), dy.data(), dx.data(), nullptr,
+                  nullptr, partials.data(), stats.data()),
+              k.fits)
+        << what;
+  }
+  cuda::set_batchnorm_resident(allowed_before);
 }
 
 }  // namespace
