@@ -37,14 +37,7 @@ int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, 
   try {
     data::write_synthetic_dataset(options);
   } catch (...) {
-    // A half-written set (a full disk, say) is worth nothing and would make the same --out refuse the
-    // next try as "not empty": remove what this command wrote, while the claim is still held.
-    std::error_code ec;  // a failed removal must not hide the error that brought us here
-    if (claimed.created) {
-      fs::remove_all(claimed.dir, ec);
-    } else {
-      for (const auto& entry : fs::directory_iterator(claimed.dir, ec)) fs::remove_all(entry.path(), ec);
-    }
+    remove_claimed_output(claimed);  // a half-written set (a full disk, say)
     throw;
   }
   out << "wrote a synthetic chest X-ray dataset to " << out_dir << " (train/ and test/, NORMAL and PNEUMONIA)\n";
@@ -61,14 +54,30 @@ namespace {
 // Links (or copies) one file to `to`. A hard link is impossible across file systems (and on some
 // mounts): then it is copied, and `copied` says so.
 void materialise(const fs::path& from, const fs::path& to, bool copy, bool& copied) {
-  fs::create_directories(to.parent_path());
+  std::error_code ec;
+  fs::create_directories(to.parent_path(), ec);
+  if (ec) throw InputError("cannot create folder " + to.parent_path().string() + ": " + ec.message());
   if (!copy) {
-    std::error_code ec;
     fs::create_hard_link(from, to, ec);
     if (!ec) return;
     copied = true;
   }
-  fs::copy_file(from, to);
+  fs::copy_file(from, to, ec);
+  if (ec) throw InputError("cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
+}
+
+// Every file a split lists must be a regular file (links to one are fine): a FIFO, device or socket
+// named like an image would block a copy, or be linked into the new folder as a dataset file nobody
+// can read. Checked before the output folder is claimed.
+void check_regular_files(const SplitIndices& splits, const std::string& data_dir) {
+  for (const data::DatasetIndex* index : {&splits.train, &splits.validation, &splits.test})
+    for (const std::string& file : index->files) {
+      std::error_code ec;
+      const fs::file_status status = fs::status(file, ec);
+      CXR_CHECK(!ec && fs::is_regular_file(status),
+                file << ": " << (ec ? ec.message() : "not a regular file (a FIFO, device or socket named like an image)")
+                     << "; cxrnet split links or copies image files only: move it out of " << data_dir);
+    }
 }
 
 // Whether `path` is `dir` or lies below it, links resolved (a folder not made yet judged by its name).
@@ -93,6 +102,7 @@ int command_split(const SplitOptions& options, std::ostream& out) {
     CXR_CHECK(read.empty() || !is_within(root, read),
               "--out " << root.string() << " is inside " << read << ", which split reads: its class folders "
                        << "would then hold the split's files too; pick an --out outside it");
+  check_regular_files(splits, options.data_dir);
   const ClaimedFolder claimed = claim_new_folder(root, false, "--out", "(cxrnet split never overwrites)");
 
   bool copied = false;
@@ -106,10 +116,15 @@ int command_split(const SplitOptions& options, std::ostream& out) {
       ++files;
     }
   };
-  write(splits.train, splits.train_dir, "train");
-  if (splits.has_validation) write(splits.validation, splits.validation_dir, "validation");
-  write(splits.test, splits.test_dir, "test");
-  write_text_file(root / "split.csv", split_manifest(splits));
+  try {
+    write(splits.train, splits.train_dir, "train");
+    if (splits.has_validation) write(splits.validation, splits.validation_dir, "validation");
+    write(splits.test, splits.test_dir, "test");
+    write_text_file(root / "split.csv", split_manifest(splits));
+  } catch (...) {
+    remove_claimed_output(claimed);  // a half-made split (a full disk, say)
+    throw;
+  }
 
   out << (options.copy ? "copied " : "linked ") << files << " files into " << options.out_dir << ": train "
       << splits.train.files.size();

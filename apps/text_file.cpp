@@ -168,6 +168,16 @@ ClaimedFolder claim_existing_folder(const fs::path& dir) {
                    (dir / kClaimMarker).string() + ")");
 }
 
+void remove_claimed_output(const ClaimedFolder& claimed) noexcept {
+  std::error_code ec;
+  if (claimed.created) {
+    std::filesystem::remove_all(claimed.dir, ec);
+    return;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(claimed.dir, ec))
+    std::filesystem::remove_all(entry.path(), ec);
+}
+
 bool holds_only_a_claim(const fs::path& dir) {
   std::error_code ec;
   return fs::exists(dir / kClaimMarker, ec) && !holds_other_than(dir, kClaimMarker);

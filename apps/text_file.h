@@ -38,6 +38,12 @@ ClaimedFolder claim_new_folder(const std::filesystem::path& wanted, bool numbere
 // holds. InputError "DIR: another cxrnet command is using it ..." while another command holds it.
 ClaimedFolder claim_existing_folder(const std::filesystem::path& dir);
 
+// After a command failed partway: removes what it wrote into its claimed folder (the folder itself
+// when the command made it), while the claim is still held. A half-written output is worth nothing
+// and would make the same --out refuse the next try as "not empty". Errors in the removal are
+// ignored: they must not hide the one that brought the command here.
+void remove_claimed_output(const ClaimedFolder& claimed) noexcept;
+
 // Whether `dir` holds a claim's marker and nothing else: a command claimed it and wrote nothing (yet).
 bool holds_only_a_claim(const std::filesystem::path& dir);
 

@@ -3,7 +3,11 @@
 // --strict, a third class folder, a missing test/ folder.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <algorithm>
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -77,8 +81,8 @@ TEST(SplitManifest, ListsEveryFileOnceAndIsReproducibleFromTheSeed) {
   EXPECT_EQ(paths.size(), 40u);
 }
 
-TEST(SplitCommand, HardLinksTheSplitIntoFolders) {
-  Scratch s("links");
+// The small config the split tests read (validation carved from train, test from test/).
+fs::path write_split_config(const Scratch& s) {
   const fs::path config = s.root / "c.yaml";
   std::ofstream(config) << "name: t\n"
                            "data:\n"
@@ -88,6 +92,12 @@ TEST(SplitCommand, HardLinksTheSplitIntoFolders) {
                            "  input: [16, 16, 3]\n"
                            "  layers:\n"
                            "    - {type: Flatten}\n";
+  return config;
+}
+
+TEST(SplitCommand, HardLinksTheSplitIntoFolders) {
+  Scratch s("links");
+  const fs::path config = write_split_config(s);
   SplitOptions options{config.string(), s.data(), (s.root / "out").string(), false, std::nullopt};
   std::ostringstream out;
   ASSERT_EQ(command_split(options, out), 0);
@@ -154,6 +164,53 @@ TEST(SplitCommand, RefusesAnOutInsideAFolderItReads) {
   SplitOptions beside{config.string(), s.data(), (data / "split").string(), false, std::nullopt};
   std::ostringstream log;
   EXPECT_EQ(command_split(beside, log), 0);
+}
+
+// A FIFO named like an image would block a copy or be linked in as a file nobody can read: refused,
+// named, before the output folder is made.
+TEST(SplitCommand, AFifoNamedLikeAnImageIsRefusedBeforeAnythingIsMade) {
+  Scratch s("fifo");
+  const fs::path fifo = s.root / "data" / "train" / "NORMAL" / "zz-fifo.jpeg";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  for (const bool copy : {false, true}) {
+    SplitOptions options{write_split_config(s).string(), s.data(), (s.root / "out").string(), copy, std::nullopt};
+    std::ostringstream out;
+    try {
+      command_split(options, out);
+      ADD_FAILURE() << "the FIFO was " << (copy ? "copied" : "linked");
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()).find(fifo.string() + ": not a regular file"), 0u) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(s.root / "out"));
+  }
+}
+
+// A copy that fails partway (here the file-size limit, as a full disk would) is an error naming the
+// file, and leaves no half-made split behind: the same --out works once the cause is gone.
+TEST(SplitCommand, ACopyThatFailsPartwayLeavesNothing) {
+  Scratch s("partway");
+  uintmax_t largest = 0;
+  for (const auto& e : fs::recursive_directory_iterator(s.root / "data"))
+    if (e.is_regular_file()) largest = std::max(largest, e.file_size());
+  SplitOptions options{write_split_config(s).string(), s.data(), (s.root / "out").string(), true, std::nullopt};
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
+  const rlimit small{static_cast<rlim_t>(largest - 1), limit.rlim_max};  // every file but the largest fits
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);  // else the write past the limit kills this process
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string error = "(no error)";
+  std::ostringstream out;
+  try {
+    command_split(options, out);
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &limit);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(error.find("cannot copy " + s.data()), 0u) << error;
+  EXPECT_FALSE(fs::exists(s.root / "out"));
+  EXPECT_EQ(command_split(options, out), 0);
+  EXPECT_TRUE(fs::exists(s.root / "out" / "split.csv"));
 }
 
 TEST(BadInput, EachBadFileOnceThenASummaryAndStrictFails) {
