@@ -10,8 +10,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <vector>
 
 #include "engine/error.h"
@@ -139,12 +140,22 @@ SafetensorsFile load_safetensors(const std::string& path) {
   in.read(text.data(), static_cast<std::streamsize>(header_size));
   CXR_CHECK(in, path << ": the " << header_size << "-byte header could not be read (truncated)");
   nlohmann::json header;
+  // A name listed twice: JSON keeps one entry, silently, and which bytes were meant is unknowable.
+  std::set<std::string> names;
+  std::string twice;
+  const auto note_duplicates = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 && !names.insert(parsed.get<std::string>()).second &&
+        twice.empty())
+      twice = parsed.get<std::string>();
+    return true;
+  };
   try {
-    header = nlohmann::json::parse(text);
+    header = nlohmann::json::parse(text, note_duplicates);
   } catch (const std::exception& e) {
     throw InputError(path + ": the header is not valid JSON (" + e.what() + ")");
   }
   CXR_CHECK(header.is_object(), path << ": the header is not a JSON object");
+  CXR_CHECK(twice.empty(), path << ": the header lists '" << twice << "' twice (a damaged or hand-made file)");
   const uint64_t data_size = file_size - 8 - header_size;
 
   SafetensorsFile out;

@@ -165,6 +165,9 @@ TEST(Safetensors, CraftedHeadersAreRefused) {
                 .find("too large"), std::string::npos);
   EXPECT_NE(load_error(crafted("overflow2.st", R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", 0))
                 .find("too large"), std::string::npos);
+  // A name listed twice (JSON would keep one of them): even where the second entry alone fits the data.
+  EXPECT_NE(load_error(crafted("twice.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8))
+                .find("lists 'a' twice"), std::string::npos);
   // Two tensors sharing bytes.
   EXPECT_NE(load_error(crafted("overlap.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8))
                 .find("overlapping"), std::string::npos);
