@@ -61,7 +61,7 @@ SplitIndices resolve_splits(const DataConfig& config, const std::string& data_di
 
   auto take = [&](const SplitConfig& split, const char* what, std::string& dir) -> data::DatasetIndex {
     if (!split.split_from.empty()) {
-      CXR_CHECK(split.split_from == config.train,
+      CXR_CHECK(same_folder_name(split.split_from, config.train),
                 what << ": split_from '" << split.split_from << "' must name the train split '" << config.train << "'");
       auto [rest, carved] = data::split_stratified(out.train, split.fraction, split.seed);
       // A fraction too small or too large for the folder leaves one side empty: a test report of

@@ -4,8 +4,18 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 
 namespace cxr {
+
+bool same_folder_name(const std::string& a, const std::string& b) {
+  const auto normal = [](const std::string& name) {
+    std::filesystem::path p = std::filesystem::path(name).lexically_normal();
+    return p.has_filename() ? p : p.parent_path();  // "train/" -> "train"
+  };
+  return normal(a) == normal(b);
+}
+
 namespace {
 
 const std::vector<std::string> kTopKeys = {"name", "data", "model", "train"};
@@ -95,7 +105,7 @@ SplitConfig optional_split(const SpecNode& data, const std::string& key, SplitCo
                            const std::string& train) {
   if (!data.has(key)) return fallback;
   const SplitConfig split = parse_split(data.child(key));
-  if (!split.split_from.empty() && split.split_from != train)
+  if (!split.split_from.empty() && !same_folder_name(split.split_from, train))
     data.child(key).child("split_from").fail("must name the train split '" + train + "', not '" + split.split_from +
                                              "'");
   return split;

@@ -40,6 +40,10 @@ struct SplitConfig {
   bool operator==(const SplitConfig&) const = default;
 };
 
+// Whether two folder names from a config name the same folder below --data: `train`, `train/` and
+// `./train` do (split_from is checked against data.train this way).
+bool same_folder_name(const std::string& a, const std::string& b);
+
 struct DataConfig {
   std::string train = "train";
   SplitConfig validation;  // absent in the file: no validation

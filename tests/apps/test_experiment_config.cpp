@@ -204,6 +204,17 @@ struct BadCase {
   std::string extra_data, tail, expected;
 };
 
+// split_from names the train split as a folder: `train`, `train/` and `./train` are the same one.
+TEST(ExperimentConfig, SplitFromMatchesTheTrainFolderHoweverItIsSpelled) {
+  EXPECT_TRUE(same_folder_name("train", "train/"));
+  EXPECT_TRUE(same_folder_name("./train", "train"));
+  EXPECT_TRUE(same_folder_name("data/train/", "data//train"));
+  EXPECT_FALSE(same_folder_name("train", "test"));
+  EXPECT_FALSE(same_folder_name("train", "data/train"));
+  const ExperimentConfig config = parse(minimal("  train: train/\n  validation: {split_from: ./train, fraction: 0.3}\n"));
+  EXPECT_EQ(config.data.validation.split_from, "./train");
+}
+
 TEST(ExperimentConfig, BadValuesAreConfigErrorsAtTheValue) {
   const std::vector<BadCase> cases = {
       {"  batchsize: 4\n", "",
