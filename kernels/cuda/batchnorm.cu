@@ -16,6 +16,7 @@
 #include "kernels/cuda/batchnorm_terms.cuh"
 #include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/dropout_mask.cuh"
 #include "kernels/cuda/env_setting.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
@@ -279,6 +280,7 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
 void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                           float epsilon, float rate, uint64_t seed, uint64_t stream_id, float* y,
                                           float* save_mean, float* save_inv_std, float* save_var) {
+  (void)detail::DropoutMask::of(rate, seed, stream_id);  // a bad rate refused before any work
   if (M <= 0 || C <= 0) return;
   if (batchnorm_resident()) {
     const ChunkPlan plan = detail::plan_chunks(M);
@@ -296,6 +298,7 @@ void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, cons
 void batchnorm_dropout_relu_backward_train(int64_t M, int C, const float* x, const float* gamma,
                                            const float* save_mean, const float* save_inv_std, float rate,
                                            const float* y, const float* dy, float* dx, float* dgamma, float* dbeta) {
+  (void)detail::DropoutMask::of(rate, 0, 0);  // a bad rate refused before any work
   if (M <= 0 || C <= 0) return;
   if (batchnorm_resident()) {
     const ChunkPlan plan = detail::plan_chunks(M);

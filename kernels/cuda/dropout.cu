@@ -7,8 +7,6 @@
 // Fusing the relu saves a launch and a pass over the tensor each way: experiments 1-3 put a relu
 // after each convolution's dropout. The fused backward reads relu's output and draws no words.
 #include <cstdint>
-#include <stdexcept>
-#include <string>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/dropout_mask.cuh"
@@ -53,15 +51,10 @@ __global__ void dropout_kernel(int64_t n, DropoutMask mask, const float* x, floa
   }
 }
 
-void check_rate(float rate) {
-  if (!(rate >= 0.0f && rate < 1.0f))
-    throw std::invalid_argument("dropout: rate " + std::to_string(rate) + " is not in [0, 1)");
-}
-
 // x -> out through dropout_kernel<kReluAfter>.
 template <bool kReluAfter>
 void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream_id, const float* x, float* out) {
-  check_rate(rate);
+  const DropoutMask mask = DropoutMask::of(rate, seed, stream_id);  // checks the rate, even for n = 0
   if (n <= 0) return;
   // Rate 0 keeps every element with scale 1: plain dropout copies instead, the fused pass still runs.
   if (!kReluAfter && rate == 0.0f) {
@@ -70,8 +63,8 @@ void apply_mask(int64_t n, float rate, uint64_t seed, uint64_t stream_id, const 
   }
   const int64_t quads = (n + 3) / 4;
   const bool vectorized = detail::aligned16(x) && detail::aligned16(out);
-  dropout_kernel<kReluAfter><<<detail::grid_size(quads), detail::kBlockThreads, 0, stream()>>>(
-      n, DropoutMask::of(rate, seed, stream_id), x, out, vectorized);
+  dropout_kernel<kReluAfter><<<detail::grid_size(quads), detail::kBlockThreads, 0, stream()>>>(n, mask, x, out,
+                                                                                             vectorized);
   CXR_CUDA_CHECK_LAST();
 }
 
@@ -95,9 +88,9 @@ void dropout_relu_forward(int64_t n, float rate, uint64_t seed, uint64_t stream_
 }
 
 void dropout_relu_backward(int64_t n, float rate, const float* y, const float* dy, float* dx) {
-  check_rate(rate);
+  const float scale = DropoutMask::of(rate, 0, 0).scale;  // checks the rate
   if (n <= 0) return;
-  detail::launch_map<2>(n, y, dy, dx, DropoutReluGradient{DropoutMask::of(rate, 0, 0).scale});
+  detail::launch_map<2>(n, y, dy, dx, DropoutReluGradient{scale});
 }
 
 }  // namespace cxr::kernels::cuda

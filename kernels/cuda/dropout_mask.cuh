@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/philox.h"
 
@@ -17,8 +19,11 @@ struct DropoutMask {
   int32_t threshold;  // ceil(rate * 2^24): a word is kept iff (word >> 8) >= threshold
   uint64_t seed, stream;
 
-  // The CPU's constants, computed the CPU's way (kernels/cpu/dropout.cpp explains them).
+  // The CPU's constants, computed the CPU's way (kernels/cpu/dropout.cpp explains them). rate must
+  // lie in [0, 1): std::invalid_argument otherwise, as on the CPU.
   static DropoutMask of(float rate, uint64_t seed, uint64_t stream) {
+    if (!(rate >= 0.0f && rate < 1.0f))
+      throw std::invalid_argument("dropout: rate " + std::to_string(rate) + " is not in [0, 1)");
     return {static_cast<float>(1.0 / (1.0 - static_cast<double>(rate))),
             static_cast<int32_t>(std::ceil(rate * 16777216.0f)), seed, stream};
   }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,15 @@ TEST(EmulatedCuda, BatchNormDropoutReluMatchesTheCpuAndTheKernelsApart) {
       expect_same_bits(adbeta, edbeta.data(), what + " dbeta");
     }
   }
+  // A rate outside [0, 1) is refused before any work, as on the CPU.
+  std::vector<float> one(8, 1.0f), out(8), stats(8);
+  EXPECT_THROW(cuda::batchnorm_dropout_relu_forward_train(1, 8, one.data(), one.data(), one.data(), eps, 1.0f, seed,
+                                                          stream, out.data(), stats.data(), stats.data(), stats.data()),
+               std::invalid_argument);
+  EXPECT_THROW(cuda::batchnorm_dropout_relu_backward_train(1, 8, one.data(), one.data(), one.data(), one.data(), -0.5f,
+                                                           one.data(), one.data(), out.data(), stats.data(),
+                                                           stats.data()),
+               std::invalid_argument);
 }
 
 // The resident kernels' fused backward adds DropoutReluGradientSums (dropout-relu's gradient formed
