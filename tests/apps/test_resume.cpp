@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -78,6 +79,37 @@ class Resume : public ::testing::Test {
 
   static fs::path run(const std::string& name) { return root_ / name; }
 
+  // Trains run `name` for one epoch, then resumes it for two more under `adjust`, which must make it
+  // stop: returns the error, having checked that the last checkpoint (epoch 1's) was kept as it was.
+  static std::string error_of_resumed_run(const std::string& name, const std::string& train_section,
+                                          std::function<void(ExperimentConfig&)> adjust) {
+    TrainOptions o = options(write_config(name, train_section), name);
+    o.epochs = 1;
+    train(o);
+    const fs::path last = run(name) / "checkpoints" / "last.safetensors";
+    const std::string before = bytes_of(last);
+    TrainOptions resume;
+    resume.resume_dir = run(name).string();
+    resume.data_dir = o.data_dir;
+    resume.epochs = 3;
+    resume.adjust_config = std::move(adjust);
+    std::string error = "(the run did not stop)";
+    try {
+      train(resume);
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+    EXPECT_EQ(bytes_of(last), before) << "the last good checkpoint was replaced";
+    return error;
+  }
+
+  // A file's bytes ("" when it does not exist).
+  static std::string bytes_of(const fs::path& path) {
+    std::stringstream s;
+    s << std::ifstream(path, std::ios::binary).rdbuf();
+    return s.str();
+  }
+
   static fs::path root_;
 };
 
@@ -98,13 +130,6 @@ std::string history_without_seconds(const fs::path& run_dir) {
   std::string line, out;
   while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
   return out;
-}
-
-// A file's bytes ("" when it does not exist).
-std::string bytes_of(const fs::path& path) {
-  std::stringstream s;
-  s << std::ifstream(path, std::ios::binary).rdbuf();
-  return s.str();
 }
 
 void expect_same_history(const std::vector<EpochResult>& a, const std::vector<EpochResult>& b) {
@@ -217,34 +242,18 @@ TEST_F(Resume, RefusesAnotherSeedOrAMissingCheckpoint) {
 }
 
 TEST_F(Resume, DivergenceKeepsTheLastGoodCheckpointAndSaysHowToResume) {
-  const std::string config = write_config("diverge", "  optimizer: {type: SGD, learning_rate: 0.01}\n");
-  TrainOptions o = options(config, "diverge");
-  o.epochs = 1;
-  train(o);
+  const std::string message =
+      error_of_resumed_run("diverge", "  optimizer: {type: SGD, learning_rate: 0.01}\n",
+                           [](ExperimentConfig& c) { c.train.optimizer.learning_rate = 1e38; });
   const fs::path last = run("diverge") / "checkpoints" / "last.safetensors";
-  const std::string before = bytes_of(last);
-
-  TrainOptions resume;
-  resume.resume_dir = run("diverge").string();
-  resume.data_dir = o.data_dir;
-  resume.epochs = 3;
-  resume.adjust_config = [](ExperimentConfig& c) { c.train.optimizer.learning_rate = 1e38; };
-  try {
-    train(resume);
-    ADD_FAILURE() << "expected the run to diverge";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("training diverged: loss is "), std::string::npos) << message;
-    EXPECT_NE(message.find(" at epoch 2, step "), std::string::npos) << message;
-    EXPECT_NE(message.find(run("diverge").string() + " keeps config.yaml, history.csv (epoch 1) and " +
-                           last.string() +
-                           " (the end of epoch 1, the last good one). To continue from it: "
-                           "cxrnet train --resume " +
-                           run("diverge").string() + " --data " + o.data_dir),
-              std::string::npos)
-        << message;
-  }
-  EXPECT_EQ(bytes_of(last), before);
+  EXPECT_NE(message.find("training diverged: loss is "), std::string::npos) << message;
+  EXPECT_NE(message.find(" at epoch 2, step "), std::string::npos) << message;
+  EXPECT_NE(message.find(run("diverge").string() + " keeps config.yaml, history.csv (epoch 1) and " + last.string() +
+                         " (the end of epoch 1, the last good one). To continue from it: "
+                         "cxrnet train --resume " +
+                         run("diverge").string() + " --data " + (run("data")).string()),
+            std::string::npos)
+      << message;
 }
 
 // A fresh run writes its files with its first checkpoint: killed during its first epoch (the longest
@@ -310,32 +319,16 @@ TEST_F(Resume, AFreshRunKilledInItsFirstEpochCanBeTrainedAgain) {
 // batch norm NaN, relu maps that NaN to 0, and the loss stays finite while the weights turn NaN. The
 // run must stop there, as for a NaN loss, and keep the last good checkpoint.
 TEST_F(Resume, NonFiniteWeightsStopTheRunAndKeepTheLastGoodCheckpoint) {
-  const std::string config = write_config("nan-weights", "  optimizer: {type: Adam, learning_rate: 0.001}\n");
-  TrainOptions o = options(config, "nan-weights");
-  o.epochs = 1;
-  train(o);
-  const fs::path last = run("nan-weights") / "checkpoints" / "last.safetensors";
-  const std::string before = bytes_of(last);
-
-  TrainOptions resume;
-  resume.resume_dir = run("nan-weights").string();
-  resume.data_dir = o.data_dir;
-  resume.epochs = 3;
-  resume.adjust_config = [](ExperimentConfig& c) { c.data.rescale = 1e38; };
-  try {
-    train(resume);
-    ADD_FAILURE() << "expected the run to stop on non-finite weights";
-  } catch (const InputError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find("training diverged: after epoch 2, "), std::string::npos) << message;
-    EXPECT_NE(message.find("conv2d/kernel holds "), std::string::npos) << message;
-    EXPECT_NE(message.find("nan at index "), std::string::npos) << message;
-    EXPECT_NE(message.find("(the loss stayed finite)"), std::string::npos) << message;
-    EXPECT_NE(message.find("To continue from it: cxrnet train --resume " + run("nan-weights").string()),
-              std::string::npos)
-        << message;
-  }
-  EXPECT_EQ(bytes_of(last), before);
+  const std::string message =
+      error_of_resumed_run("nan-weights", "  optimizer: {type: Adam, learning_rate: 0.001}\n",
+                           [](ExperimentConfig& c) { c.data.rescale = 1e38; });
+  EXPECT_NE(message.find("training diverged: after epoch 2, "), std::string::npos) << message;
+  EXPECT_NE(message.find("conv2d/kernel holds "), std::string::npos) << message;
+  EXPECT_NE(message.find("nan at index "), std::string::npos) << message;
+  EXPECT_NE(message.find("(the loss stayed finite)"), std::string::npos) << message;
+  EXPECT_NE(message.find("To continue from it: cxrnet train --resume " + run("nan-weights").string()),
+            std::string::npos)
+      << message;
 }
 
 // train.class_weight as a map names the class folders (the README's {NORMAL: 1.9, PNEUMONIA: 0.67});

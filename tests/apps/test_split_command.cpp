@@ -134,14 +134,7 @@ TEST(SplitCommand, HardLinksTheSplitIntoFolders) {
 // scans count them as its images: refused before anything is made.
 TEST(SplitCommand, RefusesAnOutInsideAFolderItReads) {
   Scratch s("inside");
-  const fs::path config = s.root / "c.yaml";
-  std::ofstream(config) << "name: t\n"
-                           "data:\n"
-                           "  image_size: 16\n"
-                           "model:\n"
-                           "  input: [16, 16, 3]\n"
-                           "  layers:\n"
-                           "    - {type: Flatten}\n";
+  const fs::path config = write_split_config(s);
   const fs::path data(s.data());
   for (const fs::path& out : {data / "train" / "NORMAL" / "sub", data / "test" / "new", data / "train"}) {
     SplitOptions options{config.string(), s.data(), out.string(), false, std::nullopt};
