@@ -52,12 +52,6 @@ bool conv_small_weight_gradient();
 // the environment sets CXR_CONV_DIRECT=0.
 void set_conv_direct_forward(bool allowed);
 bool conv_direct_forward();
-// Whether the input gradient of a stride-1 convolution of at most 64 channels and 7 x 7 taps, large
-// enough to fill the GPU, may be computed as a direct convolution of dy with the flipped weights
-// (kernels/cuda/direct_conv_forward.cuh; its sums in another order than the GEMM's) rather than by
-// the implicit GEMM. On unless the environment sets CXR_CONV_DIRECT_DX=0.
-void set_conv_direct_input_gradient(bool allowed);
-bool conv_direct_input_gradient();
 }  // namespace cuda
 
 namespace vendor {

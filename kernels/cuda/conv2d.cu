@@ -9,9 +9,11 @@
 //            remainders (ph, pw) by the strides, and the taps that reach them,
 //            dx_phase[pixels][C] = sum over (r', s', k) of dy at the output pixel that saw the pixel
 //            through tap (ph + stride_h r', pw + stride_w s'), times w[k][r][s][c].
-//            Each phase's GEMM writes its rows straight to their pixels of dx. A stride-1 input
-//            gradient large enough to fill the GPU is a direct convolution of dy with the flipped
-//            weights instead (direct_conv_forward.cuh).
+//            Each phase's GEMM writes its rows straight to their pixels of dx. (Tried on an H100,
+//            2026-11-27: each phase as a direct convolution of dy with flipped weights, 8 filters a
+//            block, all phases in one launch. 278 against the GEMMs' 297 us for experiment 3's second
+//            layer, slower for its third, 2-4x slower on experiments 1 and 2's small layers
+//            (mostly empty 32 x 32 tiles); training steps 1.0x, 0.83x and 0.63x. docs/gpu-runs.md.)
 //   The loaders take pixels and taps apart once per row or k-step, not per element.
 #include <stdexcept>
 #include <string>
@@ -64,7 +66,6 @@ void check_im2col_side(const Conv2dShape& s) {
 
 detail::EnvSetting g_small_weight_gradient("CXR_CONV_SMALL_DW", 1, 0);
 detail::EnvSetting g_direct_forward("CXR_CONV_DIRECT", 1, 0);
-detail::EnvSetting g_direct_input_gradient("CXR_CONV_DIRECT_DX", 1, 0);
 
 }  // namespace
 
@@ -75,10 +76,6 @@ bool conv_small_weight_gradient() { return g_small_weight_gradient.get() != 0; }
 void set_conv_direct_forward(bool allowed) { g_direct_forward.set(allowed ? 1 : 0); }
 
 bool conv_direct_forward() { return g_direct_forward.get() != 0; }
-
-void set_conv_direct_input_gradient(bool allowed) { g_direct_input_gradient.set(allowed ? 1 : 0); }
-
-bool conv_direct_input_gradient() { return g_direct_input_gradient.get() != 0; }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   check_im2col_side(s);
@@ -101,10 +98,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   else if (dw_or_null)
     detail::launch_tiled_gemm(s.K, rsc, pixels, detail::MatrixA<true>{dy, s.K}, detail::Im2colB{{s}, x}, 1.0f,
                               0.0f, dw_or_null);
-  if (dx_or_null && conv_direct_input_gradient() && detail::direct_input_gradient_fits(s))
-    detail::direct_input_gradient(s, w, dy, dx_or_null);
-  else if (dx_or_null)
-    input_gradient(s, w, dy, dx_or_null);
+  if (dx_or_null) input_gradient(s, w, dy, dx_or_null);
 }
 
 }  // namespace cxr::kernels::cuda

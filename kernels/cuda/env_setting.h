@@ -1,7 +1,7 @@
 // A run-time choice between kernels that the environment can turn off and a test or benchmark can
 // set: read from the environment on first use (NAME=0 gives `off`, anything else or nothing `on`),
 // then kept in an atomic. Behind cuda::batchnorm_resident(), cuda::gemm_tall_tiles(),
-// cuda::conv_small_weight_gradient(), cuda::conv_direct_forward() and cuda::conv_direct_input_gradient().
+// cuda::conv_small_weight_gradient() and cuda::conv_direct_forward().
 #pragma once
 
 #include <atomic>

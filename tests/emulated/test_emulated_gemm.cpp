@@ -251,33 +251,6 @@ TEST(EmulatedCuda, DirectForwardMatchesTheCpu) {
   EXPECT_FALSE(direct_conv_forward_fits(shape(3, 16, 8, 1)));  // 8 x 8 taps
 }
 
-// The input gradient as a direct convolution of dy with the flipped weights
-// (kernels/cuda/direct_conv_forward.cuh), called directly: the shapes it takes need not be large
-// enough for conv2d_backward to choose it. Small integers, so every order of the sums is exact:
-// 'valid' and 'same' (odd and even taps, uneven padding), channel chunks of 4 with a ragged last one
-// (18 of dy's channels), filter groups of 8 with a ragged last one (13 of dx's), two tiles a side.
-TEST(EmulatedCuda, DirectInputGradientMatchesTheCpu) {
-  for (const ConvCase c : {ConvCase{2, 9, 7, 3, 16, 5, 5, 1, 1, false}, {1, 12, 11, 13, 18, 3, 3, 1, 1, true},
-                           {1, 36, 34, 8, 5, 4, 4, 1, 1, true}, {2, 6, 6, 1, 1, 1, 1, 1, 1, false}}) {
-    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.stride_h, c.stride_w, c.same);
-    ASSERT_TRUE(cuda::detail::direct_input_gradient_takes(s)) << c.C << " channels, " << c.K << " filters";
-    const size_t in = static_cast<size_t>(s.N) * s.H * s.W * s.C, out = static_cast<size_t>(s.N) * s.OH * s.OW * s.K;
-    const auto x = small_integers(in, 8), w = small_integers(static_cast<size_t>(s.K) * s.R * s.S * s.C, 9);
-    const auto dy = small_integers(out, 10);
-    std::vector<float> dx(in), edx(in, 1e30f);  // unwritten dx shows
-    cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), nullptr, nullptr);
-    cuda::detail::direct_input_gradient(s, w.data(), dy.data(), edx.data());
-    expect_equal(dx, edx, "direct dx, " + std::to_string(c.C) + " channels, " + std::to_string(c.K) + " filters of " +
-                              std::to_string(c.R) + "x" + std::to_string(c.S) + (c.same ? " same" : ""));
-  }
-  // Which shapes conv2d_backward gives it: experiment 3's second layer (256 blocks), not its third
-  // (128) nor a strided one.
-  EXPECT_TRUE(cuda::detail::direct_input_gradient_fits(make_conv2d_shape(32, 62, 62, 16, 32, 5, 5, 1, 1, false)));
-  EXPECT_FALSE(cuda::detail::direct_input_gradient_fits(make_conv2d_shape(32, 29, 29, 32, 64, 5, 5, 1, 1, false)));
-  EXPECT_FALSE(cuda::detail::direct_input_gradient_takes(make_conv2d_shape(32, 62, 62, 16, 32, 5, 5, 2, 2, false)));
-  EXPECT_FALSE(cuda::detail::direct_input_gradient_takes(make_conv2d_shape(1, 20, 20, 65, 8, 3, 3, 1, 1, false)));
-}
-
 // The im2col loaders keep a window's corner in 16 bits a coordinate: a taller input is refused with
 // a message naming the limit and the way around it, before any memory is touched.
 TEST(EmulatedCuda, ConvolutionRefusesInputsPastSixteenBitCorners) {
