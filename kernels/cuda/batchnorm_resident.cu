@@ -11,6 +11,11 @@
 // rows at once (experiment 3's first batch norm: 77% of x forward, 39% of x and dy backward).
 // Measured on an H100, 2026-11-26: 1.04-2.02x the two passes on five of the experiments' shapes,
 // experiment 3's first forward 43.0 -> 35.9 us (59% of copy), its backward 59.3 -> 57.2 us (56%).
+// Each row's last read from global memory and every output store are streaming (ld/st.global.cs:
+// L2 evicts those lines first), so L2 keeps the rows that did not fit for their second read:
+// 35.5 -> 32.8 us forward, 54.7 -> 46.8 us backward on an H100, 2026-11-27 (CXR_BATCHNORM_STREAMING=0
+// turns it off). Tried the same day and dropped: each block first asking the copy engine to bring
+// its chunk into L2 (cp.async.bulk.prefetch.L2), no faster at any of the experiments' shapes.
 //
 // The barriers need every block resident at once: a cooperative launch, which the runtime refuses
 // otherwise. The additions, the finalising and the elementwise arithmetic are batchnorm.cu's own
@@ -31,6 +36,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/current_device.h"
 #include "kernels/cuda/dropout_mask.cuh"
+#include "kernels/cuda/env_setting.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 
@@ -47,14 +53,19 @@ constexpr int kMaxDevices = 64;
 // channels of a row (x, or x and dy), at the row's place. (The backward's 32-byte values make a
 // warp's shared stores and loads 2-way bank conflicted; keeping x and dy in separate planes would
 // not be, but the second plane's address spilled registers at the 128 the kernel may have.)
+// With `streaming`, the kept rows are loaded as their last read (channel_sums.cuh's load_floats):
+// L2 then gives their lines up first and keeps the rows that did not fit, read again in step 3.
 template <class Loaded>
 struct KeepInShared {
+  static constexpr bool kMayStream = true;
   Loaded* cache;
   int64_t first, rows;
   int quads;  // C / 4
+  bool streaming;
   __device__ void operator()(int64_t row, int c, const Loaded& v) const {
     if (row - first < rows) cache[(row - first) * quads + c / 4] = v;
   }
+  __device__ bool streams(int64_t row) const { return streaming && row - first < rows; }
 };
 
 // The two passes the kernel runs: the forward's statistics and y, and the backward's sums and dx.
@@ -145,7 +156,8 @@ struct BackwardPass {
 // took 14.
 template <class Pass>
 __global__ void __launch_bounds__(kThreads, 2)
-    batchnorm_resident_kernel(int64_t M, int C, ChunkPlan plan, int64_t kept_rows, Pass pass, double* partials) {
+    batchnorm_resident_kernel(int64_t M, int C, ChunkPlan plan, int64_t kept_rows, bool streaming, Pass pass,
+                              double* partials) {
   using Loaded = typename Pass::Terms::Loaded;
   extern __shared__ float4 shared[];
   Loaded* cache = reinterpret_cast<Loaded*>(shared);
@@ -162,7 +174,8 @@ __global__ void __launch_bounds__(kThreads, 2)
   // here, where the additions overlap the loads.)
   typename Pass::Terms terms = pass.terms();
   if (has_rows)
-    chunk_partials(M, C, quads, plan, 0, chunk, terms, partials, KeepInShared<Loaded>{cache, first, kept_rows, quads});
+    chunk_partials(M, C, quads, plan, 0, chunk, terms, partials,
+                   KeepInShared<Loaded>{cache, first, kept_rows, quads, streaming});
   grid.sync();
 
   // 2. Channel c's totals by block c, as batchnorm.cu's finalising kernels compute them.
@@ -176,7 +189,11 @@ __global__ void __launch_bounds__(kThreads, 2)
   const typename Pass::Map map = pass.map(C, 4 * (t % quads));
   const int64_t items = rows * quads, kept = (kept_rows < rows ? kept_rows : rows) * quads;
   float4* out = reinterpret_cast<float4*>(pass.out) + first * quads;
-  for (int64_t i = t; i < kept; i += kThreads) out[i] = map(cache[i], first * quads + i);
+  const auto store = [&](int64_t i, float4 value) {
+    if (streaming) __stcs(out + i, value);
+    else out[i] = value;
+  };
+  for (int64_t i = t; i < kept; i += kThreads) store(i, map(cache[i], first * quads + i));
   // The rows that did not fit, from global memory, kInFlight loads a thread before the first is
   // used. (One at a time, each thread waited on a load per item: on an H100, 2026-11-26, this kernel
   // took 32.9 us for experiment 3's first batch norm forward, 23% of its rows here, and 57.9 us
@@ -185,11 +202,13 @@ __global__ void __launch_bounds__(kThreads, 2)
   for (int64_t i = kept + t; i < items; i += kInFlight * kThreads) {
     Loaded v[kInFlight];
 #pragma unroll
-    for (int u = 0; u < kInFlight; ++u)
-      if (i + u * kThreads < items) v[u] = terms.load((first * quads + i + u * kThreads) * 4);
+    for (int u = 0; u < kInFlight; ++u) {
+      const int64_t at = (first * quads + i + u * kThreads) * 4;
+      if (i + u * kThreads < items) v[u] = streaming ? terms.template load<true>(at) : terms.load(at);
+    }
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u)
-      if (i + u * kThreads < items) out[i + u * kThreads] = map(v[u], first * quads + i + u * kThreads);
+      if (i + u * kThreads < items) store(i + u * kThreads, map(v[u], first * quads + i + u * kThreads));
   }
 }
 
@@ -253,6 +272,9 @@ void give_up_on_device() {
   DeviceFits<Pass>::fits[device].blocks = 0;  // device < kMaxDevices: device_fit let it launch
 }
 
+// Streaming last reads and stores (the top of this file); CXR_BATCHNORM_STREAMING=0 turns them off.
+detail::EnvSetting g_streaming("CXR_BATCHNORM_STREAMING", 1, 0);
+
 // C a multiple of 4 that divides 128: one channel group (channel_sums.cuh), quads dividing kThreads.
 bool resident_channels(int C) { return C > 0 && C % 4 == 0 && C / 4 <= 32 && 32 % (C / 4) == 0; }
 
@@ -276,8 +298,9 @@ bool launch_resident(int64_t M, int C, const Pass& pass, double* partials) {
   config.stream = stream();
   config.attrs = &cooperative;
   config.numAttrs = 1;
-  const cudaError_t launched = cudaLaunchKernelEx(&config, batchnorm_resident_kernel<Pass>, M, C, plan, kept_rows, pass,
-                                                  partials);
+  const cudaError_t launched = cudaLaunchKernelEx(&config, batchnorm_resident_kernel<Pass>, M, C, plan, kept_rows,
+                                                  g_streaming.get() != 0,
+                                                  pass, partials);
   // The occupancy query said the blocks fit, but a tool that instruments kernels (compute-sanitizer)
   // may leave room for fewer: the runtime then refuses the launch, and the two passes do the work.
   if (launched == cudaErrorCooperativeLaunchTooLarge) {

@@ -27,7 +27,10 @@ struct ShiftedSums {
 #pragma unroll
     for (int j = 0; j < V; ++j) shift[j] = x[c + j];
   }
-  __device__ Loaded load(int64_t i) const { return detail::load_floats<V>(x + i); }
+  template <bool kStreaming = false>
+  __device__ Loaded load(int64_t i) const {
+    return detail::load_floats<V, kStreaming>(x + i);
+  }
   __device__ void add(const Loaded& v, double (&sum_d)[V], double (&sum_d2)[V]) const {
 #pragma unroll
     for (int j = 0; j < V; ++j) {
@@ -83,7 +86,10 @@ struct GradientSums {
       inv[j] = inv_std_or_null ? static_cast<double>(inv_std_or_null[c + j]) : inverse_std(var_or_null, epsilon, c + j);
     }
   }
-  __device__ Loaded load(int64_t i) const { return {detail::load_floats<V>(x + i), detail::load_floats<V>(dy + i)}; }
+  template <bool kStreaming = false>
+  __device__ Loaded load(int64_t i) const {
+    return {detail::load_floats<V, kStreaming>(x + i), detail::load_floats<V, kStreaming>(dy + i)};
+  }
   __device__ void add(const Loaded& v, double (&sum_dy)[V], double (&sum_dy_xhat)[V]) const {
 #pragma unroll
     for (int j = 0; j < V; ++j) {
@@ -104,9 +110,10 @@ struct DropoutReluGradientSums : GradientSums<V> {
   static constexpr int kRowsInFlight = 3;  // 4 spilled 16 bytes in the resident kernel (CUDA 13, sm_90)
   const float* relu_y;
   float scale;
+  template <bool kStreaming = false>
   __device__ Loaded load(int64_t i) const {
-    Loaded v = GradientSums<V>::load(i);
-    const detail::Floats<V> y = detail::load_floats<V>(relu_y + i);
+    Loaded v = GradientSums<V>::template load<kStreaming>(i);
+    const detail::Floats<V> y = detail::load_floats<V, kStreaming>(relu_y + i);
 #pragma unroll
     for (int j = 0; j < V; ++j) v.dy.v[j] = detail::dropout_relu_gradient(y.v[j], v.dy.v[j], scale);
     return v;

@@ -63,17 +63,24 @@ inline bool quad_channels(int C, const void* p, const void* q = nullptr) {
   return C % 4 == 0 && aligned16(p) && aligned16(q);
 }
 
-// V consecutive floats, read as one float4 when V = 4.
+// V consecutive floats, read as one float4 when V = 4. kStreaming: a load marked as the data's last
+// use (ld.global.cs: L2 evicts its line first), so that it does not push out of L2 what will be read
+// again (batch norm's resident kernels stream the rows they keep in shared memory).
 template <int V>
 struct Floats {
   float v[V];
 };
-template <int V>
+template <int V, bool kStreaming = false>
 __device__ __forceinline__ Floats<V> load_floats(const float* p) {
   Floats<V> f;
   if constexpr (V == 4) {
-    const float4 q = *reinterpret_cast<const float4*>(p);
+    const float4* q4 = reinterpret_cast<const float4*>(p);
+    float4 q;
+    if constexpr (kStreaming) q = __ldcs(q4);
+    else q = *q4;
     f.v[0] = q.x, f.v[1] = q.y, f.v[2] = q.z, f.v[3] = q.w;
+  } else if constexpr (kStreaming) {
+    f.v[0] = __ldcs(p);
   } else {
     f.v[0] = *p;
   }
@@ -99,7 +106,10 @@ __device__ __forceinline__ Floats<V> load_floats(const float* p) {
 // The block's work is a device function so that batch norm's resident kernels
 // (kernels/cuda/batchnorm_resident.cu) run exactly these additions in their first phase: keep(row, c,
 // loaded) sees every row a lane adds (KeepNothing here; there, it keeps the row in shared memory).
+// A Keep with kMayStream has the rows for which keep.streams(row) holds loaded with
+// Terms::load<true> (a streaming load: the row's last read from global memory).
 struct KeepNothing {
+  static constexpr bool kMayStream = false;
   template <class Loaded>
   __device__ void operator()(int64_t, int, const Loaded&) const {}
 };
@@ -135,8 +145,14 @@ __device__ __forceinline__ void chunk_partials(int64_t M, int C, int width, cons
     typename Terms::Loaded v[kUnroll], next[kUnroll];
     const auto load_round = [&](int64_t m, typename Terms::Loaded (&into)[kUnroll]) {
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u)
-        if (m + u * walkers < end) into[u] = terms.load((m + u * walkers) * C + c);
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t row = m + u * walkers;
+        if (row >= end) continue;
+        if constexpr (Keep::kMayStream)
+          into[u] = keep.streams(row) ? terms.template load<true>(row * C + c) : terms.load(row * C + c);
+        else
+          into[u] = terms.load(row * C + c);
+      }
     };
     load_round(first + walker, v);
     for (int64_t m = first + walker; m < end; m += step) {
