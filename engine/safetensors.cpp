@@ -15,11 +15,32 @@
 #include <sstream>
 #include <vector>
 
+#include <zlib.h>
+
 #include "engine/error.h"
 
 namespace cxr {
 
 namespace {
+
+// Each tensor's CRC-32 (zlib's), in the metadata as "crc32:NAME" -> 8 hex digits: a flipped or
+// overwritten byte of data is refused by name instead of loading as a slightly different model.
+// Files without them (older cxrnet files, other writers) load as before.
+constexpr const char* kCrcPrefix = "crc32:";
+
+std::string crc32_hex(const void* data, size_t bytes) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  const auto* p = static_cast<const Bytef*>(data);
+  while (bytes > 0) {  // zlib takes a 32-bit length
+    const uInt n = static_cast<uInt>(std::min<size_t>(bytes, 1u << 30));
+    crc = ::crc32(crc, p, n);
+    p += n;
+    bytes -= n;
+  }
+  char text[9];
+  std::snprintf(text, sizeof text, "%08lx", static_cast<unsigned long>(crc));
+  return text;
+}
 
 void write_all(int fd, const void* data, size_t bytes, const std::string& path) {
   const char* p = static_cast<const char*>(data);
@@ -43,8 +64,19 @@ std::string first_non_finite(const float* values, int64_t n, const Shape& shape)
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, std::vector<float>> host;  // read once: checksummed, checked, then written
+  std::map<std::string, std::string> all_metadata = metadata;
+  for (const auto& [name, t] : tensors) {
+    const std::vector<float>& values = host[name] = t.to_vector();
+    // The loader refuses a NaN or an infinity (below): never write a file it would refuse, and keep
+    // the good one at `path` instead.
+    const std::string bad = first_non_finite(values.data(), static_cast<int64_t>(values.size()), t.shape());
+    CXR_CHECK(bad.empty(), "cannot write " << path << ": tensor '" << name << "' " << bad
+                                           << "; saved tensors must be finite");
+    all_metadata[kCrcPrefix + name] = crc32_hex(values.data(), values.size() * sizeof(float));
+  }
   nlohmann::ordered_json header;
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  if (!all_metadata.empty()) header["__metadata__"] = all_metadata;
   size_t offset = 0;
   for (const auto& [name, t] : tensors) {  // std::map: sorted names, so files are deterministic
     const size_t bytes = static_cast<size_t>(t.numel()) * sizeof(float);
@@ -63,15 +95,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     for (int i = 0; i < 8; ++i) size_le[i] = static_cast<unsigned char>(header_size >> (8 * i));
     write_all(fd, size_le, 8, tmp);
     write_all(fd, text.data(), text.size(), tmp);
-    for (const auto& [name, t] : tensors) {
-      const std::vector<float> host = t.to_vector();
-      // The loader refuses a NaN or an infinity (below): never write a file it would refuse, and keep
-      // the good one at `path` instead.
-      const std::string bad = first_non_finite(host.data(), static_cast<int64_t>(host.size()), t.shape());
-      CXR_CHECK(bad.empty(), "cannot write " << path << ": tensor '" << name << "' " << bad
-                                             << "; saved tensors must be finite");
-      write_all(fd, host.data(), host.size() * sizeof(float), tmp);
-    }
+    for (const auto& [name, values] : host) write_all(fd, values.data(), values.size() * sizeof(float), tmp);
     CXR_CHECK(::fsync(fd) == 0, "fsync " << tmp << ": " << std::strerror(errno));
   } catch (...) {
     ::close(fd);
@@ -206,10 +230,19 @@ SafetensorsFile load_safetensors(const std::string& path) {
     // Weights, checkpoints and optimizer state are finite by construction (training stops when the
     // loss or a weight turns non-finite, and save_safetensors refuses one): a NaN or infinity means a
     // damaged or hand-edited file, whose predictions would all be NaN.
+    const auto crc = out.metadata.find(kCrcPrefix + e.name);
+    if (crc != out.metadata.end()) {
+      const std::string actual = crc32_hex(t.data(), static_cast<size_t>(e.end - e.begin));
+      CXR_CHECK(actual == crc->second, path << ": tensor '" << e.name << "' does not match its checksum (CRC-32 "
+                                            << actual << ", the file says " << crc->second
+                                            << "): the file is damaged");
+    }
     const std::string bad = first_non_finite(t.data(), t.numel(), e.shape);
     CXR_CHECK(bad.empty(), path << ": tensor '" << e.name << "' " << bad << "; weights must be finite");
     out.tensors.emplace(e.name, t);
   }
+  // The checksums are the format's business, not the caller's.
+  std::erase_if(out.metadata, [](const auto& entry) { return entry.first.rfind(kCrcPrefix, 0) == 0; });
   return out;
 }
 

@@ -15,7 +15,8 @@ struct SafetensorsFile {
 };
 
 // Writes atomically: a temporary file in the same folder, fsync, then rename. A crash at any
-// moment leaves either the old file or the new one, never half of one.
+// moment leaves either the old file or the new one, never half of one. Each tensor's CRC-32 goes
+// in the metadata ("crc32:NAME"), which the loader checks and does not return.
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
@@ -24,7 +25,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
 std::string first_non_finite(const float* values, int64_t n, const Shape& shape);
 
 // Refuses, naming the file and the tensor, a truncated file, a header that points outside the
-// data, an unsupported dtype, a shape whose size overflows, and overlapping or gapped data.
+// data, an unsupported dtype, a shape whose size overflows, overlapping or gapped data, and data
+// that does not match its CRC-32 where the file has one (cxrnet's files do).
 SafetensorsFile load_safetensors(const std::string& path);
 
 }  // namespace cxr

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -112,18 +113,57 @@ TEST(Safetensors, NonFiniteValuesAreRefusedNamingTheTensor) {
     EXPECT_EQ(after.str(), good.str());
     EXPECT_FALSE(fs::exists(path.string() + ".tmp"));
 
-    // The same file damaged by hand: its last float (dense/kernel's index 2: tensors are stored by name) made bad.
-    {
-      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-      f.seekp(-static_cast<std::streamoff>(sizeof(float)), std::ios::end);
-      f.write(reinterpret_cast<const char*>(&bad), sizeof bad);
-    }
+  }
+}
+
+// A file from another writer (no checksums) with a NaN in it: refused by the finite check.
+TEST(Safetensors, NonFiniteValuesInAFileWithoutChecksumsAreRefused) {
+  const fs::path path = temp_file("nan-foreign.safetensors");
+  {
+    const std::string header = R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})";
+    std::ofstream f(path, std::ios::binary);
+    unsigned char size[8] = {};
+    for (int i = 0; i < 8; ++i) size[i] = static_cast<unsigned char>(header.size() >> (8 * i));
+    f.write(reinterpret_cast<const char*>(size), 8);
+    const float values[3] = {1, 2, std::numeric_limits<float>::quiet_NaN()};
+    f << header;
+    f.write(reinterpret_cast<const char*>(values), sizeof values);
+  }
+  try {
+    load_safetensors(path);
+    FAIL() << "a non-finite weight must be refused";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'w' holds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at index 2 of [3]"), std::string::npos) << e.what();
+  }
+}
+
+// One flipped bit in a tensor's data (here the first tensor's: they are stored by name) is refused by
+// name; the checksums are in the header for any reader, and not in the metadata the loader returns.
+TEST(Safetensors, DamagedDataIsRefusedByItsChecksum) {
+  const fs::path path = temp_file("crc.safetensors");
+  save_safetensors(path, {{"bias", Tensor::from_vector({2}, {1, 2})},
+                          {"dense/kernel", Tensor::from_vector({3}, {1, 2, 3})}},
+                   {{"epoch", "4"}});
+  const SafetensorsFile good = load_safetensors(path);
+  EXPECT_EQ(good.metadata, (std::map<std::string, std::string>{{"epoch", "4"}}));
+  const std::string bytes = read_all(path);
+  EXPECT_NE(bytes.find(R"("crc32:bias":")"), std::string::npos);
+  EXPECT_NE(bytes.find(R"("crc32:dense/kernel":")"), std::string::npos);
+
+  const size_t first_data_byte = bytes.size() - 5 * sizeof(float);
+  for (int bit : {0, 7}) {
+    std::string damaged = bytes;
+    damaged[first_data_byte + 1] = static_cast<char>(damaged[first_data_byte + 1] ^ (1 << bit));
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(damaged.data(), static_cast<std::streamsize>(damaged.size()));
     try {
       load_safetensors(path);
-      FAIL() << "a non-finite weight must be refused";
+      FAIL() << "a damaged tensor loaded (bit " << bit << ")";
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("tensor 'dense/kernel' holds"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("at index 2 of [3]"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path.string() + ": tensor 'bias' does not match its checksum"),
+                std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("the file is damaged"), std::string::npos) << e.what();
     }
   }
 }
