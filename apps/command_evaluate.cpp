@@ -41,10 +41,53 @@ std::string read_text(const fs::path& path) {
   return s.str();
 }
 
-// What evaluate writes into its output folder (and the claim's marker). A re-run of evaluate replaces a
-// previous evaluation's outputs; a folder that holds anything else (a run, a data set) is someone else's.
+// What evaluate writes into its output folder (and the claim's marker, and the staging folder a killed
+// evaluation may leave). A re-run of evaluate replaces a previous evaluation's outputs; a folder that
+// holds anything else (a run, a data set) is someone else's.
+constexpr const char* kStaging = ".cxrnet-staging";
 const std::set<std::string> kEvaluationNames = {"evaluation.txt", "test_report.txt", "history.csv", "plots",
-                                                ".cxrnet-claim"};
+                                                ".cxrnet-claim", kStaging};
+
+// The evaluation's files, written whole into a staging folder inside the output folder, then moved into
+// place together by renames, which need no space: a failure part way (a full disk) leaves the previous
+// evaluation as it was, never its report beside a new evaluation.txt. evaluation.txt, which marks a
+// whole evaluation, moves last.
+class StagedEvaluation {
+ public:
+  explicit StagedEvaluation(const fs::path& out) : out_(out), dir_(out / kStaging) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);  // a killed evaluation's (the output folder is claimed: nobody else's)
+    fs::create_directory(dir_, ec);
+    CXR_CHECK(!ec, "cannot create folder " << dir_.string() << ": " << ec.message());
+  }
+  StagedEvaluation(const StagedEvaluation&) = delete;
+  StagedEvaluation& operator=(const StagedEvaluation&) = delete;
+  ~StagedEvaluation() {
+    std::error_code ec;  // no throwing while an exception unwinds
+    fs::remove_all(dir_, ec);
+  }
+  const fs::path& dir() const { return dir_; }
+
+  void commit() {
+    const fs::path replaced = dir_ / "replaced";  // the previous evaluation's files, removed with the staging
+    std::error_code ec;
+    fs::create_directory(replaced, ec);
+    CXR_CHECK(!ec, "cannot create folder " << replaced.string() << ": " << ec.message());
+    for (const char* name : {"history.csv", "test_report.txt", "plots", "evaluation.txt"}) {
+      if (fs::exists(fs::symlink_status(out_ / name))) move(out_ / name, replaced / name);
+      if (fs::exists(fs::symlink_status(dir_ / name))) move(dir_ / name, out_ / name);
+    }
+  }
+
+ private:
+  static void move(const fs::path& from, const fs::path& to) {
+    std::error_code ec;
+    fs::rename(from, to, ec);
+    CXR_CHECK(!ec, "cannot move " << from.string() << " to " << to.string() << ": " << ec.message());
+  }
+
+  fs::path out_, dir_;
+};
 
 // The output folder, checked and claimed before the evaluation's work and held until it is done, so
 // that two evaluations never mix their files. A folder this command made is removed again if it fails.
@@ -82,6 +125,12 @@ class OutputFolder {
       const bool ours = kEvaluationNames.contains(name.substr(0, name.find(".tmp")));
       CXR_CHECK(ours, dir.string() << " holds " << name << ", which evaluate does not write: it is not a previous "
                                    << "evaluation's folder, and evaluate overwrites nothing else; pick another --out");
+      // Replaced whole later, so what is not of the kind evaluate writes is no previous output of it.
+      const bool folder = it->is_directory(ec);
+      CXR_CHECK(name != "plots" || folder, it->path().string() << ": exists and is not a folder (evaluate writes its "
+                                                                  "plots into a folder of that name); pick another --out");
+      CXR_CHECK(name == "plots" || name == kStaging || !folder,
+                it->path().string() << ": is a folder (evaluate writes a file of that name); pick another --out");
       previous_evaluation |= name == "evaluation.txt";
       empty &= name == ".cxrnet-claim";
     }
@@ -139,12 +188,15 @@ int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ost
     about << (read_text(trained_report) == report ? "the same report as training's test_report.txt\n"
                                                   : "differs from training's test_report.txt\n");
   out << about.str() << report;
-  write_text_file(out_dir / "evaluation.txt", about.str());
-  write_text_file(out_dir / "test_report.txt", report);
+  StagedEvaluation staged(out_dir);
+  write_text_file(staged.dir() / "evaluation.txt", about.str());
+  write_text_file(staged.dir() / "test_report.txt", report);
   // The plots' script draws the training curves from ../history.csv: give it the run's.
   // Through write_text_file: a full disk is an error naming the file, and never leaves half of it.
-  if (fs::exists(run.dir / "history.csv")) write_text_file(out_dir / "history.csv", read_text(run.dir / "history.csv"));
-  write_plots({out_dir, test.probabilities, test.labels, run.class_names, files.has_validation}, log);
+  if (fs::exists(run.dir / "history.csv"))
+    write_text_file(staged.dir() / "history.csv", read_text(run.dir / "history.csv"));
+  write_plots({staged.dir(), test.probabilities, test.labels, run.class_names, files.has_validation, out_dir}, log);
+  staged.commit();
   output.keep();
   out << "evaluation folder: " << out_dir.string() << "\n";
   if (test_out) *test_out = test;

@@ -107,6 +107,7 @@ std::string gnuplot_script(const PlotInputs& in) {
 
 bool write_plots(const PlotInputs& in, std::ostream& log) {
   const fs::path dir = in.run_dir / "plots";
+  const fs::path shown = (in.final_dir.empty() ? in.run_dir : in.final_dir) / "plots";  // in the log
   std::error_code ec;
   fs::create_directories(dir, ec);
   CXR_CHECK(!ec, "cannot create folder " << dir.string() << ": " << ec.message());
@@ -126,7 +127,7 @@ bool write_plots(const PlotInputs& in, std::ostream& log) {
 
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
     log << "plots: gnuplot not found; install it (apt-get install gnuplot-nox) and run `gnuplot plots.gp` in "
-        << dir.string() << "\n";
+        << shown.string() << "\n";
     return false;
   }
   CXR_CHECK(dir.string().find('\'') == std::string::npos, "run folder " << dir.string() << " contains a quote");
@@ -140,12 +141,12 @@ bool write_plots(const PlotInputs& in, std::ostream& log) {
   }
   if (const int signal = interrupting_signal(status))
     throw Interrupted("interrupted: gnuplot was stopped by " + std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
-                          " while it drew the plots in " + dir.string(),
+                          " while it drew the plots in " + shown.string(),
                       signal);
   if (status != 0 || !incomplete.empty()) {
     log << "plots: gnuplot failed";
     if (status == 0) log << " (" << incomplete << " not written whole: disk full?)";  // though it exited 0
-    log << "; the script is " << (dir / "plots.gp").string() << "\n";
+    log << "; the script is " << (shown / "plots.gp").string() << "\n";
     return false;
   }
   return true;

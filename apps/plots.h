@@ -25,6 +25,9 @@ struct PlotInputs {
   std::vector<int> test_labels;
   std::vector<std::string> class_names;
   bool has_validation = false;
+  // Where the plots end up, for the log's lines, when run_dir is a staging folder moved there afterwards
+  // (evaluate's); empty: run_dir.
+  std::filesystem::path final_dir = {};
 };
 
 // Returns true when the PNGs were drawn. A file it cannot write is an InputError naming it; a gnuplot that

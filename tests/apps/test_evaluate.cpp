@@ -2,6 +2,7 @@
 // and weights or files that are not the run's are refused by name.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <sstream>
 
 #include "apps/commands.h"
@@ -206,8 +207,9 @@ TEST(CommandEvaluate, AFileInTheWayOfTheOutputFolderIsNamed) {
   std::ofstream(previous / "plots") << "keep me";
   options.out_dir = previous.string();
   error = error_of(options);
-  EXPECT_EQ(error.find("cannot create folder " + (previous / "plots").string() + ": "), 0u) << error;
+  EXPECT_EQ(error.find((previous / "plots").string() + ": exists and is not a folder"), 0u) << error;
   EXPECT_EQ(read_text(previous / "plots"), "keep me");
+  EXPECT_EQ(read_text(previous / "evaluation.txt"), "before");
   fs::remove_all(run);
 }
 
@@ -215,8 +217,8 @@ TEST(CommandEvaluate, AFileInTheWayOfTheOutputFolderIsNamed) {
 // it fails (SIGXFSZ ignored, as its default would kill the command instead).
 std::string full_disk_after(int blocks) { return "trap '' XFSZ; ulimit -f " + std::to_string(blocks) + "; "; }
 
-// The disk fills while evaluate copies the run's history: exit 2 naming the file; the previous evaluation's
-// history.csv stays whole, and no temporary file is left.
+// The disk fills while evaluate copies the run's history: exit 2 naming the file; the previous evaluation
+// stays whole, every file of it (its report not beside a new evaluation.txt), and nothing temporary is left.
 TEST(CommandEvaluate, AFullDiskWhileCopyingTheHistoryIsNamedAndLeavesNothingHalfWritten) {
   const fs::path run = copy_of_run("eval-full-disk");
   {
@@ -226,15 +228,28 @@ TEST(CommandEvaluate, AFullDiskWhileCopyingTheHistoryIsNamedAndLeavesNothingHalf
   const fs::path out = run / "previous";
   fs::create_directories(out);
   std::ofstream(out / "evaluation.txt") << "before";
+  std::ofstream(out / "test_report.txt") << "the previous report";
   std::ofstream(out / "history.csv") << "the previous history";
   const auto r = testing::run_cxrnet("--threads 1 evaluate --run '" + run.string() + "' --out '" + out.string() + "'",
                                      {}, full_disk_after(64));
   EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("cannot write " + (out / "history.csv").string() + ": writing"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot write " + (out / ".cxrnet-staging" / "history.csv").string() + ": writing"),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("failed (disk full?)"), std::string::npos) << r.err;
+  EXPECT_EQ(read_text(out / "evaluation.txt"), "before");
+  EXPECT_EQ(read_text(out / "test_report.txt"), "the previous report");
   EXPECT_EQ(read_text(out / "history.csv"), "the previous history");
-  for (const auto& entry : fs::directory_iterator(out))
-    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  std::set<std::string> left;
+  for (const auto& entry : fs::directory_iterator(out)) left.insert(entry.path().filename().string());
+  EXPECT_EQ(left, (std::set<std::string>{".cxrnet-claim", "evaluation.txt", "history.csv", "test_report.txt"}));
+
+  // Without the limit, the same folder takes the new evaluation whole.
+  const auto ok = testing::run_cxrnet("--threads 1 evaluate --run '" + run.string() + "' --out '" + out.string() + "'");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(read_text(out / "history.csv"), read_text(run / "history.csv"));
+  EXPECT_NE(read_text(out / "evaluation.txt"), "before");
+  EXPECT_FALSE(fs::exists(out / ".cxrnet-staging"));
   fs::remove_all(run);
 }
 
