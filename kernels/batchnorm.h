@@ -5,13 +5,26 @@
 #include <cstdint>
 
 namespace cxr::kernels {
+
+// The moving statistics' update (batchnorm_update_moving's arguments), for a training forward to make
+// as it finalises the batch's statistics: the same arithmetic, so the same bits, and on CUDA no launch
+// of its own (one fewer per batch norm a step; CXR_BATCHNORM_FOLD_MOVING=0 runs its kernel after).
+struct MovingUpdate {
+  float momentum;
+  bool unbiased_variance;
+  float* moving_mean;
+  float* moving_var;
+};
+
 namespace cpu {
 // Training mode: y = gamma * (x - mean) * inv_std + beta with the batch's mean and BIASED variance,
 // inv_std = 1 / sqrt(var + epsilon). Saves mean and inv_std for the backward pass, and the biased
 // variance itself for batchnorm_update_moving (taking var directly instead of recovering it from
-// inv_std and epsilon avoids the cancellation in 1/inv_std^2 - epsilon when var << epsilon).
+// inv_std and epsilon avoids the cancellation in 1/inv_std^2 - epsilon when var << epsilon). With
+// `moving`, then updates the moving statistics from those, as batchnorm_update_moving would.
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
-                             float* y, float* save_mean, float* save_inv_std, float* save_var);
+                             float* y, float* save_mean, float* save_inv_std, float* save_var,
+                             const MovingUpdate* moving = nullptr);
 
 // Training forward, then dropout (kernels/dropout.h's mask of rate, seed and stream) and relu: y is
 // dropout_relu_forward(batchnorm_forward_train(x)) bit for bit, in one pass over x after the
@@ -19,7 +32,8 @@ void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamm
 // statistics are batchnorm_forward_train's.
 void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                           float epsilon, float rate, uint64_t seed, uint64_t stream, float* y,
-                                          float* save_mean, float* save_inv_std, float* save_var);
+                                          float* save_mean, float* save_inv_std, float* save_var,
+                                          const MovingUpdate* moving = nullptr);
 // Its gradient from the forward's output y: batchnorm_backward_train with dy replaced by
 // dropout_relu_backward(y, dy), bit for bit, that gradient computed where it is read, never stored.
 void batchnorm_dropout_relu_backward_train(int64_t M, int C, const float* x, const float* gamma,
@@ -50,7 +64,8 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
 
 namespace cuda {  // kernels/cuda/batchnorm.cu: statistics in double with a fixed reduction order
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
-                             float* y, float* save_mean, float* save_inv_std, float* save_var);
+                             float* y, float* save_mean, float* save_inv_std, float* save_var,
+                             const MovingUpdate* moving = nullptr);
 void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
                              bool unbiased_variance, float* moving_mean, float* moving_var);
 void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* gamma, const float* beta,
@@ -65,7 +80,8 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
 // otherwise those kernels one after another.
 void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                           float epsilon, float rate, uint64_t seed, uint64_t stream, float* y,
-                                          float* save_mean, float* save_inv_std, float* save_var);
+                                          float* save_mean, float* save_inv_std, float* save_var,
+                                          const MovingUpdate* moving = nullptr);
 void batchnorm_dropout_relu_backward_train(int64_t M, int C, const float* x, const float* gamma,
                                            const float* save_mean, const float* save_inv_std, float rate,
                                            const float* y, const float* dy, float* dx, float* dgamma, float* dbeta);

@@ -70,10 +70,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tens
                                                        save_inv_std.data(), moving_mean.data(), moving_var.data()));
   } else {
     Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
+    // The moving statistics updated as the batch's are finalised (no launch of their own on CUDA).
+    const kernels::MovingUpdate moving{options.momentum, unbiased, moving_mean.data(), moving_var.data()};
     CXR_DISPATCH(device, batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), options.epsilon, y.data(),
-                                                  save_mean.data(), save_inv_std.data(), save_var.data()));
-    CXR_DISPATCH(device, batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum, unbiased,
-                                                  moving_mean.data(), moving_var.data()));
+                                                  save_mean.data(), save_inv_std.data(), save_var.data(), &moving));
   }
   record(y, "batch_norm_train", {x, gamma, beta},
          [M, C, choice, eps = options.epsilon, x = x.detach(), gamma = gamma.detach(), save_mean,
@@ -108,12 +108,11 @@ Tensor batch_norm_dropout_relu(const Tensor& x, const Tensor& gamma, const Tenso
   Tensor save_mean = Tensor::empty({C}, device, "batch_norm_mean");
   Tensor save_inv_std = Tensor::empty({C}, device, "batch_norm_inv_std");
   Tensor save_var = Tensor::empty({C}, device, "batch_norm_var");
+  const kernels::MovingUpdate moving{options.momentum, x.rank() == 4, moving_mean.data(), moving_var.data()};
   CXR_DISPATCH(device, batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(),
                                                             options.epsilon, key.rate, key.seed, key.stream,
                                                             y.data(), save_mean.data(), save_inv_std.data(),
-                                                            save_var.data()));
-  CXR_DISPATCH(device, batchnorm_update_moving(M, C, save_mean.data(), save_var.data(), options.momentum,
-                                                x.rank() == 4, moving_mean.data(), moving_var.data()));
+                                                            save_var.data(), &moving));
   record(y, "batch_norm_dropout_relu", {x, gamma, beta},
          [M, C, rate = key.rate, x = x.detach(), gamma = gamma.detach(), save_mean, save_inv_std,
           y = y.detach()](const Tensor& g) {

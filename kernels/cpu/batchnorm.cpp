@@ -256,15 +256,20 @@ void gradient_sums_blocked(int64_t M, int C, const float* x, const float* dy, co
 }  // namespace
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
-                             float* y, float* save_mean, float* save_inv_std, float* save_var) {
+                             float* y, float* save_mean, float* save_inv_std, float* save_var,
+                             const MovingUpdate* moving) {
   std::vector<double> mean(C), inv(C);
   batch_statistics(M, C, x, epsilon, mean.data(), inv.data(), save_mean, save_inv_std, save_var);
   normalize_rows(M, C, x, gamma, mean.data(), inv.data(), beta, y);
+  if (moving)
+    batchnorm_update_moving(M, C, save_mean, save_var, moving->momentum, moving->unbiased_variance,
+                            moving->moving_mean, moving->moving_var);
 }
 
 void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                           float epsilon, float rate, uint64_t seed, uint64_t stream, float* y,
-                                          float* save_mean, float* save_inv_std, float* save_var) {
+                                          float* save_mean, float* save_inv_std, float* save_var,
+                                          const MovingUpdate* moving) {
   const DropoutMask mask = dropout_mask(rate, seed, stream);  // checks the rate before any work
   std::vector<double> mean(C), inv(C);
   batch_statistics(M, C, x, epsilon, mean.data(), inv.data(), save_mean, save_inv_std, save_var);
@@ -279,6 +284,9 @@ void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, cons
       dropout_relu_block(mask, base, len, z, y + base);
     }
   });
+  if (moving)
+    batchnorm_update_moving(M, C, save_mean, save_var, moving->momentum, moving->unbiased_variance,
+                            moving->moving_mean, moving->moving_var);
 }
 
 void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,

@@ -49,9 +49,9 @@ void launch_sums(int64_t M, int C, const detail::ChunkPlan& plan, const float* x
 // Saves mean, inverse std and variance in float, and the double statistics (bn::finalize_moments).
 __global__ void finalize_moments_kernel(int64_t M, int C, int chunks, const float* x, const double* partials,
                                         float epsilon, float* save_mean, float* save_inv_std, float* save_var,
-                                        double* stats) {
+                                        double* stats, bn::MovingAverages moving) {
   bn::finalize_moments(M, C, chunks, x, partials, epsilon, blockIdx.x, threadIdx.x, save_mean, save_inv_std, save_var,
-                       stats);
+                       stats, moving);
 }
 
 // Writes dbeta/dgamma (when not null) and the means of the sums (bn::finalize_gradient).
@@ -182,17 +182,30 @@ struct InferenceInputGradient {  // dx = dy * gamma * inv: the statistics are co
   }
 };
 
-__global__ void update_moving_kernel(int C, const float* batch_mean, const float* batch_var, double keep, double take,
-                                     double bessel, float* moving_mean, float* moving_var) {
+__global__ void update_moving_kernel(int C, const float* batch_mean, const float* batch_var, bn::MovingAverages moving) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= C) return;
-  moving_mean[c] = static_cast<float>(__dadd_rn(__dmul_rn(keep, moving_mean[c]), __dmul_rn(take, batch_mean[c])));
-  moving_var[c] = static_cast<float>(
-      __dadd_rn(__dmul_rn(keep, moving_var[c]), __dmul_rn(take, __dmul_rn(batch_var[c], bessel))));
+  if (c < C) bn::update_moving(moving, c, batch_mean, batch_var);
 }
 
 detail::EnvSetting g_resident("CXR_BATCHNORM_RESIDENT", 1, 0);
 detail::EnvSetting g_dropout_relu("CXR_BATCHNORM_DROPOUT_RELU", 1, 0);
+// CXR_BATCHNORM_FOLD_MOVING=0: the moving statistics by their own kernel after the forward, as before
+// they were folded into its finalising (to time the launch that saves).
+detail::EnvSetting g_fold_moving("CXR_BATCHNORM_FOLD_MOVING", 1, 0);
+
+// The update to fold into a forward: `moving`, unless folding is off, when `after` runs it instead.
+struct FoldedUpdate {
+  const MovingUpdate* folded;
+  const MovingUpdate* after;
+};
+FoldedUpdate fold(const MovingUpdate* moving) {
+  return g_fold_moving.get() == 1 ? FoldedUpdate{moving, nullptr} : FoldedUpdate{nullptr, moving};
+}
+void update_after(int64_t M, int C, const float* save_mean, const float* save_var, const MovingUpdate* after) {
+  if (after)
+    batchnorm_update_moving(M, C, save_mean, save_var, after->momentum, after->unbiased_variance, after->moving_mean,
+                            after->moving_var);
+}
 
 }  // namespace
 
@@ -205,30 +218,34 @@ void set_batchnorm_dropout_relu(bool allowed) { g_dropout_relu.set(allowed ? 1 :
 bool batchnorm_dropout_relu() { return g_dropout_relu.get() == 1; }
 
 void batchnorm_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta, float epsilon,
-                             float* y, float* save_mean, float* save_inv_std, float* save_var) {
+                             float* y, float* save_mean, float* save_inv_std, float* save_var,
+                             const MovingUpdate* moving) {
   if (M <= 0 || C <= 0) return;
+  const FoldedUpdate update = fold(moving);
   const ChunkPlan plan = detail::plan_chunks(M);
   const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
       stats(2 * static_cast<int64_t>(C), "batch norm statistics");
   if (batchnorm_resident() && detail::batchnorm_forward_train_resident(M, C, x, gamma, beta, epsilon, y, save_mean,
                                                                        save_inv_std, save_var, partials.get(),
-                                                                       stats.get()))
+                                                                       stats.get(), update.folded)) {
+    update_after(M, C, save_mean, save_var, update.after);
     return;
+  }
   launch_sums<ShiftedSums>(M, C, plan, x, nullptr, partials.get(), x);
   finalize_moments_kernel<<<C, kFinalizeThreads, 0, stream()>>>(M, C, plan.chunks, x, partials.get(), epsilon,
-                                                               save_mean, save_inv_std, save_var, stats.get());
+                                                               save_mean, save_inv_std, save_var, stats.get(),
+                                                               bn::moving_averages(M, update.folded));
   CXR_CUDA_CHECK_LAST();
   const int64_t count = M * C;
   launch_channel_map(count, C, x, nullptr, y, Normalize{gamma, beta, stats.get(), C});
+  update_after(M, C, save_mean, save_var, update.after);
 }
 
 void batchnorm_update_moving(int64_t M, int C, const float* batch_mean, const float* batch_var, float momentum,
                              bool unbiased_variance, float* moving_mean, float* moving_var) {
   if (C <= 0) return;
-  const double bessel = unbiased_variance && M > 1 ? static_cast<double>(M) / static_cast<double>(M - 1) : 1.0;
-  const double keep = momentum, take = 1.0 - static_cast<double>(momentum);
-  update_moving_kernel<<<(C + 255) / 256, 256, 0, stream()>>>(C, batch_mean, batch_var, keep, take, bessel,
-                                                              moving_mean, moving_var);
+  update_moving_kernel<<<(C + 255) / 256, 256, 0, stream()>>>(
+      C, batch_mean, batch_var, bn::moving_averages(M, momentum, unbiased_variance, moving_mean, moving_var));
   CXR_CUDA_CHECK_LAST();
 }
 
@@ -279,19 +296,23 @@ void batchnorm_backward_inference(int64_t M, int C, const float* x, const float*
 // dropout-relu's (forward), or dropout-relu's gradient into a buffer, then batch norm's (backward).
 void batchnorm_dropout_relu_forward_train(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                           float epsilon, float rate, uint64_t seed, uint64_t stream_id, float* y,
-                                          float* save_mean, float* save_inv_std, float* save_var) {
+                                          float* save_mean, float* save_inv_std, float* save_var,
+                                          const MovingUpdate* moving) {
   (void)detail::DropoutMask::of(rate, seed, stream_id);  // a bad rate refused before any work
   if (M <= 0 || C <= 0) return;
   if (batchnorm_resident()) {
     const ChunkPlan plan = detail::plan_chunks(M);
     const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
         stats(2 * static_cast<int64_t>(C), "batch norm statistics");
+    const FoldedUpdate update = fold(moving);
     if (detail::batchnorm_dropout_relu_forward_train_resident(M, C, x, gamma, beta, epsilon, rate, seed, stream_id, y,
                                                               save_mean, save_inv_std, save_var, partials.get(),
-                                                              stats.get()))
+                                                              stats.get(), update.folded)) {
+      update_after(M, C, save_mean, save_var, update.after);
       return;
+    }
   }
-  batchnorm_forward_train(M, C, x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var);
+  batchnorm_forward_train(M, C, x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, moving);
   dropout_relu_forward(M * C, rate, seed, stream_id, y, y);
 }
 

@@ -82,9 +82,10 @@ struct ForwardPass {
   float *out, *save_mean, *save_inv_std, *save_var;  // out: y
   double* stats;                                      // [mean | inv] in double, 2C
   DropoutMask mask;                                   // read when kDropoutRelu
+  bn::MovingAverages moving;                          // updated as channels are finalised (mean null: not)
   __device__ Terms terms() const { return Terms{x}; }
   __device__ void finalize(int64_t M, int C, int chunks, const double* partials, int c, int t) const {
-    bn::finalize_moments(M, C, chunks, x, partials, epsilon, c, t, save_mean, save_inv_std, save_var, stats);
+    bn::finalize_moments(M, C, chunks, x, partials, epsilon, c, t, save_mean, save_inv_std, save_var, stats, moving);
   }
   struct Map {  // bn::normalize for channels c..c + 3, its factors read once
     float mean[4], shift[4];
@@ -316,21 +317,23 @@ bool launch_resident(int64_t M, int C, const Pass& pass, double* partials) {
 
 bool batchnorm_forward_train_resident(int64_t M, int C, const float* x, const float* gamma, const float* beta,
                                       float epsilon, float* y, float* save_mean, float* save_inv_std, float* save_var,
-                                      double* partials, double* stats) {
+                                      double* partials, double* stats, const MovingUpdate* moving) {
   if (M <= 0 || !resident_channels(C) || !aligned16(x) || !aligned16(y)) return false;
-  return launch_resident(
-      M, C, ForwardPass<false>{x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, stats, {}}, partials);
+  return launch_resident(M, C,
+                         ForwardPass<false>{x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, stats, {},
+                                            bn::moving_averages(M, moving)},
+                         partials);
 }
 
 bool batchnorm_dropout_relu_forward_train_resident(int64_t M, int C, const float* x, const float* gamma,
                                                    const float* beta, float epsilon, float rate, uint64_t seed,
                                                    uint64_t stream_id, float* y, float* save_mean,
                                                    float* save_inv_std, float* save_var, double* partials,
-                                                   double* stats) {
+                                                   double* stats, const MovingUpdate* moving) {
   if (M <= 0 || !resident_channels(C) || !aligned16(x) || !aligned16(y)) return false;
   return launch_resident(M, C,
                          ForwardPass<true>{x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var, stats,
-                                           DropoutMask::of(rate, seed, stream_id)},
+                                           DropoutMask::of(rate, seed, stream_id), bn::moving_averages(M, moving)},
                          partials);
 }
 

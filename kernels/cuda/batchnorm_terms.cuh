@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/batchnorm.h"
 #include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/dropout_mask.cuh"
 
@@ -41,12 +42,35 @@ struct ShiftedSums {
   }
 };
 
+// batchnorm_update_moving's arithmetic (kernels/batchnorm.h) for channel c, from the batch's float
+// statistics, in double without contraction: its own kernel's, and the forward passes' as they
+// finalise (MovingUpdate). mean null: no update.
+struct MovingAverages {
+  float* mean = nullptr;
+  float* var = nullptr;
+  double keep = 0.0, take = 0.0, bessel = 1.0;
+};
+inline MovingAverages moving_averages(int64_t M, float momentum, bool unbiased_variance, float* mean, float* var) {
+  const double bessel = unbiased_variance && M > 1 ? static_cast<double>(M) / static_cast<double>(M - 1) : 1.0;
+  return {mean, var, static_cast<double>(momentum), 1.0 - static_cast<double>(momentum), bessel};
+}
+inline MovingAverages moving_averages(int64_t M, const MovingUpdate* update) {
+  if (!update) return {};
+  return moving_averages(M, update->momentum, update->unbiased_variance, update->moving_mean, update->moving_var);
+}
+__device__ inline void update_moving(const MovingAverages& m, int c, const float* batch_mean, const float* batch_var) {
+  m.mean[c] = static_cast<float>(__dadd_rn(__dmul_rn(m.keep, m.mean[c]), __dmul_rn(m.take, batch_mean[c])));
+  m.var[c] = static_cast<float>(
+      __dadd_rn(__dmul_rn(m.keep, m.var[c]), __dmul_rn(m.take, __dmul_rn(batch_var[c], m.bessel))));
+}
+
 // Channel c's statistics from the chunks' partial sums, by a block of kFinalizeThreads (t: the
 // thread's index; every thread must call it): thread 0 saves mean, inverse std and variance in
-// float, and stats[c] = mean, stats[C + c] = inv_std in double for the normalising pass.
+// float, and stats[c] = mean, stats[C + c] = inv_std in double for the normalising pass; then
+// updates the moving statistics from the saved ones where `moving` has them.
 __device__ inline void finalize_moments(int64_t M, int C, int chunks, const float* x, const double* partials,
                                         float epsilon, int c, int t, float* save_mean, float* save_inv_std,
-                                        float* save_var, double* stats) {
+                                        float* save_var, double* stats, const MovingAverages& moving) {
   const detail::ChunkTotals sums = detail::chunk_totals(partials, chunks, C, c, t);
   if (t != 0) return;
   const double sum_d = sums.a, sum_d2 = sums.b;
@@ -58,6 +82,7 @@ __device__ inline void finalize_moments(int64_t M, int C, int chunks, const floa
   save_var[c] = static_cast<float>(var);
   stats[c] = mean;
   stats[C + c] = inv;
+  if (moving.mean) update_moving(moving, c, save_mean, save_var);
 }
 
 // sum(dy) and sum(dy * xhat), xhat = (x - mean) * inv. mean/inv come either from the saved float

@@ -90,7 +90,7 @@ bool resident_forward(const Inputs& in, Outputs& out) {
   for (DeviceFloats* o : {&y, &mean, &inv_std, &var}) o->poison();
   const bool ran = gpu::detail::batchnorm_forward_train_resident(
       in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, y.get(), mean.get(), inv_std.get(), var.get(),
-      reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(stats.get()));
+      reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(stats.get()), nullptr);
   out = {y.to_host(), mean.to_host(), inv_std.to_host(), var.to_host()};
   return ran;
 }
@@ -261,7 +261,8 @@ TEST_F(BatchNormResident, FusedDropoutReluSameBitsAsTheKernelsApart) {
     DeviceFloats partials(2 * 2 * 256 * static_cast<int64_t>(c.C)), stats(2 * 2 * c.C);
     const bool ran = gpu::detail::batchnorm_dropout_relu_forward_train_resident(
         in.M, in.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, 0.3f, 42, 1, y.get(), mean.get(),
-        inv_std.get(), var.get(), reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(stats.get()));
+        inv_std.get(), var.get(), reinterpret_cast<double*>(partials.get()), reinterpret_cast<double*>(stats.get()),
+        nullptr);
     const bool fits = c.C % 4 == 0 && 128 % c.C == 0 && 2 * sms >= chunks_of(c.M);
     if (!instrumented) {
       EXPECT_EQ(ran, fits);
@@ -282,11 +283,12 @@ TEST_F(BatchNormResident, DeclinesWhatItCannotHold) {
   EXPECT_FALSE(resident_forward(Inputs(5000, 256, 2), unused)) << "C = 256: more than one channel group";
   const Inputs in(5000, 16, 4);
   EXPECT_FALSE(gpu::detail::batchnorm_forward_train_resident(0, 16, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f,
-                                                             nullptr, nullptr, nullptr, nullptr, nullptr, nullptr))
+                                                             nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                                             nullptr))
       << "no rows";
   EXPECT_FALSE(gpu::detail::batchnorm_forward_train_resident(5000 - 1, 16, in.x.get() + 1, in.gamma.get(),
                                                              in.beta.get(), 1e-3f, nullptr, nullptr, nullptr,
-                                                             nullptr, nullptr, nullptr))
+                                                             nullptr, nullptr, nullptr, nullptr))
       << "x not 16-byte aligned";
   EXPECT_FALSE(gpu::detail::batchnorm_backward_train_resident(5000, 12, in.x.get(), in.gamma.get(), nullptr, nullptr,
                                                               in.x.get(), nullptr, nullptr, nullptr, nullptr,

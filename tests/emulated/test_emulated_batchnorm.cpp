@@ -225,9 +225,10 @@ TEST(EmulatedCuda, DropoutReluGradientSumsAreTheSumsOfTheWrittenGradient) {
 // Batch norm's resident kernels (kernels/cuda/batchnorm_resident.cu: grid-wide barriers, rows kept in
 // shared memory), run by the emulator's cooperative launch on its small GPU (2 SMs of 2 blocks, 16 KB
 // of rows a block), against the two-pass kernels: the same bits, plain and fused with dropout-relu,
-// forward and backward. The shapes keep every chunk whole (C = 4, 32), keep half of each chunk (C =
-// 128 forward, 64 and 128 backward), have blocks that only finalise (1 chunk, 4 blocks), and decline
-// (5 chunks; C = 12; C = 256).
+// forward and backward, the moving statistics updated as the forward finalises (MovingUpdate) giving
+// the bits of batchnorm_update_moving's own kernel after it. The shapes keep every chunk whole (C = 4,
+// 32), keep half of each chunk (C = 128 forward, 64 and 128 backward), have blocks that only finalise
+// (1 chunk, 4 blocks), and decline (5 chunks; C = 12; C = 256).
 TEST(EmulatedCuda, ResidentBatchNormGivesTheTwoPassesBits) {
   struct Case {
     int64_t M;
@@ -251,30 +252,43 @@ TEST(EmulatedCuda, ResidentBatchNormGivesTheTwoPassesBits) {
     const uint64_t seed = 9, stream = 77;
 
     struct Outputs {
-      std::vector<float> y, mean, inv, var, dx, dgamma, dbeta;
+      std::vector<float> y, mean, inv, var, dx, dgamma, dbeta, moving_mean, moving_var;
     };
-    const auto run = [&](bool resident, bool fused) {
+    // folded: the moving statistics updated by the forward (else by batchnorm_update_moving after it).
+    const auto run = [&](bool resident, bool fused, bool folded) {
       cuda::set_batchnorm_resident(resident);
       Outputs o{std::vector<float>(n), std::vector<float>(C), std::vector<float>(C), std::vector<float>(C),
-                std::vector<float>(n), std::vector<float>(C), std::vector<float>(C)};
+                std::vector<float>(n), std::vector<float>(C), std::vector<float>(C), gamma, beta};
+      const MovingUpdate moving{0.9f, true, o.moving_mean.data(), o.moving_var.data()};
+      const MovingUpdate* update = folded ? &moving : nullptr;
       if (fused) {
         cuda::batchnorm_dropout_relu_forward_train(M, C, x.data(), gamma.data(), beta.data(), eps, rate, seed, stream,
-                                                   o.y.data(), o.mean.data(), o.inv.data(), o.var.data());
+                                                   o.y.data(), o.mean.data(), o.inv.data(), o.var.data(), update);
         cuda::batchnorm_dropout_relu_backward_train(M, C, x.data(), gamma.data(), o.mean.data(), o.inv.data(), rate,
                                                     o.y.data(), dy.data(), o.dx.data(), o.dgamma.data(),
                                                     o.dbeta.data());
       } else {
         cuda::batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), eps, o.y.data(), o.mean.data(),
-                                      o.inv.data(), o.var.data());
+                                      o.inv.data(), o.var.data(), update);
         cuda::batchnorm_backward_train(M, C, x.data(), gamma.data(), o.mean.data(), o.inv.data(), dy.data(),
                                        o.dx.data(), o.dgamma.data(), o.dbeta.data());
       }
+      if (!folded)
+        cuda::batchnorm_update_moving(M, C, o.mean.data(), o.var.data(), moving.momentum, moving.unbiased_variance,
+                                      o.moving_mean.data(), o.moving_var.data());
       return o;
     };
     for (const bool fused : {false, true}) {
-      if (!k.fits) break;  // the entry points run the two passes either way
       const std::string label = what + (fused ? " fused" : "");
-      const Outputs want = run(false, fused), got = run(true, fused);
+      const Outputs want = run(false, fused, false);
+      // The moving statistics updated where they are finalised: by the resident kernel where it fits,
+      // else by the two passes' finalising kernel.
+      const Outputs got = run(true, fused, true);
+      const std::string where = label + (k.fits ? " resident" : " two passes") + ", folded update: moving ";
+      expect_same_bits(want.moving_mean, got.moving_mean.data(), where + "mean");
+      expect_same_bits(want.moving_var, got.moving_var.data(), where + "variance");
+      EXPECT_NE(got.moving_mean, gamma) << where << "mean: not updated";
+      if (!k.fits) continue;  // the entry points run the two passes either way
       expect_same_bits(want.y, got.y.data(), label + " y");
       expect_same_bits(want.mean, got.mean.data(), label + " mean");
       expect_same_bits(want.inv, got.inv.data(), label + " inverse std");
@@ -288,7 +302,7 @@ TEST(EmulatedCuda, ResidentBatchNormGivesTheTwoPassesBits) {
     std::vector<float> y(n), mean(C), inv(C), var(C), dx(n);
     EXPECT_EQ(cuda::detail::batchnorm_forward_train_resident(M, C, x.data(), gamma.data(), beta.data(), eps, y.data(),
                                                              mean.data(), inv.data(), var.data(), partials.data(),
-                                                             stats.data()),
+                                                             stats.data(), nullptr),
               k.fits)
         << what;
     EXPECT_EQ(cuda::detail::batchnorm_dropout_relu_backward_train_resident(
