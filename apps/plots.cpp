@@ -1,8 +1,12 @@
 #include "apps/plots.h"
 
+#include <pthread.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -52,12 +56,69 @@ bool is_whole_png(const fs::path& path) {
   return f && head == "\x89PNG\r\n\x1a\n" && tail == kEnd;
 }
 
-// The signal that stopped gnuplot when it was SIGINT or SIGTERM (a Ctrl-C reaches gnuplot and the shell
-// around it, while std::system ignores it here), else 0. The shell reports its child's death by a
-// signal as exit status 128 + the signal.
+// The signal that stopped gnuplot when it was SIGINT or SIGTERM (a terminal's Ctrl-C reaches it
+// directly), else 0; an exit status of 128 + the signal counts too, as a shell would report it.
 int interrupting_signal(int status) {
   const int signal = WIFSIGNALED(status) ? WTERMSIG(status) : WIFEXITED(status) ? WEXITSTATUS(status) - 128 : 0;
   return signal == SIGINT || signal == SIGTERM ? signal : 0;
+}
+
+// gnuplot's process while it runs, and the SIGINT or SIGTERM this process took meanwhile.
+volatile sig_atomic_t g_gnuplot = 0;
+volatile sig_atomic_t g_caught = 0;
+void pass_on_to_gnuplot(int signal) {
+  g_caught = signal;
+  if (g_gnuplot > 0) ::kill(static_cast<pid_t>(g_gnuplot), signal);
+}
+
+// Runs `gnuplot plots.gp` in `dir`: its wait status (127 when it could not start), and in `caught` the
+// SIGINT or SIGTERM this process received while it ran (0: none). Not std::system, which ignores SIGINT
+// here while the child runs: a SIGINT sent to cxrnet alone (kill -INT, timeout -s INT; a terminal's
+// Ctrl-C reaches the whole process group) was lost and the command went on. Here both signals are
+// passed on to gnuplot, and the command stops as when they reach gnuplot directly.
+int run_gnuplot(const fs::path& dir, int& caught) {
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  // Held back on this thread until the handler knows gnuplot's pid; another thread that takes one
+  // meanwhile leaves it in g_caught, passed on as soon as gnuplot exists.
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+  struct sigaction pass_on {}, old_int{}, old_term{};
+  pass_on.sa_handler = pass_on_to_gnuplot;
+  sigemptyset(&pass_on.sa_mask);
+  g_caught = 0;
+  sigaction(SIGINT, &pass_on, &old_int);
+  sigaction(SIGTERM, &pass_on, &old_term);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  posix_spawnattr_t attributes;  // gnuplot starts with the default handlers and this thread's old mask
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setsigdefault(&attributes, &stop_signals);
+  posix_spawnattr_setsigmask(&attributes, &old_mask);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  char gnuplot[] = "gnuplot", script[] = "plots.gp";
+  char* argv[] = {gnuplot, script, nullptr};
+  pid_t pid = 0;
+  int status = 127 << 8;  // as a shell reports a command it could not run
+  if (posix_spawnp(&pid, "gnuplot", &actions, &attributes, argv, environ) == 0) {
+    g_gnuplot = pid;
+    if (g_caught) ::kill(pid, g_caught);
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    g_gnuplot = 0;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  caught = g_caught;
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return status;
 }
 
 // gnuplot's script: four PNGs from history.csv (one folder up), roc.dat and confusion.dat.
@@ -130,16 +191,15 @@ bool write_plots(const PlotInputs& in, std::ostream& log) {
         << shown.string() << "\n";
     return false;
   }
-  CXR_CHECK(dir.string().find('\'') == std::string::npos, "run folder " << dir.string() << " contains a quote");
-  const std::string command = "cd '" + dir.string() + "' && gnuplot plots.gp";
-  const int status = std::system(command.c_str());
+  int caught = 0;
+  const int status = run_gnuplot(dir, caught);
   std::string incomplete;  // PNGs missing or cut short: removed, as the run's other files are never half-written
   for (const char* png : kPngs) {
     if (is_whole_png(dir / png)) continue;
     fs::remove(dir / png, ec);
     incomplete += (incomplete.empty() ? "" : ", ") + std::string(png);
   }
-  if (const int signal = interrupting_signal(status))
+  if (const int signal = caught ? caught : interrupting_signal(status))
     throw Interrupted("interrupted: gnuplot was stopped by " + std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") +
                           " while it drew the plots in " + shown.string(),
                       signal);

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -116,6 +117,25 @@ TEST(WritePlots, AGnuplotStoppedByCtrlCStopsTheCommand) {
   }
   std::signal(SIGINT, old_handler);
   EXPECT_FALSE(fs::exists(run / "plots" / "loss.png"));  // the PNG it had begun
+  fs::remove_all(run);
+}
+
+// A SIGINT sent to this process alone (kill -INT PID, not a terminal's Ctrl-C) while gnuplot draws: passed on
+// to gnuplot, which stops at once, and the command stops saying so. (Through std::system, which ignores
+// SIGINT in the caller while the child runs, it was lost: the command waited for gnuplot and went on.)
+TEST(WritePlots, ASigintSentToTheCommandAloneStopsGnuplotAndTheCommand) {
+  const fs::path run = plots_run("interrupted-alone");
+  std::ostringstream log;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    plots_with_fake_gnuplot(run, "kill -INT " + std::to_string(::getpid()) + "\nexec sleep 20\n", log);
+    ADD_FAILURE() << "no Interrupted; log:\n" << log.str();
+  } catch (const Interrupted& e) {
+    EXPECT_EQ(e.signal, SIGINT);
+    EXPECT_EQ(std::string(e.what()), "interrupted: gnuplot was stopped by SIGINT while it drew the plots in " +
+                                         (run / "plots").string());
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "gnuplot was not stopped";
   fs::remove_all(run);
 }
 
