@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "kernels/batchnorm.h"
@@ -274,6 +275,49 @@ TEST_F(BatchNormResident, FusedDropoutReluSameBitsAsTheKernelsApart) {
     if (!instrumented) {
       EXPECT_EQ(ran_backward, fits);
     }
+  }
+}
+
+// The moving statistics updated as the forward finalises (kernels::MovingUpdate), by the resident
+// kernel and by the two passes, plain and fused with dropout-relu: the bits of batchnorm_update_moving's
+// own kernel after the forward, at experiment 3's first batch norm (4-D, unbiased) and experiment 2's
+// dense one (32 rows of 64 channels, biased).
+TEST_F(BatchNormResident, FoldedMovingUpdateGivesTheUpdateKernelsBits) {
+  struct Case {
+    int64_t M;
+    int C;
+    bool unbiased;
+  };
+  for (const Case c : {Case{32 * 124 * 124, 16, true}, Case{32, 64, false}}) {
+    const Inputs in(c.M, c.C, 90);
+    const std::vector<float> start_mean = random_floats(c.C, 93), start_var = random_floats(c.C, 94, 0.5f, 2.0f);
+    for (const bool resident : {false, true})
+      for (const bool fused : {false, true}) {
+        gpu::set_batchnorm_resident(resident);
+        std::vector<float> means[2], vars[2];
+        for (int folded = 0; folded < 2; ++folded) {
+          DeviceFloats y(c.M * c.C), mean(c.C), inv_std(c.C), var(c.C);
+          const DeviceFloats moving_mean(start_mean), moving_var(start_var);
+          const kernels::MovingUpdate update{0.99f, c.unbiased, moving_mean.get(), moving_var.get()};
+          const kernels::MovingUpdate* moving = folded ? &update : nullptr;
+          if (fused)
+            gpu::batchnorm_dropout_relu_forward_train(c.M, c.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, 0.3f,
+                                                      42, 1, y.get(), mean.get(), inv_std.get(), var.get(), moving);
+          else
+            gpu::batchnorm_forward_train(c.M, c.C, in.x.get(), in.gamma.get(), in.beta.get(), 1e-3f, y.get(),
+                                         mean.get(), inv_std.get(), var.get(), moving);
+          if (!folded)
+            gpu::batchnorm_update_moving(c.M, c.C, mean.get(), var.get(), update.momentum, c.unbiased,
+                                         moving_mean.get(), moving_var.get());
+          means[folded] = moving_mean.to_host();
+          vars[folded] = moving_var.to_host();
+        }
+        SCOPED_TRACE("M " + std::to_string(c.M) + (resident ? ", resident" : ", two passes") +
+                     (fused ? ", fused" : ""));
+        expect_same_bits(means[0], means[1], "moving mean");
+        expect_same_bits(vars[0], vars[1], "moving variance");
+        EXPECT_NE(means[1], start_mean) << "the moving mean was not updated";
+      }
   }
 }
 
