@@ -65,6 +65,9 @@ std::string first_non_finite(const float* values, int64_t n, const Shape& shape)
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   std::map<std::string, std::vector<float>> host;  // read once: checksummed, checked, then written
+  for (const auto& [key, value] : metadata)  // the loader would take it for a checksum and drop it
+    CXR_CHECK(key.rfind(kCrcPrefix, 0) != 0,
+              "cannot write " << path << ": metadata key '" << key << "' is reserved for the tensors' checksums");
   std::map<std::string, std::string> all_metadata = metadata;
   for (const auto& [name, t] : tensors) {
     const std::vector<float>& values = host[name] = t.to_vector();

@@ -116,26 +116,39 @@ TEST(Safetensors, NonFiniteValuesAreRefusedNamingTheTensor) {
   }
 }
 
-// A file from another writer (no checksums) with a NaN in it: refused by the finite check.
-TEST(Safetensors, NonFiniteValuesInAFileWithoutChecksumsAreRefused) {
-  const fs::path path = temp_file("nan-foreign.safetensors");
-  {
-    const std::string header = R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})";
-    std::ofstream f(path, std::ios::binary);
-    unsigned char size[8] = {};
-    for (int i = 0; i < 8; ++i) size[i] = static_cast<unsigned char>(header.size() >> (8 * i));
-    f.write(reinterpret_cast<const char*>(size), 8);
-    const float values[3] = {1, 2, std::numeric_limits<float>::quiet_NaN()};
-    f << header;
-    f.write(reinterpret_cast<const char*>(values), sizeof values);
-  }
+// A file with a hand-written header and `data` after it (another writer's: no checksums).
+fs::path crafted(const std::string& name, const std::string& header, const std::string& data) {
+  const fs::path path = temp_file(name);
+  std::ofstream f(path, std::ios::binary);
+  unsigned char size[8] = {};
+  for (int i = 0; i < 8; ++i) size[i] = static_cast<unsigned char>(header.size() >> (8 * i));
+  f.write(reinterpret_cast<const char*>(size), 8);
+  f << header << data;
+  return path;
+}
+
+// The same with `data_bytes` zero bytes of data.
+fs::path crafted(const std::string& name, const std::string& header, size_t data_bytes) {
+  return crafted(name, header, std::string(data_bytes, '\0'));
+}
+
+std::string load_error(const fs::path& path) {
   try {
     load_safetensors(path);
-    FAIL() << "a non-finite weight must be refused";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("tensor 'w' holds"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("at index 2 of [3]"), std::string::npos) << e.what();
+    return e.what();
   }
+  return "no error";
+}
+
+// A file from another writer (no checksums) with a NaN in it: refused by the finite check.
+TEST(Safetensors, NonFiniteValuesInAFileWithoutChecksumsAreRefused) {
+  const float values[3] = {1, 2, std::numeric_limits<float>::quiet_NaN()};
+  const std::string error = load_error(crafted("nan-foreign.safetensors",
+                                               R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})",
+                                               std::string(reinterpret_cast<const char*>(values), sizeof values)));
+  EXPECT_NE(error.find("tensor 'w' holds"), std::string::npos) << error;
+  EXPECT_NE(error.find("at index 2 of [3]"), std::string::npos) << error;
 }
 
 // One flipped bit in a tensor's data (here the first tensor's: they are stored by name) is refused by
@@ -150,6 +163,13 @@ TEST(Safetensors, DamagedDataIsRefusedByItsChecksum) {
   const std::string bytes = read_all(path);
   EXPECT_NE(bytes.find(R"("crc32:bias":")"), std::string::npos);
   EXPECT_NE(bytes.find(R"("crc32:dense/kernel":")"), std::string::npos);
+
+  try {  // the checksums' keys are the format's own
+    save_safetensors(temp_file("crc-key.safetensors"), {{"w", Tensor::from_vector({1}, {1})}}, {{"crc32:w", "0"}});
+    ADD_FAILURE() << "a metadata key with the checksums' prefix was written";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("metadata key 'crc32:w' is reserved"), std::string::npos) << e.what();
+  }
 
   const size_t first_data_byte = bytes.size() - 5 * sizeof(float);
   for (int bit : {0, 7}) {
@@ -177,26 +197,6 @@ TEST(Safetensors, HeaderLongerThanTheFileIsRefused) {
     f << "{}";
   }
   EXPECT_THROW(load_safetensors(path), InputError);
-}
-
-// A file with a hand-written header and `data_bytes` zero bytes of data.
-fs::path crafted(const std::string& name, const std::string& header, size_t data_bytes) {
-  const fs::path path = temp_file(name);
-  std::ofstream f(path, std::ios::binary);
-  unsigned char size[8] = {};
-  for (int i = 0; i < 8; ++i) size[i] = static_cast<unsigned char>(header.size() >> (8 * i));
-  f.write(reinterpret_cast<const char*>(size), 8);
-  f << header << std::string(data_bytes, '\0');
-  return path;
-}
-
-std::string load_error(const fs::path& path) {
-  try {
-    load_safetensors(path);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 TEST(Safetensors, CraftedHeadersAreRefused) {
