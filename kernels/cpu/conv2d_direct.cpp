@@ -331,7 +331,9 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
   const int images_per_block = (s.N + kBlocks - 1) / kBlocks;
   const int blocks = (s.N + images_per_block - 1) / images_per_block;
   const int tap_ranges = std::max(1, kBlocks / blocks);  // a batch of fewer images splits its taps as well
-  const int taps_per_range = (taps / tap_ranges + 11) / 12 * 12;
+  // Rounded up twice: to cover every tap (rounding taps / tap_ranges down left the last taps of a
+  // 25-tap layer at batch 3, or a 7x7 RGB stem at batch 2, unsummed), and to whole groups of 12.
+  const int taps_per_range = ((taps + tap_ranges - 1) / tap_ranges + 11) / 12 * 12;
   const int64_t block_size = int64_t{taps} * s.K;
   // Each item zeroes its own part: on the thread that sums into it, and no pass over all of it first.
   const std::unique_ptr<float[]> dwt(new float[static_cast<size_t>(blocks * block_size)]);

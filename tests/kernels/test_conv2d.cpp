@@ -166,6 +166,11 @@ const Case kCases[] = {
     {5, 24, 24, 10, 4, 5, 5, 1, 1, false, true},  // 400 pixels of 250 floats: blocks span images
     {3, 44, 44, 10, 4, 5, 5, 1, 1, true, false},  // 1,936 pixels per image: several blocks per image
     {41, 6, 6, 3, 4, 3, 3, 1, 1, false, true},    // 16 pixels per image: dx items of 8 images, the last of 1
+    // A batch of fewer than 8 images splits the direct weight gradient's taps into ranges as well;
+    // ranges sized from taps / ranges rounded down left the last taps of these unsummed (garbage):
+    {3, 9, 9, 1, 8, 5, 5, 1, 1, false, false},    // 25 taps in 2 ranges
+    {2, 13, 13, 3, 16, 7, 7, 2, 2, false, true},  // a 7x7 RGB stem at batch 2: 147 taps in 4 ranges
+    {1, 8, 8, 4, 8, 5, 5, 1, 1, false, false},    // 100 taps in 8 ranges
 };
 
 // (A stream rather than a chain of string '+': GCC 12 at -O3 warns falsely (-Wrestrict) on the chain.)
