@@ -61,6 +61,13 @@ void run_backward(const Tensor& root) {
             "backward: the graph of " << root.describe() << " was already freed by an earlier backward()");
   std::vector<std::shared_ptr<TensorImpl>> order;
   topological_order(root.impl(), order);
+  // The same for a tensor inside the graph: an earlier backward() through it freed the part below it,
+  // so its gradient would stop there and never reach the parameters. Checked before any gradient is
+  // computed, so a refused call changes nothing.
+  for (const auto& impl : order)
+    CXR_CHECK(impl->grad_fn || !impl->graph_freed,
+              "backward: " << root.describe() << " depends on " << Tensor(impl).describe()
+                           << ", whose graph an earlier backward() already freed");
 
   NoGrad no_grad;  // gradient arithmetic is not itself recorded
   root.impl()->grad = Tensor::full(root.shape(), 1.0f, root.device(), "grad").impl();

@@ -75,6 +75,17 @@ TEST(Autograd, SecondBackwardThroughAFreedGraphIsAnError) {
   EXPECT_EQ(leaf.grad().to_vector(), (std::vector<float>{1}));
 }
 
+// Two losses sharing an intermediate: the first backward frees the graph below it, so the second
+// would stop at h and leave w.grad at the first loss's gradient (3, 3), not (3, 3) + d(sum h*h)/dw.
+TEST(Autograd, BackwardThroughAnIntermediateFreedByAnEarlierBackwardIsAnError) {
+  Tensor w = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  Tensor h = scale(w, 3.0f);
+  Tensor first = sum(h), second = sum(mul(h, h));
+  first.backward();
+  EXPECT_THROW(second.backward(), InputError);
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<float>{3, 3})) << "a refused backward changes no gradient";
+}
+
 TEST(Autograd, BackwardNeedsAScalar) {
   Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
   EXPECT_THROW(scale(x, 2.0f).backward(), InputError);
