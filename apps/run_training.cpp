@@ -328,14 +328,17 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   // The run's own files. A fresh run writes them with its first checkpoint: killed in its first epoch
   // (Ctrl-C, SIGKILL), it leaves its folder as it found it, free for the same --out, never a run with
   // nothing to resume. A resumed run rewrites them now (config.yaml may have been edited).
-  const auto write_run_files = [&] {
+  // history.csv lists the epochs of the last checkpoint: a fresh run writes these files as its first
+  // epoch ends, before that epoch's checkpoint, so with no epochs (a kill during the save leaves a
+  // folder that --resume trains from epoch 1), and rewrites it after each checkpoint.
+  const auto write_run_files = [&](const std::vector<EpochResult>& checkpointed) {
     fs::create_directories(run_dir / "checkpoints");
     write_text_file(run_dir / "config.yaml", resolved_yaml(config));
     write_text_file(run_dir / "summary.txt", summary);
     write_text_file(run_dir / "split.csv", split_manifest(data.splits));  // which file went where, from the seed
-    write_text_file(run_dir / "history.csv", history_csv(state.history));
+    write_text_file(run_dir / "history.csv", history_csv(checkpointed));
   };
-  if (resume) write_run_files();
+  if (resume) write_run_files(state.history);
 
   // Keras prints a float steps_per_epoch (the notebook's n/32) truncated: "114/114".
   const double steps_target = static_cast<double>(data.train.labels.size()) / config.data.batch_size;
@@ -396,7 +399,8 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     state.best = best.state();
     state.early_stopping = stopping.state();
     state.lr_schedule = schedule.state();
-    if (!resume && epoch == 1) write_run_files();
+    if (!resume && epoch == 1) write_run_files({});
+    if (options.before_checkpoint) options.before_checkpoint(epoch);
     // best first: a crash between the two leaves `last` an epoch behind, and that epoch is rerun.
     if (improved) save_checkpoint(best_path.string(), model, optimizer, state, resolved_yaml(config));
     save_checkpoint(last_path.string(), model, optimizer, state, resolved_yaml(config));

@@ -33,6 +33,9 @@ struct TrainOptions {
   std::optional<int> interrupt_after_epoch;
   // Tests: called as each epoch starts, with its number (what a kill at that moment would leave).
   std::function<void(int epoch)> on_epoch_start;
+  // Tests: called after an epoch's run files are written and before its checkpoints are saved
+  // (what a kill during the save would leave).
+  std::function<void(int epoch)> before_checkpoint;
   // Applied to the loaded config before anything else (after the overrides above): how
   // `reproduce --quick` shrinks an experiment. Empty: the config as written.
   std::function<void(ExperimentConfig&)> adjust_config;

@@ -269,6 +269,10 @@ TEST_F(Resume, AFreshRunKilledInItsFirstEpochCanBeTrainedAgain) {
       seen[epoch].push_back(fs::relative(entry.path(), run("first-epoch")).string());
     std::sort(seen[epoch].begin(), seen[epoch].end());
   };
+  const fs::path late = run("killed-at-first-checkpoint");  // the folder as epoch 1's checkpoints start
+  o.before_checkpoint = [&](int epoch) {
+    if (epoch == 1) fs::copy(run("first-epoch"), late, fs::copy_options::recursive);
+  };
   train(o);
   EXPECT_EQ(seen[1], std::vector<std::string>{".cxrnet-claim"});
   EXPECT_EQ(seen[2], (std::vector<std::string>{".cxrnet-claim", "checkpoints", "checkpoints/best.safetensors",
@@ -294,20 +298,19 @@ TEST_F(Resume, AFreshRunKilledInItsFirstEpochCanBeTrainedAgain) {
   again.epochs = 1;
   EXPECT_EQ(train(again).epochs_run, 1);
 
-  // Killed between writing its files and its first checkpoint (the end of epoch 1): --resume trains it
-  // from epoch 1 with its config.yaml, as the same --out would have.
-  const fs::path late = run("killed-at-first-checkpoint");
-  fs::copy(killed, late, fs::copy_options::recursive);
-  fs::remove(late / "checkpoints" / "last.safetensors");
-  fs::remove(late / "checkpoints" / "best.safetensors");
-  std::ofstream(late / "history.csv") << "epoch,loss,binary_accuracy,val_loss,val_binary_accuracy,lr,seconds\n";
+  // Killed between writing its files and its first checkpoint (the end of epoch 1; the copy made then,
+  // with a checkpoint's temporary file as a kill during the save leaves it): --resume trains it from
+  // epoch 1 with its config.yaml, as the same --out would have. (history.csv listed epoch 1 there
+  // once, and --resume refused the folder for want of that epoch's checkpoint.)
+  EXPECT_FALSE(fs::exists(late / "checkpoints" / "last.safetensors"));
+  std::ofstream(late / "checkpoints" / "best.safetensors.tmp") << "half a checkpoint";
   TrainOptions restart;
   restart.resume_dir = late.string();
   restart.data_dir = o.data_dir;
   std::ostringstream out, log;
   const RunResult r = run_training(restart, out, log);
   EXPECT_EQ(r.resumed_after, 0);
-  EXPECT_EQ(r.epochs_run, 1);
+  EXPECT_EQ(r.epochs_run, 2);  // the 2 of its config.yaml
   EXPECT_NE(out.str().find(late.string() + " holds no checkpoint (its first epoch never finished): training it "
                                            "from epoch 1"),
             std::string::npos)
