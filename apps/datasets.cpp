@@ -133,12 +133,19 @@ Datasets load_datasets(const DataConfig& config, const std::string& data_dir, st
   }
   CXR_CHECK(!config.strict || out.skipped == 0,
             "strict: " << out.skipped << " unreadable file" << (out.skipped == 1 ? "" : "s") << " (listed above)");
-  CXR_CHECK(!out.train.labels.empty(), "no readable training images in " << out.splits.train_dir);
-  // A class whose every file was unreadable (all BMPs, say) would train a one-class model without a word.
-  for (size_t k = 0; k < out.class_names.size(); ++k)
-    CXR_CHECK(std::count(out.train.labels.begin(), out.train.labels.end(), static_cast<int>(k)) > 0,
-              "no readable training images of class " << out.class_names[k] << " in " << out.splits.train_dir
-                                                      << " (its files are unreadable: listed above)");
+  // A class with no readable files (none, or all BMPs, say) would train a one-class model, validate on
+  // nothing (then fail at the end for want of a best epoch), or report NaN on the test set with exit 0:
+  // refused before any epoch, naming the split and the folder.
+  const auto require_every_class = [&](const std::vector<int>& labels, const char* what, const std::string& dir) {
+    CXR_CHECK(!labels.empty(), "no readable " << what << " images in " << dir);
+    for (size_t k = 0; k < out.class_names.size(); ++k)
+      CXR_CHECK(std::count(labels.begin(), labels.end(), static_cast<int>(k)) > 0,
+                "no readable " << what << " images of class " << out.class_names[k] << " in " << dir
+                               << " (no files, or all unreadable: listed above)");
+  };
+  require_every_class(out.train.labels, "training", out.splits.train_dir);
+  if (out.has_validation) require_every_class(out.validation.labels, "validation", out.splits.validation_dir);
+  require_every_class(out.test.labels, "test", out.splits.test_dir);
   return out;
 }
 

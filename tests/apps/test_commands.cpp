@@ -100,10 +100,45 @@ TEST(CommandTrain, AClassWithNoReadableTrainingImageIsRefused) {
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()), "no readable training images of class NORMAL in " +
                                          (root / "data" / "train").string() +
-                                         " (its files are unreadable: listed above)");
+                                         " (no files, or all unreadable: listed above)");
   }
   EXPECT_FALSE(fs::exists(root / "run"));
   fs::remove_all(root);
+}
+
+// The same for a validation or test folder, before any epoch: an unreadable validation class used to
+// train every epoch without validation and then fail for want of a best epoch, and a test class
+// with no readable file reported NaN with exit 0.
+TEST(CommandTrain, AValidationOrTestClassWithNoReadableImageIsRefusedBeforeTraining) {
+  for (const std::string split : {"validation", "test"}) {
+    SCOPED_TRACE(split);
+    const fs::path root = fs::temp_directory_path() / ("cxr_command_train_" + split + std::to_string(::getpid()));
+    fs::remove_all(root);
+    data::write_synthetic_dataset({.out_dir = (root / "data").string(), .train_normal = 4, .train_pneumonia = 4,
+                                   .test_normal = 2, .test_pneumonia = 2});
+    fs::copy(root / "data" / "test", root / "data" / "validation", fs::copy_options::recursive);
+    for (const auto& entry : fs::directory_iterator(root / "data" / split / "PNEUMONIA"))
+      std::ofstream(entry.path()) << "not an image";
+    TrainOptions options;
+    options.config_path = config("experiment1.yaml");
+    options.data_dir = (root / "data").string();
+    options.out_dir = (root / "run").string();
+    options.adjust_config = [](ExperimentConfig& c) { c.data.validation = SplitConfig::folder("validation"); };
+    int epochs_started = 0;
+    options.on_epoch_start = [&](int) { ++epochs_started; };
+    std::ostringstream out, log;
+    try {
+      command_train(options, out, log);
+      ADD_FAILURE() << "a " << split << " class with no readable image was accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "no readable " + split + " images of class PNEUMONIA in " +
+                                           (root / "data" / split).string() +
+                                           " (no files, or all unreadable: listed above)");
+    }
+    EXPECT_EQ(epochs_started, 0);
+    EXPECT_FALSE(fs::exists(root / "run"));
+    fs::remove_all(root);
+  }
 }
 
 // The run folder is claimed before the data is loaded, and given back when that fails.
