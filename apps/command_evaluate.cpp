@@ -33,6 +33,13 @@ data::LoadedImages load_split(const data::DatasetIndex& index, const DataConfig&
   return images;
 }
 
+// A test report without the line training puts above it when it reports on restored weights
+// (--restore-best, restore_best_weights: "Weights: epoch N of M ...", then a blank line).
+std::string report_body(const std::string& report) {
+  const size_t blank = report.find("\n\n");
+  return report.rfind("Weights: epoch ", 0) == 0 && blank != std::string::npos ? report.substr(blank + 2) : report;
+}
+
 std::string read_text(const fs::path& path) {
   std::ifstream f(path, std::ios::binary);
   std::ostringstream s;
@@ -73,10 +80,13 @@ class StagedEvaluation {
     std::error_code ec;
     fs::create_directory(replaced, ec);
     CXR_CHECK(!ec, "cannot create folder " << replaced.string() << ": " << ec.message());
-    for (const char* name : {"history.csv", "test_report.txt", "plots", "evaluation.txt"}) {
+    // The previous evaluation's files out first, its evaluation.txt before the rest: a kill part way
+    // leaves no evaluation.txt beside a mix of two evaluations' files (moving each file out and its
+    // successor in, one name at a time, left the old evaluation.txt describing the new report).
+    for (const char* name : {"evaluation.txt", "history.csv", "test_report.txt", "plots"})
       if (fs::exists(fs::symlink_status(out_ / name))) move(out_ / name, replaced / name);
+    for (const char* name : {"history.csv", "test_report.txt", "plots", "evaluation.txt"})
       if (fs::exists(fs::symlink_status(dir_ / name))) move(dir_ / name, out_ / name);
-    }
   }
 
  private:
@@ -185,8 +195,8 @@ int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ost
   if (!files.mismatch.empty()) about << "NOT the run's test files: " << files.mismatch << "\n";
   const fs::path trained_report = run.dir / "test_report.txt";
   if (fs::exists(trained_report))
-    about << (read_text(trained_report) == report ? "the same report as training's test_report.txt\n"
-                                                  : "differs from training's test_report.txt\n");
+    about << (report_body(read_text(trained_report)) == report ? "the same report as training's test_report.txt\n"
+                                                               : "differs from training's test_report.txt\n");
   out << about.str() << report;
   StagedEvaluation staged(out_dir);
   write_text_file(staged.dir() / "evaluation.txt", about.str());

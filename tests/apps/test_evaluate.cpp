@@ -62,6 +62,29 @@ TEST(CommandEvaluate, ReproducesTheTrainingRunsTestReport) {
   EXPECT_EQ(fs::last_write_time(trained.run / "plots" / "roc.dat"), plots_time);
 }
 
+// A run that reported on restored weights (--restore-best) heads its test_report.txt with the epoch
+// they came from; evaluate of those weights still gives the same report below that line.
+TEST(CommandEvaluate, ARestoredWeightsHeaderIsNotADifference) {
+  const auto& trained = trained_run();
+  const fs::path run = trained.root / "restored-run";
+  fs::remove_all(run);
+  fs::copy(trained.run, run, fs::copy_options::recursive);
+  fs::remove_all(run / "evaluation");
+  const std::string body = read_text(run / "test_report.txt");
+  write_text_file(run / "test_report.txt", "Weights: epoch 1 of 2 (the best val_loss, 0.6931)\n\n" + body);
+  EvaluateOptions options;
+  options.run_dir = run.string();
+  std::ostringstream out, log;
+  ASSERT_EQ(command_evaluate(options, out, log), 0);
+  EXPECT_NE(out.str().find("the same report as training's test_report.txt"), std::string::npos) << out.str();
+  write_text_file(run / "test_report.txt", "Weights: epoch 1 of 2 (the best val_loss, 0.6931)\n\n" + body + "x");
+  options.out_dir = (trained.root / "restored-run-changed").string();
+  std::ostringstream changed;
+  ASSERT_EQ(command_evaluate(options, changed, log), 0);
+  EXPECT_NE(changed.str().find("differs from training's test_report.txt"), std::string::npos) << changed.str();
+  fs::remove_all(run);
+}
+
 TEST(CommandEvaluate, ResolvesTheSplitsFromAMovedDataFolder) {
   const auto& trained = trained_run();
   const fs::path moved = trained.root / "moved-data";
