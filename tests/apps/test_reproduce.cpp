@@ -7,6 +7,7 @@
 #include "apps/commands.h"
 #include "apps/notebook_results.h"
 #include "apps/reproduce_report.h"
+#include "engine/device.h"
 #include "engine/error.h"
 #include "layers/model.h"
 #include "test_evaluate_fixture.h"
@@ -76,6 +77,40 @@ TEST(CommandReproduce, MissingConfigsAreNamedBeforeAnyTraining) {
   options.configs_dir = configs();
   options.experiments = {5};
   EXPECT_THROW(command_reproduce(options, out, log), InputError);
+}
+
+// A flag every experiment's train would refuse is refused before the output folder and the synthetic
+// set are written: a mistyped --test-from-train or a --device without a GPU used to leave a folder
+// (a report even saying "fraction 2") that the corrected command then refused as not empty.
+TEST(CommandReproduce, BadFlagsAreRefusedBeforeTheOutputFolderIsMade) {
+  ReproduceOptions options;
+  options.configs_dir = configs();
+  options.quick = true;
+  options.experiments = {1};
+  options.out_dir = (fs::temp_directory_path() / ("cxr_reproduce_flags_" + std::to_string(::getpid()))).string();
+  std::ostringstream out, log;
+  const auto error_of = [&](const ReproduceOptions& o) -> std::string {
+    try {
+      command_reproduce(o, out, log);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  ReproduceOptions fraction = options;
+  fraction.test_from_train = 2.0;
+  EXPECT_EQ(error_of(fraction), "--test-from-train must be in (0, 1)");
+  EXPECT_FALSE(fs::exists(options.out_dir));
+  ReproduceOptions kernels = options;
+  kernels.kernels = "fastest";
+  EXPECT_NE(error_of(kernels), "no error");
+  EXPECT_FALSE(fs::exists(options.out_dir));
+  if (!cuda_available()) {
+    ReproduceOptions device = options;
+    device.device = "cuda";
+    EXPECT_EQ(error_of(device), "device cuda:0 requested but no CUDA GPU is available");
+    EXPECT_FALSE(fs::exists(options.out_dir));
+  }
 }
 
 TEST(CommandReproduce, QuickShrinksExperiments3And4) {
