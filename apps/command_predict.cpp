@@ -1,6 +1,5 @@
 // `cxrnet predict --run RUN PATH...`: a trained run's probabilities for new images, as CSV.
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -14,6 +13,7 @@
 #include "apps/test_report.h"
 #include "apps/text_file.h"
 #include "apps/trainer.h"
+#include "data/directory.h"
 #include "engine/error.h"
 
 namespace cxr {
@@ -26,11 +26,6 @@ namespace {
 // still sees full batches.
 constexpr size_t kChunk = 1024;
 
-bool is_image_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
-}
 
 // A file argument is taken as it is (the decoder judges it); a folder gives its images below it,
 // hidden entries left out as in the class folders, sorted by path.
@@ -57,10 +52,10 @@ std::vector<std::string> collect_images(const std::vector<std::string>& paths) {
       // that reading it fails with its name, or is counted by --skip-unreadable, rather than the walk
       // dropping it silently, as the class folders' scan does (data/directory.cpp).
       std::error_code entry_ec;
-      if (!it->is_directory(entry_ec) && is_image_name(it->path())) found.push_back(it->path().string());
+      if (!it->is_directory(entry_ec) && data::has_image_extension(it->path().filename().string())) found.push_back(it->path().string());
     }
     CXR_CHECK(!ec, last.string() << ": cannot read this folder (" << ec.message() << ")");
-    CXR_CHECK(!found.empty(), path << ": no images (.png, .jpg, .jpeg, .bmp) in this folder");
+    CXR_CHECK(!found.empty(), path << ": no images (.png, .jpg, .jpeg, .bmp, .ppm, .tif, .tiff) in this folder");
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }

@@ -45,9 +45,16 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
   if (size == 0) throw ImageError(name, "empty file");
   if (detail::looks_like_jpeg(bytes, size)) return detail::decode_jpeg(bytes, size, name, min_height, min_width);
   if (detail::looks_like_png(bytes, size)) return detail::decode_png(bytes, size, name);
-  // The scan lists .bmp as Keras does, so a BMP is named for what it is rather than as garbage.
-  if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M')
-    throw ImageError(name, "a BMP image; cxrnet decodes JPEG and PNG only (convert it, e.g. to PNG)");
+  // The scan lists .bmp, .ppm and .tif(f) as Keras does, so these are named for what they are rather
+  // than as garbage.
+  const auto unsupported = [&](const char* format) {
+    return ImageError(name, std::string("a ") + format + " image; cxrnet decodes JPEG and PNG only (convert it, e.g. to PNG)");
+  };
+  if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M') throw unsupported("BMP");
+  if (size >= 4 && ((bytes[0] == 'I' && bytes[1] == 'I' && bytes[2] == 42 && bytes[3] == 0) ||
+                    (bytes[0] == 'M' && bytes[1] == 'M' && bytes[2] == 0 && bytes[3] == 42)))
+    throw unsupported("TIFF");
+  if (size >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6') throw unsupported("PPM/PGM/PBM");
   throw ImageError(name, "not a JPEG or PNG (unrecognised first bytes)");
 }
 

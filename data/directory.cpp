@@ -11,14 +11,6 @@ namespace {
 
 bool is_hidden(const fs::path& p) { return p.filename().string().starts_with('.'); }
 
-bool has_image_extension(const std::string& name) {
-  std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* ext : {".png", ".jpg", ".jpeg", ".bmp"})
-    if (lower.ends_with(ext)) return true;
-  return false;
-}
-
 // An image name that is not a folder (or a link to one) is listed: a file, a link that leads nowhere,
 // a FIFO or a device. Loading names the ones it cannot read as unreadable (and --strict stops on
 // them), rather than the scan dropping them without a word.
@@ -58,6 +50,16 @@ std::vector<std::string> list_class_images(const fs::path& class_dir) {
 
 }  // namespace
 
+bool has_image_extension(const std::string& name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // Keras's white_list_formats: what it would find, cxrnet lists too (it decodes JPEG and PNG; the
+  // others are reported as unreadable, by format, rather than left out of the counts without a word).
+  for (const char* ext : {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff"})
+    if (lower.ends_with(ext)) return true;
+  return false;
+}
+
 DatasetIndex scan_class_directory(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw std::runtime_error(dir + ": no such folder");
@@ -73,7 +75,7 @@ DatasetIndex scan_class_directory(const std::string& dir) {
     const fs::path class_dir = fs::path(dir) / index.class_names[label];
     std::vector<std::string> files = list_class_images(class_dir);
     if (files.empty())
-      throw std::runtime_error(class_dir.string() + ": class folder holds no images (.png, .jpg, .jpeg, .bmp)");
+      throw std::runtime_error(class_dir.string() + ": class folder holds no images (.png, .jpg, .jpeg, .bmp, .ppm, .tif, .tiff)");
     index.files.insert(index.files.end(), files.begin(), files.end());
     index.labels.insert(index.labels.end(), files.size(), static_cast<int>(label));
   }

@@ -146,11 +146,17 @@ TEST(DecodeErrors, Garbage) {
   expect_image_error(dir / "junk_with_jpeg_magic.jpeg", "JPEG");
 }
 
-// The scan lists .bmp (as Keras and predict do); the decoder names a BMP for what it is.
-TEST(DecodeErrors, BmpIsNamedAsUnsupported) {
+// The scan lists .bmp, .ppm, .tif and .tiff (as Keras and predict do); the decoder names each for what it is.
+TEST(DecodeErrors, BmpTiffAndPpmAreNamedAsUnsupported) {
   TempDir dir;
   testing::write_bytes(dir / "scan.bmp", std::string("BM\x46\0\0\0\0\0\0\0\x36\0\0\0", 14) + std::string(56, '\0'));
   expect_image_error(dir / "scan.bmp", "a BMP image; cxrnet decodes JPEG and PNG only");
+  testing::write_bytes(dir / "scan.tif", std::string("II*\0\x08\0\0\0", 8) + std::string(64, '\0'));
+  expect_image_error(dir / "scan.tif", "a TIFF image; cxrnet decodes JPEG and PNG only");
+  testing::write_bytes(dir / "scan.tiff", std::string("MM\0*\0\0\0\x08", 8) + std::string(64, '\0'));
+  expect_image_error(dir / "scan.tiff", "a TIFF image; cxrnet decodes JPEG and PNG only");
+  testing::write_bytes(dir / "scan.ppm", "P6\n2 2\n255\n" + std::string(12, '\x80'));
+  expect_image_error(dir / "scan.ppm", "a PPM/PGM/PBM image; cxrnet decodes JPEG and PNG only");
 }
 
 // Only regular files are read: a device read without end (/dev/zero) and a FIFO blocked the open.

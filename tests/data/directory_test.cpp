@@ -34,22 +34,25 @@ TEST(ScanClassDirectory, KerasOrderAndExtensionFilter) {
   TempDir dir;
   for (const char* f : {"NORMAL/b.jpeg", "NORMAL/a.JPG", "NORMAL/c.png", "NORMAL/zz.jpeg", "NORMAL/sub/a.jpeg",
                         "NORMAL/sub/deeper/k.Jpeg", "NORMAL/notes.txt", "NORMAL/Thumbs.db", "NORMAL/.DS_Store",
-                        "NORMAL/._b.jpeg", "NORMAL/.hidden/h.jpeg", "NORMAL/scan.tif", "PNEUMONIA/x.jpeg",
-                        "PNEUMONIA/Y.jpeg", "PNEUMONIA/y.BMP", "PNEUMONIA/a.jpeg.txt"})
+                        "NORMAL/._b.jpeg", "NORMAL/.hidden/h.jpeg", "NORMAL/scan.tif", "NORMAL/t.TIFF",
+                        "PNEUMONIA/x.jpeg", "PNEUMONIA/Y.jpeg", "PNEUMONIA/y.BMP", "PNEUMONIA/p.ppm",
+                        "PNEUMONIA/a.jpeg.txt"})
     touch(dir, f);
   std::filesystem::create_directories(dir.path() / ".ipynb_checkpoints");
   touch(dir, "stray_file_at_top.jpeg");
 
   const DatasetIndex index = scan_class_directory(dir.path().string());
   EXPECT_EQ(index.class_names, (std::vector<std::string>{"NORMAL", "PNEUMONIA"}));
-  // A folder's own files (sorted by name; 'Y' < 'x' in byte order) come before its subfolders',
-  // as os.walk sorted by root path gives them: zz.jpeg before sub/a.jpeg.
+  // A folder's own files (sorted by name; 'Y' < 'p' < 'x' in byte order) come before its subfolders',
+  // as os.walk sorted by root path gives them: zz.jpeg before sub/a.jpeg. Keras's extensions all
+  // count, the TIFF and PPM files too (loading then names them as unsupported), as they do in Keras's
+  // class counts.
   EXPECT_EQ(relative(dir, index.files),
-            (std::vector<std::string>{"NORMAL/a.JPG", "NORMAL/b.jpeg", "NORMAL/c.png", "NORMAL/zz.jpeg",
-                                      "NORMAL/sub/a.jpeg", "NORMAL/sub/deeper/k.Jpeg", "PNEUMONIA/Y.jpeg",
-                                      "PNEUMONIA/x.jpeg", "PNEUMONIA/y.BMP"}));
-  EXPECT_EQ(index.labels, (std::vector<int>{0, 0, 0, 0, 0, 0, 1, 1, 1}));
-  EXPECT_EQ(class_counts(index), (std::vector<int>{6, 3}));
+            (std::vector<std::string>{"NORMAL/a.JPG", "NORMAL/b.jpeg", "NORMAL/c.png", "NORMAL/scan.tif",
+                                      "NORMAL/t.TIFF", "NORMAL/zz.jpeg", "NORMAL/sub/a.jpeg", "NORMAL/sub/deeper/k.Jpeg",
+                                      "PNEUMONIA/Y.jpeg", "PNEUMONIA/p.ppm", "PNEUMONIA/x.jpeg", "PNEUMONIA/y.BMP"}));
+  EXPECT_EQ(index.labels, (std::vector<int>{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(class_counts(index), (std::vector<int>{8, 4}));
 }
 
 // Links: a link to a folder is not entered (Keras's follow_links=False; one back to the class folder
