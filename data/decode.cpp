@@ -22,7 +22,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   if (std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
     throw ImageError(path, "not a regular file (a FIFO, device or socket)");
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw ImageError(path, std::string("cannot open file: ") + std::strerror(errno));
+  if (!file) throw FileAccessError(path, std::string("cannot open file: ") + std::strerror(errno));
   // One read of the whole file when its size is known (almost always), then chunks for the rest.
   std::vector<uint8_t> bytes;
   if (std::fseek(file.get(), 0, SEEK_END) == 0) {
@@ -36,7 +36,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   uint8_t chunk[1 << 16];
   size_t got = 0;
   while ((got = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
-  if (std::ferror(file.get())) throw ImageError(path, std::string("read error: ") + std::strerror(errno));
+  if (std::ferror(file.get())) throw FileAccessError(path, std::string("read error: ") + std::strerror(errno));
   return bytes;
 }
 

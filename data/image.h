@@ -22,4 +22,10 @@ struct ImageError : std::runtime_error {
   std::string path, reason;
 };
 
+// The file could not be opened or read (permissions, an I/O error): about the access, not the
+// content, so it may read fine next time and an image cache must not remember it.
+struct FileAccessError : ImageError {
+  using ImageError::ImageError;
+};
+
 }  // namespace cxr::data

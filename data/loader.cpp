@@ -46,7 +46,7 @@ LoadedImages load_resized(const DatasetIndex& index, int height, int width, cons
   // squeezed out afterwards, which keeps the survivors in index order.
   std::vector<uint8_t> all(n * image_bytes);
   std::vector<std::string> failure(n);
-  std::vector<char> decoded(n, 0);
+  std::vector<char> decoded(n, 0), transient(n, 0);
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) {
@@ -65,10 +65,14 @@ LoadedImages load_resized(const DatasetIndex& index, int height, int width, cons
         const Image full = options.fast_decode ? decode_image_file_fast(path, height, width) : decode_image_file(path);
         const Image img = resize(full, height, width, options.interpolation);
         std::memcpy(all.data() + i * image_bytes, img.pixels.data(), image_bytes);
+      } catch (const FileAccessError& e) {  // a permission or I/O error: may be gone next time
+        failure[i] = e.reason;
+        transient[i] = 1;
       } catch (const ImageError& e) {
         failure[i] = e.reason.empty() ? "unreadable" : e.reason;
-      } catch (const std::exception& e) {  // e.g. out of memory on one huge file: skip it too
+      } catch (const std::exception& e) {  // e.g. out of memory on one huge file: skip it too, this time
         failure[i] = e.what();
+        transient[i] = 1;
       }
     }
   };
@@ -86,7 +90,9 @@ LoadedImages load_resized(const DatasetIndex& index, int height, int width, cons
   if (cache) {
     out.cache_problem = cache->problem();
     for (size_t i = 0; i < n; ++i) {
-      if (!decoded[i] || !stamps[i].ok) continue;  // a file that cannot be stat'ed is not cached
+      // Not cached: a file that cannot be stat'ed, and a failure that was not about the file's content
+      // (one cached 'Permission denied' stayed in the cache after a chmod, which changes no stamp).
+      if (!decoded[i] || !stamps[i].ok || transient[i]) continue;
       ImageCache::Entry e{stamps[i], failure[i], {}};
       if (failure[i].empty()) e.pixels.assign(all.data() + i * image_bytes, all.data() + (i + 1) * image_bytes);
       cache->put(keys[i], std::move(e));

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "data/decode.h"
 #include "data/image_cache.h"
 #include "data/loader.h"
@@ -63,6 +65,42 @@ TEST(ImageCache, AnEditedFileIsDecodedAgain) {
   EXPECT_EQ(again.decoded, 1u);
   EXPECT_EQ(again.from_cache, 6u);
   EXPECT_EQ(again.pixels, load_resized(index, 20, 24, 1).pixels);
+}
+
+// A file that could not be opened (here: no read permission) is skipped but not remembered: after a
+// chmod, which changes neither its size nor its time, the next load reads it. Needs a user the
+// permission applies to: as root the test takes the unprivileged uid 65534 for the loads.
+TEST(ImageCache, AFileThatCouldNotBeOpenedIsNotRemembered) {
+  TempDir dir, cache;
+  const DatasetIndex index = small_set(dir);
+  fs::permissions(cache.path(), fs::perms::all);  // the unprivileged loads write the cache
+  const std::string& locked = index.files[1];  // NORMAL/n0.jpeg (files[0] is broken.jpeg)
+  fs::permissions(locked, fs::perms::none);
+  const uid_t uid = ::geteuid();
+  const auto as_user = [&](auto load) {
+    if (uid == 0) {
+      EXPECT_EQ(::seteuid(65534), 0);
+    }
+    auto result = load();
+    if (uid == 0) {
+      EXPECT_EQ(::seteuid(0), 0);
+    }
+    return result;
+  };
+  LoadOptions options;
+  options.cache_dir = cache.path().string();
+  const LoadedImages first = as_user([&] { return load_resized(index, 20, 24, options); });
+  if (first.skipped.size() == 1) GTEST_SKIP() << "this user reads a file without read permission";
+  ASSERT_EQ(first.skipped.size(), 2u);  // broken.jpeg and the locked file
+  EXPECT_EQ(first.skipped[1].first, locked);
+  EXPECT_EQ(first.skipped[1].second, "cannot open file: Permission denied");
+
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  const LoadedImages second = as_user([&] { return load_resized(index, 20, 24, options); });
+  EXPECT_EQ(second.decoded, 1u);  // the locked file, read now
+  EXPECT_EQ(second.from_cache, 6u);  // broken.jpeg's content failure is remembered
+  ASSERT_EQ(second.skipped.size(), 1u);
+  EXPECT_EQ(second.pixels, load_resized(index, 20, 24, 1).pixels);
 }
 
 TEST(ImageCache, DamagedCacheIsRebuiltNotTrusted) {
