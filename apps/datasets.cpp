@@ -86,7 +86,8 @@ SplitIndices resolve_splits(const DataConfig& config, const std::string& data_di
                                                                << ")");
     return index;
   };
-  CXR_CHECK(config.test.defined(), "the data section needs a test split");
+  CXR_CHECK(config.test.defined(), "the config's data section has no test split (data.test is ~ or missing): give "
+                                   "test: FOLDER, test: {split_from: train, fraction: F}, or --test-from-train F");
   out.test = take(config.test, "test", out.test_dir);
   if (config.validation.defined()) {
     out.validation = take(config.validation, "validation", out.validation_dir);

@@ -195,7 +195,12 @@ SpecNode SpecNode::load_file(const std::string& path) {
 SpecNode SpecNode::load_string(const std::string& text, const std::string& name) {
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    // Every document, to refuse a second one: YAML::Load reads the first and dropped the rest unread.
+    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1)
+      throw ConfigError(position(name, documents[1].Mark()) + ": a second YAML document (after '---'); a config is "
+                        "one document");
+    if (!documents.empty()) root = documents[0];
   } catch (const YAML::Exception& error) {
     if (const size_t tab = tab_indented_line(text))  // the likely cause, named instead
       throw ConfigError(name + ":" + std::to_string(tab) + ": a tab character in the indentation; YAML indents with "

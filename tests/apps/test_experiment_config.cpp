@@ -238,6 +238,9 @@ TEST(ExperimentConfig, BadValuesAreConfigErrorsAtTheValue) {
        "x.yaml:4:32: data.augment.width_shift_range: must be in [0, 1), got 2"},
       {"  validation: {split_from: train, fraction: 1.0}\n", "",
        "x.yaml:4:45: data.validation.fraction: must be between 0 and 1 (exclusive), got 1"},
+      {"  validation: \"\"\n", "",
+       "x.yaml:4:15: data.validation: an empty folder name: give a folder, {split_from: ..., fraction: ...}, or ~ "
+       "for none"},
       {"  validation: {split_from: train}\n", "",
        "x.yaml:4:15: data.validation: missing required key 'fraction'"},
       {"  validation: {split_from: nothere, fraction: 0.3}\n", "",

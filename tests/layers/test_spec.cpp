@@ -41,6 +41,14 @@ TEST(SpecNode, ATabInTheIndentationIsNamed) {
   EXPECT_EQ(testing::config_error_of([] { parse("a: [1\n"); }).rfind("t.yaml:2:1: ", 0), 0u);
 }
 
+// yaml-cpp's Load reads the first document and dropped the rest unread (their mistakes included).
+TEST(SpecNode, ASecondDocumentIsRefused) {
+  EXPECT_EQ(testing::config_error_of([] { parse("a: 1\n---\ndata: {bogus: 1}\n"); }),
+            "t.yaml:3:1: a second YAML document (after '---'); a config is one document");
+  EXPECT_EQ(parse("---\na: 1\n").child("a").as_int(), 1);  // one document, marked as such
+  EXPECT_TRUE(parse("").is_null());
+}
+
 TEST(SpecNode, KindsKeysAndItems) {
   const SpecNode root = parse("b: 1\na: [x, y]\nc: {k: v}\n");
   EXPECT_TRUE(root.is_map());
