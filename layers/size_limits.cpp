@@ -33,7 +33,7 @@ std::string gib(double bytes) {
   return s.str();
 }
 
-const std::string kLimit = " elements, over the limit of 2147483648 (2^31) per tensor";
+const std::string kLimit = " elements, over the limit of 2147483647 (2^31 - 1) per tensor";
 
 }  // namespace
 

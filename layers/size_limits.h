@@ -12,8 +12,9 @@ namespace cxr {
 class Model;
 
 // At most this many elements in one tensor (8 GiB of float32): far above any real layer (the
-// largest of ResNet50V2 holds 2.4 million), and the point where 32-bit indexing would break.
-constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
+// largest of ResNet50V2 holds 2.4 million), and the last count 32-bit indexing still holds (a kernel's
+// `int` count of pixels or elements: 2^31 itself overflowed it).
+constexpr int64_t kMaxTensorElements = (int64_t{1} << 31) - 1;
 
 // InputError "WHAT SHAPE would hold N elements, over the limit of ..." when `shape` is too large.
 void check_tensor_size(const Shape& shape, const std::string& what);

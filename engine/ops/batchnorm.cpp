@@ -14,6 +14,7 @@ std::pair<int64_t, int> batch_norm_rows(const Tensor& x, const Tensor& gamma, co
                                         const Tensor& moving_mean, const Tensor& moving_var) {
   CXR_CHECK(x.rank() >= 2, "batch_norm: input " << x.describe() << " needs a batch axis and a channel axis");
   const int C = static_cast<int>(x.dim(-1));
+  CXR_CHECK(C > 0, "batch_norm: input " << x.describe() << " has no channels");
   for (const Tensor* t : std::initializer_list<const Tensor*>{&gamma, &beta, &moving_mean, &moving_var})
     CXR_CHECK(t->shape() == Shape{C}, "batch_norm: " << t->describe() << " must be [" << C << "] for input "
                                                      << x.describe());

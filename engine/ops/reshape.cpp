@@ -13,10 +13,18 @@ Tensor reshape(const Tensor& x, const Shape& requested) {
       CXR_CHECK(infer_axis < 0, "reshape " << x.describe() << ": more than one -1 in " << shape_str(requested));
       infer_axis = static_cast<int>(i);
     } else {
+      // A negative size other than -1 made a product that could still match the element count.
+      CXR_CHECK(shape[i] >= 0, "reshape " << x.describe() << " to " << shape_str(requested) << ": size " << shape[i]
+                                          << " (sizes are >= 0, or -1 for one inferred axis)");
       known *= shape[i];
     }
   }
-  if (infer_axis >= 0 && known > 0) shape[infer_axis] = x.numel() / known;
+  if (infer_axis >= 0) {
+    // Beside a size of 0 any value fits: -1 says nothing (it was left in the shape as -1).
+    CXR_CHECK(known > 0, "reshape " << x.describe() << " to " << shape_str(requested)
+                                    << ": -1 cannot be inferred beside a size of 0");
+    shape[infer_axis] = x.numel() / known;
+  }
   CXR_CHECK(numel_of(shape) == x.numel(), "reshape " << x.describe() << " to " << shape_str(requested)
                                                      << ": element counts differ");
   // A view: same storage and offset, new shape. Contiguous storage makes this free.
@@ -34,7 +42,9 @@ Tensor reshape(const Tensor& x, const Shape& requested) {
 
 Tensor flatten(const Tensor& x) {
   CXR_CHECK(x.rank() >= 1, "flatten: " << x.describe() << " has no batch axis");
-  return reshape(x, {x.dim(0), -1});
+  int64_t features = 1;  // not -1: an empty batch still flattens to [0, features]
+  for (int axis = 1; axis < x.rank(); ++axis) features *= x.dim(axis);
+  return reshape(x, {x.dim(0), features});
 }
 
 }  // namespace cxr

@@ -144,7 +144,7 @@ TEST_F(BadInputCli, ARunWithoutOutNeverSharesTheFolderOfARunStartedInTheSameSeco
 }
 
 TEST_F(BadInputCli, AbsurdSizesAreConfigErrorsNamingTheLayerAndLeaveNoRunFolder) {
-  const std::string limit = " elements, over the limit of 2147483648 (2^31) per tensor\n";
+  const std::string limit = " elements, over the limit of 2147483647 (2^31 - 1) per tensor\n";
   const struct {
     std::string from, to, message;
   } cases[] = {

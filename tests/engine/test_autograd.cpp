@@ -91,6 +91,15 @@ TEST(Autograd, BackwardNeedsAScalar) {
   EXPECT_THROW(scale(x, 2.0f).backward(), InputError);
 }
 
+// Sizes below -1 once multiplied into a count that matched; -1 beside a 0 was left in the shape.
+TEST(Tensor, ReshapeRefusesNegativeSizesAndAnAmbiguousMinusOne) {
+  const Tensor x = Tensor::zeros({6});
+  EXPECT_THROW(reshape(x, {-2, -3}), InputError);
+  EXPECT_THROW(reshape(Tensor::zeros({0, 4}), {0, -1}), InputError);
+  EXPECT_EQ(reshape(x, {-1, 2}).shape(), (Shape{3, 2}));
+  EXPECT_EQ(flatten(Tensor::zeros({0, 2, 3})).shape(), (Shape{0, 6}));  // an empty batch keeps its features
+}
+
 TEST(Tensor, ReshapeIsAViewOfTheSameStorage) {
   Tensor x = Tensor::from_vector({2, 3}, {1, 2, 3, 4, 5, 6});
   Tensor y = reshape(x, {3, -1});

@@ -16,25 +16,33 @@ Model build(const std::string& layers, const std::string& input = "[16, 16, 3]")
 TEST(SizeLimits, AHugeParameterIsRefusedAtItsLayerBeforeItIsAllocated) {
   EXPECT_EQ(testing::config_error_of([] { build("  - {type: Conv2D, filters: 2000000000, kernel: 3}\n"); }),
             "m.yaml:3:5: layers[0]: layer 'conv2d' (Conv2D): its kernel [2000000000, 3, 3, 3] would hold "
-            "54000000000 elements, over the limit of 2147483648 (2^31) per tensor");
+            "54000000000 elements, over the limit of 2147483647 (2^31 - 1) per tensor");
   EXPECT_EQ(testing::config_error_of([] { build("  - {type: Flatten}\n  - {type: Dense, units: 20000000}\n"); }),
             "m.yaml:4:5: layers[1]: layer 'dense' (Dense): its kernel [768, 20000000] would hold "
-            "15360000000 elements, over the limit of 2147483648 (2^31) per tensor");
+            "15360000000 elements, over the limit of 2147483647 (2^31 - 1) per tensor");
 }
 
 TEST(SizeLimits, ActivationsOfOneImageAndOfABatchAreChecked) {
   const Model wide = build("  - {type: MaxPooling2D, pool_size: 2}\n", "[5000000, 5000000, 3]");
   EXPECT_EQ(testing::input_error_of([&] { check_model_size(wide, 1, uint64_t{1} << 40); }),
             "model.input: one image's [5000000, 5000000, 3] would hold 75000000000000 elements, over the limit "
-            "of 2147483648 (2^31) per tensor");
+            "of 2147483647 (2^31 - 1) per tensor");
   const Model small = build("  - {type: Conv2D, filters: 16, kernel: 3, padding: same}\n");
   EXPECT_EQ(testing::input_error_of([&] { check_model_size(small, 1000000000, uint64_t{1} << 40); }),
             "model.input: data.batch_size 1000000000 times one image's [16, 16, 3] would hold 768000000000 "
-            "elements, over the limit of 2147483648 (2^31) per tensor");
+            "elements, over the limit of 2147483647 (2^31 - 1) per tensor");
   // Within the input's limit, over the first layer's output's: the message names that layer.
   EXPECT_EQ(testing::input_error_of([&] { check_model_size(small, 1000000, uint64_t{1} << 40); }),
             "model.layers[0] (Conv2D 'conv2d') output: data.batch_size 1000000 times one image's [16, 16, 16] "
-            "would hold 4096000000 elements, over the limit of 2147483648 (2^31) per tensor");
+            "would hold 4096000000 elements, over the limit of 2147483647 (2^31 - 1) per tensor");
+}
+
+// The limit is the last count an int holds: 2^31 elements overflowed the kernels' int pixel counts.
+TEST(SizeLimits, TwoToThe31ElementsIsOneTooMany) {
+  check_tensor_size({2147483647}, "a tensor");
+  EXPECT_EQ(testing::input_error_of([] { check_tensor_size({32768, 65536}, "a tensor"); }),
+            "a tensor [32768, 65536] would hold 2147483648 elements, over the limit of 2147483647 (2^31 - 1) per "
+            "tensor");
 }
 
 TEST(SizeLimits, ParametersAndABatchMustFitInMemory) {
