@@ -4,7 +4,6 @@
 
 #include <turbojpeg.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -48,10 +47,37 @@ void cmyk_to_rgb(const std::vector<uint8_t>& cmyk, uint8_t* rgb, size_t pixels) 
   }
 }
 
-// "Premature end of JPEG file" and "Corrupt JPEG data: premature end of data segment".
-bool is_truncation(std::string message) {
-  for (char& ch : message) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return message.find("premature end") != std::string::npos;
+// libjpeg's warning for data that ends early (JWRN_JPEG_EOF), after which it pads with grey.
+bool is_truncation(const std::string& message) { return message.find("Premature end of JPEG file") != std::string::npos; }
+
+// Whether an end-of-image marker (FF D9) follows the first start-of-scan (FF DA), found by walking the
+// marker segments from the start (an EXIF thumbnail inside APP1 has markers of its own). Inside the
+// entropy-coded data FF is always followed by 00 or a restart marker, so an FF D9 there is the end.
+// TurboJPEG keeps only its first warning: when that one is harmless (stray bytes before a marker,
+// common in real files), a later "Premature end of JPEG file" was never seen, and a file cut short
+// loaded with its missing rows grey. This check does not depend on the warnings' order.
+bool has_end_after_scan(const uint8_t* bytes, size_t size) {
+  size_t at = 2;  // after SOI
+  while (at + 4 <= size) {
+    if (bytes[at] != 0xFF) {  // stray bytes between segments (libjpeg skips them with a warning)
+      ++at;
+      continue;
+    }
+    const uint8_t marker = bytes[at + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (marker == 0xDA) break;
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // no length
+      at += 2;
+      continue;
+    }
+    at += 2 + ((size_t{bytes[at + 2]} << 8) | bytes[at + 3]);
+  }
+  for (size_t i = at + 2; i + 1 < size; ++i)
+    if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9) return true;
+  return false;
 }
 
 // TurboJPEG's factors come in no promised order; take the one giving the fewest pixels among
@@ -115,12 +141,16 @@ Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name, in
     // libjpeg reports a file that ends early only as a warning ("Premature end of JPEG file") and
     // pads the rest with grey; PIL refuses such a file ("image file is truncated"), and so do we.
     if (is_truncation(first)) throw ImageError(name, "truncated JPEG (" + first + ")");
-    // Any other warning (say, stray bytes before a marker) leaves a usable image, which PIL would
-    // accept too: decode again without stopping. TurboJPEG keeps reporting "warning" once one was
-    // seen, even if a fatal error follows; a fatal error shows as a different message.
+    // Any other warning (stray bytes before a marker; a marker met inside the scan data, "premature
+    // end of data segment", in a file that goes on) leaves a usable image, which PIL accepts too:
+    // decode again without stopping. TurboJPEG keeps reporting "warning" once one was seen, even if
+    // a fatal error follows; a fatal error shows as a different message.
     decode(0);
     const std::string last = tj_message(tj.get());
     if (last != first) throw ImageError(name, "corrupt JPEG (" + last + ")");
+    if (!has_end_after_scan(bytes, size))
+      throw ImageError(name, "truncated JPEG (no end-of-image marker after the scan data; libjpeg's first warning: " +
+                                 first + ")");
   }
 
   Image img{height, width, 3, {}};

@@ -234,6 +234,26 @@ TEST(DecodeErrors, TruncatedJpeg) {
   expect_image_error(dir / "no_end_marker.jpeg", "truncated");
 }
 
+// TurboJPEG keeps only its first warning. With stray bytes before a marker (a harmless warning,
+// common in real files) coming first, a file cut in its scan data loaded with grey rows, even under
+// --strict; a file with the same stray bytes that is whole still loads, as in PIL.
+TEST(DecodeErrors, TruncatedJpegIsRefusedAfterAHarmlessWarning) {
+  TempDir dir;
+  for (const bool progressive : {false, true}) {
+    SCOPED_TRACE(progressive ? "progressive" : "baseline");
+    write_jpeg(dir / "whole.jpeg", textured_rgb(96, 128), 90, progressive, false);
+    std::string whole = testing::read_bytes(dir / "whole.jpeg");
+    const size_t dht = whole.find("\xFF\xC4");
+    ASSERT_NE(dht, std::string::npos);
+    whole.insert(dht, "\x12\x34");  // "2 extraneous bytes before marker 0xc4"
+    testing::write_bytes(dir / "stray.jpeg", whole);
+    EXPECT_EQ(decode_image_file(dir / "stray.jpeg").pixels,
+              decode_image_file(dir / "whole.jpeg").pixels);
+    testing::write_bytes(dir / "stray_cut.jpeg", whole.substr(0, whole.size() * 7 / 10));
+    expect_image_error(dir / "stray_cut.jpeg", "truncated JPEG");
+  }
+}
+
 // Progressive files fail later (in a later scan, or on a scan header cut short): every cut point
 // must give an error, never a half-grey image.
 TEST(DecodeErrors, TruncatedProgressiveJpeg) {
