@@ -185,6 +185,15 @@ RunSplitFiles run_split_files(const RunFolder& run, const std::string& data_dir,
   files.source = manifest;
   if (data_dir.empty()) {
     CXR_CHECK(!files.test.files.empty(), manifest << ": lists no test files");
+    // split.csv keeps the paths train was given (relative to the folder it ran in): from elsewhere
+    // none exists, and each would be reported unreadable before a bare "no readable images".
+    std::error_code ec;
+    const bool any = std::any_of(files.test.files.begin(), files.test.files.end(),
+                                 [&](const std::string& f) { return fs::exists(f, ec); });
+    CXR_CHECK(any, manifest << ": none of its " << files.test.files.size() << " test files is found from "
+                            << fs::current_path(ec).string() << " (the first: " << files.test.files.front()
+                            << "); its paths are as train was given them: run this where train ran, or give --data "
+                               "DIR, the data folder the run was trained with");
     return files;
   }
   const SplitIndices splits = resolve_splits(run.config.data, data_dir);

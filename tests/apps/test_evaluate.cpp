@@ -114,6 +114,26 @@ TEST(CommandEvaluate, ResolvesTheSplitsFromAMovedDataFolder) {
   fs::remove_all(moved);
 }
 
+// split.csv keeps the paths train was given, relative ones included: evaluated from another folder,
+// none is found, and the error says why instead of listing every file as unreadable.
+TEST(CommandEvaluate, SplitPathsNotFoundFromHereAreExplained) {
+  const auto& trained = trained_run();
+  const fs::path run = trained.root / "relative-run";
+  fs::remove_all(run);
+  fs::copy(trained.run, run, fs::copy_options::recursive);
+  std::string manifest = read_text(run / "split.csv");
+  for (size_t at; (at = manifest.find(trained.data.string())) != std::string::npos;)
+    manifest.replace(at, trained.data.string().size(), "not/from/here/data");
+  write_text_file(run / "split.csv", manifest);
+  EvaluateOptions options;
+  options.run_dir = run.string();
+  const std::string error = error_of(options);
+  EXPECT_EQ(error.rfind((run / "split.csv").string() + ": none of its 20 test files is found from ", 0), 0u) << error;
+  EXPECT_NE(error.find("(the first: not/from/here/data/test/"), std::string::npos) << error;
+  EXPECT_NE(error.find("run this where train ran, or give --data DIR"), std::string::npos) << error;
+  fs::remove_all(run);
+}
+
 TEST(CommandEvaluate, RefusesAnotherModelsWeightsNamingTheTensor) {
   const auto& trained = trained_run();
   // Experiment 2's model has a fourth convolution: its Dense sees 64 inputs, not 1024.
