@@ -255,6 +255,26 @@ def gpu_section(doc):
     return lines + [""]
 
 
+def read_probe_section(doc):
+    """bench_read_probes.cpp: what a pass that only reads reaches, by the way it loads (rows) and size."""
+    probes = {}
+    for parts, b in runs(doc).items():
+        if parts[0] == "cuda" and len(parts) == 4 and parts[1] == "read_probe" and not failed(b):
+            probes.setdefault(parts[2], {})[parts[3]] = b
+    if not probes:
+        return []
+    sizes = ("e3_bn1", "n16M", "n128M")
+    lines = ["## GPU read probes (bench_read_probes.cpp)", "",
+             "Kernels that only read and add a float array: GB/s of bytes read, and that over the copy",
+             "ceiling (which counts bytes read and written). The floor under a read pass such as batch",
+             "norm's statistics (e3_bn1: 31.5 MB).", "",
+             "| probe | " + " | ".join(sizes) + " |", "|---|" + "---|" * len(sizes)]
+    for name, by_size in probes.items():
+        cells = [f"{fmt_time(b)}, {fmt_rate(b)} ({fmt_frac(b)})" if (b := by_size.get(size)) else "-" for size in sizes]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def peer_speed(doc, e):
     for x in (doc or {}).get("results", []):
         if x["experiment"] == e:
@@ -425,6 +445,7 @@ def main():
         lines += ["Ceilings, measured in the same run:", ""] + ceil + [""]
     e2e_lines, ratios = e2e_section(e2e, torch, keras, torch_cuda, rounds)
     lines += targets_section(kernels, cuda, ratios) + e2e_lines + cpu_section(kernels) + gpu_section(cuda)
+    lines += read_probe_section(cuda)
     text = "\n".join(lines)
     if args.out:
         with open(args.out, "w") as f:

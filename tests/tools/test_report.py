@@ -180,5 +180,22 @@ class GpuKernelsTest(unittest.TestCase):
         self.assertFalse(any("under 50%" in l for l in report.gpu_section(cuda)))
 
 
+class ReadProbesTest(unittest.TestCase):
+    def test_probes_get_a_table_by_size_and_failed_ones_are_left_out(self):
+        def entry(name, microseconds, gbps, frac, error=False):
+            e = {"name": "cuda/read_probe/" + name + "/min_time:0.020/manual_time", "run_type": "iteration",
+                 "real_time": microseconds, "time_unit": "us", "GB/s": gbps, "of_ceiling": frac}
+            if error:
+                e.update(error_occurred=True, error_message="a tile never arrived")
+            return e
+        cuda = {"benchmarks": [entry("regs_u8/e3_bn1", 15.7, 2003.1, 0.672), entry("regs_u8/n128M", 190.0, 2825.0, 0.948),
+                               entry("bulk_4x16k_2bps/e3_bn1", 11.0, 2861.0, 0.96, error=True)]}
+        lines = report.read_probe_section(cuda)
+        self.assertIn("| probe | e3_bn1 | n16M | n128M |", lines)
+        self.assertIn("| regs_u8 | 15.7 us, 2003.1 GB/s (67%) | - | 190.0 us, 2825.0 GB/s (95%) |", lines)
+        self.assertFalse(any(l.startswith("| bulk_4x16k_2bps") for l in lines))
+        self.assertEqual(report.read_probe_section({"benchmarks": []}), [])
+
+
 if __name__ == "__main__":
     sys.exit(unittest.main())
