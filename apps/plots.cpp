@@ -138,6 +138,9 @@ std::string gnuplot_script(const PlotInputs& in) {
       "set key autotitle columnhead\n"
       "set grid\n"
       "set xlabel 'epoch'\n"
+      // From 0: a one-epoch run's single x (and a lone loss) is not an empty range gnuplot warns about.
+      "set xrange [0:*]\n"
+      "set yrange [0:*]\n"
       "set output 'loss.png'\n"
       "set title 'Loss (binary cross-entropy)'\n";
   s += in.has_validation ? "plot '../history.csv' using 1:2 with linespoints title 'train', '' using 1:4 with "

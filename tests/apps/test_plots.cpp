@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <fcntl.h>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -44,6 +45,34 @@ TEST(WritePlots, WritesDataAndScriptAndDrawsWhenGnuplotIsThere) {
   if (!have_gnuplot) {
     EXPECT_NE(log.str().find("apt-get install gnuplot-nox"), std::string::npos);
   }
+  fs::remove_all(run);
+}
+
+// One epoch without validation: a single x and a single loss. gnuplot warned "empty x range" and
+// "empty y range" on the command's stderr for each such plot.
+TEST(WritePlots, AOneEpochRunDrawsWithoutGnuplotWarnings) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) GTEST_SKIP() << "no gnuplot";
+  const fs::path run = fs::temp_directory_path() / ("cxr_plots_one_epoch_" + std::to_string(::getpid()));
+  fs::remove_all(run);
+  fs::create_directories(run);
+  std::ofstream(run / "history.csv") << "epoch,loss,binary_accuracy,lr,seconds\n1,0.9,0.5,0.001,1.0\n";
+  const fs::path err = run / "stderr.txt";
+  std::fflush(stderr);
+  const int saved = ::dup(2), file = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(saved, 0);
+  ASSERT_GE(file, 0);
+  ::dup2(file, 2);  // gnuplot inherits the command's stderr
+  std::ostringstream log;
+  const bool drawn = write_plots({run, {0.2f, 0.7f}, {0, 1}, {"NORMAL", "PNEUMONIA"}, false}, log);
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(file);
+  EXPECT_TRUE(drawn) << log.str();
+  std::ifstream in(err);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "");
   fs::remove_all(run);
 }
 
