@@ -8,6 +8,7 @@
 
 #include "apps/datasets.h"
 #include "apps/experiment_config.h"
+#include "apps/interrupt.h"
 #include "apps/model_summary.h"
 #include "apps/run_training.h"
 #include "apps/text_file.h"
@@ -34,8 +35,13 @@ int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, 
     options.out_dir = out_dir;
     options.seed = seed;
   }
+  const InterruptGuard interrupts;  // Ctrl-C stops between two images, and the set is removed
+  options.before_each_image = [&] { interrupts.check(); };
   try {
     data::write_synthetic_dataset(options);
+  } catch (const Interrupted& e) {
+    remove_claimed_output(claimed);
+    throw Interrupted(std::string(e.what()) + ": " + out_dir + " removed", e.signal);
   } catch (...) {
     remove_claimed_output(claimed);  // a half-written set (a full disk, say)
     throw;
@@ -107,8 +113,11 @@ int command_split(const SplitOptions& options, std::ostream& out) {
 
   bool copied = false;
   size_t files = 0;
+  const InterruptGuard interrupts;  // Ctrl-C stops between two files, and the split is removed
   auto write = [&](const data::DatasetIndex& index, const std::string& source_dir, const std::string& split) {
     for (size_t i = 0; i < index.files.size(); ++i) {
+      if (options.before_each_file) options.before_each_file(files);
+      interrupts.check();
       const std::string& class_name = index.class_names[static_cast<size_t>(index.labels[i])];
       // Keep the path below the class folder, so files in subfolders cannot collide.
       const fs::path inside = fs::path(index.files[i]).lexically_relative(fs::path(source_dir) / class_name);
@@ -121,6 +130,9 @@ int command_split(const SplitOptions& options, std::ostream& out) {
     if (splits.has_validation) write(splits.validation, splits.validation_dir, "validation");
     write(splits.test, splits.test_dir, "test");
     write_text_file(root / "split.csv", split_manifest(splits));
+  } catch (const Interrupted& e) {
+    remove_claimed_output(claimed);
+    throw Interrupted(std::string(e.what()) + ": " + options.out_dir + " removed", e.signal);
   } catch (...) {
     remove_claimed_output(claimed);  // a half-made split (a full disk, say)
     throw;

@@ -1,6 +1,7 @@
 // The cxrnet subcommands, callable from tests. Each returns the process exit code; errors are
 // exceptions (InputError/ConfigError: exit 2, anything else: exit 1), mapped in main.cpp.
 #pragma once
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -16,6 +17,8 @@ struct SplitOptions {
   std::string out_dir;  // must not exist or be empty
   bool copy = false;    // copy the files; default: hard links (a copy where links are impossible)
   std::optional<double> test_from_train;
+  // Tests: called before each file is linked or copied, with how many were made so far.
+  std::function<void(size_t made)> before_each_file = {};
 };
 
 int command_summary(const std::string& config_path, std::ostream& out);

@@ -3,21 +3,14 @@
 // script are always written to RUN/plots/, so plots can be redrawn or restyled later; when gnuplot
 // is missing the run still succeeds and says how to get them.
 #pragma once
+#include "apps/interrupt.h"
 #include <filesystem>
 #include <iosfwd>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace cxr {
 
-// The user stopped the command (Ctrl-C, kill) while a child process ran: std::system ignores the signal in
-// this process, so it is passed on as this error. main() exits with 128 + signal, as a shell would.
-class Interrupted : public std::runtime_error {
- public:
-  Interrupted(const std::string& what, int signal) : std::runtime_error(what), signal(signal) {}
-  const int signal;
-};
 
 struct PlotInputs {
   std::filesystem::path run_dir;  // holds history.csv

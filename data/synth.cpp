@@ -52,13 +52,16 @@ void write_class(const SynthOptions& o, const std::string& split, bool pneumonia
   std::atomic<int> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
+  std::atomic<bool> failed{false};
   auto work = [&] {
-    for (int i = next++; i < count; i = next++) {
+    for (int i = next++; i < count && !failed; i = next++) {
       try {
+        if (o.before_each_image) o.before_each_image();
         write_one(o, dir, pneumonia, i, stream);
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();
+        failed = true;  // the others stop at their next image
       }
     }
   };

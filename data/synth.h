@@ -1,7 +1,9 @@
 // A synthetic stand-in for the Kermany chest X-ray folders, for tests, demos and CI: grey X-ray-like
 // JPEGs in DIR/{train,test}/{NORMAL,PNEUMONIA}/, deterministic from a seed.
 #pragma once
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -18,6 +20,9 @@ struct SynthOptions {
   // log-uniformly in [1 / max_aspect, max_aspect], as real radiographs vary (the width may then
   // leave [min, max]). Last, so that {dir, counts..., min, max, seed} initialisers stay valid.
   double max_aspect = 0;
+  // Called (from any of the writing threads) before each image is drawn; an exception from it stops
+  // the set and is rethrown (how `cxrnet synth` stops on Ctrl-C).
+  std::function<void()> before_each_image = {};
 
   // What `cxrnet synth` writes by default: the counts above at radiograph sizes, about 400 to 2000
   // px with aspect ratios up to 1.4, like the Kermany originals (tests use the small default).

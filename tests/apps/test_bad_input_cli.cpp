@@ -301,6 +301,17 @@ TEST_F(BadInputCli, SynthRefusesAFolderThatIsNotEmpty) {
             12);  // the tiny set's images, no others
 }
 
+// Ctrl-C during synth (radiograph-sized images, ~30 s on two cores; the SIGINT comes after 1.5 s):
+// it stops between two images, removes the folder and exits 130. Killed outright, it had left a
+// half-written folder that the same command then refused as not empty.
+TEST_F(BadInputCli, SynthStoppedByCtrlCRemovesWhatItWrote) {
+  const fs::path out = root_ / "stopped-synth";
+  const Result r = run_cxrnet("synth --out " + q(out), {}, "timeout --preserve-status -s INT 1.5 ");
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_EQ(r.err, "cxrnet: interrupted by SIGINT: " + out.string() + " removed\n");
+  EXPECT_FALSE(fs::exists(out));
+}
+
 // A synth that cannot write its images (here: a file size limit of 512 bytes, so every JPEG fails
 // with EFBIG, as a full disk fails with ENOSPC) says why, and removes what it wrote: the folder it
 // made, or the contents of the empty folder it was given. The same --out then works.

@@ -17,6 +17,7 @@
 #include "apps/commands.h"
 #include "apps/datasets.h"
 #include "apps/experiment_config.h"
+#include "apps/interrupt.h"
 #include "data/decode.h"
 #include "data/synth.h"
 #include "engine/error.h"
@@ -202,6 +203,29 @@ TEST(SplitCommand, ACopyThatFailsPartwayLeavesNothing) {
   std::signal(SIGXFSZ, old_handler);
   EXPECT_EQ(error.find("cannot copy " + s.data()), 0u) << error;
   EXPECT_FALSE(fs::exists(s.root / "out"));
+  EXPECT_EQ(command_split(options, out), 0);
+  EXPECT_TRUE(fs::exists(s.root / "out" / "split.csv"));
+}
+
+// Ctrl-C part way (a SIGINT raised before the 10th file): split stops between two files, removes
+// what it made and says so; the same --out is then free. Killed outright it had left a half-made
+// folder that the same command refused as not empty.
+TEST(SplitCommand, CtrlCPartWayLeavesNothing) {
+  Scratch s("interrupted");
+  SplitOptions options{write_split_config(s).string(), s.data(), (s.root / "out").string(), false, std::nullopt};
+  options.before_each_file = [](size_t made) {
+    if (made == 9) std::raise(SIGINT);
+  };
+  std::ostringstream out;
+  try {
+    command_split(options, out);
+    ADD_FAILURE() << "not interrupted";
+  } catch (const Interrupted& e) {
+    EXPECT_EQ(e.signal, SIGINT);
+    EXPECT_EQ(std::string(e.what()), "interrupted by SIGINT: " + options.out_dir + " removed");
+  }
+  EXPECT_FALSE(fs::exists(s.root / "out"));
+  options.before_each_file = nullptr;
   EXPECT_EQ(command_split(options, out), 0);
   EXPECT_TRUE(fs::exists(s.root / "out" / "split.csv"));
 }
