@@ -83,6 +83,9 @@ float validation_threshold(const RunFolder& run, const PredictOptions& options, 
 // run's weights or config, an image, or any other file, which the CSV had replaced with exit 0.
 void check_out_replaces_only_predictions(const fs::path& out) {
   std::error_code ec;
+  const fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  if (!fs::is_directory(parent, ec))  // found only after all the inference, once
+    throw InputError("--out " + out.string() + ": no folder " + parent.string());
   const fs::file_status st = fs::status(out, ec);  // through a link
   if (!fs::exists(st)) return;
   const auto refuse = [&](const std::string& why) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/datasets.h"
 #include "apps/reproduce_report.h"
 #include "apps/text_file.h"
 #include "data/synth.h"
@@ -25,6 +26,8 @@ int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::o
   }
   // Every config before any training: a typo must not surface after hours of experiment 1.
   ReproduceSummary summary;
+  const bool named = !options.out_dir.empty();
+  const fs::path wanted = named ? fs::path(options.out_dir) : fs::path("runs") / ("reproduce-" + timestamp());
   for (int n : experiments) {
     const fs::path config = fs::path(options.configs_dir) / ("experiment" + std::to_string(n) + ".yaml");
     std::error_code ec;
@@ -32,7 +35,8 @@ int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::o
               config.string() << ": not found; reproduce reads experiment1.yaml ... experiment4.yaml from "
                               << options.configs_dir
                               << "/: run it in the cxrnet source folder or give --configs DIR");
-    (void)load_experiment_config(config.string());  // a ConfigError now rather than later
+    const ExperimentConfig loaded = load_experiment_config(config.string());  // a ConfigError now rather than later
+    if (!options.data_dir.empty()) check_out_of_data(wanted, loaded.data, options.data_dir, "--out");
     ReproducedExperiment e;
     e.experiment = n;
     e.config_path = config.string();
@@ -50,8 +54,6 @@ int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::o
   if (!options.kernels.empty()) (void)parse_kernel_choice(options.kernels);
 
   // Claimed at once: a second reproduce started in the same second gets runs/reproduce-<time>-2.
-  const bool named = !options.out_dir.empty();
-  const fs::path wanted = named ? fs::path(options.out_dir) : fs::path("runs") / ("reproduce-" + timestamp());
   const ClaimedFolder claimed = claim_new_folder(wanted, !named, "--out", "(reproduce writes a fresh folder)");
   summary.out_dir = claimed.dir;
   summary.quick = options.quick;

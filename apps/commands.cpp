@@ -86,12 +86,6 @@ void check_regular_files(const SplitIndices& splits, const std::string& data_dir
     }
 }
 
-// Whether `path` is `dir` or lies below it, links resolved (a folder not made yet judged by its name).
-bool is_within(const fs::path& path, const fs::path& dir) {
-  const fs::path p = fs::weakly_canonical(path), d = fs::weakly_canonical(dir);
-  return std::mismatch(d.begin(), d.end(), p.begin(), p.end()).first == d.end();
-}
-
 }  // namespace
 
 int command_split(const SplitOptions& options, std::ostream& out) {

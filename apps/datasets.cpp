@@ -57,7 +57,9 @@ SplitIndices resolve_splits(const DataConfig& config, const std::string& data_di
   CXR_CHECK(out.train.class_names.size() == 2, "binary classification needs exactly 2 class folders in "
                                                    << out.train_dir << ", found " << out.train.class_names.size()
                                                    << ": " << names(out.train.class_names)
-                                                   << " (move or rename the extra folder)");
+                                                   << (out.train.class_names.size() > 2
+                                                           ? " (move or rename the extra folder)"
+                                                           : " (the other class's folder is missing)"));
 
   auto take = [&](const SplitConfig& split, const char* what, std::string& dir) -> data::DatasetIndex {
     if (!split.split_from.empty()) {
@@ -94,6 +96,21 @@ SplitIndices resolve_splits(const DataConfig& config, const std::string& data_di
     out.has_validation = true;
   }
   return out;
+}
+
+std::vector<std::string> folders_read(const DataConfig& config, const std::string& data_dir) {
+  std::vector<std::string> folders{join_path(data_dir, config.train)};
+  for (const SplitConfig* split : {&config.validation, &config.test})
+    if (!split->dir.empty()) folders.push_back(join_path(data_dir, split->dir));
+  return folders;
+}
+
+void check_out_of_data(const std::filesystem::path& out, const DataConfig& config, const std::string& data_dir,
+                       const std::string& flag) {
+  for (const std::string& folder : folders_read(config, data_dir))
+    CXR_CHECK(!is_within(out, folder), flag << " " << out.string() << " is inside " << folder
+                                            << ", which this run reads images from: its plots (PNG) would be read "
+                                               "as images by the next run; pick a folder outside it");
 }
 
 std::string split_manifest(const SplitIndices& splits) {

@@ -1,6 +1,8 @@
 // Resolves an experiment's data section against --data DIR into decoded, resized images for the
 // train, validation and test splits (apps/ joins data/ and the config; data/ knows no config).
 #pragma once
+#include <filesystem>
+#include <vector>
 #include <iosfwd>
 #include <string>
 
@@ -23,6 +25,15 @@ struct SplitIndices {
 // always gives the same files). Throws InputError for a missing folder, a class set that differs
 // between splits, or a class count other than 2 (naming the class folders found).
 SplitIndices resolve_splits(const DataConfig& config, const std::string& data_dir);
+
+// The folders a run reads images from (train, and validation and test when they are folders), without
+// scanning them: what an output folder must not lie inside.
+std::vector<std::string> folders_read(const DataConfig& config, const std::string& data_dir);
+
+// InputError when `out` is inside one of folders_read(): a run's plots (PNG) there would be read as
+// images by the next run on that data. `flag` names the option that gave `out`.
+void check_out_of_data(const std::filesystem::path& out, const DataConfig& config, const std::string& data_dir,
+                       const std::string& flag);
 
 // The manifest (split.csv): "path,label,split", then one row per file: train, validation, test,
 // each in Keras's file order; label is the class folder name. Commas or quotes in a path are

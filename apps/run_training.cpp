@@ -194,6 +194,7 @@ std::string resume_hint(const fs::path& run_dir, int epochs_kept, const TrainOpt
 ClaimedFolder claim_run_folder(const TrainOptions& options, const ExperimentConfig& config) {
   const bool named = !options.out_dir.empty();
   const fs::path dir = named ? fs::path(options.out_dir) : fs::path("runs") / (config.name + "-" + timestamp());
+  check_out_of_data(dir, config.data, options.data_dir, named ? "--out" : "the run folder");
   return claim_new_folder(dir, !named, "--out", "(cxrnet train never overwrites a run): pass --resume " +
                                                     dir.string() + " to continue it, or pick another --out");
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -197,6 +198,11 @@ std::string timestamp() {
   std::ostringstream s;
   s << std::put_time(&tm, "%Y%m%d-%H%M%S");
   return s.str();
+}
+
+bool is_within(const fs::path& path, const fs::path& dir) {
+  const fs::path p = fs::weakly_canonical(path), d = fs::weakly_canonical(dir);
+  return std::mismatch(d.begin(), d.end(), p.begin(), p.end()).first == d.end();
 }
 
 }  // namespace cxr

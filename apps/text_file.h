@@ -34,6 +34,9 @@ struct ClaimedFolder {
 ClaimedFolder claim_new_folder(const std::filesystem::path& wanted, bool numbered, const std::string& flag,
                                const std::string& reason);
 
+// Whether `path` is `dir` or lies below it, links resolved (a folder not made yet judged by its name).
+bool is_within(const std::filesystem::path& path, const std::filesystem::path& dir);
+
 // The claim on a run folder that already holds a run (train --resume): the same lock, whatever the folder
 // holds. InputError "DIR: another cxrnet command is using it ..." while another command holds it.
 ClaimedFolder claim_existing_folder(const std::filesystem::path& dir);

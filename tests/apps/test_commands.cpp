@@ -141,6 +141,30 @@ TEST(CommandTrain, AValidationOrTestClassWithNoReadableImageIsRefusedBeforeTrain
   }
 }
 
+// A run folder inside a folder the run reads (here test/NORMAL) would hold plots that the next run
+// there reads as test images (84 found instead of 80): refused before anything is made.
+TEST(CommandTrain, AnOutInsideAFolderTheRunReadsIsRefused) {
+  const fs::path root = fs::temp_directory_path() / ("cxr_command_train_inside_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  data::write_synthetic_dataset({.out_dir = (root / "data").string(), .train_normal = 4, .train_pneumonia = 4,
+                                 .test_normal = 2, .test_pneumonia = 2});
+  TrainOptions options;
+  options.config_path = config("experiment1.yaml");
+  options.data_dir = (root / "data").string();
+  options.out_dir = (root / "data" / "test" / "NORMAL" / "myrun").string();
+  std::ostringstream out, log;
+  try {
+    command_train(options, out, log);
+    ADD_FAILURE() << "a run folder inside the test folder was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "--out " + options.out_dir + " is inside " + (root / "data" / "test").string() +
+                                         ", which this run reads images from: its plots (PNG) would be read as "
+                                         "images by the next run; pick a folder outside it");
+  }
+  EXPECT_FALSE(fs::exists(options.out_dir));
+  fs::remove_all(root);
+}
+
 // The run folder is claimed before the data is loaded, and given back when that fails.
 TEST(CommandTrain, MissingDataFolderIsBadInputAndLeavesNoRunFolder) {
   TrainOptions options;

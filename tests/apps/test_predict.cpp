@@ -194,6 +194,16 @@ TEST(CommandPredict, ReplacesOnlyAnEarlierPredictionsCsv) {
     ASSERT_EQ(command_predict(options, csv, log), 0);
     EXPECT_EQ(parse_csv(read_text(options.out_csv)).size(), 1u);
   }
+  // A folder that is not there is said before the inference (it was found only when the CSV was written).
+  options.out_csv = (copy / "no-such-folder" / "predictions.csv").string();
+  std::ostringstream csv, log;
+  try {
+    command_predict(options, csv, log);
+    ADD_FAILURE() << "--out in a missing folder was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "--out " + options.out_csv + ": no folder " + (copy / "no-such-folder").string());
+  }
+  EXPECT_EQ(log.str(), "");
   fs::remove_all(copy);
 }
 

@@ -279,9 +279,20 @@ TEST(BadInput, ThirdClassAndMissingTestFolderAreNamed) {
     resolve_splits(d, s.data());
     ADD_FAILURE() << "three classes should fail";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("found 3: COVID, NORMAL, PNEUMONIA"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("found 3: COVID, NORMAL, PNEUMONIA (move or rename the extra folder)"),
+              std::string::npos)
+        << e.what();
   }
   fs::remove_all(s.root / "data" / "train" / "COVID");
+  fs::rename(s.root / "data" / "train" / "PNEUMONIA", s.root / "pneumonia-aside");  // one class only
+  try {
+    resolve_splits(d, s.data());
+    ADD_FAILURE() << "one class should fail";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("found 1: NORMAL (the other class's folder is missing)"), std::string::npos)
+        << e.what();
+  }
+  fs::rename(s.root / "pneumonia-aside", s.root / "data" / "train" / "PNEUMONIA");
   fs::remove_all(s.root / "data" / "test");
   try {
     resolve_splits(d, s.data());
