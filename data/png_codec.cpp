@@ -59,6 +59,10 @@ bool read_header(png_structp png, png_infop info, PngShape* shape) {
 
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  // 16 bits a sample: the high byte (PIL's RGB conversion agrees for 16-bit RGB and grey+alpha). For
+  // 16-bit grey alone PIL opens mode I;16 and its convert('RGB') clips each value to 255, so Keras
+  // sees such a scan (a DICOM export, say) almost all white; cxrnet keeps its high byte on purpose
+  // (README, Data).
   if (bit_depth == 16) png_set_strip_16(png);
   png_set_strip_alpha(png);  // also drops the alpha a palette's tRNS would expand into
   if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
