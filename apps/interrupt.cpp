@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <csignal>
-#include <cstring>
 
 #include "engine/error.h"
 
