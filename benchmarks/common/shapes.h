@@ -3,6 +3,7 @@
 // (benchmarks/kernels) and the GPU suite (benchmarks/cuda) so both time the same work.
 // Names say the experiment and the layer: e1_conv2 is experiment 1's second Conv2D.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -84,6 +85,16 @@ inline const std::vector<PoolCase>& pool_cases() {
       {"e4_shortcut_pool", 13, 256, 1, 2},  // conv2_block3's MaxPooling2D(1, strides=2) -> 7x7x256
   };
   return cases;
+}
+
+// The input elements a max pool's windows cover (its compulsory reads): all of x only when the
+// windows tile it. Experiment 4's 1x1 stride-2 shortcut pool reads 49 of 169 positions; counting
+// all of x put it at 357% of the copy bandwidth.
+inline int64_t pooled_inputs(const kernels::Pool2dShape& s) {
+  const auto covered = [](int out, int window, int stride, int in) {
+    return std::min<int64_t>(in, stride >= window ? int64_t{out} * window : int64_t{out - 1} * stride + window);
+  };
+  return int64_t{s.N} * covered(s.OH, s.ph, s.sh, s.H) * covered(s.OW, s.pw, s.sw, s.W) * s.C;
 }
 
 inline kernels::Pool2dShape pool_shape(const PoolCase& c) {

@@ -167,12 +167,13 @@ void pool(benchmark::State& state, const PoolCase& c, Impl impl, bool backward) 
   std::vector<float> ry(static_cast<size_t>(ny)), rdx(static_cast<size_t>(nx));
   kernels::cpu::maxpool2d_forward(s, hx.data(), ry.data());
   if (!matches(state, "y", ry, y.to_host(), 0, 0)) return;
-  if (!backward) return time_gpu(state, {0, 4.0 * static_cast<double>(nx + ny)}, run_forward);
+  // Compulsory bytes (common/shapes.h's pooled_inputs): the x the windows cover, y; backward also dy,
+  // and all of dx written (cuDNN's backward reads y as well, which is its own choice).
+  if (!backward) return time_gpu(state, {0, 4.0 * static_cast<double>(pooled_inputs(s) + ny)}, run_forward);
   run_backward();
   kernels::cpu::maxpool2d_backward(s, hx.data(), hdy.data(), rdx.data());
   if (!matches(state, "dx", rdx, dx.to_host(), 1e-6, 1e-6)) return;
-  // Bytes: the custom kernel reads x and dy, cuDNN also y; both write dx.
-  time_gpu(state, {0, 4.0 * static_cast<double>(2 * nx + ny)}, run_backward);
+  time_gpu(state, {0, 4.0 * static_cast<double>(pooled_inputs(s) + ny + nx)}, run_backward);
 }
 
 const bool registered = [] {

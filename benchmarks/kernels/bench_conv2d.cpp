@@ -47,7 +47,12 @@ void backward(benchmark::State& state, const ConvCase& c) {
   const auto widx = sample_indices(static_cast<int64_t>(t.dw.size()), 64);
   std::vector<double> rdw;
   for (int64_t i : widx) rdw.push_back(reference::conv_dw_at(s, t.x.data(), t.dy.data(), i));
-  if (!matches(state, "dw", rdw, gather(t.dw, widx), sum_tolerance(static_cast<double>(s.N) * s.OH * s.OW), 1e-5))
+  // The bias gradient, timed with the rest: dy's sums over every output pixel, all K checked.
+  std::vector<double> rdb(static_cast<size_t>(s.K), 0.0);
+  for (size_t i = 0; i < t.dy.size(); ++i) rdb[i % static_cast<size_t>(s.K)] += t.dy[i];
+  const double pixels = static_cast<double>(s.N) * s.OH * s.OW;
+  if (!matches(state, "dw", rdw, gather(t.dw, widx), sum_tolerance(pixels), 1e-5) ||
+      !matches(state, "db", rdb, t.db, sum_tolerance(pixels), 1e-5))
     return;
   if (dx) {
     const auto xidx = sample_indices(static_cast<int64_t>(t.dx.size()));

@@ -39,8 +39,12 @@ void dense_backward(benchmark::State& state, const DenseCase& c) {
   std::vector<double> rdx, rdw;
   for (int64_t i : xi) rdx.push_back(reference::gemm_at(false, true, B, c.in, c.out, dy.data(), w.data(), i));
   for (int64_t i : wi) rdw.push_back(reference::gemm_at(true, false, c.in, c.out, B, x.data(), dy.data(), i));
+  std::vector<double> rdb(static_cast<size_t>(c.out), 0.0);  // the bias gradient: dy's column sums
+  for (int b = 0; b < B; ++b)
+    for (int j = 0; j < c.out; ++j) rdb[static_cast<size_t>(j)] += dy[static_cast<size_t>(b) * c.out + j];
   if (!matches(state, "dx", rdx, gather(dx, xi), 1e-5 * c.out + 1e-4, 1e-5) ||
-      !matches(state, "dw", rdw, gather(dw, wi), 1e-5 * B + 1e-4, 1e-5))
+      !matches(state, "dw", rdw, gather(dw, wi), 1e-5 * B + 1e-4, 1e-5) ||
+      !matches(state, "db", rdb, db, 1e-5 * B + 1e-4, 1e-5))
     return;
   time_cpu(state, {4.0 * B * c.in * c.out, 0}, run);  // dx and dw, one forward's worth each
 }

@@ -24,7 +24,8 @@ std::vector<int64_t> argmax_reference(const kernels::Pool2dShape& s, const std::
   return arg;
 }
 
-// Bytes: forward reads x and writes y; backward reads x and dy and writes dx.
+// Bytes, compulsory: forward reads the x its windows cover and writes y; backward reads those, and
+// dy, and writes all of dx (zeros where no window reaches).
 void forward(benchmark::State& state, const PoolCase& c) {
   const auto s = pool_shape(c);
   const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C);
@@ -33,7 +34,7 @@ void forward(benchmark::State& state, const PoolCase& c) {
   std::vector<double> ref;
   for (int64_t at : argmax_reference(s, x)) ref.push_back(x[at]);
   if (!matches(state, "y", ref, y, 0, 0)) return;
-  time_cpu(state, {0, 4.0 * static_cast<double>(x.size() + y.size())},
+  time_cpu(state, {0, 4.0 * static_cast<double>(pooled_inputs(s) + static_cast<int64_t>(y.size()))},
            [&] { kernels::cpu::maxpool2d_forward(s, x.data(), y.data()); });
 }
 
@@ -47,7 +48,7 @@ void backward(benchmark::State& state, const PoolCase& c) {
   const auto arg = argmax_reference(s, x);
   for (size_t o = 0; o < arg.size(); ++o) ref[arg[o]] += dy[o];
   if (!matches(state, "dx", ref, dx, 1e-6, 1e-6)) return;
-  time_cpu(state, {0, 4.0 * static_cast<double>(2 * x.size() + dy.size())},
+  time_cpu(state, {0, 4.0 * static_cast<double>(pooled_inputs(s) + static_cast<int64_t>(dy.size() + dx.size()))},
            [&] { kernels::cpu::maxpool2d_backward(s, x.data(), dy.data(), dx.data()); });
 }
 

@@ -53,8 +53,9 @@ inline benchmark::internal::Benchmark* add(const std::string& name, std::functio
       ->Unit(benchmark::kMicrosecond);
 }
 
-// Measures the ceilings (main.cpp): single-thread memcpy bandwidth over buffers far larger than
-// the caches, and OpenBLAS SGEMM at n = 2048 on every core OpenBLAS uses. Best of a few runs.
+// Measures the ceilings (main.cpp): memcpy bandwidth on every thread over buffers far larger than
+// the caches, and OpenBLAS SGEMM at n = 2048 on every core OpenBLAS uses (the best of calls over a
+// second).
 Ceilings measure_cpu_ceilings();
 
 }  // namespace cxr::bench

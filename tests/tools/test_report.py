@@ -156,6 +156,19 @@ class RoundsTest(unittest.TestCase):
         self.assertIn("| experiment 1 training step >= 3x PyTorch (CPU) | 2.50x | MISSED by 17% |",
                       report.targets_section(None, None, ratios))
 
+    def test_peers_on_another_thread_count_are_shown_but_not_judged(self):
+        e2e = {"context": {"cpu_threads": "16"},
+               "benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
+                               "images/s": 9000.0}]}
+        torch = {"threads": 2, "results": [{"experiment": 1, "images_per_second": 600.0}]}
+        lines, ratios = report.e2e_section(e2e, torch, None, None)
+        self.assertTrue(any(l.startswith("**Not comparable: the peers ran on 2 threads and cxrnet on 16**") for l in lines))
+        self.assertEqual(ratios, {})
+        self.assertIn("| experiment 1 training step >= 3x PyTorch (CPU) | - | not measured |",
+                      report.targets_section(None, None, ratios))
+        e2e["context"]["cpu_threads"] = "2"
+        self.assertIn((1, "torch"), report.e2e_section(e2e, torch, None, None)[1])
+
 
 class GpuKernelsTest(unittest.TestCase):
     def test_custom_kernels_far_behind_the_vendor_are_listed_first(self):
@@ -178,6 +191,18 @@ class GpuKernelsTest(unittest.TestCase):
                                {"name": "cuda/relu_forward/vendor/n16M/manual_time", "run_type": "iteration",
                                 "real_time": 53.0, "time_unit": "us"}]}
         self.assertFalse(any("under 50%" in l for l in report.gpu_section(cuda)))
+
+
+class CeilingsTest(unittest.TestCase):
+    def test_a_vendor_gemm_over_the_measured_ceiling_says_the_ceiling_reads_low(self):
+        def doc(frac):
+            return {"context": {"ceiling_GFLOPs": "106.9", "ceiling_bandwidth_GBps": "23.1"},
+                    "benchmarks": [{"name": "cpu/sgemm/openblas/n2048/manual_time", "run_type": "iteration",
+                                    "real_time": 90.0, "time_unit": "ms", "GFLOP/s": 199.9, "of_ceiling": frac}]}
+        lines = report.ceilings_section("CPU", doc(1.87))
+        self.assertEqual(len(lines), 2)
+        self.assertIn("`cpu/sgemm/openblas/n2048` ran at 187% of it", lines[1])
+        self.assertEqual(len(report.ceilings_section("CPU", doc(1.02))), 1)  # within noise: no note
 
 
 class ReadProbesTest(unittest.TestCase):
