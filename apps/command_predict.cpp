@@ -52,10 +52,11 @@ std::vector<std::string> collect_images(const std::vector<std::string>& paths) {
       // that reading it fails with its name, or is counted by --skip-unreadable, rather than the walk
       // dropping it silently, as the class folders' scan does (data/directory.cpp).
       std::error_code entry_ec;
-      if (!it->is_directory(entry_ec) && data::has_image_extension(it->path().filename().string())) found.push_back(it->path().string());
+      if (!it->is_directory(entry_ec) && data::has_image_extension(it->path().filename().string()))
+        found.push_back(it->path().string());
     }
     CXR_CHECK(!ec, last.string() << ": cannot read this folder (" << ec.message() << ")");
-    CXR_CHECK(!found.empty(), path << ": no images (.png, .jpg, .jpeg, .bmp, .ppm, .tif, .tiff) in this folder");
+    CXR_CHECK(!found.empty(), path << ": no images (" << data::image_extensions() << ") in this folder");
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }

@@ -7,9 +7,9 @@
 #include "apps/commands.h"
 #include "apps/datasets.h"
 #include "apps/reproduce_report.h"
+#include "apps/run_folder.h"
 #include "apps/text_file.h"
 #include "data/synth.h"
-#include "engine/device.h"
 #include "engine/error.h"
 #include "engine/kernel_choice.h"
 
@@ -47,10 +47,7 @@ int command_reproduce(const ReproduceOptions& options, std::ostream& out, std::o
   // the synthetic set written: else a mistyped flag left a folder the corrected command refused.
   CXR_CHECK(!options.test_from_train || (*options.test_from_train > 0 && *options.test_from_train < 1),
             "--test-from-train must be in (0, 1)");
-  if (!options.device.empty()) {
-    const Device device = Device::parse(options.device);
-    CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
-  }
+  if (!options.device.empty()) (void)available_device(options.device);
   if (!options.kernels.empty()) (void)parse_kernel_choice(options.kernels);
 
   // Claimed at once: a second reproduce started in the same second gets runs/reproduce-<time>-2.

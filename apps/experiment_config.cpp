@@ -80,7 +80,8 @@ SplitConfig parse_split(const SpecNode& node) {
   if (node.is_scalar()) {
     split.dir = node.as_string();
     // An empty name would read as "no split" (a validation-free run) without a word.
-    if (split.dir.empty()) node.fail("an empty folder name: give a folder, {split_from: ..., fraction: ...}, or ~ for none");
+    if (split.dir.empty())
+      node.fail("an empty folder name: give a folder, {split_from: ..., fraction: ...}, or ~ for none");
     return split;
   }
   node.check_keys(kSplitKeys);

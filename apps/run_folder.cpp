@@ -214,11 +214,16 @@ RunSplitFiles run_split_files(const RunFolder& run, const std::string& data_dir,
   return files;
 }
 
+Device available_device(const std::string& name) {
+  const Device d = Device::parse(name);
+  CXR_CHECK(d.is_cpu() || cuda_available(), "device " << d.str() << " requested but no CUDA GPU is available");
+  return d;
+}
+
 Device select_device(ExperimentConfig& config, const std::string& device, const std::string& kernels) {
   if (!device.empty()) config.train.device = device;
   if (!kernels.empty()) config.train.kernels = kernels;
-  const Device d = Device::parse(config.train.device);
-  CXR_CHECK(d.is_cpu() || cuda_available(), "device " << d.str() << " requested but no CUDA GPU is available");
+  const Device d = available_device(config.train.device);
   if (!config.train.kernels.empty()) set_default_kernel_choice(parse_kernel_choice(config.train.kernels));
   return d;
 }

@@ -36,6 +36,9 @@ std::vector<ManifestRow> parse_split_manifest(const std::string& text, const std
 // The files of one split as split.csv lists them, in its order, labelled by run.class_names.
 data::DatasetIndex manifest_split(const RunFolder& run, const std::string& split);
 
+// The device a name (cpu, cuda, cuda:N) gives; InputError when it is a GPU and this machine has none.
+Device available_device(const std::string& name);
+
 // The device the command runs on: the config's unless `device` overrides it; `kernels` (custom |
 // vendor) overrides train.kernels. Both are written into `config`. InputError when CUDA is asked
 // for and absent.

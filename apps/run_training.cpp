@@ -15,6 +15,7 @@
 #include "apps/keras_progress.h"
 #include "apps/model_summary.h"
 #include "apps/plots.h"
+#include "apps/run_folder.h"
 #include "apps/test_report.h"
 #include "apps/text_file.h"
 #include "apps/training_callbacks.h"
@@ -239,8 +240,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   const fs::path& run_dir = claimed.dir;
   FreshRunFolder fresh_folder(run_dir, !resume, claimed.created);
   if (!options.cache_dir.empty()) check_not_a_file(options.cache_dir, "--cache");
-  const Device device = Device::parse(tc.device);
-  CXR_CHECK(device.is_cpu() || cuda_available(), "device " << device.str() << " requested but no CUDA GPU is available");
+  const Device device = available_device(tc.device);
   const uint64_t device_memory = memory_bytes(device);  // also refuses a GPU index this machine lacks
   // The process default too, not only the trainer's scope: the start-up GPU report names it.
   if (!tc.kernels.empty()) set_default_kernel_choice(parse_kernel_choice(tc.kernels));

@@ -48,7 +48,8 @@ Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& 
   // The scan lists .bmp, .ppm and .tif(f) as Keras does, so these are named for what they are rather
   // than as garbage.
   const auto unsupported = [&](const char* format) {
-    return ImageError(name, std::string("a ") + format + " image; cxrnet decodes JPEG and PNG only (convert it, e.g. to PNG)");
+    return ImageError(name, std::string("a ") + format +
+                                " image; cxrnet decodes JPEG and PNG only (convert it, e.g. to PNG)");
   };
   if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M') throw unsupported("BMP");
   if (size >= 4 && ((bytes[0] == 'I' && bytes[1] == 'I' && bytes[2] == 42 && bytes[3] == 0) ||

@@ -50,14 +50,23 @@ std::vector<std::string> list_class_images(const fs::path& class_dir) {
 
 }  // namespace
 
+// Keras's white_list_formats: what it would find, cxrnet lists too (it decodes JPEG and PNG; the
+// others are reported as unreadable, by format, rather than left out of the counts without a word).
+constexpr const char* kImageExtensions[] = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff"};
+
 bool has_image_extension(const std::string& name) {
   std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  // Keras's white_list_formats: what it would find, cxrnet lists too (it decodes JPEG and PNG; the
-  // others are reported as unreadable, by format, rather than left out of the counts without a word).
-  for (const char* ext : {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff"})
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* ext : kImageExtensions)
     if (lower.ends_with(ext)) return true;
   return false;
+}
+
+std::string image_extensions() {
+  std::string text;
+  for (const char* ext : kImageExtensions) text += (text.empty() ? "" : ", ") + std::string(ext);
+  return text;
 }
 
 DatasetIndex scan_class_directory(const std::string& dir) {
@@ -75,7 +84,7 @@ DatasetIndex scan_class_directory(const std::string& dir) {
     const fs::path class_dir = fs::path(dir) / index.class_names[label];
     std::vector<std::string> files = list_class_images(class_dir);
     if (files.empty())
-      throw std::runtime_error(class_dir.string() + ": class folder holds no images (.png, .jpg, .jpeg, .bmp, .ppm, .tif, .tiff)");
+      throw std::runtime_error(class_dir.string() + ": class folder holds no images (" + image_extensions() + ")");
     index.files.insert(index.files.end(), files.begin(), files.end());
     index.labels.insert(index.labels.end(), files.size(), static_cast<int>(label));
   }

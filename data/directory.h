@@ -17,14 +17,17 @@ struct DatasetIndex {
 // sorted), so NORMAL = 0 and PNEUMONIA = 1; inside each class the tree is walked recursively with
 // folders visited in sorted path order and each folder's files sorted by name (keras_preprocessing's
 // _iter_valid_files); all of class 0 comes first, then class 1, ... Kept: Keras's .png .jpg .jpeg
-// .bmp .ppm .tif .tiff in any case (loading names the BMP, PPM and TIFF files as unsupported). Unlike Keras, hidden entries (names starting with '.', such as .DS_Store, macOS ._x.jpeg
-// resource forks or .ipynb_checkpoints/) are ignored, rather than becoming files or a class.
+// .bmp .ppm .tif .tiff in any case (loading names the BMP, PPM and TIFF files as unsupported).
+// Unlike Keras, hidden entries (names starting with '.', such as .DS_Store, macOS ._x.jpeg resource
+// forks or .ipynb_checkpoints/) are ignored, rather than becoming files or a class.
 // Throws std::runtime_error naming the path when DIR is missing, has no class folders, or a class
 // folder holds no image.
 DatasetIndex scan_class_directory(const std::string& dir);
 
 // Whether a file name has one of the extensions the scan lists (Keras's white_list_formats), in any case.
 bool has_image_extension(const std::string& name);
+// Those extensions for a message: ".png, .jpg, .jpeg, .bmp, .ppm, .tif, .tiff".
+std::string image_extensions();
 
 // Splits each class apart: round(fraction · n_class) files (half away from zero) are carved out,
 // chosen by a permutation seeded by (seed, class); both halves keep the index order. Returns

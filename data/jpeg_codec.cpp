@@ -48,7 +48,9 @@ void cmyk_to_rgb(const std::vector<uint8_t>& cmyk, uint8_t* rgb, size_t pixels) 
 }
 
 // libjpeg's warning for data that ends early (JWRN_JPEG_EOF), after which it pads with grey.
-bool is_truncation(const std::string& message) { return message.find("Premature end of JPEG file") != std::string::npos; }
+bool is_truncation(const std::string& message) {
+  return message.find("Premature end of JPEG file") != std::string::npos;
+}
 
 // Whether an end-of-image marker (FF D9) follows the first start-of-scan (FF DA), found by walking the
 // marker segments from the start (an EXIF thumbnail inside APP1 has markers of its own). Inside the

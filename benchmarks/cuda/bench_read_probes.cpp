@@ -42,7 +42,8 @@ const ProbeInput& probe_input(int64_t n) {
 struct DevicePartials {
   explicit DevicePartials(int count)
       : count(count),
-        ptr(static_cast<double*>(kernels::cuda::device_alloc(sizeof(double) * static_cast<size_t>(count), "probe partials"))) {}
+        ptr(static_cast<double*>(
+            kernels::cuda::device_alloc(sizeof(double) * static_cast<size_t>(count), "probe partials"))) {}
   ~DevicePartials() { kernels::cuda::device_free(ptr); }
   DevicePartials(const DevicePartials&) = delete;
   DevicePartials& operator=(const DevicePartials&) = delete;
@@ -59,8 +60,9 @@ struct DevicePartials {
 
 void read_probe(benchmark::State& state, const probes::ReadProbe& probe, int64_t n) {
   const ProbeInput& in = probe_input(n);
-  DevicePartials partials(probes::partial_count(probe, n));
-  const auto run = [&] { probes::run_read_probe(probe, n, in.x->get(), partials.ptr); };
+  const probes::PreparedProbe prepared = probes::prepare_read_probe(probe, n);
+  DevicePartials partials(prepared.blocks);
+  const auto run = [&] { probes::run_read_probe(prepared, in.x->get(), partials.ptr); };
   run();
   const double got = partials.total();
   if (probes::read_probe_timed_out()) {

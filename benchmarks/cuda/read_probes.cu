@@ -173,8 +173,6 @@ int device_attribute(cudaDeviceAttr attribute) {
   return value;
 }
 
-size_t bulk_shared_bytes(const ReadProbe& p) { return static_cast<size_t>(p.stages) * p.tile_bytes; }
-
 struct Grid {
   int blocks;
   int64_t chunk;  // float4s a block (chunked and bulk probes)
@@ -212,29 +210,34 @@ const std::vector<ReadProbe>& read_probes() {
   return probes;
 }
 
-int partial_count(const ReadProbe& probe, int64_t n) { return grid_of(probe, n).blocks; }
-
-void run_read_probe(const ReadProbe& probe, int64_t n, const float* x, double* partials) {
-  if (n % 4 != 0 || reinterpret_cast<uintptr_t>(x) % 16 != 0)
-    throw std::invalid_argument("read probe " + probe.name + ": n must be a multiple of 4 and x 16-byte aligned");
+PreparedProbe prepare_read_probe(const ReadProbe& probe, int64_t n) {
+  if (n % 4 != 0) throw std::invalid_argument("read probe " + probe.name + ": n must be a multiple of 4");
   const Grid grid = grid_of(probe, n);
-  const auto* quads = reinterpret_cast<const float4*>(x);
-  const cudaStream_t stream = kernels::cuda::stream();
-  if (!probe.bulk) {
-    register_kernel(probe)<<<grid.blocks, kThreads, 0, stream>>>(quads, n / 4, grid.chunk, partials);
-    CXR_CUDA_CHECK_LAST();
-    return;
-  }
+  PreparedProbe prepared{probe, n, grid.blocks, grid.chunk, 0};
+  if (!probe.bulk) return prepared;
   if (device_attribute(cudaDevAttrComputeCapabilityMajor) < 9)
     throw std::runtime_error("read probe " + probe.name + ": bulk copies need sm_90");
   if (probe.stages > kMaxStages || probe.tile_bytes % 16 != 0)
     throw std::invalid_argument("read probe " + probe.name + ": at most 8 stages of a multiple of 16 bytes");
   const BulkKernel kernel = bulk_kernel(probe);
-  const size_t shared = bulk_shared_bytes(probe);
-  CXR_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
-  CXR_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
-  kernel<<<grid.blocks, kThreads, shared, stream>>>(quads, n / 4, grid.chunk, probe.stages,
-                                                    probe.tile_bytes / static_cast<int>(sizeof(float4)), partials);
+  prepared.shared_bytes = static_cast<size_t>(probe.stages) * probe.tile_bytes;
+  const int shared = static_cast<int>(prepared.shared_bytes);
+  CXR_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared));
+  CXR_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+  return prepared;
+}
+
+void run_read_probe(const PreparedProbe& p, const float* x, double* partials) {
+  if (reinterpret_cast<uintptr_t>(x) % 16 != 0)
+    throw std::invalid_argument("read probe " + p.probe.name + ": x must be 16-byte aligned");
+  const auto* quads = reinterpret_cast<const float4*>(x);
+  const cudaStream_t stream = kernels::cuda::stream();
+  if (p.probe.bulk)
+    bulk_kernel(p.probe)<<<p.blocks, kThreads, p.shared_bytes, stream>>>(
+        quads, p.n / 4, p.chunk, p.probe.stages, p.probe.tile_bytes / static_cast<int>(sizeof(float4)), partials);
+  else
+    register_kernel(p.probe)<<<p.blocks, kThreads, 0, stream>>>(quads, p.n / 4, p.chunk, partials);
   CXR_CUDA_CHECK_LAST();
 }
 

@@ -35,11 +35,20 @@ struct ReadProbe {
 
 const std::vector<ReadProbe>& read_probes();
 
-// Queues the probe over x[0..n) (n a multiple of 4, x 16-byte aligned); partials: at least
-// partial_count(probe, n) doubles, whose total is sum(x). Throws when the GPU cannot run it (bulk
-// copies before sm_90).
-void run_read_probe(const ReadProbe& probe, int64_t n, const float* x, double* partials);
-int partial_count(const ReadProbe& probe, int64_t n);
+// A probe's launch over n floats (a multiple of 4), worked out once: the device queries and the
+// kernel attributes stay out of the timed launches. Throws when the GPU cannot run it (bulk copies
+// before sm_90).
+struct PreparedProbe {
+  ReadProbe probe;
+  int64_t n = 0;
+  int blocks = 0;      // and so the partial sums
+  int64_t chunk = 0;   // float4s a block (chunked and bulk probes)
+  size_t shared_bytes = 0;
+};
+PreparedProbe prepare_read_probe(const ReadProbe& probe, int64_t n);
+
+// Queues the probe over x[0..n) (x 16-byte aligned); partials: `blocks` doubles, whose total is sum(x).
+void run_read_probe(const PreparedProbe& prepared, const float* x, double* partials);
 
 // Set by a bulk probe that waited over a second for a tile (a protocol error, not a slow GPU): the
 // probe then gives up instead of hanging, and its sum is wrong. Reads and clears the flag.

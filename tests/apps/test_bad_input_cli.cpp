@@ -301,12 +301,13 @@ TEST_F(BadInputCli, SynthRefusesAFolderThatIsNotEmpty) {
             12);  // the tiny set's images, no others
 }
 
-// Ctrl-C during synth (radiograph-sized images, ~30 s on two cores; the SIGINT comes after 1.5 s):
-// it stops between two images, removes the folder and exits 130. Killed outright, it had left a
-// half-written folder that the same command then refused as not empty.
+// Ctrl-C during synth (radiograph-sized images, about a minute on one core, which taskset keeps it to
+// on any machine; the SIGINT comes after 1.5 s): it stops between two images, removes the folder and
+// exits 130. Killed outright, it had left a half-written folder that the same command then refused as
+// not empty.
 TEST_F(BadInputCli, SynthStoppedByCtrlCRemovesWhatItWrote) {
   const fs::path out = root_ / "stopped-synth";
-  const Result r = run_cxrnet("synth --out " + q(out), {}, "timeout --preserve-status -s INT 1.5 ");
+  const Result r = run_cxrnet("synth --out " + q(out), {}, "timeout --preserve-status -s INT 1.5 taskset -c 0 ");
   EXPECT_EQ(r.code, 130) << r.err;
   EXPECT_EQ(r.err, "cxrnet: interrupted by SIGINT: " + out.string() + " removed\n");
   EXPECT_FALSE(fs::exists(out));

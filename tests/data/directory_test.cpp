@@ -49,8 +49,9 @@ TEST(ScanClassDirectory, KerasOrderAndExtensionFilter) {
   // class counts.
   EXPECT_EQ(relative(dir, index.files),
             (std::vector<std::string>{"NORMAL/a.JPG", "NORMAL/b.jpeg", "NORMAL/c.png", "NORMAL/scan.tif",
-                                      "NORMAL/t.TIFF", "NORMAL/zz.jpeg", "NORMAL/sub/a.jpeg", "NORMAL/sub/deeper/k.Jpeg",
-                                      "PNEUMONIA/Y.jpeg", "PNEUMONIA/p.ppm", "PNEUMONIA/x.jpeg", "PNEUMONIA/y.BMP"}));
+                                      "NORMAL/t.TIFF", "NORMAL/zz.jpeg", "NORMAL/sub/a.jpeg",
+                                      "NORMAL/sub/deeper/k.Jpeg", "PNEUMONIA/Y.jpeg", "PNEUMONIA/p.ppm",
+                                      "PNEUMONIA/x.jpeg", "PNEUMONIA/y.BMP"}));
   EXPECT_EQ(index.labels, (std::vector<int>{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1}));
   EXPECT_EQ(class_counts(index), (std::vector<int>{8, 4}));
 }

@@ -162,7 +162,8 @@ class RoundsTest(unittest.TestCase):
                                "images/s": 9000.0}]}
         torch = {"threads": 2, "results": [{"experiment": 1, "images_per_second": 600.0}]}
         lines, ratios = report.e2e_section(e2e, torch, None, None)
-        self.assertTrue(any(l.startswith("**Not comparable: the peers ran on 2 threads and cxrnet on 16**") for l in lines))
+        self.assertTrue(any(l.startswith("**Not comparable: the peers ran on 2 threads and cxrnet on 16**")
+                            for l in lines))
         self.assertEqual(ratios, {})
         self.assertIn("| experiment 1 training step >= 3x PyTorch (CPU) | - | not measured |",
                       report.targets_section(None, None, ratios))
@@ -213,7 +214,8 @@ class ReadProbesTest(unittest.TestCase):
             if error:
                 e.update(error_occurred=True, error_message="a tile never arrived")
             return e
-        cuda = {"benchmarks": [entry("regs_u8/e3_bn1", 15.7, 2003.1, 0.672), entry("regs_u8/n128M", 190.0, 2825.0, 0.948),
+        cuda = {"benchmarks": [entry("regs_u8/e3_bn1", 15.7, 2003.1, 0.672),
+                               entry("regs_u8/n128M", 190.0, 2825.0, 0.948),
                                entry("bulk_4x16k_2bps/e3_bn1", 11.0, 2861.0, 0.96, error=True)]}
         lines = report.read_probe_section(cuda)
         self.assertIn("| probe | e3_bn1 | n16M | n128M |", lines)
