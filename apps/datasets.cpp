@@ -27,9 +27,7 @@ data::DatasetIndex scan(const std::string& dir) {
 
 data::LoadedImages load(const data::DatasetIndex& index, const DataConfig& config, const std::string& what,
                         const std::string& cache_dir, std::ostream& log) {
-  data::LoadOptions options;
-  options.interpolation = data::parse_interpolation(config.interpolation);
-  options.fast_decode = config.decode == "fast";
+  data::LoadOptions options = load_options(config);
   options.cache_dir = cache_dir;
   data::LoadedImages images = data::load_resized(index, config.image_height, config.image_width, options);
   if (!images.cache_problem.empty()) log << "warning: " << images.cache_problem << "\n";
@@ -98,6 +96,14 @@ SplitIndices resolve_splits(const DataConfig& config, const std::string& data_di
   return out;
 }
 
+data::LoadOptions load_options(const DataConfig& config) {
+  data::LoadOptions options;
+  options.interpolation = data::parse_interpolation(config.interpolation);
+  options.fast_decode = config.decode == "fast";
+  options.channels = config.color_mode == "grayscale" ? 1 : 3;
+  return options;
+}
+
 std::vector<std::string> folders_read(const DataConfig& config, const std::string& data_dir) {
   std::vector<std::string> folders{join_path(data_dir, config.train)};
   for (const SplitConfig* split : {&config.validation, &config.test})
@@ -129,10 +135,6 @@ std::string split_manifest(const SplitIndices& splits) {
 
 Datasets load_datasets(const DataConfig& config, const std::string& data_dir, std::ostream& log,
                        const std::string& cache_dir) {
-  // Keras's grayscale mode (PIL convert('L'), one channel) is accepted by the config for the
-  // future but not implemented in the loader yet: refuse it before any file is read.
-  CXR_CHECK(config.color_mode == "rgb", "data.color_mode '" << config.color_mode
-                                                            << "' is not supported yet: use color_mode: rgb");
   Datasets out;
   out.splits = resolve_splits(config, data_dir);
   out.has_validation = out.splits.has_validation;

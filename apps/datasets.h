@@ -26,6 +26,10 @@ struct SplitIndices {
 // between splits, or a class count other than 2 (naming the class folders found).
 SplitIndices resolve_splits(const DataConfig& config, const std::string& data_dir);
 
+// How the config's data section loads images: interpolation, decode mode and colour mode (the cache
+// folder is the caller's).
+data::LoadOptions load_options(const DataConfig& config);
+
 // The folders a run reads images from (train, and validation and test when they are folders), without
 // scanning them: what an output folder must not lie inside.
 std::vector<std::string> folders_read(const DataConfig& config, const std::string& data_dir);

@@ -39,6 +39,7 @@ uint64_t fingerprint(const data::LoadedImages& images) {
   };
   mix(&images.height, sizeof images.height);
   mix(&images.width, sizeof images.width);
+  mix(&images.channels, sizeof images.channels);
   mix(images.labels.data(), images.labels.size() * sizeof(int));
   for (const std::string& f : images.files) mix(f.data(), f.size() + 1);
   // A sample of the pixels: 4096 bytes spread over the buffer.
@@ -151,7 +152,7 @@ FeatureCache::Entry* FeatureCache::find_or_compute(const data::LoadedImages& ima
   const ForwardContext context{false, config_.train.seed, 0};
   for (int start = 0; start < n; start += batch) {
     const int count = std::min(batch, n - start);
-    Tensor x = Tensor::empty({count, images.height, images.width, 3}, Device::cpu(), "batch_images");
+    Tensor x = Tensor::empty({count, images.height, images.width, images.channels}, Device::cpu(), "batch_images");
     data::fill_batch(images, indices.data() + start, count, static_cast<float>(config_.data.rescale), nullptr,
                      config_.train.seed, 0, x.data(), e.labels.data() + start);
     if (!model_.device().is_cpu()) x = x.to(model_.device());

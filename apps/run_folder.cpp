@@ -246,11 +246,7 @@ Model load_run_model(const RunFolder& run, const std::string& weights_path, Devi
 }
 
 data::LoadedImages load_inference_images(const data::DatasetIndex& index, const DataConfig& config) {
-  CXR_CHECK(config.color_mode == "rgb", "data.color_mode '" << config.color_mode << "' is not supported yet");
-  data::LoadOptions options;
-  options.interpolation = data::parse_interpolation(config.interpolation);
-  options.fast_decode = config.decode == "fast";
-  return data::load_resized(index, config.image_height, config.image_width, options);
+  return data::load_resized(index, config.image_height, config.image_width, load_options(config));
 }
 
 }  // namespace cxr

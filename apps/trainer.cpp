@@ -79,14 +79,16 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
   const Device device = model_.device();
   std::vector<Tensor> xs, ys;
   for (int s = 0; s < kSlots && device.is_cpu() && n >= batch; ++s) {
-    xs.push_back(Tensor::empty({batch, images.height, images.width, 3}, Device::cpu(), "batch_images"));
+    xs.push_back(Tensor::empty({batch, images.height, images.width, images.channels}, Device::cpu(), "batch_images"));
     ys.push_back(Tensor::empty({batch, 1}, Device::cpu(), "batch_labels"));
   }
   const int partial = device.is_cpu() ? n % batch : 0;
-  Tensor x_partial = partial ? Tensor::empty({partial, images.height, images.width, 3}, Device::cpu(), "batch_images") : Tensor();
+  Tensor x_partial =
+      partial ? Tensor::empty({partial, images.height, images.width, images.channels}, Device::cpu(), "batch_images")
+              : Tensor();
   Tensor y_partial = partial ? Tensor::empty({partial, 1}, Device::cpu(), "batch_labels") : Tensor();
 #ifdef CXR_WITH_CUDA
-  const size_t image_floats = static_cast<size_t>(images.height) * static_cast<size_t>(images.width) * 3;
+  const size_t image_floats = images.image_bytes();
   const auto rows = static_cast<size_t>(std::min(batch, n));  // the largest batch this pass has
   const size_t labels_offset = sizeof(float) * image_floats * rows;  // after the images
   // On CUDA the worker fills a page-locked buffer per slot (images, then labels; a partial batch
@@ -130,7 +132,7 @@ void Trainer::for_each_batch(const data::LoadedImages& images, const std::vector
     } else {
 #ifdef CXR_WITH_CUDA
       // Device tensors come from the caching allocator: steady-state batches allocate nothing.
-      Tensor xd = Tensor::empty({count, images.height, images.width, 3}, device, "batch_images");
+      Tensor xd = Tensor::empty({count, images.height, images.width, images.channels}, device, "batch_images");
       Tensor yd = Tensor::empty({count, 1}, device, "batch_labels");
       kernels::cuda::PinnedStaging& buffer = *staging[static_cast<size_t>(slot)];
       buffer.upload(xd.data(), 0, sizeof(float) * image_floats * static_cast<size_t>(count));

@@ -67,8 +67,8 @@ int num_batches(int n, int batch) {
 
 void fill_batch(const LoadedImages& images, const int* indices, int count, float rescale,
                 const Augment* augment_or_null, uint64_t seed, uint64_t epoch, float* out_nhwc, float* labels_out) {
-  const int H = images.height, W = images.width;
-  const size_t image_floats = static_cast<size_t>(H) * W * 3;
+  const int H = images.height, W = images.width, C = images.channels;
+  const size_t image_floats = images.image_bytes();
   std::vector<float> raw(augment_or_null ? image_floats : 0);
   for (int b = 0; b < count; ++b) {
     const int index = indices[b];
@@ -90,15 +90,15 @@ void fill_batch(const LoadedImages& images, const int* indices, int count, float
     if (d.theta != 0) {
       double m[4], offset[2];
       keras_affine_matrix(H, W, d.theta, d.tx, d.ty, d.zx, d.zy, augment_or_null->centre_offset, m, offset);
-      affine_transform_matrix(raw.data(), H, W, 3, m, offset, out);
+      affine_transform_matrix(raw.data(), H, W, C, m, offset, out);
     } else if (d.tx != 0 || d.ty != 0 || d.zx != 1 || d.zy != 1) {
-      affine_transform(raw.data(), H, W, 3, d.zx, d.zy, d.tx, d.ty, augment_or_null->centre_offset, out);
+      affine_transform(raw.data(), H, W, C, d.zx, d.zy, d.tx, d.ty, augment_or_null->centre_offset, out);
     } else {
       std::copy(raw.begin(), raw.end(), out);
     }
-    if (d.flip) flip_horizontal(out, H, W, 3);
-    if (d.brightness != 0) keras_brightness(out, H, W, 3, d.brightness);
-    if (d.contrast != 1) adjust_contrast(out, H, W, 3, d.contrast);
+    if (d.flip) flip_horizontal(out, H, W, C);
+    if (d.brightness != 0) keras_brightness(out, H, W, C, d.brightness);
+    if (d.contrast != 1) adjust_contrast(out, H, W, C, d.contrast);
     for (size_t i = 0; i < image_floats; ++i) out[i] *= rescale;
   }
 }

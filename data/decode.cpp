@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 
 #include "data/jpeg_codec.h"
 #include "data/png_codec.h"
@@ -67,6 +68,18 @@ Image decode_image_file(const std::string& path) {
 Image decode_image_file_fast(const std::string& path, int min_height, int min_width) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   return decode_image_memory(bytes.data(), bytes.size(), path, min_height, min_width);
+}
+
+Image to_grey(const Image& rgb) {
+  if (rgb.channels != 3) throw std::invalid_argument("to_grey: needs 3 channels, got " + std::to_string(rgb.channels));
+  const size_t pixels = static_cast<size_t>(rgb.height) * static_cast<size_t>(rgb.width);
+  if (rgb.pixels.size() != pixels * 3) throw std::invalid_argument("to_grey: pixel buffer does not match the shape");
+  Image grey{rgb.height, rgb.width, 1, std::vector<uint8_t>(pixels)};
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t* p = &rgb.pixels[i * 3];
+    grey.pixels[i] = static_cast<uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+  }
+  return grey;
 }
 
 void write_jpeg(const std::string& path, const Image& img, int quality, bool progressive, bool grey) {

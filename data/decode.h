@@ -22,6 +22,12 @@ Image decode_image_file(const std::string& path);
 // size. Pixels differ from Keras's, which is why `exact` (decode_image_file) stays the default.
 Image decode_image_file_fast(const std::string& path, int min_height, int min_width);
 
+// Keras's color_mode 'grayscale' (PIL's convert('L')): ITU-R 601-2 luma in PIL's 16-bit fixed point,
+// L = (R·19595 + G·38470 + B·7471 + 0x8000) >> 16, from a 3-channel image. The weights sum to 65536,
+// so a grey pixel keeps its value. Taken from the decoded RGB, it equals PIL's own conversion from
+// every mode (L, LA, 1, P, RGB, RGBA, CMYK): tests/data/fixtures/codec/codec_expected_grey.txt.
+Image to_grey(const Image& rgb);
+
 // The same from bytes already in memory; `name` is only used in error messages.
 Image decode_image_memory(const uint8_t* bytes, size_t size, const std::string& name, int min_height = 0,
                           int min_width = 0);

@@ -110,10 +110,10 @@ FileStamp stamp_of(const std::string& path) {
   return s;
 }
 
-ImageCache::ImageCache(const std::string& dir, int height, int width, const std::string& variant)
+ImageCache::ImageCache(const std::string& dir, int height, int width, const std::string& variant, int channels)
     : file_((fs::path(dir) / ("images-" + std::to_string(height) + "x" + std::to_string(width) + "-" + variant +
                               ".cxrcache")).string()),
-      variant_(variant), height_(height), width_(width) {
+      variant_(variant), height_(height), width_(width), channels_(channels) {
   std::error_code ec;
   if (!fs::exists(file_, ec)) return;
   try {
@@ -144,7 +144,7 @@ void ImageCache::read() {
   const std::string variant = r.get_string();
   if (h != static_cast<uint32_t>(height_) || w != static_cast<uint32_t>(width_) || variant != variant_)
     throw std::runtime_error("made for another target size or decode variant");
-  const size_t image_bytes = static_cast<size_t>(height_) * width_ * 3;
+  const size_t image_bytes = static_cast<size_t>(height_) * width_ * static_cast<size_t>(channels_);
   const auto count = r.get<uint64_t>();
   for (uint64_t i = 0; i < count; ++i) {
     std::string path = r.get_string();

@@ -23,12 +23,13 @@ class ImageCache {
   struct Entry {
     FileStamp stamp;
     std::string failure;          // non-empty: the file is unreadable, for this reason
-    std::vector<uint8_t> pixels;  // height·width·3 when failure is empty
+    std::vector<uint8_t> pixels;  // height·width·channels when failure is empty
   };
 
   // Reads dir/images-<H>x<W>-<variant>.cxrcache when present. A missing file is an empty cache; a
   // damaged one (bad magic, version, size, checksum or layout) too, with the reason in problem().
-  ImageCache(const std::string& dir, int height, int width, const std::string& variant);
+  // `channels` (3 or 1) must be part of the variant's name: the file records no channel count.
+  ImageCache(const std::string& dir, int height, int width, const std::string& variant, int channels = 3);
 
   // The entry for `path` when its stamp still matches, else null.
   const Entry* find(const std::string& path, const FileStamp& stamp) const;
@@ -45,7 +46,7 @@ class ImageCache {
  private:
   void read();
   std::string file_, variant_, problem_;
-  int height_, width_;
+  int height_, width_, channels_;
   bool dirty_ = false;
   std::unordered_map<std::string, Entry> entries_;
 };

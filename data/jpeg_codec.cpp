@@ -176,11 +176,7 @@ void encode_jpeg(const std::string& path, const Image& img, int quality, bool pr
   std::vector<uint8_t> converted;
   const uint8_t* src = img.pixels.data();
   if (grey && img.channels == 3) {
-    converted.resize(pixels);
-    for (size_t i = 0; i < pixels; ++i) {  // PIL's convert('L'): ITU-R 601 luma in 16-bit fixed point
-      const uint8_t* p = &img.pixels[i * 3];
-      converted[i] = static_cast<uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
-    }
+    converted = to_grey(img).pixels;  // PIL's convert('L')
     src = converted.data();
   } else if (!grey && img.channels == 1) {
     converted.resize(pixels * 3);

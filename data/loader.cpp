@@ -18,7 +18,7 @@ std::string cache_variant(const LoadOptions& options) {
   const char* interpolation = options.interpolation == Interpolation::bilinear ? "bilinear"
                               : options.interpolation == Interpolation::area   ? "area"
                                                                                : "nearest";
-  return std::string(options.fast_decode ? "fast-" : "exact-") + interpolation;
+  return std::string(options.fast_decode ? "fast-" : "exact-") + interpolation + (options.channels == 1 ? "-grey" : "");
 }
 
 LoadedImages load_resized(const DatasetIndex& index, int height, int width, int threads) {
@@ -30,14 +30,17 @@ LoadedImages load_resized(const DatasetIndex& index, int height, int width, int 
 LoadedImages load_resized(const DatasetIndex& index, int height, int width, const LoadOptions& options) {
   if (height <= 0 || width <= 0) throw std::invalid_argument("load_resized: the target size must be positive");
   if (index.files.size() != index.labels.size()) throw std::invalid_argument("load_resized: files and labels differ in length");
+  if (options.channels != 1 && options.channels != 3)
+    throw std::invalid_argument("load_resized: channels must be 1 (grey) or 3 (RGB), got " +
+                                std::to_string(options.channels));
   const size_t n = index.files.size();
-  const size_t image_bytes = static_cast<size_t>(height) * width * 3;
+  const size_t image_bytes = static_cast<size_t>(height) * width * static_cast<size_t>(options.channels);
 
   std::unique_ptr<ImageCache> cache;
   std::vector<std::string> keys;  // absolute paths: the same file reached from another folder hits
   std::vector<FileStamp> stamps;
   if (!options.cache_dir.empty()) {
-    cache = std::make_unique<ImageCache>(options.cache_dir, height, width, cache_variant(options));
+    cache = std::make_unique<ImageCache>(options.cache_dir, height, width, cache_variant(options), options.channels);
     keys.resize(n);
     stamps.resize(n);
   }
@@ -62,8 +65,9 @@ LoadedImages load_resized(const DatasetIndex& index, int height, int width, cons
       }
       decoded[i] = 1;
       try {
-        const Image full = options.fast_decode ? decode_image_file_fast(path, height, width) : decode_image_file(path);
-        const Image img = resize(full, height, width, options.interpolation);
+        const Image rgb = options.fast_decode ? decode_image_file_fast(path, height, width) : decode_image_file(path);
+        // Keras converts before it resizes; with a filter that blends pixels the order shows.
+        const Image img = resize(options.channels == 1 ? to_grey(rgb) : rgb, height, width, options.interpolation);
         std::memcpy(all.data() + i * image_bytes, img.pixels.data(), image_bytes);
       } catch (const FileAccessError& e) {  // a permission or I/O error: may be gone next time
         failure[i] = e.reason;
@@ -87,6 +91,7 @@ LoadedImages load_resized(const DatasetIndex& index, int height, int width, cons
   LoadedImages out;
   out.height = height;
   out.width = width;
+  out.channels = options.channels;
   if (cache) {
     out.cache_problem = cache->problem();
     for (size_t i = 0; i < n; ++i) {

@@ -11,8 +11,8 @@
 namespace cxr::data {
 
 struct LoadedImages {
-  int height = 0, width = 0;
-  std::vector<uint8_t> pixels;  // N·H·W·3, image i at pixels[i·H·W·3], HWC
+  int height = 0, width = 0, channels = 3;  // 3: RGB; 1: grey (Keras's color_mode 'grayscale')
+  std::vector<uint8_t> pixels;  // N·H·W·C, image i at pixels[i·H·W·C], HWC
   std::vector<int> labels;      // N
   std::vector<std::string> files;
   std::vector<std::pair<std::string, std::string>> skipped;  // (path, reason) of files left out
@@ -20,7 +20,8 @@ struct LoadedImages {
   std::string cache_problem;           // non-empty when a damaged cache file was ignored and rebuilt
 
   size_t size() const { return labels.size(); }
-  const uint8_t* image(size_t i) const { return pixels.data() + i * static_cast<size_t>(height) * width * 3; }
+  size_t image_bytes() const { return static_cast<size_t>(height) * static_cast<size_t>(width) * channels; }
+  const uint8_t* image(size_t i) const { return pixels.data() + i * image_bytes(); }
 };
 
 struct LoadOptions {
@@ -30,9 +31,12 @@ struct LoadOptions {
   // least the target, then the exact resize; pixels then differ from Keras's (decode: exact).
   bool fast_decode = false;
   std::string cache_dir;  // non-empty: read and update an ImageCache there
+  // 3: RGB, as load_img's convert('RGB'). 1: grey, as load_img(color_mode='grayscale'): the decoded
+  // RGB converted with PIL's convert('L') (to_grey) before the resize, in Keras's order.
+  int channels = 3;
 };
 
-// The cache variant name of these options, e.g. "exact-nearest".
+// The cache variant name of these options, e.g. "exact-nearest" (RGB) or "exact-nearest-grey".
 std::string cache_variant(const LoadOptions& options);
 
 // As below, with the interpolation, decode mode and cache of `options`. Unreadable files are

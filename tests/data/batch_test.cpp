@@ -99,6 +99,35 @@ TEST(FillBatch, AugmentsOnRawPixelsThenRescales) {
   EXPECT_TRUE(std::equal(single.begin(), single.end(), out.begin() + 240));
 }
 
+// A one-channel set (color_mode: grayscale) goes through every augmentation as each channel of the
+// same pixels in RGB does: zoom, shift, rotation, flip, brightness and contrast see the channel count.
+TEST(FillBatch, OneChannelAugmentsLikeEachChannelOfGreyRgb) {
+  LoadedImages grey, rgb;
+  grey.height = rgb.height = 9;
+  grey.width = rgb.width = 11;
+  grey.channels = 1;
+  for (int i = 0; i < 2 * 9 * 11; ++i) {
+    const auto v = static_cast<uint8_t>(30 + (i * 53) % 200);  // no 0: a wrong extent would change the min
+    grey.pixels.push_back(v);
+    rgb.pixels.insert(rgb.pixels.end(), {v, v, v});
+  }
+  grey.labels = rgb.labels = {0, 1};
+  Augment aug{0.2, 0.1, 0.15};
+  aug.rotation_range = 20;
+  aug.horizontal_flip = true;
+  aug.brightness_min = 0.7;
+  aug.brightness_max = 1.3;
+  aug.contrast_range = 0.3;
+  const int indices[] = {0, 1};
+  std::vector<float> g(2 * 99), c(2 * 99 * 3), labels(2);
+  for (uint64_t epoch = 0; epoch < 4; ++epoch) {  // enough draws to flip and rotate
+    fill_batch(grey, indices, 2, 0.02f, &aug, 5, epoch, g.data(), labels.data());
+    fill_batch(rgb, indices, 2, 0.02f, &aug, 5, epoch, c.data(), labels.data());
+    for (size_t i = 0; i < g.size(); ++i)
+      for (size_t k = 0; k < 3; ++k) ASSERT_EQ(g[i], c[i * 3 + k]) << "epoch " << epoch << " element " << i;
+  }
+}
+
 TEST(DrawAugmentation, WithinKerasRangesAndReproducible) {
   const Augment aug{0.1, 0.2, 0.1};  // zoom, width shift, height shift
   const int H = 50, W = 40;

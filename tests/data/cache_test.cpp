@@ -54,6 +54,24 @@ TEST(ImageCache, SecondLoadComesFromTheCacheWithTheSamePixels) {
   EXPECT_EQ(load_resized(index, 21, 24, options).decoded, 7u);
 }
 
+// Grey and RGB loads of the same files share a cache folder but not a cache file: each hits its own.
+TEST(ImageCache, GreyAndRgbAreCachedApart) {
+  TempDir dir, cache;
+  const DatasetIndex index = small_set(dir);
+  LoadOptions rgb, grey;
+  rgb.cache_dir = grey.cache_dir = cache.path().string();
+  grey.channels = 1;
+  const LoadedImages rgb_first = load_resized(index, 20, 24, rgb), grey_first = load_resized(index, 20, 24, grey);
+  EXPECT_EQ(grey_first.decoded, 7u);  // not served from the RGB file
+  ASSERT_EQ(grey_first.pixels.size(), 6u * 20 * 24);
+  const LoadedImages rgb_again = load_resized(index, 20, 24, rgb), grey_again = load_resized(index, 20, 24, grey);
+  EXPECT_EQ(rgb_again.from_cache, 7u);
+  EXPECT_EQ(grey_again.from_cache, 7u);
+  EXPECT_EQ(rgb_again.pixels, rgb_first.pixels);
+  EXPECT_EQ(grey_again.pixels, grey_first.pixels);
+  EXPECT_EQ(grey_again.channels, 1);
+}
+
 TEST(ImageCache, AnEditedFileIsDecodedAgain) {
   TempDir dir, cache;
   const DatasetIndex index = small_set(dir);

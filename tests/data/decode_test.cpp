@@ -107,6 +107,34 @@ TEST(Decode, MatchesPillowOnFixtures) {
   }
 }
 
+// color_mode: grayscale. Every fixture, decoded to RGB and then converted with to_grey, gives what
+// Keras's load_img(color_mode='grayscale') gets from Pillow: no conversion for L, convert('L') for
+// the other modes (16-bit grey keeps its high byte, as for RGB).
+TEST(Decode, ToGreyMatchesPillowOnFixtures) {
+  const auto lines = testing::fixture_lines("codec/codec_expected_grey.txt");
+  ASSERT_EQ(lines.size(), 10u);
+  for (const auto& f : lines) {
+    SCOPED_TRACE(f[0]);
+    const Image got = to_grey(decode_image_file(testing::fixture_path("codec/" + f[0])));
+    ASSERT_EQ(got.height, std::stoi(f[1]));
+    ASSERT_EQ(got.width, std::stoi(f[2]));
+    ASSERT_EQ(got.channels, 1);
+    ASSERT_EQ(f.size(), 3 + got.pixels.size());
+    std::vector<uint8_t> want;
+    for (size_t i = 3; i < f.size(); ++i) want.push_back(static_cast<uint8_t>(std::stoi(f[i])));
+    EXPECT_EQ(max_abs_diff(got.pixels, want), 0);
+  }
+}
+
+TEST(Decode, ToGreyIsPilLumaAndKeepsGrey) {
+  // Pure red, green, blue, white and a grey: PIL's convert('L') gives 76, 150, 29, 255 and the grey.
+  const Image rgb{1, 5, 3, {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 77, 77, 77}};
+  const Image grey = to_grey(rgb);
+  EXPECT_EQ(grey.channels, 1);
+  EXPECT_EQ(grey.pixels, (std::vector<uint8_t>{76, 150, 29, 255, 77}));
+  EXPECT_THROW(to_grey(grey), std::invalid_argument);  // needs 3 channels
+}
+
 // The bad-input cases: each must be an ImageError whose message contains the file's path.
 void expect_image_error(const std::string& path, const std::string& reason_part) {
   try {

@@ -88,5 +88,30 @@ TEST(LoadResized, SameResultWithAnyThreadCount) {
   EXPECT_TRUE(one.skipped.empty());
 }
 
+// color_mode: grayscale gives one channel, converted before the resize as Keras's load_img does: with
+// a filter that blends pixels, converting after the resize rounds differently.
+TEST(LoadResized, GreyIsConvertedBeforeTheResize) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "A");
+  const std::string file = testing::fixture_path("codec/ycc420.jpg");  // colour, 17x23
+  std::filesystem::copy_file(file, dir / "A/colour.jpg");
+  LoadOptions options;
+  options.channels = 1;
+  options.interpolation = Interpolation::bilinear;
+  const LoadedImages got = load_resized(scan_class_directory(dir.path().string()), 7, 9, options);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.channels, 1);
+  EXPECT_EQ(got.image_bytes(), 7u * 9u);
+  const Image rgb = decode_image_file(file);
+  const Image before = resize(to_grey(rgb), 7, 9, Interpolation::bilinear);
+  const Image after = to_grey(resize(rgb, 7, 9, Interpolation::bilinear));
+  EXPECT_EQ(got.pixels, before.pixels);
+  EXPECT_NE(before.pixels, after.pixels);  // so the order is what the first check tells apart
+  EXPECT_EQ(cache_variant(options), "exact-bilinear-grey");
+
+  options.channels = 2;
+  EXPECT_THROW(load_resized(scan_class_directory(dir.path().string()), 7, 9, options), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace cxr::data
