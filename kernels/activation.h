@@ -6,8 +6,8 @@
 
 namespace cxr::kernels {
 namespace cpu {
-void relu_forward(int64_t n, const float* x, float* y);
-void relu_backward(int64_t n, const float* x, const float* dy, float* dx);  // dx = dy * (x > 0)
+void relu_forward(int64_t n, const float* x, float* y);  // y = x <= 0 ? 0 : x: NaN stays NaN, as in TF and cuDNN
+void relu_backward(int64_t n, const float* x, const float* dy, float* dx);  // dx = x > 0 ? dy : 0
 void sigmoid_forward(int64_t n, const float* x, float* y);
 void sigmoid_backward(int64_t n, const float* y, const float* dy, float* dx);  // dx = dy * y * (1 - y)
 }  // namespace cpu

@@ -14,8 +14,10 @@ namespace {
 // kMinValuesPerThread (parallel.h).
 constexpr int64_t kMinSigmoidPerThread = 4096;
 
+// NaN stays NaN, as in TensorFlow's and PyTorch's relu and cuDNN's (CUDNN_PROPAGATE_NAN): a run
+// that diverges shows it, where `x > 0 ? x : 0` would hide the NaN as a zero. -0 becomes +0.
 void relu_forward_range(int64_t n, const float* x, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
 }
 
 // dy is loaded unconditionally: with the load inside the ?: GCC keeps a branch per element (which

@@ -57,7 +57,7 @@ void scale_by_mask(int64_t len, float scale, const uint32_t* all_ones_if_kept, c
 // relu (kernels/cpu/activation.cpp's arithmetic) on a block just written, while it is in L1: the
 // fused dropout then relu makes one pass over memory where the two kernels made two.
 void relu_in_place(int64_t len, float* y) {
-  for (int64_t k = 0; k < len; ++k) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
+  for (int64_t k = 0; k < len; ++k) y[k] = y[k] <= 0.0f ? 0.0f : y[k];  // NaN stays NaN
 }
 
 // One block of apply_mask: elements [base, base + len), len <= kBlock, with x, y and keep_out (when

@@ -7,7 +7,7 @@ namespace cxr::kernels::cuda {
 namespace {
 
 struct ReluForward {
-  __device__ float operator()(float x, float) const { return x > 0.0f ? x : 0.0f; }
+  __device__ float operator()(float x, float) const { return x <= 0.0f ? 0.0f : x; }  // NaN stays NaN
 };
 struct ReluBackward {  // (x, dy)
   __device__ float operator()(float x, float dy) const { return x > 0.0f ? dy : 0.0f; }

@@ -43,7 +43,7 @@ struct DropoutMask {
 __device__ __forceinline__ float dropped(float x, float scale, float keep) { return __fmul_rn(__fmul_rn(x, scale), keep); }
 
 // relu, as kernels/cuda/activation.cu computes it.
-__device__ __forceinline__ float relu(float v) { return v > 0.0f ? v : 0.0f; }
+__device__ __forceinline__ float relu(float v) { return v <= 0.0f ? 0.0f : v; }  // NaN stays NaN, as on the CPU
 
 // relu(dropout(v)) for the four elements of counter q.
 __device__ __forceinline__ float4 dropout_relu4(const DropoutMask& mask, uint64_t q, float4 v) {

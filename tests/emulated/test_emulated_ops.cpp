@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,6 +77,29 @@ TEST(EmulatedCuda, ElementwiseAndActivationsMatchTheCpu) {
       float sum_cpu = 0, sum_emulated = 0;
       cpu::sum(n, a, &sum_cpu), cuda::sum(n, a, &sum_emulated);
       expect_close(&sum_cpu, &sum_emulated, 1, 1e-7, what + " sum");
+    }
+}
+
+// relu keeps NaN (and turns -0 into +0) in the CUDA kernels as on the CPU, alone and after dropout,
+// on the float4 path and the float one.
+TEST(EmulatedCuda, ReluKeepsNaNAsTheCpuDoes) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t n : kSizes)
+    for (int offset : {0, 1}) {
+      const std::string what = "n " + std::to_string(n) + (offset ? " unaligned" : "");
+      const size_t size = static_cast<size_t>(n) + 1;
+      auto x = randoms(size, 6);
+      for (size_t i = 0; i < size; i += 3) x[i] = i % 4 == 0 ? nan : i % 4 == 1 ? -0.0f : i % 4 == 2 ? inf : -inf;
+      std::vector<float> want(size), got(size);
+      cpu::relu_forward(n, x.data() + offset, want.data() + offset);
+      cuda::relu_forward(n, x.data() + offset, got.data() + offset);
+      expect_close(want.data() + offset, got.data() + offset, static_cast<size_t>(n), 0, what + " relu");
+      for (int64_t i = 0; i < n; ++i)
+        if (std::isnan(x[static_cast<size_t>(i + offset)]))
+          ASSERT_TRUE(std::isnan(want[static_cast<size_t>(i + offset)])) << what << " element " << i;
+      cpu::dropout_relu_forward(n, 0.0f, 42, 7, x.data() + offset, want.data() + offset);
+      cuda::dropout_relu_forward(n, 0.0f, 42, 7, x.data() + offset, got.data() + offset);
+      expect_close(want.data() + offset, got.data() + offset, static_cast<size_t>(n), 0, what + " dropout-relu");
     }
 }
 

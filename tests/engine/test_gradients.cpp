@@ -92,7 +92,7 @@ TEST(Gradients, DropoutThenReluAsOneOp) {
 }
 
 // The fused op gives the two ops' values and gradients bit for bit, NaN and infinity included in x
-// (a dropped infinity is NaN, and relu of NaN is 0, in both) and in the incoming gradient, and
+// (a dropped infinity is NaN, and relu keeps NaN, in both) and in the incoming gradient, and
 // records one node.
 TEST(Gradients, DropoutThenReluGivesTheTwoOpsBits) {
   std::vector<float> values = random_tensor({997}, 41).to_vector();
