@@ -23,7 +23,7 @@ void dropout_backward_keep(int64_t n, float rate, const uint8_t* keep, const flo
 // Dropout then relu (engine/ops.h's dropout_relu), one pass over memory each way where the two
 // kernels made two: y = relu(dropout_forward(x)), a block of elements at a time, and
 // dx = y > 0 ? dy * scale : 0. No mask is kept: y > 0 only where the element was kept (a dropped one
-// is 0, or NaN for a dropped infinity, and relu makes either 0), so dx is
+// is 0, or NaN for a dropped infinity or NaN, which relu keeps, and NaN > 0 is false), so dx is
 // dropout_backward(relu_backward(y, dy)) bit for bit.
 void dropout_relu_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x, float* y);
 void dropout_relu_backward(int64_t n, float rate, const float* y, const float* dy, float* dx);

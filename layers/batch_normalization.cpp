@@ -25,9 +25,14 @@ class BatchNormalization : public Layer {
     return in;
   }
 
+  // Frozen, by the layer's `trainable: false` or by `freeze:` naming its parameters (gamma among
+  // them), the layer runs in inference mode and its moving statistics stay as they are (Keras 2's
+  // rule for a non-trainable BatchNormalization; the ResNet's inner ones decide the same way).
+  bool updates_statistics() const { return trainable && parameters()[0].trainable; }
+
   Tensor forward(const Tensor& x, const ForwardContext& context) override {
     auto& p = parameters();
-    const BatchNormOptions options{context.training && trainable, momentum, epsilon};
+    const BatchNormOptions options{context.training && updates_statistics(), momentum, epsilon};
     return batch_norm(x, p[0].value, p[1].value, p[2].value, p[3].value, options);
   }
 
@@ -37,17 +42,16 @@ class BatchNormalization : public Layer {
   Tensor forward_then_dropout_relu(const Tensor& x, const ForwardContext& context, const DropoutKey& key) override {
     if (!context.training || !batch_norm_dropout_relu_is_fused(x)) return Tensor();
     auto& p = parameters();
-    const BatchNormOptions options{trainable, momentum, epsilon};
+    const BatchNormOptions options{updates_statistics(), momentum, epsilon};
     return batch_norm_dropout_relu(x, p[0].value, p[1].value, p[2].value, p[3].value, options, key);
   }
 };
 
 std::unique_ptr<Layer> make(const SpecNode& spec) {
   auto layer = std::make_unique<BatchNormalization>();
-  layer->momentum = static_cast<float>(spec.get_double("momentum", 0.99));
-  layer->epsilon = static_cast<float>(spec.get_double("epsilon", 1e-3));
+  layer->momentum = spec.get_float("momentum", 0.99);
+  layer->epsilon = spec.get_float("epsilon", 1e-3, /*positive=*/true);
   if (!(layer->momentum >= 0.0f && layer->momentum <= 1.0f)) spec.child("momentum").fail("momentum must be in [0, 1]");
-  if (!(layer->epsilon > 0.0f)) spec.child("epsilon").fail("epsilon must be positive");
   return layer;
 }
 

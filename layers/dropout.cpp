@@ -51,7 +51,9 @@ std::unique_ptr<Layer> make(const SpecNode& spec) {
   auto layer = std::make_unique<Dropout>();
   const double rate = spec.get_double("rate");
   if (!(rate >= 0.0 && rate < 1.0)) spec.child("rate").fail("rate must be in [0, 1)");
-  layer->rate = static_cast<float>(rate);
+  layer->rate = static_cast<float>(rate);  // the kernels take a float32 rate: 0.99999999999 would be 1
+  if (!(layer->rate < 1.0f)) spec.child("rate").fail("rate must be in [0, 1): " + spec.child("rate").as_string() +
+                                                     " rounds to 1 as a float32");
   layer->kernels = parse_kernels_key(spec);
   return layer;
 }

@@ -1,5 +1,6 @@
 #include "layers/layer.h"
 
+#include "engine/error.h"
 #include "layers/size_limits.h"
 
 namespace cxr {
@@ -20,7 +21,17 @@ int64_t Layer::trainable_parameter_count() const {
 
 Tensor& Layer::add_parameter(const std::string& short_name, const Shape& shape, bool is_trainable) {
   const std::string full = name + "/" + short_name;
-  check_tensor_size(shape, "layer '" + name + "' (" + class_name() + "): its " + short_name);  // before allocating
+  const std::string what = "layer '" + name + "' (" + class_name() + "): its " + short_name;
+  check_tensor_size(shape, what);  // before allocating
+  if (parameter_budget) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;  // within kMaxTensorElements, checked above
+    CXR_CHECK(n <= parameter_budget->left,
+              what << " " << shape_str(shape) << " would take the model past " << parameter_budget->total
+                   << " parameters, the most whose float32 values and gradients fit in the "
+                   << gib(static_cast<double>(parameter_budget->memory_bytes)) << " of memory here");
+    parameter_budget->left -= n;
+  }
   parameters_.push_back({full, Tensor::zeros(shape, Device::cpu(), full), is_trainable});
   return parameters_.back().value;
 }

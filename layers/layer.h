@@ -30,6 +30,12 @@ struct ForwardContext {
 // Activation functions by their Keras names (layers/activation_fn.h parses and applies them).
 enum class ActivationFn { Linear, Relu, Sigmoid };
 
+// The parameter elements a model may have: as many as fit, float32 values and gradients, in memory.
+struct ParameterBudget {
+  int64_t total = 0, left = 0;
+  uint64_t memory_bytes = 0;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -72,6 +78,11 @@ class Layer {
   bool trainable = true;  // false freezes every parameter (and puts BatchNorm in inference mode)
   uint64_t index = 0;     // position in the model, keys dropout streams
   Shape output_shape;     // without the batch axis; set by the model after build()
+
+  // Set by build_model while build() runs: how many parameter elements the model may still create,
+  // so that a slip such as two Dense layers of 46,000 units fails before gigabytes are allocated
+  // and initialised. Null: no limit.
+  ParameterBudget* parameter_budget = nullptr;
 
  protected:
   Tensor& add_parameter(const std::string& short_name, const Shape& shape, bool trainable);

@@ -6,7 +6,9 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "engine/device.h"
 #include "layers/registry.h"
+#include "layers/size_limits.h"
 #include "layers/weights.h"
 
 namespace cxr {
@@ -14,7 +16,8 @@ namespace cxr {
 namespace {
 
 // `freeze:` entries: "dense" is the layer dense (all its parameters); "resnet50v2/conv5_block3_3_conv"
-// the parameters of that Keras layer inside the nested model; a trailing * matches any continuation
+// the parameters of that Keras layer inside the nested model; "dense/kernel" that one parameter (a
+// BatchNormalization whose gamma is frozen runs in inference mode); a trailing * matches any continuation
 // ("resnet50v2/conv4_*", "dense*"). An entry that matches nothing is an error: a typo must not
 // silently train what was meant to be frozen.
 void apply_freeze(Model& model, const SpecNode& list) {
@@ -29,7 +32,7 @@ void apply_freeze(Model& model, const SpecNode& list) {
         matched = true;
       }
       for (Parameter& p : layer->parameters())
-        if (p.name.starts_with(prefix ? stem : stem + "/")) {
+        if (prefix ? p.name.starts_with(stem) : p.name == stem || p.name.starts_with(stem + "/")) {
           p.trainable = false;
           matched = true;
         }
@@ -141,7 +144,7 @@ void Model::to(Device device) {
   device_ = device;
 }
 
-Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) {
+Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name, uint64_t memory) {
   Model model;
   spec.check_keys({"input", "layers", "name", "functional", "input_name", "freeze", "weights"});
   model.functional = spec.get_bool("functional", false);
@@ -152,6 +155,15 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
   for (int d : input)
     if (d < 1) spec.child("input").fail("input sizes must be at least 1");
   model.input_shape = {input[0], input[1], input[2]};
+  try {
+    check_tensor_size(model.input_shape, "one image's input");
+  } catch (const InputError& e) {
+    spec.child("input").fail(e.what());
+  }
+  // Each layer's parameters are counted against the memory before they are allocated.
+  ParameterBudget budget;
+  budget.memory_bytes = memory ? memory : memory_bytes(Device::cpu());
+  budget.total = budget.left = static_cast<int64_t>(budget.memory_bytes / 8);  // float32 value and gradient
 
   std::map<std::string, int> name_counts;  // Keras's automatic names: conv2d, conv2d_1, ...
   // Weights are saved and loaded by "layer/parameter" name: two layers of one name would share a
@@ -167,6 +179,10 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
       const int n = name_counts[stem]++;
       layer->name = n == 0 ? stem : stem + "_" + std::to_string(n);
     }
+    // Weights are named LAYER/PARAMETER, and freeze: entries match on that '/'.
+    if (layer->name.find('/') != std::string::npos)
+      items[i].child("name").fail("layer name '" + layer->name + "' contains '/', which separates a layer's name "
+                                  "from its parameters' in weight files and freeze: entries");
     const auto [first, unique] = first_with_name.emplace(layer->name, i);
     if (!unique) {
       (items[i].has("name") ? items[i].child("name") : items[i])
@@ -174,11 +190,15 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
                 "; layer names must be unique");
     }
     layer->index = i;
+    layer->parameter_budget = &budget;
     try {
       shape = layer->build(shape, seed, i);
+      // Checked here, so the next layer never builds on a shape its int sizes cannot hold.
+      check_tensor_size(shape, "its output, one image's");
     } catch (const InputError& e) {
       items[i].fail(e.what());
     }
+    layer->parameter_budget = nullptr;
     layer->output_shape = shape;
     model.layers.push_back(std::move(layer));
   }
@@ -187,7 +207,7 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name) 
     std::vector<NamedDestination> wanted;
     for (Parameter* p : model.parameters()) wanted.push_back({p->name, p->value});
     try {
-      load_named_weights(spec.get_string("weights"), wanted);
+      load_named_weights(spec.get_path("weights"), wanted);
     } catch (const InputError& e) {
       spec.child("weights").fail(e.what());
     }

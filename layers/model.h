@@ -51,7 +51,10 @@ class Model {
 };
 
 // Builds and initialises the model (weights keyed by `seed`). Errors name the file, line and layer.
-Model build_model(const SpecNode& model_spec, uint64_t seed, const std::string& name = "sequential");
+// `memory_bytes` bounds the parameters (their float32 values and gradients), checked before each is
+// allocated; 0: this machine's memory.
+Model build_model(const SpecNode& model_spec, uint64_t seed, const std::string& name = "sequential",
+                  uint64_t memory_bytes = 0);
 
 class Optimizer;  // engine/optimizer.h
 

@@ -21,8 +21,8 @@ class Rescaling : public Layer {
 
 std::unique_ptr<Layer> make(const SpecNode& spec) {
   auto layer = std::make_unique<Rescaling>();
-  layer->scale = static_cast<float>(spec.get_double("scale"));
-  layer->offset = static_cast<float>(spec.get_double("offset", 0.0));
+  layer->scale = spec.get_float("scale");
+  layer->offset = spec.get_float("offset", 0.0);
   return layer;
 }
 

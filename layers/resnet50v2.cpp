@@ -134,14 +134,7 @@ std::unique_ptr<Layer> make(const SpecNode& spec) {
     const std::string path = spec.get_string("weights");
     if (path == "imagenet")
       spec.child("weights").fail("give the converted file's path (tools/convert_keras_h5.py), not 'imagenet'");
-    if (path != "none") {
-      namespace fs = std::filesystem;
-      // Relative to the current folder, else to the config file's folder.
-      const fs::path beside_config = fs::path(spec.file()).parent_path() / path;
-      layer->weights_path = fs::path(path).is_relative() && !fs::exists(path) && fs::exists(beside_config)
-                                ? beside_config.string()
-                                : path;
-    }
+    if (path != "none") layer->weights_path = spec.get_path("weights");  // or beside the config
   }
   return layer;
 }

@@ -26,16 +26,16 @@ int64_t times(int64_t a, int64_t b) {
 
 std::string count(int64_t n) { return n == kSaturated ? "more than 9.2e18" : std::to_string(n); }
 
+const std::string kLimit = " elements, over the limit of 2147483647 (2^31 - 1) per tensor";
+
+}  // namespace
+
 std::string gib(double bytes) {
   std::ostringstream s;
   s.precision(3);
   s << bytes / (1024.0 * 1024.0 * 1024.0) << " GiB";
   return s.str();
 }
-
-const std::string kLimit = " elements, over the limit of 2147483647 (2^31 - 1) per tensor";
-
-}  // namespace
 
 void check_tensor_size(const Shape& shape, const std::string& what) {
   const int64_t n = numel_saturated(shape);

@@ -16,6 +16,9 @@ class Model;
 // `int` count of pixels or elements: 2^31 itself overflowed it).
 constexpr int64_t kMaxTensorElements = (int64_t{1} << 31) - 1;
 
+// "0.000559 GiB": bytes in GiB to 3 significant digits, as the size errors write them.
+std::string gib(double bytes);
+
 // InputError "WHAT SHAPE would hold N elements, over the limit of ..." when `shape` is too large.
 void check_tensor_size(const Shape& shape, const std::string& what);
 

@@ -214,6 +214,30 @@ SpecNode SpecNode::load_string(const std::string& text, const std::string& name)
   return spec;
 }
 
+float SpecNode::get_float(const std::string& key, double fallback, bool positive) const {
+  return has(key) ? get_float(key, positive) : static_cast<float>(fallback);
+}
+
+float SpecNode::get_float(const std::string& key, bool positive) const {
+  const double value = get_double(key);
+  const auto f = static_cast<float>(value);
+  if (!std::isfinite(f)) child(key).fail(shortest(value) + " is not a finite float32 (at most about 3.4e38)");
+  if (positive && !(f > 0.0f))
+    child(key).fail(value > 0 ? shortest(value) + " rounds to 0 as a float32 (the smallest is about 1.4e-45)"
+                              : "must be positive");
+  return f;
+}
+
+std::string SpecNode::get_path(const std::string& key) const {
+  namespace fs = std::filesystem;
+  const std::string path = get_string(key);
+  const fs::path beside_config = fs::path(file()).parent_path() / path;
+  std::error_code ec;
+  if (fs::path(path).is_relative() && !fs::exists(path, ec) && fs::exists(beside_config, ec))
+    return beside_config.string();
+  return path;
+}
+
 const std::string& SpecNode::file() const {
   static const std::string unnamed = "<config>";
   return file_ ? *file_ : unnamed;

@@ -71,6 +71,13 @@ class SpecNode {
   std::pair<int, int> get_int_pair(const std::string& key, std::pair<int, int> fallback) const;
   std::vector<int> get_int_list(const std::string& key) const;
   std::vector<std::string> get_string_list(const std::string& key) const;
+  // A double that must stay finite (and, with `positive`, above 0) as the float32 a layer keeps:
+  // 1e300 or 1e-50 would pass as doubles and become inf or 0. Fails at the value otherwise.
+  float get_float(const std::string& key, bool positive = false) const;
+  float get_float(const std::string& key, double fallback, bool positive = false) const;
+  // A file path value: as written when it exists or is absolute, else beside the config file when
+  // it exists there (a config's weights next to it work from any folder), else as written.
+  std::string get_path(const std::string& key) const;
 
   // An unknown key fails at that key: "unknown key 'filter' in Conv2D (did you mean 'filters'?);
   // allowed: filters, kernel, ...". "in Conv2D" comes from this map's `type:` when it has one.

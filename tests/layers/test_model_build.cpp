@@ -203,6 +203,73 @@ TEST(ModelBuild, DuplicateLayerNamesAreRefusedAtTheSecond) {
   EXPECT_NE(e.find("'conv2d' is already used"), std::string::npos) << e;
 }
 
+// Weight files and freeze: entries name parameters LAYER/PARAMETER: a '/' in a layer's name would
+// let `freeze: [d]` reach a layer named d/x too.
+TEST(ModelBuild, ASlashInALayerNameIsRefused) {
+  const std::string e =
+      build_error("input: [8, 8, 1]\nlayers:\n  - {type: Flatten}\n  - {type: Dense, units: 1, name: d/x}\n");
+  EXPECT_NE(e.find("bad.yaml:4:"), std::string::npos) << e;
+  EXPECT_NE(e.find("layer name 'd/x' contains '/'"), std::string::npos) << e;
+}
+
+// The layers keep float32 values: a double that passes the range check but not as a float32 is
+// refused at its value, not at the first training step without a line.
+TEST(ModelBuild, ValuesThatDoNotSurviveFloat32AreRefusedAtTheValue) {
+  std::string e = build_error("input: [8, 8, 1]\nlayers:\n  - {type: Dropout, rate: 0.99999999999}\n");
+  EXPECT_NE(e.find("bad.yaml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("rate must be in [0, 1): 0.99999999999 rounds to 1 as a float32"), std::string::npos) << e;
+  e = build_error("input: [8, 8, 1]\nlayers:\n  - {type: Rescaling, scale: 1e300}\n");
+  EXPECT_NE(e.find("bad.yaml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("is not a finite float32"), std::string::npos) << e;
+  e = build_error("input: [8, 8, 1]\nlayers:\n  - {type: BatchNormalization, epsilon: 1e-50}\n");
+  EXPECT_NE(e.find("bad.yaml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("1e-50 rounds to 0 as a float32"), std::string::npos) << e;
+}
+
+// Strides, pools and paddings near INT_MAX: 'same' keeps Keras's ceil(in / stride) (an int overflow
+// made it 0 pixels), and an output too large for a tensor is refused at the layer that makes it.
+TEST(ModelBuild, HugeWindowsKeepKerasShapesOrAreRefusedAtTheirLayer) {
+  const Model m = build_model(SpecNode::load_string("input: [50, 50, 3]\nlayers:\n"
+                                                    "  - {type: MaxPooling2D, pool_size: 2147483647, padding: same}\n"
+                                                    "  - {type: Conv2D, filters: 2, kernel: 1, strides: 2147483647, "
+                                                    "padding: same}\n",
+                                                    "big.yaml"),
+                              1);
+  EXPECT_EQ(m.layers[0]->output_shape, (Shape{1, 1, 3}));
+  EXPECT_EQ(m.layers[1]->output_shape, (Shape{1, 1, 2}));
+  const std::string e = build_error("input: [50, 50, 3]\nlayers:\n  - {type: ZeroPadding2D, padding: 2147483647}\n"
+                                    "  - {type: Conv2D, filters: 1, kernel: 3}\n");
+  EXPECT_NE(e.find("bad.yaml:3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("its output, one image's [4294967344, 4294967344, 3] would hold"), std::string::npos) << e;
+}
+
+// freeze: naming a BatchNormalization's parameters freezes it as `trainable: false` does (Keras's
+// non-trainable BatchNormalization): inference mode in training, the moving statistics untouched.
+TEST(ModelBuild, BatchNormFrozenThroughItsParametersRunsInInferenceMode) {
+  Model m = build_model(SpecNode::load_string("input: [3, 3, 2]\nfreeze: ['batch_normalization/*']\n"
+                                              "layers:\n  - {type: BatchNormalization}\n",
+                                              "f.yaml"),
+                        1);
+  std::vector<float> values(2 * 3 * 3 * 2);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 3.0f + static_cast<float>(i % 7);
+  const Tensor x = Tensor::from_vector({2, 3, 3, 2}, values);
+  const std::vector<float> trained = m.forward(x, ForwardContext{true, 1, 0}).to_vector();
+  EXPECT_EQ(trained, m.forward(x, ForwardContext{false, 1, 0}).to_vector());  // the moving statistics' output
+  EXPECT_EQ(m.layers[0]->parameters()[2].value.to_vector(), (std::vector<float>{0, 0}));  // moving_mean
+  EXPECT_EQ(m.layers[0]->parameters()[3].value.to_vector(), (std::vector<float>{1, 1}));  // moving_variance
+}
+
+// One parameter named exactly freezes that parameter alone.
+TEST(ModelBuild, FreezeNamesOneParameter) {
+  const Model m = build_model(SpecNode::load_string("input: [2, 2, 1]\nfreeze: [dense/kernel]\n"
+                                                    "layers:\n  - {type: Flatten}\n  - {type: Dense, units: 3}\n",
+                                                    "f.yaml"),
+                              1);
+  EXPECT_FALSE(m.layers[1]->parameters()[0].value.requires_grad());
+  EXPECT_TRUE(m.layers[1]->parameters()[1].value.requires_grad());
+  EXPECT_EQ(m.trainable_parameter_count(), 3);
+}
+
 TEST(Registry, KnowsEveryNotebookLayer) {
   for (const char* t : {"Conv2D", "BatchNormalization", "Dropout", "Activation", "MaxPooling2D", "Flatten", "Dense"})
     EXPECT_NE(find_layer_type(t), nullptr) << t;

@@ -22,11 +22,24 @@ TEST(SizeLimits, AHugeParameterIsRefusedAtItsLayerBeforeItIsAllocated) {
             "15360000000 elements, over the limit of 2147483647 (2^31 - 1) per tensor");
 }
 
+// The parameters' float32 values and gradients must fit in memory, checked before each is allocated:
+// two Dense layers of 46,000 units once allocated and initialised 17 GB before any check.
+TEST(SizeLimits, ParametersPastTheMemoryAreRefusedBeforeTheyAreAllocated) {
+  const auto spec = SpecNode::load_string("input: [32, 32, 3]\nlayers:\n  - {type: Flatten}\n"
+                                          "  - {type: Dense, units: 40}\n  - {type: Dense, units: 3}\n",
+                                          "m.yaml");
+  EXPECT_EQ(build_model(spec, 1, "sequential", 1 << 20).total_parameter_count(), 3072 * 40 + 40 + 40 * 3 + 3);
+  EXPECT_EQ(testing::config_error_of([&] { build_model(spec, 1, "sequential", 900000); }),
+            "m.yaml:4:5: layers[1]: layer 'dense' (Dense): its kernel [3072, 40] would take the model past 112500 "
+            "parameters, the most whose float32 values and gradients fit in the 0.000838 GiB of memory here");
+}
+
 TEST(SizeLimits, ActivationsOfOneImageAndOfABatchAreChecked) {
-  const Model wide = build("  - {type: MaxPooling2D, pool_size: 2}\n", "[5000000, 5000000, 3]");
-  EXPECT_EQ(testing::input_error_of([&] { check_model_size(wide, 1, uint64_t{1} << 40); }),
-            "model.input: one image's [5000000, 5000000, 3] would hold 75000000000000 elements, over the limit "
-            "of 2147483647 (2^31 - 1) per tensor");
+  // One image too large is refused by build_model itself, at the input.
+  const auto wide = [] { build("  - {type: MaxPooling2D, pool_size: 2}\n", "[5000000, 5000000, 3]"); };
+  EXPECT_EQ(testing::config_error_of(wide),
+            "m.yaml:1:8: input: one image's input [5000000, 5000000, 3] would hold 75000000000000 elements, over "
+            "the limit of 2147483647 (2^31 - 1) per tensor");
   const Model small = build("  - {type: Conv2D, filters: 16, kernel: 3, padding: same}\n");
   EXPECT_EQ(testing::input_error_of([&] { check_model_size(small, 1000000000, uint64_t{1} << 40); }),
             "model.input: data.batch_size 1000000000 times one image's [16, 16, 3] would hold 768000000000 "

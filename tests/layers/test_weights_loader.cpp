@@ -31,6 +31,23 @@ struct Destinations {
   std::vector<NamedDestination> list() { return {{"dense/kernel", kernel}, {"dense/bias", bias}}; }
 };
 
+// A model's `weights:` is found beside its config when the current folder lacks it, as the ResNet's
+// own `weights:` always was: a config and its weights copied elsewhere work from any folder.
+TEST(WeightsLoader, ModelWeightsBesideTheConfigAreFound) {
+  const fs::path dir = temp_path("beside");
+  fs::create_directories(dir);
+  save_safetensors((dir / "head.safetensors").string(),
+                   {{"dense/kernel", Tensor::from_vector({2, 1}, {0.5f, -2.0f})},
+                    {"dense/bias", Tensor::from_vector({1}, {3})}});
+  std::ofstream(dir / "m.yaml") << "{input: [1, 1, 2], weights: head.safetensors, "
+                                   "layers: [{type: Flatten}, {type: Dense, units: 1}]}\n";
+  ASSERT_FALSE(fs::exists("head.safetensors"));  // not in the current folder
+  const Model m = build_model(SpecNode::load_file((dir / "m.yaml").string()), 1);
+  EXPECT_EQ(m.layers[1]->parameters()[0].value.to_vector(), (std::vector<float>{0.5f, -2.0f}));
+  EXPECT_EQ(m.layers[1]->parameters()[1].value.to_vector(), (std::vector<float>{3.0f}));
+  fs::remove_all(dir);
+}
+
 TEST(WeightsLoader, CopiesMatchingTensorsByName) {
   const std::string path = temp_path("ok.safetensors");
   save_safetensors(path, {{"dense/bias", Tensor::from_vector({3}, {7, 8, 9})},
