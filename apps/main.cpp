@@ -10,6 +10,7 @@
 #include "apps/plots.h"
 #include "data/image.h"
 #include "engine/error.h"
+#include "kernels/shape_limit.h"
 #include "layers/spec.h"
 
 namespace {
@@ -234,6 +235,9 @@ int main(int argc, char** argv) {
     std::cerr << "cxrnet: " << e.what() << "\n";
     return 2;
   } catch (const cxr::data::ImageError& e) {
+    std::cerr << "cxrnet: " << e.what() << "\n";
+    return 2;
+  } catch (const cxr::kernels::ShapeLimitError& e) {  // one the engine's dispatch did not translate
     std::cerr << "cxrnet: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {

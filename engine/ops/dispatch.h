@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "engine/kernel_choice.h"
 #include "engine/tensor.h"
+#include "kernels/shape_limit.h"
 
 namespace cxr {
 
@@ -30,6 +31,11 @@ inline bool takes_vendor_path(Device device, KernelChoice choice) {
   return !device.is_cpu() && choice == KernelChoice::Vendor;
 }
 
+// A CUDA kernel's own size limit (kernels/shape_limit.h) is bad input for this run, not a bug.
+[[noreturn]] inline void shape_limit(Device device, const kernels::ShapeLimitError& e) {
+  throw InputError("on " + device.str() + ": " + e.what());
+}
+
 [[noreturn]] inline void no_cuda_kernel(const char* op) {
   throw InputError(std::string(op) + ": no CUDA kernel yet (it comes with the CUDA backend); run on --device cpu");
 }
@@ -38,13 +44,17 @@ inline bool takes_vendor_path(Device device, KernelChoice choice) {
 
 // CXR_DISPATCH(device, relu_forward(n, x, y)) calls kernels::cpu::... or kernels::cuda::...
 #ifdef CXR_WITH_CUDA
-#define CXR_DISPATCH(device, call)           \
-  do {                                       \
-    if ((device).is_cpu()) {                 \
-      ::cxr::kernels::cpu::call;             \
-    } else {                                 \
-      ::cxr::kernels::cuda::call;            \
-    }                                        \
+#define CXR_DISPATCH(device, call)                           \
+  do {                                                       \
+    if ((device).is_cpu()) {                                 \
+      ::cxr::kernels::cpu::call;                             \
+    } else {                                                 \
+      try {                                                  \
+        ::cxr::kernels::cuda::call;                          \
+      } catch (const ::cxr::kernels::ShapeLimitError& e) {   \
+        ::cxr::shape_limit(device, e);                       \
+      }                                                      \
+    }                                                        \
   } while (0)
 #else
 #define CXR_DISPATCH(device, call)                                           \
@@ -64,7 +74,11 @@ inline bool takes_vendor_path(Device device, KernelChoice choice) {
 #define CXR_DISPATCH_VENDOR(device, choice, vendor_call, call)                 \
   do {                                                                         \
     if (!(device).is_cpu() && (choice) == ::cxr::KernelChoice::Vendor) {       \
-      ::cxr::kernels::vendor::vendor_call;                                     \
+      try { /* cuDNN leaves some shapes to the custom kernels */               \
+        ::cxr::kernels::vendor::vendor_call;                                   \
+      } catch (const ::cxr::kernels::ShapeLimitError& e) {                     \
+        ::cxr::shape_limit(device, e);                                         \
+      }                                                                        \
     } else {                                                                   \
       CXR_DISPATCH(device, call);                                              \
     }                                                                          \

@@ -25,6 +25,7 @@
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/small_weight_gradient.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
+#include "kernels/shape_limit.h"
 
 namespace cxr::kernels::cuda {
 namespace {
@@ -58,10 +59,11 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
 void check_im2col_side(const Conv2dShape& s) {
   if (s.H > detail::kMaxIm2colSide || s.W > detail::kMaxIm2colSide || s.pad_top > detail::kMaxIm2colSide ||
       s.pad_left > detail::kMaxIm2colSide)
-    throw std::invalid_argument("conv2d: the custom CUDA convolution takes inputs up to " +
-                                std::to_string(detail::kMaxIm2colSide) + " pixels a side; this one is " +
-                                std::to_string(s.H) + " x " + std::to_string(s.W) +
-                                " (the cuDNN kernels have no such limit: --kernels vendor)");
+    throw ShapeLimitError("conv2d: the custom CUDA convolution takes inputs (and 'same' padding) up to " +
+                          std::to_string(detail::kMaxIm2colSide) + " pixels a side; this one is " +
+                          std::to_string(s.H) + " x " + std::to_string(s.W) +
+                          " (cuDNN has no such limit except for TensorFlow's uneven 'same' padding, which it "
+                          "leaves to this kernel: --kernels vendor, or --device cpu)");
 }
 
 detail::EnvSetting g_small_weight_gradient("CXR_CONV_SMALL_DW", 1, 0);

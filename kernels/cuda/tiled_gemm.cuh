@@ -37,6 +37,7 @@
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/scratch.cuh"
 #include "kernels/dense.h"  // gemm_tall_tiles
+#include "kernels/shape_limit.h"
 
 namespace cxr::kernels::cuda::detail {
 
@@ -318,7 +319,9 @@ void launch_tiles(int M, int N, int K, int k_per_slice, int slices, const LoadA&
   constexpr int kTileM = kGemmThreads / kTx * kI, kTileN = kTx * kJ;
   const dim3 grid((M + kTileM - 1) / kTileM, (N + kTileN - 1) / kTileN, slices);
   if (grid.y > 65535)
-    throw std::invalid_argument("tiled GEMM: N = " + std::to_string(N) + " needs more than 65535 tiles");
+    throw ShapeLimitError("the custom CUDA GEMM takes at most 65535 tiles of " + std::to_string(kTileN) +
+                          " columns; this product has " + std::to_string(N) +
+                          " (a Dense layer's input features, say): --kernels vendor (cuBLAS), or --device cpu");
   tiled_gemm_kernel<kI, kJ, kTx><<<grid, kGemmThreads, 0, stream()>>>(M, N, K, k_per_slice, load_a, load_b, out);
   CXR_CUDA_CHECK_LAST();
 }

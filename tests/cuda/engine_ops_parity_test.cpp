@@ -4,6 +4,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "gpu_test.h"
 
@@ -35,6 +36,22 @@ TEST_F(EngineOpsParity, ReluSigmoidAddMulForwardAndBackward) {
   };
   const auto cpu = run(Device::cpu()), gpu = run(Device::cuda(0));
   for (size_t k = 0; k < cpu.size(); ++k) expect_near_vectors(cpu[k], gpu[k], 1e-5f);
+}
+
+// The custom convolution's 32767-pixel limit is bad input naming the device and what to change, not
+// an internal error (kernels/shape_limit.h); the CPU has no such limit.
+TEST_F(EngineOpsParity, TheCustomConvolutionsSizeLimitIsBadInput) {
+  const KernelChoiceScope custom(KernelChoice::Custom);
+  const Tensor x = Tensor::zeros({1, 32768, 1, 1}, Device::cuda(0)), w = Tensor::zeros({1, 3, 1, 1}, Device::cuda(0));
+  try {
+    conv2d(x, w, Tensor(), 1, 1, false);
+    FAIL() << "a 32768-pixel side must be refused";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.find("on cuda:0: conv2d: the custom CUDA convolution takes inputs"), 0u) << message;
+    EXPECT_NE(message.find("--device cpu"), std::string::npos) << message;
+  }
+  EXPECT_EQ(conv2d(x.to(Device::cpu()), w.to(Device::cpu()), Tensor(), 1, 1, false).shape(), (Shape{1, 32766, 1, 1}));
 }
 
 TEST_F(EngineOpsParity, MixedDevicesAreRefusedNamingBothTensors) {
