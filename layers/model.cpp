@@ -156,7 +156,7 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name, 
     if (d < 1) spec.child("input").fail("input sizes must be at least 1");
   model.input_shape = {input[0], input[1], input[2]};
   try {
-    check_tensor_size(model.input_shape, "one image's input");
+    check_tensor_size(model.input_shape, "one image's");
   } catch (const InputError& e) {
     spec.child("input").fail(e.what());
   }

@@ -163,13 +163,14 @@ TEST_F(BadInputCli, AbsurdSizesAreConfigErrorsNamingTheLayerAndLeaveNoRunFolder)
     EXPECT_NE(r.err.find("cxrnet: " + config + c.message + limit), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(run));
   }
-  // image_size and input [5000000, 5000000]: one image is too large before any layer is.
+  // image_size and input [5000000, 5000000]: one image is too large before any layer is, refused at
+  // the input's line.
   const std::string config = write_config("wide", {{"image_size: 16", "image_size: [5000000, 5000000]"},
                                                     {"input: [16, 16, 3]", "input: [5000000, 5000000, 3]"},
                                                     {"type: Flatten", "type: GlobalAveragePooling2D"}});
   const Result wide = run_cxrnet("train --config " + q(config) + " --data " + data() + " --out " + q(root_ / "w"));
   EXPECT_EQ(wide.code, 2) << wide.err;
-  EXPECT_NE(wide.err.find("cxrnet: " + config + ": model.input: one image's [5000000, 5000000, 3] would hold " +
+  EXPECT_NE(wide.err.find("cxrnet: " + config + ":7:10: model.input: one image's [5000000, 5000000, 3] would hold " +
                           "75000000000000" + limit),
             std::string::npos)
       << wide.err;

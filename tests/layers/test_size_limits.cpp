@@ -38,7 +38,7 @@ TEST(SizeLimits, ActivationsOfOneImageAndOfABatchAreChecked) {
   // One image too large is refused by build_model itself, at the input.
   const auto wide = [] { build("  - {type: MaxPooling2D, pool_size: 2}\n", "[5000000, 5000000, 3]"); };
   EXPECT_EQ(testing::config_error_of(wide),
-            "m.yaml:1:8: input: one image's input [5000000, 5000000, 3] would hold 75000000000000 elements, over "
+            "m.yaml:1:8: input: one image's [5000000, 5000000, 3] would hold 75000000000000 elements, over "
             "the limit of 2147483647 (2^31 - 1) per tensor");
   const Model small = build("  - {type: Conv2D, filters: 16, kernel: 3, padding: same}\n");
   EXPECT_EQ(testing::input_error_of([&] { check_model_size(small, 1000000000, uint64_t{1} << 40); }),
