@@ -150,6 +150,8 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name, 
   model.functional = spec.get_bool("functional", false);
   model.name = spec.get_string("name", model.functional && name == "sequential" ? "model" : name);
   model.input_name = spec.get_string("input_name", model.input_name);
+  if (spec.has("input_name") && !model.functional)  // it names the InputLayer row only a functional summary has
+    spec.child("input_name").fail("only goes with functional: true (a Sequential model's summary has no input row)");
   const std::vector<int> input = spec.get_int_list("input");
   if (input.size() != 3) spec.child("input").fail("input must be [height, width, channels]");
   for (int d : input)

@@ -203,6 +203,13 @@ TEST(ModelBuild, DuplicateLayerNamesAreRefusedAtTheSecond) {
   EXPECT_NE(e.find("'conv2d' is already used"), std::string::npos) << e;
 }
 
+// input_name names the InputLayer row of a functional model's summary: without functional: true it
+// would be ignored without a word.
+TEST(ModelBuild, InputNameWithoutFunctionalIsRefused) {
+  const std::string e = build_error("input: [8, 8, 1]\ninput_name: scan\nlayers:\n  - {type: Flatten}\n");
+  EXPECT_NE(e.find("bad.yaml:2:13: input_name: only goes with functional: true"), std::string::npos) << e;
+}
+
 // Weight files and freeze: entries name parameters LAYER/PARAMETER: a '/' in a layer's name would
 // let `freeze: [d]` reach a layer named d/x too.
 TEST(ModelBuild, ASlashInALayerNameIsRefused) {
