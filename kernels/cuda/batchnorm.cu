@@ -12,6 +12,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/dropout.h"
+#include "kernels/elementwise.h"
 #include "kernels/cuda/batchnorm_resident.h"
 #include "kernels/cuda/batchnorm_terms.cuh"
 #include "kernels/cuda/channel_sums.cuh"
@@ -207,6 +208,14 @@ void update_after(int64_t M, int C, const float* save_mean, const float* save_va
                             after->moving_var);
 }
 
+// A batch of no rows: dgamma and dbeta are sums over nothing, 0 as on the CPU (the engine's tensors
+// for them come uninitialised from the caching allocator).
+void zero_parameter_gradients(int C, float* dgamma_or_null, float* dbeta_or_null) {
+  if (C <= 0) return;
+  if (dgamma_or_null) fill(C, 0.0f, dgamma_or_null);
+  if (dbeta_or_null) fill(C, 0.0f, dbeta_or_null);
+}
+
 }  // namespace
 
 void set_batchnorm_resident(bool allowed) { g_resident.set(allowed ? 1 : 0); }
@@ -258,7 +267,7 @@ void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* 
 
 void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gamma, const float* save_mean,
                               const float* save_inv_std, const float* dy, float* dx, float* dgamma, float* dbeta) {
-  if (M <= 0 || C <= 0) return;
+  if (M <= 0 || C <= 0) return zero_parameter_gradients(C, dgamma, dbeta);
   const ChunkPlan plan = detail::plan_chunks(M);
   const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),
       sums(2 * static_cast<int64_t>(C), "batch norm gradient sums");
@@ -278,7 +287,7 @@ void batchnorm_backward_train(int64_t M, int C, const float* x, const float* gam
 void batchnorm_backward_inference(int64_t M, int C, const float* x, const float* gamma, const float* moving_mean,
                                   const float* moving_var, float epsilon, const float* dy, float* dx_or_null,
                                   float* dgamma_or_null, float* dbeta_or_null) {
-  if (M <= 0 || C <= 0) return;
+  if (M <= 0 || C <= 0) return zero_parameter_gradients(C, dgamma_or_null, dbeta_or_null);
   const int64_t count = M * C;
   if (dx_or_null)
     launch_channel_map(count, C, nullptr, dy, dx_or_null, InferenceInputGradient{gamma, moving_var, epsilon});
@@ -320,7 +329,7 @@ void batchnorm_dropout_relu_backward_train(int64_t M, int C, const float* x, con
                                            const float* save_mean, const float* save_inv_std, float rate,
                                            const float* y, const float* dy, float* dx, float* dgamma, float* dbeta) {
   (void)detail::DropoutMask::of(rate, 0, 0);  // a bad rate refused before any work
-  if (M <= 0 || C <= 0) return;
+  if (M <= 0 || C <= 0) return zero_parameter_gradients(C, dgamma, dbeta);
   if (batchnorm_resident()) {
     const ChunkPlan plan = detail::plan_chunks(M);
     const detail::Scratch<double> partials(detail::partial_doubles(plan, C), "batch norm partial sums"),

@@ -9,6 +9,7 @@
 #include "kernels/cuda/scratch.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
 #include "kernels/dense.h"
+#include "kernels/elementwise.h"
 
 namespace cxr::kernels::cuda {
 namespace detail {
@@ -78,6 +79,10 @@ __global__ void add_gemm_slices(int64_t count, int N, int slices, const float* p
 
 void column_sums(int64_t rows, int cols, const float* x, float* out) {
   if (cols <= 0) return;
+  if (rows <= 0) {  // sums of no rows, as on the CPU (plan_chunks needs a row)
+    cuda::fill(cols, 0.0f, out);
+    return;
+  }
   const ChunkPlan plan = plan_chunks(rows);
   const Scratch<double> partials(partial_doubles(plan, cols), "column sums (a bias gradient)");
   if (quad_channels(cols, x))
