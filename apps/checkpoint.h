@@ -68,8 +68,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path, Model& model, Optimize
 // The copies restore_best_weights keeps, and putting them back.
 std::map<std::string, Tensor> copy_weights(Model& model);
 // InputError naming the first parameter that holds a NaN or an infinity, and where. Training checks
-// this after every epoch: a finite loss does not prove finite weights (relu maps NaN to 0, so a
-// layer can turn NaN and the loss still be finite), and a checkpoint must never hold one.
+// this after every epoch: a finite loss does not prove finite weights (a batch norm's moving
+// variance, which the training loss never reads, can overflow float32), and a checkpoint must never
+// hold one.
 void check_weights_finite(Model& model, int epoch);
 void set_weights(Model& model, const std::map<std::string, Tensor>& weights);
 

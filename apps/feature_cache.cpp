@@ -20,9 +20,9 @@ namespace {
 bool deterministic_when_frozen(const Layer& layer) {
   const std::string_view type = layer.class_name();
   if (type == "Dropout") return false;  // drops in training even when frozen (Keras, facts §3)
-  // A top-level BatchNormalization runs in inference mode only when the layer itself is frozen
-  // (layers/batch_normalization.cpp); with only its parameters frozen it would use batch statistics.
-  if (type == "BatchNormalization") return !layer.trainable;
+  // A top-level BatchNormalization runs in inference mode when the layer or its gamma is frozen
+  // (layers/batch_normalization.cpp), the ResNet's inner ones' rule.
+  if (type == "BatchNormalization") return !layer.trainable || !layer.parameters()[0].trainable;
   // ResNet50V2: a BN inside runs in inference mode when the layer or that BN's gamma is frozen,
   // which holds for every BN once no parameter is trainable.
   return type == "Functional" || type == "Conv2D" || type == "Dense" || type == "Activation" || type == "Flatten" ||

@@ -7,8 +7,8 @@
 //   - The training set: cached only when the config sets no augmentation option; augmented images
 //     differ every epoch, so training then runs the whole model each step.
 //   - A Dropout ends the prefix even when frozen: Keras's Dropout ignores `trainable` and still
-//     drops in training (facts §3). So does a BatchNormalization layer that is not frozen as a
-//     layer (it would use batch statistics), any layer with a trainable parameter, and any layer
+//     drops in training (facts §3). So does a BatchNormalization whose layer and gamma are both
+//     trainable (it would use batch statistics), any layer with a trainable parameter, and any layer
 //     type not known to be deterministic. The last layer is never cached (it gives the logits).
 //   - Features live on the host as one float tensor per image set, computed in batches of the
 //     config's batch size in data order (the same batches the uncached evaluation, and unshuffled

@@ -25,9 +25,9 @@ class BatchNormalization : public Layer {
     return in;
   }
 
-  // Frozen, by the layer's `trainable: false` or by `freeze:` naming its parameters (gamma among
-  // them), the layer runs in inference mode and its moving statistics stay as they are (Keras 2's
-  // rule for a non-trainable BatchNormalization; the ResNet's inner ones decide the same way).
+  // Frozen, by the layer's `trainable: false` or by a `freeze:` entry that freezes its gamma, the
+  // layer runs in inference mode and its moving statistics stay as they are (Keras 2's rule for a
+  // non-trainable BatchNormalization; the ResNet's inner ones decide by gamma the same way).
   bool updates_statistics() const { return trainable && parameters()[0].trainable; }
 
   Tensor forward(const Tensor& x, const ForwardContext& context) override {

@@ -44,26 +44,26 @@ inline bool takes_vendor_path(Device device, KernelChoice choice) {
 
 // CXR_DISPATCH(device, relu_forward(n, x, y)) calls kernels::cpu::... or kernels::cuda::...
 #ifdef CXR_WITH_CUDA
-#define CXR_DISPATCH(device, call)                           \
-  do {                                                       \
-    if ((device).is_cpu()) {                                 \
-      ::cxr::kernels::cpu::call;                             \
-    } else {                                                 \
-      try {                                                  \
-        ::cxr::kernels::cuda::call;                          \
-      } catch (const ::cxr::kernels::ShapeLimitError& e) {   \
-        ::cxr::shape_limit(device, e);                       \
-      }                                                      \
-    }                                                        \
+#define CXR_DISPATCH(device, call)                                  \
+  do {                                                              \
+    if ((device).is_cpu()) {                                        \
+      ::cxr::kernels::cpu::call;                                    \
+    } else {                                                        \
+      try {                                                         \
+        ::cxr::kernels::cuda::call;                                 \
+      } catch (const ::cxr::kernels::ShapeLimitError& cxr_limit_) { \
+        ::cxr::shape_limit(device, cxr_limit_);                     \
+      }                                                             \
+    }                                                               \
   } while (0)
 #else
-#define CXR_DISPATCH(device, call)                                           \
-  do {                                                                       \
-    if ((device).is_cpu()) {                                                 \
-      ::cxr::kernels::cpu::call;                                             \
-    } else {                                                                 \
-      throw ::cxr::InputError("this cxrnet was built without CUDA");         \
-    }                                                                        \
+#define CXR_DISPATCH(device, call)                                   \
+  do {                                                               \
+    if ((device).is_cpu()) {                                         \
+      ::cxr::kernels::cpu::call;                                     \
+    } else {                                                         \
+      throw ::cxr::InputError("this cxrnet was built without CUDA"); \
+    }                                                                \
   } while (0)
 #endif
 
@@ -71,17 +71,17 @@ inline bool takes_vendor_path(Device device, KernelChoice choice) {
 // from the custom twin's (cuDNN's backward passes read the forward's output as well): on CUDA under
 // the vendor choice kernels::vendor::vendor_call, otherwise CXR_DISPATCH(device, call).
 #ifdef CXR_WITH_CUDA
-#define CXR_DISPATCH_VENDOR(device, choice, vendor_call, call)                 \
-  do {                                                                         \
-    if (!(device).is_cpu() && (choice) == ::cxr::KernelChoice::Vendor) {       \
-      try { /* cuDNN leaves some shapes to the custom kernels */               \
-        ::cxr::kernels::vendor::vendor_call;                                   \
-      } catch (const ::cxr::kernels::ShapeLimitError& e) {                     \
-        ::cxr::shape_limit(device, e);                                         \
-      }                                                                        \
-    } else {                                                                   \
-      CXR_DISPATCH(device, call);                                              \
-    }                                                                          \
+#define CXR_DISPATCH_VENDOR(device, choice, vendor_call, call)           \
+  do {                                                                   \
+    if (!(device).is_cpu() && (choice) == ::cxr::KernelChoice::Vendor) { \
+      try { /* cuDNN leaves some shapes to the custom kernels */         \
+        ::cxr::kernels::vendor::vendor_call;                             \
+      } catch (const ::cxr::kernels::ShapeLimitError& cxr_limit_) {      \
+        ::cxr::shape_limit(device, cxr_limit_);                          \
+      }                                                                  \
+    } else {                                                             \
+      CXR_DISPATCH(device, call);                                        \
+    }                                                                    \
   } while (0)
 #else
 #define CXR_DISPATCH_VENDOR(device, choice, vendor_call, call) \

@@ -15,6 +15,7 @@
 //            layer, slower for its third, 2-4x slower on experiments 1 and 2's small layers
 //            (mostly empty 32 x 32 tiles); training steps 1.0x, 0.83x and 0.63x. docs/gpu-runs.md.)
 //   The loaders take pixels and taps apart once per row or k-step, not per element.
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -31,11 +32,15 @@ namespace cxr::kernels::cuda {
 namespace {
 
 // One GEMM per stride phase, each writing its rows straight to their pixels of dx
-// (detail::OutputRows). Stride 1 is one phase of plain rows.
+// (detail::OutputRows). Stride 1 is one phase of plain rows. A phase holds input pixels only when
+// its first row ih0 = (ph - pad_top) mod stride_h is inside the image (and so its column), so the
+// phases are visited by their first row and column: min(H, stride_h) x min(W, stride_w) of them,
+// where a stride as large as Keras allows (2^31 - 1) would have looped for ever over empty ones.
 void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx) {
   const bool strided = s.stride_h > 1 || s.stride_w > 1;
-  for (int ph = 0; ph < s.stride_h; ++ph)
-    for (int pw = 0; pw < s.stride_w; ++pw) {
+  for (int ih0 = 0; ih0 < std::min(s.H, s.stride_h); ++ih0)
+    for (int iw0 = 0; iw0 < std::min(s.W, s.stride_w); ++iw0) {
+      const int ph = (ih0 + s.pad_top) % s.stride_h, pw = (iw0 + s.pad_left) % s.stride_w;
       const detail::StridePhase phase = detail::stride_phase(s, ph, pw);
       const int pixels = phase.pixels(s);
       if (pixels == 0) continue;

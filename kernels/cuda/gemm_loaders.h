@@ -162,9 +162,12 @@ struct StridePhase {
 };
 
 CXR_HOST_DEVICE inline StridePhase stride_phase(const Conv2dShape& s, int ph, int pw) {
-  const auto first = [](int phase, int pad, int stride) { return ((phase - pad) % stride + stride) % stride; };
+  // In 64 bits: `+ stride` overflowed an int for strides near 2^31 (Keras allows any).
+  const auto first = [](int phase, int pad, int stride) {
+    return static_cast<int>(((int64_t{phase} - pad) % stride + stride) % stride);
+  };
   const auto count = [](int begin, int end, int stride) {
-    return begin < end ? (end - begin + stride - 1) / stride : 0;
+    return begin < end ? static_cast<int>((int64_t{end} - begin + stride - 1) / stride) : 0;
   };
   StridePhase p{};
   p.ph = ph;

@@ -70,11 +70,13 @@ TEST(Grayscale, TrainsEvaluatesAndPredictsOnOneChannel) {
   std::istringstream rows(csv.str());
   std::string line;
   std::getline(rows, line);  // header
-  for (size_t i = 0; std::getline(rows, line); ++i) {
-    ASSERT_LT(i, result.test.probabilities.size());
+  size_t read = 0;
+  for (; std::getline(rows, line); ++read) {
+    ASSERT_LT(read, result.test.probabilities.size());
     const size_t a = line.find(','), b = line.find(',', a + 1);
-    EXPECT_NEAR(std::stof(line.substr(a + 1, b - a - 1)), result.test.probabilities[i], 1e-6f) << line;
+    EXPECT_NEAR(std::stof(line.substr(a + 1, b - a - 1)), result.test.probabilities[read], 1e-6f) << line;
   }
+  EXPECT_EQ(read, result.test.probabilities.size());
   fs::remove_all(root);
 }
 

@@ -1,6 +1,8 @@
 // relu and sigmoid, forward and backward: CUDA against the CPU reference.
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <utility>
 
 #include "kernels/activation.h"
 #include "tests/cuda/parity.h"
@@ -27,24 +29,34 @@ TEST_F(ActivationParity, ReluBackwardIsBitIdentical) {
 }
 
 // NaN stays NaN through relu on the CPU, the custom kernel and cuDNN (CUDNN_PROPAGATE_NAN), as in
-// TensorFlow: a diverging run shows its NaN instead of hiding it as a zero.
+// TensorFlow: a diverging run shows its NaN instead of hiding it as a zero; -0 becomes +0 (bits
+// compared). The gradient is 0 wherever x is not positive, NaN included, on every choice.
 TEST_F(ActivationParity, ReluKeepsNaNOnEveryKernelChoice) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> x = {nan, -nan, inf, -inf, 0.0f, -0.0f, 1e-30f, -1e-30f, 3.5f, -2.0f, nan, 7.0f, -inf};
+  const std::vector<float> dy = {1.5f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f};
   const int64_t n = static_cast<int64_t>(x.size());
-  std::vector<float> cpu_y(x.size());
+  std::vector<float> cpu_y(x.size()), cpu_dx(x.size());
   cpu::relu_forward(n, x.data(), cpu_y.data());
-  DeviceFloats dx(x), custom(n), vendor(n);
-  gpu::relu_forward(n, dx.get(), custom.get());
-  kernels::vendor::relu_forward(n, dx.get(), vendor.get());
-  const std::vector<float> custom_y = custom.to_host(), vendor_y = vendor.to_host();
+  cpu::relu_backward(n, x.data(), dy.data(), cpu_dx.data());
+  DeviceFloats d_x(x), d_dy(dy), custom(n), vendor(n), custom_dx(n), vendor_dx(n);
+  gpu::relu_forward(n, d_x.get(), custom.get());
+  kernels::vendor::relu_forward(n, d_x.get(), vendor.get());
+  gpu::relu_backward(n, d_x.get(), d_dy.get(), custom_dx.get());
+  kernels::vendor::relu_backward(n, d_x.get(), vendor.get(), d_dy.get(), vendor_dx.get());
+  const auto same = [](float a, float b) {
+    return std::isnan(a) ? std::isnan(b) : std::memcmp(&a, &b, sizeof(float)) == 0;
+  };
+  const std::vector<std::pair<const char*, std::vector<float>>> forward = {{"custom", custom.to_host()},
+                                                                           {"cuDNN", vendor.to_host()}};
+  const std::vector<std::pair<const char*, std::vector<float>>> backward = {{"custom", custom_dx.to_host()},
+                                                                            {"cuDNN", vendor_dx.to_host()}};
   for (size_t i = 0; i < x.size(); ++i) {
     EXPECT_EQ(std::isnan(cpu_y[i]), std::isnan(x[i])) << "CPU, element " << i;
-    for (const auto* got : {&custom_y, &vendor_y}) {
-      const float g = (*got)[i];
-      EXPECT_TRUE(std::isnan(cpu_y[i]) ? std::isnan(g) : g == cpu_y[i])
-          << (got == &custom_y ? "custom" : "cuDNN") << ", element " << i << ": " << g << " vs CPU " << cpu_y[i];
-    }
+    for (const auto& [who, y] : forward)
+      EXPECT_TRUE(same(cpu_y[i], y[i])) << who << " relu(" << x[i] << ") = " << y[i] << ", CPU " << cpu_y[i];
+    for (const auto& [who, dx] : backward)
+      EXPECT_TRUE(same(cpu_dx[i], dx[i])) << who << " relu'(" << x[i] << ") dy = " << dx[i] << ", CPU " << cpu_dx[i];
   }
 }
 

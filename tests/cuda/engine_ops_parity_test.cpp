@@ -7,6 +7,7 @@
 #include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "gpu_test.h"
+#include "tests/engine/empty_batch.h"
 
 namespace cxr {
 namespace {
@@ -36,6 +37,18 @@ TEST_F(EngineOpsParity, ReluSigmoidAddMulForwardAndBackward) {
   };
   const auto cpu = run(Device::cpu()), gpu = run(Device::cuda(0));
   for (size_t k = 0; k < cpu.size(); ++k) expect_near_vectors(cpu[k], gpu[k], 1e-5f);
+}
+
+// A batch of no rows: zero parameter gradients on both kernel choices, as on the CPU (the custom bias
+// sums once divided by zero; batch norm's backward left dgamma and dbeta unwritten; cuBLAS's k = 0
+// product must write its zeros too).
+TEST_F(EngineOpsParity, AnEmptyBatchGivesZeroParameterGradients) {
+  for (const KernelChoice choice : {KernelChoice::Custom, KernelChoice::Vendor}) {
+    const KernelChoiceScope scope(choice);
+    testing::expect_zero_parameter_gradients_of_an_empty_batch(Device::cuda(0), choice == KernelChoice::Custom
+                                                                                    ? "custom"
+                                                                                    : "vendor");
+  }
 }
 
 // The custom convolution's 32767-pixel limit is bad input naming the device and what to change, not
