@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "data/decode.h"
@@ -90,16 +91,18 @@ TEST(Decode, FormatComesFromMagicBytesNotExtension) {
   EXPECT_EQ(got.width, 10);
 }
 
-// Every Pillow-made fixture decodes to exactly what Image.open(f).convert('RGB') gave.
-TEST(Decode, MatchesPillowOnFixtures) {
-  const auto lines = testing::fixture_lines("codec/codec_expected.txt");
+// Each of the ten Pillow-made fixtures through `load`, against the pixels listed in `expected`
+// (FILE H W v...).
+void expect_fixtures_match(const std::string& expected, int channels,
+                           const std::function<Image(const std::string&)>& load) {
+  const auto lines = testing::fixture_lines("codec/" + expected);
   ASSERT_EQ(lines.size(), 10u);
   for (const auto& f : lines) {
     SCOPED_TRACE(f[0]);
-    const Image got = decode_image_file(testing::fixture_path("codec/" + f[0]));
+    const Image got = load(testing::fixture_path("codec/" + f[0]));
     ASSERT_EQ(got.height, std::stoi(f[1]));
     ASSERT_EQ(got.width, std::stoi(f[2]));
-    ASSERT_EQ(got.channels, 3);
+    ASSERT_EQ(got.channels, channels);
     ASSERT_EQ(f.size(), 3 + got.pixels.size());
     std::vector<uint8_t> want;
     for (size_t i = 3; i < f.size(); ++i) want.push_back(static_cast<uint8_t>(std::stoi(f[i])));
@@ -107,23 +110,17 @@ TEST(Decode, MatchesPillowOnFixtures) {
   }
 }
 
+// Every Pillow-made fixture decodes to exactly what Image.open(f).convert('RGB') gave.
+TEST(Decode, MatchesPillowOnFixtures) {
+  expect_fixtures_match("codec_expected.txt", 3, [](const std::string& path) { return decode_image_file(path); });
+}
+
 // color_mode: grayscale. Every fixture, decoded to RGB and then converted with to_grey, gives what
 // Keras's load_img(color_mode='grayscale') gets from Pillow: no conversion for L, convert('L') for
 // the other modes (16-bit grey keeps its high byte, as for RGB).
 TEST(Decode, ToGreyMatchesPillowOnFixtures) {
-  const auto lines = testing::fixture_lines("codec/codec_expected_grey.txt");
-  ASSERT_EQ(lines.size(), 10u);
-  for (const auto& f : lines) {
-    SCOPED_TRACE(f[0]);
-    const Image got = to_grey(decode_image_file(testing::fixture_path("codec/" + f[0])));
-    ASSERT_EQ(got.height, std::stoi(f[1]));
-    ASSERT_EQ(got.width, std::stoi(f[2]));
-    ASSERT_EQ(got.channels, 1);
-    ASSERT_EQ(f.size(), 3 + got.pixels.size());
-    std::vector<uint8_t> want;
-    for (size_t i = 3; i < f.size(); ++i) want.push_back(static_cast<uint8_t>(std::stoi(f[i])));
-    EXPECT_EQ(max_abs_diff(got.pixels, want), 0);
-  }
+  expect_fixtures_match("codec_expected_grey.txt", 1,
+                        [](const std::string& path) { return to_grey(decode_image_file(path)); });
 }
 
 TEST(Decode, ToGreyIsPilLumaAndKeepsGrey) {
