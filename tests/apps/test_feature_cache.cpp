@@ -118,24 +118,20 @@ TEST_F(FeatureCacheTest, PrefixStopsAtTheFirstTrainableOrNonDeterministicLayer) 
 
   // A BatchNormalization whose parameters are frozen (its gamma among them) runs in inference mode,
   // as a frozen layer does (layers/batch_normalization.cpp): cacheable, up to the trainable Dense.
-  const Model bn = build_model(tiny_config("", "  freeze: ['conv2d', 'batch_normalization/*']\n",
-                                           "    - {type: Conv2D, filters: 2, kernel_size: 3}\n"
-                                           "    - {type: BatchNormalization}\n"
-                                           "    - {type: Flatten}\n"
-                                           "    - {type: Dense, units: 1, activation: sigmoid}\n")
-                                   .model,
-                               7);
+  // Only beta frozen: gamma trains (and so the layer uses batch statistics): the prefix stops before it.
+  const auto conv_bn_frozen = [](const std::string& bn_entry) {
+    return build_model(tiny_config("", "  freeze: ['conv2d', '" + bn_entry + "']\n",
+                                   "    - {type: Conv2D, filters: 2, kernel_size: 3}\n"
+                                   "    - {type: BatchNormalization}\n"
+                                   "    - {type: Flatten}\n"
+                                   "    - {type: Dense, units: 1, activation: sigmoid}\n")
+                           .model,
+                       7);
+  };
+  const Model bn = conv_bn_frozen("batch_normalization/*");
   EXPECT_EQ(bn.layers[1]->trainable_parameter_count(), 0);
   EXPECT_EQ(cacheable_prefix_length(bn), 3u);
-  // Only beta frozen: gamma trains (and so the layer uses batch statistics): the prefix stops before it.
-  const Model beta = build_model(tiny_config("", "  freeze: ['conv2d', 'batch_normalization/beta']\n",
-                                             "    - {type: Conv2D, filters: 2, kernel_size: 3}\n"
-                                             "    - {type: BatchNormalization}\n"
-                                             "    - {type: Flatten}\n"
-                                             "    - {type: Dense, units: 1, activation: sigmoid}\n")
-                                     .model,
-                                 7);
-  EXPECT_EQ(cacheable_prefix_length(beta), 1u);
+  EXPECT_EQ(cacheable_prefix_length(conv_bn_frozen("batch_normalization/beta")), 1u);
 
   // Nothing costly to skip (a Rescaling only), a trainable first layer, an all-frozen model (the
   // last layer always runs: it gives the logits).
