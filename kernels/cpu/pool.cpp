@@ -38,10 +38,16 @@ Window window_at(const Pool2dShape& s, int oh, int ow) {
   return {std::max(top, 0), std::min(top + s.ph, s.H), std::max(left, 0), std::min(left + s.pw, s.W)};
 }
 
-// best[ch] = the window's maximum per channel by the strict scan (the first pixel's values, then a
-// later pixel only where it is greater, so a NaN first pixel stays and later NaNs never win).
-// Selects rather than branches: random data would mispredict every other comparison, and selects
-// vectorise over the channels, which are innermost in NHWC.
+// Whether the scan takes v over the maximum so far: greater (strict, so a later tie never replaces
+// the first maximum), or a NaN, which no number then replaces: a NaN anywhere in the window is the
+// output and takes the gradient (its last one), as PyTorch's max pool does (`val > maxval ||
+// isnan(val)`) and as cuDNN propagates it with CUDNN_PROPAGATE_NAN (the vendor choice), so a
+// diverging run shows it. (v != v: NaN; the project is built without -ffinite-math-only.)
+inline bool takes(float v, float best) { return v > best || v != v; }
+
+// best[ch] = the window's maximum per channel by that scan. Selects rather than branches: random data
+// would mispredict every other comparison, and selects vectorise over the channels, which are
+// innermost in NHWC.
 void window_max(const Pool2dShape& s, const float* x_img, const Window& win, float* best) {
   std::copy_n(x_img + (static_cast<int64_t>(win.r0) * s.W + win.c0) * s.C, s.C, best);
   for (int r = win.r0; r < win.r1; ++r) {
@@ -49,14 +55,14 @@ void window_max(const Pool2dShape& s, const float* x_img, const Window& win, flo
       const float* px = x_img + (static_cast<int64_t>(r) * s.W + c) * s.C;
       for (int ch = 0; ch < s.C; ++ch) {
         const float v = px[ch];
-        best[ch] = v > best[ch] ? v : best[ch];
+        best[ch] = takes(v, best[ch]) ? v : best[ch];
       }
     }
   }
 }
 
 // One image's maxpool2d_backward, adding onto dx_img. Each window's gradient goes to its first
-// maximum in scan order: the same strict scan as window_max, also keeping where each channel's
+// maximum (or last NaN) in scan order: the same scan as window_max, also keeping where each channel's
 // maximum was (an int32 offset, the width of a float, so the selects vectorise together).
 // Overlapping windows add onto the same pixel. best and arg: C values of scratch each, __restrict
 // so that GCC vectorises the scans (it does not when they might alias x_img). Not inlined: inside the
@@ -78,8 +84,9 @@ __attribute__((noinline)) void image_backward(const Pool2dShape& s, const float*
           const float* px = x_img + base;
           for (int ch = 0; ch < s.C; ++ch) {  // the offset select as a bit mask: GCC vectorises that
             const float v = px[ch], current = best[ch];
-            const int32_t take = -static_cast<int32_t>(v > current);  // all ones where v is the new maximum
-            best[ch] = v > current ? v : current;
+            const bool taken = takes(v, current);
+            const int32_t take = -static_cast<int32_t>(taken);  // all ones where v is the new maximum
+            best[ch] = taken ? v : current;
             arg[ch] = (arg[ch] & ~take) | ((base + ch) & take);
           }
         }

@@ -25,8 +25,11 @@ __device__ int64_t window_argmax(const Pool2dShape& s, const float* x_img, int o
   for (int r = r0; r < r1; ++r)
     for (int col = c0; col < c1; ++col) {
       const int64_t at = (static_cast<int64_t>(r) * s.W + col) * s.C + c;
-      if (x_img[at] > best) {  // strict: a later tie never replaces the first maximum
-        best = x_img[at];
+      // Strict, so a later tie never replaces the first maximum; a NaN is taken and no number then
+      // replaces it, as on the CPU (kernels/cpu/pool.cpp) and in PyTorch.
+      const float v = x_img[at];
+      if (v > best || v != v) {  // v != v: NaN
+        best = v;
         best_at = at;
       }
     }

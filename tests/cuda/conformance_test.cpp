@@ -115,6 +115,25 @@ TEST_F(Conformance, MaxPoolVendorWithoutTies) {
         {1e-6, 1e-6});  // overlapping windows add onto one pixel in cuDNN's order
 }
 
+// A NaN in a window is its output, and (custom kernel) takes the gradient at its last NaN, as on the
+// CPU and in PyTorch. cuDNN (CUDNN_PROPAGATE_NAN) must give the same outputs; where its backward puts
+// a NaN window's gradient is not documented, so only its forward is held to the CPU here.
+TEST_F(Conformance, MaxPoolPropagatesNaN) {
+  std::vector<float> v = random_floats(2 * 11 * 9 * 3, 32, -2.0f, 2.0f);
+  for (size_t i = 4; i < v.size(); i += 29) v[i] = std::nanf("");
+  const Tensor x = Tensor::from_vector({2, 11, 9, 3}, v);
+  for (auto [pool, stride, same] : kPoolCases)
+    check_op_choices(
+        pool_name(pool, stride, same) + " with NaN", {x}, {true},
+        [&](std::vector<Tensor>& in) { return max_pool2d(in[0], pool, pool, stride, stride, same); },
+        {{KernelChoice::Custom, kExact, kExact}});
+  for (auto [pool, stride, same] : kPoolCases)
+    check_op_choices(
+        pool_name(pool, stride, same) + " with NaN, forward", {x}, {false},
+        [&](std::vector<Tensor>& in) { return max_pool2d(in[0], pool, pool, stride, stride, same); },
+        {{KernelChoice::Vendor, kExact, kExact}});
+}
+
 TEST_F(Conformance, BatchNormTrainingInferenceAndMovingStatistics) {
   // M = 1: vendor falls back (M/(M-1) undefined). Experiment 1's first batch norm (M = 67,712 rows)
   // and a prime M over 65,535: cuDNN's inference refuses a batch of 65,536 or more, so the vendor

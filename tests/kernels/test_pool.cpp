@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -114,6 +115,33 @@ TEST(MaxPool2d, TiesSendTheGradientToTheFirstMaximum) {
                                     0, 0, 0, 0,  //
                                     3, 0, 4, 0,  //
                                     0, 0, 0, 0}));
+}
+
+// A NaN anywhere in a window is its output (PyTorch's max pool, cuDNN's with CUDNN_PROPAGATE_NAN),
+// and the window's gradient goes to its last NaN, as in PyTorch; infinities are plain maxima. 4x4, pool 2 stride 2,
+// two channels so the vectorised channel loop sees NaN in one lane and not the other.
+TEST(MaxPool2d, ANaNInAWindowIsItsOutputAndTakesItsGradient) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const Pool2dShape s = make_pool2d_shape(1, 4, 4, 2, 2, 2, 2, 2, false);
+  std::vector<float> x(32);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7);
+  x[(0 * 4 + 1) * 2 + 0] = nan;  // window (0, 0), channel 0: a NaN after the first pixel
+  x[(1 * 4 + 0) * 2 + 0] = nan;  //   and a second one after it, which takes the gradient
+  x[(0 * 4 + 2) * 2 + 1] = nan;  // window (0, 1), channel 1: a NaN as the first pixel
+  x[(3 * 4 + 3) * 2 + 0] = inf;  // window (1, 1), channel 0: the maximum, an infinity
+  const std::vector<float> dy{1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<float> y(8), dx(32);
+  cpu::maxpool2d_forward(s, x.data(), y.data());
+  cpu::maxpool2d_backward(s, x.data(), dy.data(), dx.data());
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_FALSE(std::isnan(y[1]));
+  EXPECT_FALSE(std::isnan(y[2]));
+  EXPECT_TRUE(std::isnan(y[3]));
+  EXPECT_EQ(y[6], inf);
+  EXPECT_EQ(dx[(0 * 4 + 1) * 2 + 0], 0.0f);
+  EXPECT_EQ(dx[(1 * 4 + 0) * 2 + 0], 1.0f);  // the last NaN of window (0, 0)
+  EXPECT_EQ(dx[(0 * 4 + 2) * 2 + 1], 4.0f);
+  EXPECT_EQ(dx[(3 * 4 + 3) * 2 + 0], 7.0f);
 }
 
 TEST(MaxPool2d, OverlappingWindowsAccumulate) {
