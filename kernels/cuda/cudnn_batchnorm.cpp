@@ -22,6 +22,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cudnn_descriptors.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/scratch.cuh"
 #include "kernels/cuda/vendor_handles.h"
 
 namespace cxr::kernels::vendor {
@@ -122,10 +123,10 @@ void batchnorm_forward_train_and_update(int64_t M, int C, const float* x, const 
                                         float epsilon, float momentum, float* y, float* save_mean,
                                         float* save_inv_std, float* moving_mean, float* moving_var) {
   if (!expressible(M, C, epsilon)) {
-    float* save_var = static_cast<float*>(cuda::device_alloc(sizeof(float) * static_cast<size_t>(C), "batch_norm var"));
-    cuda::batchnorm_forward_train(M, C, x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var);
-    cuda::batchnorm_update_moving(M, C, save_mean, save_var, momentum, true, moving_mean, moving_var);
-    cuda::device_free(save_var);  // reusable by work queued after this point: the stream keeps the order
+    // Scratch goes back to the cache when it leaves scope, also when a launch check throws.
+    const cuda::detail::Scratch<float> save_var(C, "batch_norm var");
+    cuda::batchnorm_forward_train(M, C, x, gamma, beta, epsilon, y, save_mean, save_inv_std, save_var.get());
+    cuda::batchnorm_update_moving(M, C, save_mean, save_var.get(), momentum, true, moving_mean, moving_var);
     return;
   }
   const BatchNormPlan plan(M, C);
@@ -141,17 +142,16 @@ void batchnorm_forward_train_and_update(int64_t M, int C, const float* x, const 
   if (known_mode(key)) return run_in_training_mode(key, kForwardCall, forward, [] {});
   // The shape's first call: keep a copy of the moving statistics for a retry.
   const size_t bytes = sizeof(float) * static_cast<size_t>(C);
-  float* kept = static_cast<float*>(cuda::device_alloc(2 * bytes, "batch_norm moving statistics"));
+  const cuda::detail::Scratch<float> kept(2 * static_cast<int64_t>(C), "batch_norm moving statistics");
   const auto copy = [&](float* to, const float* from) {
     CXR_CUDA_CHECK(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, cuda::stream()));
   };
-  copy(kept, moving_mean);
-  copy(kept + C, moving_var);
+  copy(kept.get(), moving_mean);
+  copy(kept.get() + C, moving_var);
   run_in_training_mode(key, kForwardCall, forward, [&] {
-    copy(moving_mean, kept);
-    copy(moving_var, kept + C);
+    copy(moving_mean, kept.get());
+    copy(moving_var, kept.get() + C);
   });
-  cuda::device_free(kept);  // reusable by work queued after this point: the stream keeps the order
 }
 
 void batchnorm_forward_inference(int64_t M, int C, const float* x, const float* gamma, const float* beta,
