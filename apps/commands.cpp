@@ -27,8 +27,11 @@ int command_summary(const std::string& config_path, std::ostream& out) {
 }
 
 int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small) {
+  const bool unfinished = fs::exists(fs::path(out_dir) / data::kUnfinishedSynthFolder);  // a killed synth's
   const ClaimedFolder claimed =  // held until the images are written
-      claim_new_folder(out_dir, false, "--out", "(cxrnet synth never mixes its images into other files)");
+      claim_new_folder(out_dir, false, "--out",
+                       unfinished ? "(it holds the unfinished set of a cxrnet synth that was killed: delete it)"
+                                  : "(cxrnet synth never mixes its images into other files)");
   data::SynthOptions options = data::SynthOptions::realistic(out_dir, seed);
   if (small) {
     options = data::SynthOptions{};

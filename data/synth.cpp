@@ -83,10 +83,23 @@ void write_synthetic_dataset(const SynthOptions& o) {
     throw std::invalid_argument("synthetic data set: max_aspect must be 0 (off) or in [1, 4]");
   if (o.train_normal < 0 || o.train_pneumonia < 0 || o.test_normal < 0 || o.test_pneumonia < 0)
     throw std::invalid_argument("synthetic data set: counts must not be negative");
-  write_class(o, "train", false, o.train_normal, 0);
-  write_class(o, "train", true, o.train_pneumonia, 1);
-  write_class(o, "test", false, o.test_normal, 2);
-  write_class(o, "test", true, o.test_pneumonia, 3);
+  const std::filesystem::path out(o.out_dir);
+  for (const char* split : {"train", "test"})
+    if (std::filesystem::exists(out / split))
+      throw std::invalid_argument("synthetic data set: " + (out / split).string() + " already exists");
+  // Drawn in a hidden folder and moved into place at the end, test/ first and train/ last: a run
+  // killed partway (kill -9, a power cut) leaves no train/ for a later command to train on half a set.
+  const std::filesystem::path staging = out / kUnfinishedSynthFolder;
+  std::filesystem::remove_all(staging);  // a killed run's
+  SynthOptions staged = o;
+  staged.out_dir = staging.string();
+  write_class(staged, "train", false, o.train_normal, 0);
+  write_class(staged, "train", true, o.train_pneumonia, 1);
+  write_class(staged, "test", false, o.test_normal, 2);
+  write_class(staged, "test", true, o.test_pneumonia, 3);
+  std::filesystem::rename(staging / "test", out / "test");
+  std::filesystem::rename(staging / "train", out / "train");
+  std::filesystem::remove(staging);
 }
 
 }  // namespace cxr::data

@@ -37,8 +37,12 @@ struct SynthOptions {
   }
 };
 
-// Writes the four folders (created as needed). Most files are baseline greyscale JPEGs; every 7th is
-// progressive and every 11th is a 3-channel (YCbCr) JPEG, like the odd files of the real set.
+// Where write_synthetic_dataset draws the set before moving train/ and test/ into out_dir.
+inline constexpr const char* kUnfinishedSynthFolder = ".unfinished-synthetic-set";
+
+// Writes the four folders (out_dir is created as needed; its train/ and test/ must not exist). Most
+// files are baseline greyscale JPEGs; every 7th is progressive and every 11th is a 3-channel (YCbCr)
+// JPEG, like the odd files of the real set. train/ appears last, whole, or not at all.
 void write_synthetic_dataset(const SynthOptions& options);
 
 // One synthetic radiograph (1 channel): a body silhouette with two darker lung fields, ribs,

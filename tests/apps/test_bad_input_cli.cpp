@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -312,6 +313,22 @@ TEST_F(BadInputCli, SynthStoppedByCtrlCRemovesWhatItWrote) {
   EXPECT_EQ(r.code, 130) << r.err;
   EXPECT_EQ(r.err, "cxrnet: interrupted by SIGINT: " + out.string() + " removed\n");
   EXPECT_FALSE(fs::exists(out));
+}
+
+// Killed outright (kill -9: nothing can clean up), synth leaves no train/ or test/ for a later
+// train to read half a set from, and the same --out then names the unfinished set.
+TEST_F(BadInputCli, SynthKilledLeavesNoHalfSetAndTheNextSynthSaysSo) {
+  const fs::path out = root_ / "killed-synth";
+  const Result r = run_cxrnet("synth --out " + q(out), {}, "timeout --preserve-status -s KILL 1.5 taskset -c 0 ");
+  EXPECT_EQ(r.code, 128 + SIGKILL) << r.err;
+  ASSERT_TRUE(fs::exists(out / data::kUnfinishedSynthFolder / "train" / "NORMAL"));
+  EXPECT_FALSE(fs::exists(out / "train"));
+  EXPECT_FALSE(fs::exists(out / "test"));
+  const Result again = run_cxrnet("synth --small --out " + q(out));
+  EXPECT_EQ(again.code, 2) << again.err;
+  EXPECT_EQ(again.err, "cxrnet: " + out.string() + ": already exists and is not empty (it holds the unfinished set "
+                       "of a cxrnet synth that was killed: delete it)\n");
+  fs::remove_all(out);
 }
 
 // A synth that cannot write its images (here: a file size limit of 512 bytes, so every JPEG fails

@@ -2,10 +2,12 @@
 // where it should be (in the lungs) and not in the mean brightness.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <stdexcept>
 #include <vector>
 
 #include "data/decode.h"
@@ -90,6 +92,29 @@ TEST(Synth, DeterministicFromTheSeed) {
     EXPECT_EQ(testing::read_bytes(ia.files[i]), testing::read_bytes(ib.files[i]));
     EXPECT_NE(testing::read_bytes(ia.files[i]), testing::read_bytes(ic.files[i]));
   }
+}
+
+// A run stopped partway (here by before_each_image, as Ctrl-C stops it; kill -9 leaves the same
+// files) leaves no train/ or test/: a later train cannot pick up half a set. The next run over the
+// same folder clears the unfinished one and writes the whole set.
+TEST(Synth, AStoppedRunLeavesNoTrainFolderAndTheNextRunFinishes) {
+  TempDir dir;
+  SynthOptions o{dir.path().string(), 6, 6, 2, 2, 32, 40, 5};
+  std::atomic<int> drawn{0};
+  o.before_each_image = [&] {
+    if (++drawn > 9) throw std::runtime_error("stopped");
+  };
+  EXPECT_THROW(write_synthetic_dataset(o), std::runtime_error);
+  EXPECT_FALSE(std::filesystem::exists(dir / "train"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "test"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / kUnfinishedSynthFolder / "train" / "PNEUMONIA"));
+
+  o.before_each_image = {};
+  write_synthetic_dataset(o);
+  EXPECT_EQ(class_counts(scan_class_directory(dir / "train")), (std::vector<int>{6, 6}));
+  EXPECT_EQ(class_counts(scan_class_directory(dir / "test")), (std::vector<int>{2, 2}));
+  EXPECT_FALSE(std::filesystem::exists(dir / kUnfinishedSynthFolder));
+  EXPECT_THROW(write_synthetic_dataset(o), std::invalid_argument) << "train/ and test/ are never overwritten";
 }
 
 double mean(const Image& img) {
