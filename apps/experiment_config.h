@@ -78,8 +78,8 @@ struct CheckpointConfig {
 };
 
 // Keras's EarlyStopping (absent: off). Stops when `patience` epochs in a row fail to improve the
-// best value by more than min_delta (never after the first epoch); restore_best_weights then
-// describes the best epoch's weights instead of the last.
+// best value by more than min_delta (never after the first epoch); restore_best_weights makes the
+// run end (stopped or not) with the best epoch's weights instead of the last, as Keras 3 does.
 struct EarlyStoppingConfig {
   bool enabled = false;
   std::string monitor = "val_loss";

@@ -434,7 +434,10 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     load_checkpoint(best_path.string(), model, nullptr);
     result.weights_epoch = result.best_epoch;
     restored = "(best " + tc.checkpoint.monitor + ", from " + best_path.string() + ")";
-  } else if (result.stopped_early && tc.early_stopping.restore_best_weights && !state.early_stopping_weights.empty()) {
+  } else if (tc.early_stopping.restore_best_weights && !state.early_stopping_weights.empty() &&
+             state.early_stopping.weights_epoch != result.epochs_run) {
+    // Also when the run was not stopped: Keras 3 and tf-keras >= 2.16 restore at the end of training
+    // (on_train_end), where tf.keras 2.15 and earlier restored only on stopping.
     set_weights(model, state.early_stopping_weights);
     result.weights_epoch = state.early_stopping.weights_epoch;
     restored = "(early_stopping's best " + tc.early_stopping.monitor + ")";

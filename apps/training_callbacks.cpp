@@ -58,7 +58,7 @@ EarlyStopping::Decision EarlyStopping::on_epoch_end(int epoch, double value) {
     state_.wait = 0;
     state_.weights_epoch = epoch;
     decision.keep_weights = true;
-    return decision;  // an improving epoch never stops the run (Keras >= 2.11; 2.8 did with patience 0)
+    return decision;  // an improving epoch never stops the run (tf-keras, Keras 3; 2.11 did with patience 0)
   }
   if (decision.keep_weights) state_.weights_epoch = epoch;
   if (state_.wait >= config_.patience && epoch > 1) {

@@ -40,9 +40,10 @@ class BestEpoch {
 
 // Keras's EarlyStopping.on_epoch_end: an improvement is a value better than the best by more
 // than min_delta; it resets the wait, anything else adds one to it; the run stops once the wait
-// reaches patience, but never after the first epoch nor after an improving one (Keras >= 2.11;
-// 2.8 also stopped on an improving epoch when patience was 0). restore_best_weights applies when
-// the run stops early, as in Keras.
+// reaches patience, but never after the first epoch nor after an improving one (as tf-keras and
+// Keras 3; Keras 2.11 and earlier also stopped on an improving epoch when patience was 0).
+// restore_best_weights applies at the end of the run, stopped or not, as in Keras 3 and tf-keras
+// >= 2.16 (tf.keras 2.15 and earlier restored only on stopping).
 class EarlyStopping {
  public:
   struct State {

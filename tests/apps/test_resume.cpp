@@ -386,6 +386,19 @@ TEST_F(Resume, EarlyStoppingRestoresTheBestEpochsWeights) {
             tensors_of(run("stopping-one") / "weights.safetensors"));
   EXPECT_EQ(r.test.probabilities, r1.test.probabilities);
   EXPECT_EQ(load_safetensors((run("stopping") / "weights.safetensors").string()).metadata.at("epochs"), "1");
+
+  // Patience never runs out: the run goes to its last epoch and still ends on epoch 1's weights, as
+  // Keras 3's on_train_end restores them.
+  TrainOptions patient = options(write_config("patient", "  early_stopping: {monitor: val_loss, patience: 10, "
+                                                         "min_delta: 100, restore_best_weights: true}\n"),
+                                 "patient");
+  patient.epochs = 3;
+  const RunResult rp = train(patient);
+  EXPECT_FALSE(rp.stopped_early);
+  EXPECT_EQ(rp.epochs_run, 3);
+  EXPECT_EQ(rp.weights_epoch, 1);
+  EXPECT_EQ(rp.test_report.rfind("Weights: epoch 1 of 3 (early_stopping's best val_loss)\n", 0), 0u) << rp.test_report;
+  EXPECT_EQ(tensors_of(run("patient") / "weights.safetensors"), tensors_of(run("stopping-one") / "weights.safetensors"));
 }
 
 TEST_F(Resume, RestoreBestReportsOnTheBestValidationEpoch) {
