@@ -96,6 +96,11 @@ std::string format_epoch_line(double steps_target, double seconds_total, double 
          per_step(seconds_per_step) + metric_values(metrics);
 }
 
+double keras_seconds_per_step(double steps_target, double seconds_total, double seconds_after_first_step) {
+  if (!(steps_target > 0)) throw std::invalid_argument("keras_seconds_per_step: steps_target must be positive");
+  return steps_target > 1 ? seconds_after_first_step / (steps_target - 1) : seconds_total / steps_target;
+}
+
 std::string format_progress_bar(int current, double target, double eta_seconds,
                                 const Metrics& metrics) {
   return bar(current, target) + " - ETA: " + eta(eta_seconds) + metric_values(metrics);

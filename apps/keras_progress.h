@@ -27,6 +27,11 @@ std::string format_epoch_header(int epoch /* 1-based */, int epochs);
 std::string format_epoch_line(double steps_target, double seconds_total, double seconds_per_step,
                               const Metrics& metrics);
 
+// Keras's estimate of the time a step, as its epoch line prints it (Progbar's _estimate_step_duration
+// at current = steps_target): the time since the end of step 1 over steps_target - 1, or, when
+// steps_target <= 1 (fewer images than a batch), the epoch's seconds_total over steps_target.
+double keras_seconds_per_step(double steps_target, double seconds_total, double seconds_after_first_step);
+
 // A mid-epoch update as Keras draws it on a terminal, e.g.
 // " 57/114 [=============>................] - ETA: 24s - loss: 0.3601 - ...".
 // eta_seconds = seconds_per_step * (target - current); it goes negative when current passes a

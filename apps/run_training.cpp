@@ -370,6 +370,7 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
       if (progress_bar) out << "\n";
       throw InputError(e.what() + resume_hint(run_dir, state.epochs_completed, options));
     }
+    r.seconds_per_step = report::keras_seconds_per_step(steps_target, r.seconds, r.seconds_after_first_step);
     state.history.push_back(r);
     state.epochs_completed = epoch;
     report::Metrics metrics{{"loss", r.loss}, {"binary_accuracy", r.accuracy}};

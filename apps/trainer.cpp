@@ -201,9 +201,7 @@ EpochResult Trainer::train_epoch(int epoch, const data::LoadedImages& train, con
     r.has_validation = true;
   }
   r.seconds = seconds_since(start);
-  // Keras's ms/step: time since the end of the first step over the remaining steps, validation included.
-  r.seconds_per_step = r.steps > 1 ? std::chrono::duration<double>(Clock::now() - after_first_step).count() / (r.steps - 1)
-                                   : r.seconds;
+  r.seconds_after_first_step = std::chrono::duration<double>(Clock::now() - after_first_step).count();
   return r;
 }
 

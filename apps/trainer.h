@@ -21,7 +21,9 @@ struct EpochResult {
   double val_loss = 0, val_accuracy = 0;
   bool has_validation = false;
   int steps = 0;
-  double seconds = 0, seconds_per_step = 0;
+  double seconds = 0;
+  double seconds_after_first_step = 0;  // from the end of step 1 to the end of the epoch (validation included)
+  double seconds_per_step = 0;          // Keras's estimate, set by run_training (keras_seconds_per_step)
   double learning_rate = 0;  // the optimizer's during this epoch
 };
 

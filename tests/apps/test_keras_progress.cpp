@@ -80,6 +80,16 @@ TEST(KerasProgress, NotebookEpochLine) {
             "binary_accuracy: 0.8359 - val_loss: 0.2957 - val_binary_accuracy: 0.9236");
 }
 
+TEST(KerasProgress, StepTimeIsKerasEstimate) {
+  // The notebook's 3662 images: Keras divides the time after step 1 by 3662/32 - 1 = 113.4375, not by
+  // the 114 steps that follow the first of 115.
+  EXPECT_DOUBLE_EQ(keras_seconds_per_step(3662 / 32.0, 49.2, 48.9), 48.9 / 113.4375);
+  // Fewer images than a batch: the epoch's time over the fraction of a batch, more than the epoch.
+  EXPECT_DOUBLE_EQ(keras_seconds_per_step(20 / 32.0, 2.0, 1.0), 3.2);
+  EXPECT_DOUBLE_EQ(keras_seconds_per_step(1.0, 2.0, 1.0), 2.0);
+  EXPECT_THROW(keras_seconds_per_step(0, 1, 1), std::invalid_argument);
+}
+
 TEST(KerasProgress, EpochHeader) {
   EXPECT_EQ(format_epoch_header(3, 300), "Epoch 3/300");
   EXPECT_EQ(format_epoch_header(1, 1), "Epoch 1/1");
