@@ -50,9 +50,13 @@ TEST(CommandReproduce, QuickExperiment1ReportsBesideTheNotebook) {
   EXPECT_NE(report.find("run folder [`experiment1/`](experiment1/)"), std::string::npos) << report;
   EXPECT_NE(report.find("```text\n" + test_report + "```"), std::string::npos);
   EXPECT_NE(report.find("| NORMAL | 0.94 | 0.63 | 0.75 | 206 |"), std::string::npos) << report;
-  if (fs::exists(run / "plots" / "roc.png")) {
-    EXPECT_NE(report.find("![roc](experiment1/plots/roc.png)"), std::string::npos) << report;
+  // Each drawn plot is linked, and only a drawn one (without gnuplot, none is: the report says so).
+  for (const char* plot : {"loss", "accuracy", "roc", "confusion_matrix"}) {
+    const std::string link = "![" + std::string(plot) + "](experiment1/plots/" + plot + ".png)";
+    EXPECT_EQ(report.find(link) != std::string::npos, fs::exists(run / "plots" / (std::string(plot) + ".png")))
+        << link << "\n" << report;
   }
+  EXPECT_EQ(report.find("No plots were drawn") != std::string::npos, !fs::exists(run / "plots" / "roc.png")) << report;
   EXPECT_EQ(report.find("Experiment 2"), std::string::npos);  // only what was asked for
 
   // A second reproduce into the same folder would mix runs: refused.

@@ -264,9 +264,9 @@ TEST_F(Conformance, VendorDropoutMasks) {
         kept += keep ? 1 : 0;
         const double want_y = keep ? x[i] * scale : 0.0;
         const double want_dx = keep ? g[i] * scale : 0.0;
-        if (std::fabs(y[i] - want_y) > 1e-6 * std::fabs(want_y) && ++bad_values <= 5)
+        if (!(std::fabs(y[i] - want_y) <= 1e-6 * std::fabs(want_y)) && ++bad_values <= 5)  // NaN fails
           ADD_FAILURE() << label << " output " << i << ": " << y[i] << ", want " << want_y;
-        if (std::fabs(dx[i] - want_dx) > 1e-6 * std::fabs(want_dx) && ++bad_grads <= 5)
+        if (!(std::fabs(dx[i] - want_dx) <= 1e-6 * std::fabs(want_dx)) && ++bad_grads <= 5)
           ADD_FAILURE() << label << " gradient " << i << ": " << dx[i] << ", want " << want_dx << " (kept " << keep
                         << ")";
       }

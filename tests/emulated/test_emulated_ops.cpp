@@ -4,6 +4,7 @@
 // path, its scalar tail and misaligned pointers (map.cuh), and several grid-stride rounds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -43,6 +44,10 @@ void expect_close(const float* cpu, const float* emulated, size_t n, double tole
   EXPECT_EQ(bad, 0) << what;
 }
 
+// Fills an output with NaN before a kernel writes it, so that an element the kernel leaves alone
+// fails the comparison instead of keeping an earlier call's right answer.
+void poison(std::vector<float>& out) { std::fill(out.begin(), out.end(), std::numeric_limits<float>::quiet_NaN()); }
+
 // The last two: past 3 blocks x 256 threads x float4, twice (two quads per round) and three times (a
 // round of two, then one).
 const int64_t kSizes[] = {1, 5, 1027, 3 * 256 * 4 * 2 + 3, 3 * 256 * 4 * 3 + 3};
@@ -58,6 +63,7 @@ TEST(EmulatedCuda, ElementwiseAndActivationsMatchTheCpu) {
       std::vector<float> want(size), got(size);
       auto check = [&](const std::string& op, double tolerance) {
         expect_close(want.data() + offset, got.data() + offset, static_cast<size_t>(n), tolerance, what + " " + op);
+        poison(got);  // for the next kernel
       };
       cpu::add(n, a, b, want.data() + offset), cuda::add(n, a, b, got.data() + offset), check("add", 0);
       cpu::mul(n, a, b, want.data() + offset), cuda::mul(n, a, b, got.data() + offset), check("mul", 0);
@@ -92,12 +98,14 @@ TEST(EmulatedCuda, ReluKeepsNaNAsTheCpuDoes) {
       for (size_t i = 0; i < size; i += 3) x[i] = i % 4 == 0 ? nan : i % 4 == 1 ? -0.0f : i % 4 == 2 ? inf : -inf;
       std::vector<float> want(size), got(size);
       cpu::relu_forward(n, x.data() + offset, want.data() + offset);
+      std::fill(got.begin(), got.end(), 1e30f);  // not NaN: x's own NaNs must be kept, and told apart
       cuda::relu_forward(n, x.data() + offset, got.data() + offset);
       expect_close(want.data() + offset, got.data() + offset, static_cast<size_t>(n), 0, what + " relu");
       for (int64_t i = 0; i < n; ++i)
         if (std::isnan(x[static_cast<size_t>(i + offset)]))
           ASSERT_TRUE(std::isnan(want[static_cast<size_t>(i + offset)])) << what << " element " << i;
       cpu::dropout_relu_forward(n, 0.0f, 42, 7, x.data() + offset, want.data() + offset);
+      std::fill(got.begin(), got.end(), 1e30f);  // not NaN: x's own NaNs must be kept, and told apart
       cuda::dropout_relu_forward(n, 0.0f, 42, 7, x.data() + offset, got.data() + offset);
       expect_close(want.data() + offset, got.data() + offset, static_cast<size_t>(n), 0, what + " dropout-relu");
     }
@@ -110,13 +118,15 @@ TEST(EmulatedCuda, DropoutMasksAreTheCpus) {
       for (int offset : {0, 1}) {
         const std::string what = "n " + std::to_string(n) + " rate " + std::to_string(rate) + " offset " +
                                   std::to_string(offset);
-        const auto x = randoms(static_cast<size_t>(n + offset), 3);
+        const auto x = randoms(static_cast<size_t>(n + offset), 3), dy = randoms(static_cast<size_t>(n + offset), 13);
         std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n + offset));
         cpu::dropout_forward(n, rate, 42, 7, x.data() + offset, want.data());
+        poison(got);
         cuda::dropout_forward(n, rate, 42, 7, x.data() + offset, got.data() + offset);
         expect_close(want.data(), got.data() + offset, want.size(), 0, what + " forward");
-        cpu::dropout_backward(n, rate, 42, 7, x.data() + offset, want.data());
-        cuda::dropout_backward(n, rate, 42, 7, x.data() + offset, got.data() + offset);
+        cpu::dropout_backward(n, rate, 42, 7, dy.data() + offset, want.data());
+        poison(got);
+        cuda::dropout_backward(n, rate, 42, 7, dy.data() + offset, got.data() + offset);
         expect_close(want.data(), got.data() + offset, want.size(), 0, what + " backward");
       }
 }
@@ -133,6 +143,7 @@ TEST(EmulatedCuda, DropoutThenReluIsTheCpusTwoKernels) {
         const auto x = randoms(size + offset, 4), dy = randoms(size + offset, 5);
         std::vector<float> want_y(size), want_dx(size), relu_grad(size), cpu_y(size), cpu_dx(size);
         std::vector<float> got_y(size + offset), got_dx(size + offset);
+        poison(got_y), poison(got_dx);
         cpu::dropout_forward(n, rate, 42, 7, x.data() + offset, want_y.data());
         cpu::relu_forward(n, want_y.data(), want_y.data());
         cpu::relu_backward(n, want_y.data(), dy.data() + offset, relu_grad.data());
@@ -163,6 +174,7 @@ TEST(EmulatedCuda, PoolingAndPaddingMatchTheCpu) {
     // NaNs (the last one of a window is its output and takes its gradient) and infinities.
     for (size_t i = 5; i < in; i += 23) x[i] = i % 3 ? std::numeric_limits<float>::quiet_NaN() : -INFINITY;
     std::vector<float> y(out), ey(out), dx(in), edx(in);
+    poison(ey), poison(edx);  // the backward writes every dx, zeros included
     cpu::maxpool2d_forward(s, x.data(), y.data()), cuda::maxpool2d_forward(s, x.data(), ey.data());
     expect_close(y.data(), ey.data(), out, 0, what + " max forward");
     cpu::maxpool2d_backward(s, x.data(), dy.data(), dx.data()), cuda::maxpool2d_backward(s, x.data(), dy.data(), edx.data());
@@ -171,6 +183,7 @@ TEST(EmulatedCuda, PoolingAndPaddingMatchTheCpu) {
   const int N = 3, HW = 37, C = 70;
   const auto x = randoms(static_cast<size_t>(N) * HW * C, 6), dy = randoms(static_cast<size_t>(N) * C, 7);
   std::vector<float> y(static_cast<size_t>(N) * C), ey(y.size()), dx(x.size()), edx(x.size());
+  poison(ey), poison(edx);
   cpu::global_avg_pool2d_forward(N, HW, C, x.data(), y.data()), cuda::global_avg_pool2d_forward(N, HW, C, x.data(), ey.data());
   expect_close(y.data(), ey.data(), y.size(), 1e-6, "global average pool forward");
   cpu::global_avg_pool2d_backward(N, HW, C, dy.data(), dx.data());
@@ -180,6 +193,7 @@ TEST(EmulatedCuda, PoolingAndPaddingMatchTheCpu) {
   const auto px = randoms(static_cast<size_t>(p.N) * p.H * p.W * p.C, 8);
   const auto pdy = randoms(static_cast<size_t>(p.N) * p.OH() * p.OW() * p.C, 9);
   std::vector<float> py(pdy.size()), epy(pdy.size()), pdx(px.size()), epdx(px.size());
+  poison(epy), poison(epdx);  // the padding's zeros are written too
   cpu::zero_pad2d_forward(p, px.data(), py.data()), cuda::zero_pad2d_forward(p, px.data(), epy.data());
   expect_close(py.data(), epy.data(), py.size(), 0, "zero padding forward");
   cpu::zero_pad2d_backward(p, pdy.data(), pdx.data()), cuda::zero_pad2d_backward(p, pdy.data(), epdx.data());

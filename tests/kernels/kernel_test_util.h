@@ -29,14 +29,15 @@ inline std::vector<float> random_integers(size_t n, uint32_t seed, int lo, int h
   return v;
 }
 
-// Every element of a float result within rel * max(1, |expected|) of a double reference.
+// Every element of a float result within rel * max(1, |expected|) of a double reference (a NaN
+// never is: the comparison is written so that it fails).
 inline void expect_all_near(const std::vector<float>& got, const std::vector<double>& expected, double rel,
                             const std::string& what) {
   ASSERT_EQ(got.size(), expected.size()) << what;
   int reported = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     const double tol = rel * std::max(1.0, std::fabs(expected[i]));
-    if (std::fabs(got[i] - expected[i]) > tol && reported++ < 5)
+    if (!(std::fabs(got[i] - expected[i]) <= tol) && reported++ < 5)
       ADD_FAILURE() << what << "[" << i << "] = " << got[i] << ", expected " << expected[i] << " (tol " << tol << ")";
   }
 }

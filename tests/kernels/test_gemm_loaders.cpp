@@ -84,7 +84,7 @@ void expect_near_all(const std::vector<float>& want, const std::vector<double>& 
   ASSERT_EQ(want.size(), got.size()) << what;
   int bad = 0;
   for (size_t i = 0; i < want.size(); ++i)
-    if (std::fabs(want[i] - got[i]) > 1e-4 * (1.0 + std::fabs(got[i])) && ++bad <= 3)
+    if (!(std::fabs(want[i] - got[i]) <= 1e-4 * (1.0 + std::fabs(got[i]))) && ++bad <= 3)  // NaN fails
       ADD_FAILURE() << what << " element " << i << ": CPU kernel " << want[i] << ", loaders " << got[i];
   EXPECT_EQ(bad, 0) << what;
 }

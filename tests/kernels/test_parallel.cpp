@@ -43,12 +43,12 @@ void expect_bitwise_equal(const std::vector<float>& a, const std::vector<float>&
                              << a[first] << " vs " << b[first];
 }
 
-// Element-wise closeness for GEMM results: a few float ulps of the magnitudes involved.
+// Element-wise closeness for GEMM results: a few float ulps of the magnitudes involved (NaN fails).
 void expect_close(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
   int reported = 0;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::fabs(a[i] - b[i]) > 1e-5f * std::max(1.0f, std::fabs(a[i])) && reported++ < 5)
+    if (!(std::fabs(a[i] - b[i]) <= 1e-5f * std::max(1.0f, std::fabs(a[i]))) && reported++ < 5)
       ADD_FAILURE() << what << "[" << i << "]: 1 thread " << a[i] << ", many threads " << b[i];
 }
 

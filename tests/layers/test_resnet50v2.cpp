@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 
 #include "config_error.h"
 #include "engine/autograd.h"
@@ -69,9 +70,11 @@ void set_formula_weights(Model& m) {
 }
 
 // max |a - b| / max |b|: the scale of the output, so near-zero post-ReLU values do not dominate.
+// Infinite when an output is not finite (std::max would pass over a NaN difference).
 double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
   double diff = 0, scale = 0;
   for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
     diff = std::max(diff, std::fabs(double(got[i]) - want[i]));
     scale = std::max(scale, std::fabs(double(want[i])));
   }
