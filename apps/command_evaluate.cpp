@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/datasets.h"
 #include "apps/plots.h"
 #include "apps/run_folder.h"
 #include "apps/test_report.h"
@@ -155,6 +156,19 @@ class OutputFolder {
   ClaimedFolder claim_;
 };
 
+// An --out inside a folder of images that the run was trained or tested on, or that --data gives,
+// would hold plots (PNG) that the next run there reads as images: refused, as train, split and
+// reproduce refuse theirs.
+void check_out_of_images(const fs::path& out, const RunFolder& run, const std::string& data_dir) {
+  if (!data_dir.empty()) check_out_of_data(out, run.config.data, data_dir, "--out");
+  std::set<fs::path> folders;  // data/train for data/train/NORMAL/x.jpeg
+  for (const ManifestRow& row : run.manifest) folders.insert(fs::path(row.path).parent_path().parent_path());
+  for (const fs::path& folder : folders)
+    CXR_CHECK(!is_within(out, folder), "--out " << out.string() << " is inside " << folder.string()
+                                                << ", which the run read images from: its plots (PNG) would be read "
+                                                   "as images by the next run; pick a folder outside it");
+}
+
 }  // namespace
 
 int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ostream& log, Evaluation* test_out) {
@@ -163,6 +177,7 @@ int command_evaluate(const EvaluateOptions& options, std::ostream& out, std::ost
             "evaluate uses the files RUN/split.csv lists, carved as training carved them)");
   RunFolder run = open_run_folder(options.run_dir);
   const fs::path out_dir = options.out_dir.empty() ? run.dir / "evaluation" : fs::path(options.out_dir);
+  if (!options.out_dir.empty()) check_out_of_images(out_dir, run, options.data_dir);
   OutputFolder output(out_dir, run, !options.out_dir.empty());  // before the evaluation's work
   ExperimentConfig& config = run.config;
   if (options.test_from_train) {  // as `train --test-from-train`: only changes what --data resolves to

@@ -201,6 +201,26 @@ TEST(CommandEvaluate, RefusesAnOutThatHoldsAnotherRunOrOtherFiles) {
   fs::remove_all(other);
 }
 
+// An --out inside a folder of the run's images (here its test/NORMAL) would put 4 plots among the test
+// images of the next run: refused before the folder is made, with --data or without.
+TEST(CommandEvaluate, AnOutInsideTheRunsImagesIsRefused) {
+  const auto& trained = trained_run();
+  EvaluateOptions options;
+  options.run_dir = trained.run.string();
+  const fs::path inside = trained.data / "test" / "NORMAL" / "eval";
+  options.out_dir = inside.string();
+  for (const std::string& data_dir : {std::string(), trained.data.string()}) {
+    options.data_dir = data_dir;
+    const std::string error = error_of(options);
+    EXPECT_EQ(error, "--out " + inside.string() + " is inside " + (trained.data / "test").string() +
+                         ", which " + (data_dir.empty() ? "the run read" : "this run reads") +
+                         " images from: its plots (PNG) would be read as images by the next run; pick a folder "
+                         "outside it")
+        << error;
+    EXPECT_FALSE(fs::exists(inside));
+  }
+}
+
 // Two evaluations into one folder at once would mix their files: the second is refused while the first
 // holds the folder's claim.
 TEST(CommandEvaluate, ClaimsItsOutputFolderWhileItRuns) {
