@@ -50,8 +50,8 @@ std::string weights_format(const std::string& path) {
   return (*meta)["format"].get<std::string>();
 }
 
-// The model section without the weights it would load while building: the run's own file replaces
-// every parameter, and a pretrained file named there (ImageNet's ResNet) need not be present.
+}  // namespace
+
 SpecNode without_pretrained_weights(const SpecNode& model) {
   YAML::Node copy = YAML::Clone(model.yaml());
   if (copy.IsMap() && copy["weights"]) copy.remove("weights");
@@ -60,6 +60,8 @@ SpecNode without_pretrained_weights(const SpecNode& model) {
       if (layer.IsMap() && layer["weights"]) layer["weights"] = "none";
   return SpecNode(copy, std::make_shared<const std::string>(model.file()), model.path());
 }
+
+namespace {
 
 // Whether `resolved` (a file of data_dir) is `listed` (split.csv's path, maybe under another root).
 bool same_file(const std::string& listed, const std::string& resolved, const std::string& data_dir) {

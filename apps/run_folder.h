@@ -33,6 +33,11 @@ RunFolder open_run_folder(const std::string& dir);
 // split.csv's text as rows (CSV quoting as split_manifest writes it). `name` is for messages.
 std::vector<ManifestRow> parse_split_manifest(const std::string& text, const std::string& name);
 
+// The model section without the weights it would load while building (model.weights:, a layer's
+// weights:): for a model whose every parameter then comes from a run's own file (weights or
+// checkpoint), so that a pretrained file named there (ImageNet's ResNet) need not be present.
+SpecNode without_pretrained_weights(const SpecNode& model);
+
 // The files of one split as split.csv lists them, in its order, labelled by run.class_names.
 data::DatasetIndex manifest_split(const RunFolder& run, const std::string& split);
 

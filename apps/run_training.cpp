@@ -255,7 +255,10 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
 
   // The model first (a config error is found in milliseconds), then the data (as Keras prints
   // "Found N images" before model.summary()), then the summary.
-  Model model = build_model(config.model, tc.seed);
+  // Resumed from a checkpoint, which holds every parameter: the files the config starts from
+  // (model.weights:, a ResNet's weights:) are not read, so they need not be reachable from here.
+  const bool from_checkpoint = resume && fs::exists(run_dir / "checkpoints" / "last.safetensors");
+  Model model = build_model(from_checkpoint ? without_pretrained_weights(config.model) : config.model, tc.seed);
   check_binary_output(model, config);
   try {  // before a batch is allocated, or the data loaded for it
     check_model_size(model, config.data.batch_size, device_memory,

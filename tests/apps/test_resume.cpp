@@ -148,7 +148,9 @@ void expect_same_history(const std::vector<EpochResult>& a, const std::vector<Ep
 }
 
 // N epochs straight vs K, then --resume to N: same history, same weights, same optimizer state.
-void expect_resume_is_exact(const std::string& config, const std::string& name, int k, int n) {
+// `before_resume` runs between the two parts.
+void expect_resume_is_exact(const std::string& config, const std::string& name, int k, int n,
+                            const std::function<void()>& before_resume = {}) {
   TrainOptions straight = Resume::options(config, name + "-straight");
   straight.epochs = n;
   const RunResult a = Resume::train(straight);
@@ -163,6 +165,7 @@ void expect_resume_is_exact(const std::string& config, const std::string& name, 
   // As a command killed while it saved would leave them: the resume removes them.
   const fs::path stale = resumed_dir / "checkpoints" / "last.safetensors.tmp";
   std::ofstream(stale) << "half a checkpoint";
+  if (before_resume) before_resume();
   TrainOptions resume;
   resume.resume_dir = resumed_dir.string();
   resume.data_dir = straight.data_dir;
@@ -204,6 +207,24 @@ TEST_F(Resume, AdamWithPlateauScheduleIsBitIdentical) {
     rates.push_back(row.substr(row.rfind(',') + 1));
   }
   EXPECT_EQ(rates, (std::vector<std::string>{"0.00999999978", "0.00999999978", "0.00499999989", "0.00249999994"}));
+}
+
+// A run that started from another run's weights (model.weights:, as configs/improved/
+// experiment4-finetune.yaml) resumes from its checkpoint, which holds every parameter, when that
+// file is gone (or not reachable from where the resume runs).
+TEST_F(Resume, AFineTuneResumesWithoutTheWeightsItStartedFrom) {
+  TrainOptions head = options(write_config("ft_head", "  seed: 3\n"), "ft_head");
+  head.epochs = 1;
+  train(head);
+  const fs::path start = root_ / "ft_start.safetensors";
+  fs::copy_file(run("ft_head") / "weights.safetensors", start);
+  const std::string config = write_config("ft", "  seed: 5\n");
+  std::stringstream text;
+  text << std::ifstream(config).rdbuf();
+  std::string yaml = text.str();
+  yaml.replace(yaml.find("model:\n"), 7, "model:\n  weights: " + start.string() + "\n");
+  std::ofstream(config) << yaml;
+  expect_resume_is_exact(config, "ft", 1, 2, [&] { fs::remove(start); });
 }
 
 TEST_F(Resume, SgdWithCosineWarmupIsBitIdentical) {
