@@ -70,6 +70,20 @@ SplitIndices resolve_splits(const DataConfig& config, const std::string& data_di
                 what << ": a fraction of " << split.fraction << " of the " << out.train.files.size() << " images in "
                      << out.train_dir << " leaves " << (carved.files.empty() ? std::string(what) : "training")
                      << " with no images");
+      // Each class is carved on its own, rounded: a class too small for the fraction leaves one side
+      // without it, which the check of each split's classes would then blame on unreadable files.
+      for (size_t k = 0; k < out.train.class_names.size(); ++k) {
+        const auto in = [&](const data::DatasetIndex& index) {
+          return std::count(index.labels.begin(), index.labels.end(), static_cast<int>(k));
+        };
+        const int64_t kept = in(rest), taken = in(carved);
+        const std::string& name = out.train.class_names[k];
+        if (kept + taken == 0) continue;  // an empty class folder: named when the images are loaded
+        CXR_CHECK(kept > 0 && taken > 0,
+                  what << ": a fraction of " << split.fraction << " of the " << kept + taken << " " << name
+                       << " images in " << out.train_dir << " leaves " << (taken == 0 ? std::string(what) : "training")
+                       << " with no " << name << " image (each class is split on its own, rounded)");
+      }
       out.train = rest;
       dir = out.train_dir;
       return carved;

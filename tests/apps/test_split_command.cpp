@@ -325,6 +325,17 @@ TEST(BadInput, ACarvedSplitThatLeavesNoImagesIsRefused) {
       EXPECT_NE(std::string(e.what()).find("of the 32 images in"), std::string::npos) << e.what();
     }
   }
+  // 0.03 of 12 NORMAL images rounds to none, of 20 PNEUMONIA to one: validation would lack a class.
+  DataConfig d = carved_config(42);
+  d.validation.fraction = 0.03;
+  try {
+    resolve_splits(d, s.data());
+    ADD_FAILURE() << "a class carved to nothing should fail";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "validation: a fraction of 0.03 of the 12 NORMAL images in " + s.data() +
+                                         "/train leaves validation with no NORMAL image (each class is split on "
+                                         "its own, rounded)");
+  }
 }
 
 }  // namespace
