@@ -79,8 +79,19 @@ ExperimentConfig resolve_config(const TrainOptions& options) {
   }
   if (options.test_from_train) {
     CXR_CHECK(*options.test_from_train > 0 && *options.test_from_train < 1, "--test-from-train must be in (0, 1)");
-    config.data.test = SplitConfig{.dir = "", .split_from = config.data.train, .fraction = *options.test_from_train,
-                                   .seed = config.train.seed};
+    const SplitConfig carved{.dir = "", .split_from = config.data.train, .fraction = *options.test_from_train,
+                             .seed = config.train.seed};
+    // config.yaml records the splits a run was trained with; another test split would change its
+    // training images, which the resume's data check would then blame on --data.
+    const SplitConfig& trained = config.data.test;
+    std::ostringstream was;
+    if (trained.dir.empty()) was << "a test split of " << trained.fraction << " carved from " << trained.split_from;
+    else was << "the test folder " << trained.dir;
+    CXR_CHECK(!resume || trained == carved, "--test-from-train " << *options.test_from_train << ": " << path
+                                                                 << " was trained with " << was.str()
+                                                                 << "; a resumed run keeps its splits: resume "
+                                                                    "without --test-from-train");
+    config.data.test = carved;
   }
   if (!options.device.empty()) config.train.device = options.device;
   if (options.strict) config.data.strict = true;

@@ -227,6 +227,30 @@ TEST_F(Resume, AFineTuneResumesWithoutTheWeightsItStartedFrom) {
   expect_resume_is_exact(config, "ft", 1, 2, [&] { fs::remove(start); });
 }
 
+// config.yaml records the test split: another --test-from-train on resume is named as such (it was
+// blamed on --data: "trained on 26 images ..., but --data gives 23"); the same one is accepted.
+TEST_F(Resume, AnotherTestSplitIsNamedNotBlamedOnTheData) {
+  TrainOptions o = options(write_config("carve", "  seed: 2\n"), "carve");
+  o.epochs = 1;
+  o.test_from_train = 0.2;
+  train(o);
+  TrainOptions resume;
+  resume.resume_dir = run("carve").string();
+  resume.data_dir = o.data_dir;
+  resume.epochs = 2;
+  resume.test_from_train = 0.3;
+  try {
+    train(resume);
+    ADD_FAILURE() << "another test split was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "--test-from-train 0.3: " + (run("carve") / "config.yaml").string() +
+                                         " was trained with a test split of 0.2 carved from train; a resumed run "
+                                         "keeps its splits: resume without --test-from-train");
+  }
+  resume.test_from_train = 0.2;
+  EXPECT_EQ(train(resume).epochs_run, 2);
+}
+
 TEST_F(Resume, SgdWithCosineWarmupIsBitIdentical) {
   const std::string config = write_config("sgd_cosine",
                                           "  optimizer: {type: SGD, learning_rate: 0.05}\n"
