@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
                        "(default: the files RUN/split.csv lists)");
   auto* evaluate_holdout_opt = evaluate->add_option("--test-from-train", evaluate_test_from_train,
                                                     "With --data: carve the test split from train, as train did");
-  evaluate->add_option("--weights", evaluate_options.weights_path, "Weights file (default RUN/weights.safetensors)");
+  evaluate->add_option("--weights", evaluate_options.weights_path,
+                       "Weights file (default RUN/weights.safetensors; a checkpoint of RUN/checkpoints/ works too)");
   evaluate->add_option("--out", evaluate_options.out_dir, "Output folder (default RUN/evaluation)");
   add_device_options(evaluate, evaluate_options.device, evaluate_options.kernels, "the run's config");
   evaluate->add_flag("--allow-other-files", evaluate_options.allow_other_files,
@@ -139,7 +140,8 @@ int main(int argc, char** argv) {
   threshold_opt->excludes(threshold_validation_opt);
   predict->add_option("--data", predict_options.data_dir,
                       "The run's data folder, for --threshold-from-validation when split.csv's paths moved");
-  predict->add_option("--weights", predict_options.weights_path, "Weights file (default RUN/weights.safetensors)");
+  predict->add_option("--weights", predict_options.weights_path,
+                      "Weights file (default RUN/weights.safetensors; a checkpoint of RUN/checkpoints/ works too)");
   add_device_options(predict, predict_options.device, predict_options.kernels, "the run's config");
   predict->add_flag("--skip-unreadable", predict_options.skip_unreadable,
                     "Write unreadable images as rows with no probability (label 'unreadable') instead of failing");

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "apps/checkpoint.h"
 #include "apps/datasets.h"
 #include "engine/error.h"
 #include "engine/kernel_choice.h"
@@ -231,15 +232,27 @@ Device select_device(ExperimentConfig& config, const std::string& device, const 
 }
 
 std::string run_weights_path(const RunFolder& run, const std::string& weights_path) {
-  return weights_path.empty() ? (run.dir / "weights.safetensors").string() : weights_path;
+  if (!weights_path.empty()) return weights_path;
+  const fs::path weights = run.dir / "weights.safetensors", checkpoints = run.dir / "checkpoints";
+  CXR_CHECK(fs::exists(weights) || !fs::exists(checkpoints / "last.safetensors"),
+            weights.string() << ": missing: the run has not finished (stopped after a checkpoint). Finish it with "
+                             << "cxrnet train --resume " << run.dir.string() << " --data DIR, or give a checkpoint: "
+                             << "--weights " << (checkpoints / "last.safetensors").string()
+                             << " (or best.safetensors, the best epoch's)");
+  return weights.string();
 }
 
 Model load_run_model(const RunFolder& run, const std::string& weights_path, Device device) {
   const std::string format = weights_format(weights_path);
-  CXR_CHECK(format == kWeightsFormat, weights_path << ": not a cxrnet weights file (format '" << format
-                                                   << "', expected " << kWeightsFormat
-                                                   << "); give a run's weights.safetensors");
+  CXR_CHECK(format == kWeightsFormat || format == kCheckpointFormat,
+            weights_path << ": not a cxrnet weights file (format '" << format << "', expected " << kWeightsFormat
+                         << " or " << kCheckpointFormat << "); give a run's weights.safetensors or a checkpoint");
   Model model = build_model(without_pretrained_weights(run.config.model), run.config.train.seed);
+  if (format == kCheckpointFormat) {  // an unfinished run's epoch: its parameters, not its optimizer state
+    load_checkpoint(weights_path, model, nullptr);
+    model.to(device);
+    return model;
+  }
   std::vector<NamedDestination> wanted;
   for (Parameter* p : model.parameters()) wanted.push_back({p->name, p->value});
   load_named_weights(weights_path, wanted);  // names the tensor that does not fit

@@ -49,14 +49,16 @@ Device available_device(const std::string& name);
 // for and absent.
 Device select_device(ExperimentConfig& config, const std::string& device, const std::string& kernels);
 
-// RUN/weights.safetensors unless `weights_path` names another file.
+// RUN/weights.safetensors unless `weights_path` names another file. An unfinished run (checkpoints,
+// no weights.safetensors) is an InputError that says how to finish it or use a checkpoint.
 std::string run_weights_path(const RunFolder& run, const std::string& weights_path);
 
 // The run's model with `weights_path` loaded into every parameter, strictly by name
 // (layers/weights.h: a missing, extra or differently shaped tensor is an InputError naming it),
-// then moved to `device`. The file must be cxrnet's (format cxrnet-weights-v1). Weights the config
-// loads while building (`weights:` of the model or of a ResNet50V2 layer) are not read: the run's
-// file replaces every parameter anyway.
+// then moved to `device`. The file must be cxrnet's: weights (cxrnet-weights-v1), or a checkpoint
+// (cxrnet-checkpoint-v1, whose optimizer state is not read). Weights the config loads while
+// building (`weights:` of the model or of a ResNet50V2 layer) are not read: the run's file replaces
+// every parameter anyway.
 Model load_run_model(const RunFolder& run, const std::string& weights_path, Device device);
 
 // The files a command evaluates: the run's test and validation splits.

@@ -335,6 +335,29 @@ TEST(CommandEvaluate, PngsCutShortByAFullDiskAreRemovedAndNamed) {
   EXPECT_TRUE(fs::exists(out / "plots" / "plots.gp"));
 }
 
+// A run stopped before its end has checkpoints but no weights.safetensors: evaluate says so and how
+// to go on, and evaluates a checkpoint given as --weights (here the 1-epoch run's last, whose
+// parameters are its weights: the same probabilities, bit for bit).
+TEST(CommandEvaluate, AnUnfinishedRunIsNamedAndItsCheckpointEvaluates) {
+  const fs::path run = copy_of_run("unfinished");
+  fs::remove(run / "weights.safetensors");
+  EvaluateOptions options;
+  options.run_dir = run.string();
+  options.out_dir = (trained_run().root / "eval-unfinished").string();
+  EXPECT_EQ(error_of(options), (run / "weights.safetensors").string() +
+                                   ": missing: the run has not finished (stopped after a checkpoint). Finish it with "
+                                   "cxrnet train --resume " + run.string() + " --data DIR, or give a checkpoint: "
+                                   "--weights " + (run / "checkpoints" / "last.safetensors").string() +
+                                   " (or best.safetensors, the best epoch's)");
+  options.weights_path = (run / "checkpoints" / "last.safetensors").string();
+  std::ostringstream out, log;
+  Evaluation test;
+  ASSERT_EQ(command_evaluate(options, out, log, &test), 0);
+  EXPECT_EQ(test.probabilities, trained_run().result.test.probabilities);
+  fs::remove_all(run);
+  fs::remove_all(options.out_dir);
+}
+
 TEST(CommandEvaluate, NamesWhatIsMissingFromARunFolder) {
   EvaluateOptions options;
   options.run_dir = "/nonexistent/run";
