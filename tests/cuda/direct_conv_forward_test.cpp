@@ -10,6 +10,7 @@
 
 #include "kernels/conv2d.h"
 #include "tests/cuda/gpu_test.h"
+#include "tests/cuda/parity.h"
 
 namespace cxr::test {
 namespace {
@@ -53,6 +54,7 @@ TEST_F(DirectConvForward, GivesTheGemmsBits) {
         if (std::memcmp(&y[0][i], &y[1][i], sizeof(float)) != 0 && ++differ <= 5)
           ADD_FAILURE() << what << " output " << i << ": GEMM " << y[0][i] << ", direct " << y[1][i];
       EXPECT_EQ(differ, 0) << what;
+      for (float v : y[1]) ASSERT_FALSE(is_poison(v)) << what << ": an output left unwritten by both kernels";
     }
   }
 }

@@ -81,6 +81,7 @@ TEST_F(TallTiles, ConvolutionGivesTheSameBitsAsTheUsualLayout) {
     }
     expect_same_bits(y[0], y[1], what + " forward");
     expect_same_bits(dx[0], dx[1], what + " input gradient");
+    for (float v : y[1]) ASSERT_FALSE(is_poison(v)) << what << ": an output left unwritten by both layouts";
     for (float v : dx[1]) ASSERT_FALSE(is_poison(v)) << what << ": an input gradient left unwritten";
   }
 }
