@@ -53,13 +53,16 @@ def load(path):
 
 def load_merged(directory, first, pattern):
     """`first` (e.g. cuda.json) plus every file matching `pattern` (e.g. cuda-*.json), benchmarks
-    concatenated (a name seen twice keeps its first run), the context of the first found."""
-    docs = [load(os.path.join(directory, first))]
-    docs += [load(path) for path in sorted(glob.glob(os.path.join(directory, pattern)))]
-    docs = [d for d in docs if d]
-    if not docs:
+    concatenated (a name seen twice keeps its first run), the context of the first found. "parts":
+    (file name, document) of each file, for what differs between them: each run measures its own
+    ceilings, and its benchmarks' "of ceiling" are fractions of those."""
+    paths = [os.path.join(directory, first)] + sorted(glob.glob(os.path.join(directory, pattern)))
+    named = [(os.path.basename(path), load(path)) for path in paths]
+    named = [(name, d) for name, d in named if d]
+    if not named:
         return None
-    merged, seen = {"context": docs[0].get("context", {}), "benchmarks": []}, set()
+    docs = [d for _, d in named]
+    merged, seen = {"context": docs[0].get("context", {}), "benchmarks": [], "parts": named}, set()
     for doc in docs:
         for b in doc.get("benchmarks", []):
             if b.get("name") not in seen:
@@ -195,6 +198,18 @@ def ceilings_section(name, doc):
         lines.append(f"  - **the arithmetic ceiling reads low**: `{'/'.join(parts)}` ran at {100 * frac:.0f}% of it "
                      "later in the same run; read this run's GFLOP/s \"of ceiling\" with that in mind")
     return lines
+
+
+def all_ceilings(kernels, cuda):
+    """The CPU's ceilings and the GPU's: per part when bench_cuda ran in parts (tools/gpu-check's two
+    runs, each judged against the ceilings it measured)."""
+    lines = ceilings_section("CPU", kernels)
+    gpu_parts = (cuda or {}).get("parts", [])
+    if len(gpu_parts) > 1:
+        for name, part in gpu_parts:
+            lines += ceilings_section(f"GPU ({name})", part)
+        return lines
+    return lines + ceilings_section("GPU", cuda)
 
 
 def cpu_section(doc):
@@ -397,7 +412,12 @@ def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
     return lines + [""], ratios
 
 
-def verdict(value, target):
+def verdict(value, target, entries=()):
+    """`entries`: the benchmarks the value came from; one that failed its check is named, not 'not measured'."""
+    bad = [b for b in entries if b and failed(b)]
+    if bad:
+        return "FAILED, not timed: " + "; ".join(f"`{'/'.join(clean_name(b['name']))}`: {b.get('error_message', '')}"
+                                                 for b in bad)
     if value is None:
         return "not measured"
     return "met" if value >= target else f"MISSED by {100 * (1 - value / target):.0f}%"
@@ -414,17 +434,21 @@ def targets_section(kernels, cuda, ratios):
     for n in (1024, 2048, 4096):
         a, b = k.get(("cpu", "sgemm", "cxrnet", f"n{n}")), k.get(("cpu", "sgemm", "openblas", f"n{n}"))
         v = us(b) / us(a) if a and b and not failed(a) and not failed(b) else None
-        lines.append(f"| CPU SGEMM n={n} >= 50% of OpenBLAS | {f'{100 * v:.0f}%' if v else '-'} | {verdict(v, 0.5)} |")
+        lines.append(f"| CPU SGEMM n={n} >= 50% of OpenBLAS | {f'{100 * v:.0f}%' if v else '-'} | "
+                     f"{verdict(v, 0.5, (a, b))} |")
     g = runs(cuda)
     def pair(op, shape):
+        """custom's speed over vendor's, and the two entries."""
         c, v = g.get(("cuda", op, "custom", shape)), g.get(("cuda", op, "vendor", shape))
-        return us(v) / us(c) if c and v and not failed(c) and not failed(v) else None
-    v = pair("sgemm", "n4096")
-    lines.append(f"| GPU custom SGEMM n=4096 >= 80% of cuBLAS | {f'{100 * v:.0f}%' if v else '-'} | {verdict(v, 0.8)} |")
+        return (us(v) / us(c) if c and v and not failed(c) and not failed(v) else None), (c, v)
+    v, entries = pair("sgemm", "n4096")
+    lines.append(f"| GPU custom SGEMM n=4096 >= 80% of cuBLAS | {f'{100 * v:.0f}%' if v else '-'} | "
+                 f"{verdict(v, 0.8, entries)} |")
     for d in ("forward", "backward"):
         for layer in ("e1_conv1", "e1_conv2", "e1_conv3"):
-            v = pair(f"conv2d_{d}", layer)
-            lines.append(f"| GPU custom conv {d} {layer} >= 70% of cuDNN | {f'{100 * v:.0f}%' if v else '-'} | {verdict(v, 0.7)} |")
+            v, entries = pair(f"conv2d_{d}", layer)
+            lines.append(f"| GPU custom conv {d} {layer} >= 70% of cuDNN | {f'{100 * v:.0f}%' if v else '-'} | "
+                         f"{verdict(v, 0.7, entries)} |")
     # For batch norm and Adam, bench_cuda also times a copy of the bytes they count: what a copy of
     # that size reaches, beside the target's 512 MiB copy.
     same_bytes = {("batchnorm_forward_train", "e3_bn1"): "e3_bn1_forward",
@@ -438,7 +462,7 @@ def targets_section(kernels, cuda, ratios):
         copy = g.get(("cuda", "copy", "vendor", same_bytes.get((op, shape), "")))
         if v and copy and not failed(copy):
             cell += f" ({100 * us(copy) / us(b):.0f}% of a copy of the same bytes)"
-        lines.append(f"| GPU {op} {shape} >= 85% of copy bandwidth | {cell} | {verdict(v, 0.85)} |")
+        lines.append(f"| GPU {op} {shape} >= 85% of copy bandwidth | {cell} | {verdict(v, 0.85, (b,))} |")
     return lines + [""]
 
 
@@ -459,7 +483,7 @@ def main():
     if rounds["keras"]:
         keras = best_peer(rounds["keras"])
     lines = ["# cxrnet benchmark report", "", machine_line(), ""]
-    ceil = ceilings_section("CPU", kernels) + ceilings_section("GPU", cuda)
+    ceil = all_ceilings(kernels, cuda)
     if ceil:
         lines += ["Ceilings, measured in the same run:", ""] + ceil + [""]
     e2e_lines, ratios = e2e_section(e2e, torch, keras, torch_cuda, rounds)

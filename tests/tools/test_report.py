@@ -52,6 +52,16 @@ class LoadTest(unittest.TestCase):
         self.assertEqual(doc["benchmarks"][0]["real_time"], 1.0)
         self.assertEqual(doc["context"]["part"], "rest")
 
+    def test_each_parts_ceilings_are_shown(self):
+        ceilings = lambda gbps: {"device": "cuda", "ceiling_bandwidth_GBps": gbps, "ceiling_GFLOPs": 50000.0}
+        self.write("cuda-targets.json", bench_json(["cuda/sgemm"], ceilings(3200.0)))
+        self.write("cuda-rest.json", bench_json(["cuda/relu"], ceilings(2900.0)))
+        doc = report.load_merged(self.dir, "cuda.json", "cuda-*.json")
+        self.assertEqual([name for name, _ in doc["parts"]], ["cuda-rest.json", "cuda-targets.json"])
+        lines = report.all_ceilings(None, doc)
+        self.assertTrue(any(l.startswith("- GPU (cuda-targets.json): bandwidth 3200.0 GB/s") for l in lines), lines)
+        self.assertTrue(any(l.startswith("- GPU (cuda-rest.json): bandwidth 2900.0 GB/s") for l in lines), lines)
+
     def test_nothing_to_merge_is_none(self):
         self.assertIsNone(report.load_merged(self.dir, "cuda.json", "cuda-*.json"))
 
@@ -107,6 +117,15 @@ class EndToEndTest(unittest.TestCase):
         self.assertIn("| GPU adam e3_params >= 85% of copy bandwidth | 74% | MISSED by 13% |", lines)
         # Adam at the element-wise kernels' size, beside experiment 3's parameters.
         self.assertIn("| GPU adam n16M >= 85% of copy bandwidth | 90% | met |", lines)
+
+    def test_a_target_that_failed_its_check_is_named_not_left_unmeasured(self):
+        bad = {"name": "cuda/adam/custom/e3_params/manual_time", "run_type": "iteration", "error_occurred": True,
+               "error_message": "param[3] = nan, expected 0.5"}
+        cublas = {"name": "cuda/sgemm/vendor/n4096/manual_time", "run_type": "iteration", "real_time": 1.0}
+        lines = report.targets_section(None, {"benchmarks": [bad, cublas]}, {})
+        self.assertIn("| GPU adam e3_params >= 85% of copy bandwidth | - | FAILED, not timed: "
+                      "`cuda/adam/custom/e3_params`: param[3] = nan, expected 0.5 |", lines)
+        self.assertIn("| GPU custom SGEMM n=4096 >= 80% of cuBLAS | - | not measured |", lines)
 
 
 
