@@ -1,4 +1,4 @@
-// BatchNormalization (training forward, training backward, inference forward) and MaxPooling2D
+// BatchNormalization (training forward and backward, inference forward and backward) and MaxPooling2D
 // (forward, backward) on the GPU, custom kernels against cuDNN, at the experiments' layers
 // (common/shapes.h). Validated against the CPU reference before timing. cuDNN's training forward
 // also updates the moving statistics (one call), so the custom side is timed with its update too (made
@@ -40,20 +40,30 @@ struct Bn {
   }
 };
 
-// The CPU's training forward on the same inputs: y, mean, inv_std.
+// The CPU's training forward on the same inputs: y, mean, inv_std, var, and the moving statistics
+// after one update from the Bn's starting ones.
 struct CpuForward {
-  std::vector<float> y, mean, inv_std, var;
-  explicit CpuForward(const Bn& b) : y(b.hx.size()), mean(b.C), inv_std(b.C), var(b.C) {
+  std::vector<float> y, mean, inv_std, var, moving_mean, moving_var;
+  explicit CpuForward(const Bn& b)
+      : y(b.hx.size()), mean(b.C), inv_std(b.C), var(b.C), moving_mean(b.hmm), moving_var(b.hmv) {
     kernels::cpu::batchnorm_forward_train(b.M, b.C, b.hx.data(), b.hgamma.data(), b.hbeta.data(), kEps, y.data(),
                                           mean.data(), inv_std.data(), var.data());
+    kernels::cpu::batchnorm_update_moving(b.M, b.C, mean.data(), var.data(), kMomentum, true, moving_mean.data(),
+                                          moving_var.data());
   }
 };
 
+// Everything a training forward writes, timed update included (cuDNN writes no variance of its own).
 void bn_forward_train(benchmark::State& state, const RowsCase& c, Impl impl) {
   Bn b(c);
   b.forward_train(impl);
   const CpuForward ref(b);
-  if (!matches(state, "y", ref.y, b.y.to_host(), 1e-4, 1e-4) || !matches(state, "mean", ref.mean, b.mean.to_host(), 1e-5, 1e-4))
+  if (!matches(state, "y", ref.y, b.y.to_host(), 1e-4, 1e-4) ||
+      !matches(state, "mean", ref.mean, b.mean.to_host(), 1e-5, 1e-4) ||
+      !matches(state, "inv_std", ref.inv_std, b.inv_std.to_host(), 1e-5, 1e-4) ||
+      (impl == Impl::Custom && !matches(state, "var", ref.var, b.var.to_host(), 1e-5, 1e-4)) ||
+      !matches(state, "moving_mean", ref.moving_mean, b.moving_mean.to_host(), 1e-6, 1e-5) ||
+      !matches(state, "moving_var", ref.moving_var, b.moving_var.to_host(), 1e-6, 1e-5))
     return;
   time_gpu(state, {0, 8.0 * static_cast<double>(b.M) * b.C}, [&] { b.forward_train(impl); });
 }
@@ -79,6 +89,27 @@ void bn_backward_train(benchmark::State& state, const RowsCase& c, Impl impl) {
       !matches(state, "dbeta", rdb, b.dbeta.to_host(), sum_tol, 1e-4))
     return;
   time_gpu(state, {0, 12.0 * static_cast<double>(b.M) * b.C}, run);
+}
+
+// The gradient through a frozen batch norm (a fine-tuned model's backward): custom only, cuDNN has
+// no inference backward.
+void bn_backward_inference(benchmark::State& state, const RowsCase& c) {
+  Bn b(c);
+  auto run = [&] {
+    kernels::cuda::batchnorm_backward_inference(b.M, b.C, b.x.get(), b.gamma.get(), b.moving_mean.get(),
+                                                b.moving_var.get(), kEps, b.dy.get(), b.dx.get(), b.dgamma.get(),
+                                                b.dbeta.get());
+  };
+  run();
+  std::vector<float> rdx(b.hx.size()), rdg(b.C), rdb(b.C);
+  kernels::cpu::batchnorm_backward_inference(b.M, b.C, b.hx.data(), b.hgamma.data(), b.hmm.data(), b.hmv.data(), kEps,
+                                             b.hdy.data(), rdx.data(), rdg.data(), rdb.data());
+  const double sum_tol = 1e-5 * static_cast<double>(b.M) + 1e-3;
+  if (!matches(state, "dx", rdx, b.dx.to_host(), 1e-5, 1e-5) ||
+      !matches(state, "dgamma", rdg, b.dgamma.to_host(), sum_tol, 1e-4) ||
+      !matches(state, "dbeta", rdb, b.dbeta.to_host(), sum_tol, 1e-4))
+    return;
+  time_gpu(state, {0, 12.0 * static_cast<double>(b.M) * b.C}, run);  // x and dy read, dx written
 }
 
 void bn_forward_inference(benchmark::State& state, const RowsCase& c, Impl impl) {
@@ -181,10 +212,14 @@ const bool registered = [] {
     add_both("batchnorm_forward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_train(st, c, i); });
     add_both("batchnorm_backward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_backward_train(st, c, i); });
     add_both("batchnorm_forward_inference", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_inference(st, c, i); });
+    add(std::string("batchnorm_backward_inference/custom/") + c.name, [&c](benchmark::State& st) {
+      if (require_gpu(st)) bn_backward_inference(st, c);
+    });
   }
   for (const RowsCase& c : batchnorm_cases()) {
     const std::string shape = c.name;
-    const std::set<std::string> before_dropout_relu{"e1_bn1", "e1_bn2", "e1_bn3", "e3_bn1", "e3_bn2", "e3_bn3"};
+    const std::set<std::string> before_dropout_relu{"e1_bn1", "e1_bn2", "e1_bn3", "e2_bn4",
+                                                    "e3_bn1", "e3_bn2", "e3_bn3"};
     if (!before_dropout_relu.count(shape)) continue;
     for (const bool backward : {false, true})
       for (const bool fused : {true, false}) {

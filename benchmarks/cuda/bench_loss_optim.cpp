@@ -6,6 +6,7 @@
 // parameters take ~10 us, short enough that the event timing's own ~1.5 us and the wave's tail weigh
 // on the result; n16M says what the kernel reaches when its size is not the limit.
 #include <memory>
+#include <tuple>
 
 #include "benchmarks/cuda/gpu_timing.h"
 #include "kernels/loss.h"
@@ -66,7 +67,7 @@ void adam(benchmark::State& state, const std::vector<int64_t>& sizes, bool fused
   const kernels::AdamParams p{1e-3f, 0.9f, 0.999f, 1e-7f};
   std::vector<std::unique_ptr<DeviceBuffer>> buffers;
   std::vector<kernels::AdamTensor> tensors;
-  std::vector<std::vector<float>> expected;
+  std::vector<std::vector<float>> expected, expected_m, expected_v;
   int64_t total = 0;
   uint32_t seed = 1;
   for (int64_t n : sizes) {
@@ -77,6 +78,8 @@ void adam(benchmark::State& state, const std::vector<int64_t>& sizes, bool fused
     tensors.push_back({buffers[b - 4]->get(), buffers[b - 3]->get(), buffers[b - 2]->get(), buffers[b - 1]->get(), n});
     kernels::cpu::adam_update(n, p, 1, param.data(), grad.data(), m.data(), v.data());
     expected.push_back(param);
+    expected_m.push_back(m);
+    expected_v.push_back(v);
     total += n;
   }
   auto step = [&](int64_t t) {
@@ -84,13 +87,29 @@ void adam(benchmark::State& state, const std::vector<int64_t>& sizes, bool fused
     for (const kernels::AdamTensor& a : tensors) cuda::adam_update(a.n, p, t, a.param, a.grad, a.m, a.v);
   };
   step(1);
-  for (size_t i = 0; i < tensors.size(); ++i) {
+  for (size_t i = 0; i < tensors.size(); ++i) {  // every array the step writes, bit for bit the CPU's
     std::vector<float> got(expected[i].size());
-    cuda::copy_device_to_host(got.data(), tensors[i].param, got.size() * sizeof(float));
-    if (!matches(state, "param", expected[i], got, 0, 0)) return;
+    for (const auto& [what, device, want] : {std::tuple{"param", tensors[i].param, &expected[i]},
+                                             std::tuple{"m", tensors[i].m, &expected_m[i]},
+                                             std::tuple{"v", tensors[i].v, &expected_v[i]}}) {
+      cuda::copy_device_to_host(got.data(), device, got.size() * sizeof(float));
+      if (!matches(state, what, *want, got, 0, 0)) return;
+    }
   }
   int64_t t = 2;
   time_gpu(state, {0, 28.0 * static_cast<double>(total)}, [&] { step(t++); });  // reads p, g, m, v; writes p, m, v
+}
+
+// Plain SGD (optimizer: SGD) over one flat buffer of experiment 1's or 3's parameter count.
+void sgd(benchmark::State& state, int64_t n) {
+  const float lr = 0.01f;
+  auto param = random_vector(static_cast<size_t>(n), 1);
+  const auto grad = random_vector(static_cast<size_t>(n), 2);
+  DeviceBuffer p(param), g(grad);
+  kernels::cpu::sgd_update(n, lr, param.data(), grad.data());
+  cuda::sgd_update(n, lr, p.get(), g.get());
+  if (!matches(state, "param", param, p.to_host(), 1e-7, 1e-6)) return;
+  time_gpu(state, {0, 12.0 * static_cast<double>(n)}, [&] { cuda::sgd_update(n, lr, p.get(), g.get()); });
 }
 
 const bool registered = [] {
@@ -104,6 +123,8 @@ const bool registered = [] {
         [e](benchmark::State& st) { if (require_gpu(st)) adam(st, tensor_sizes(e), false); });
   }
   add("adam/custom/n16M", [](benchmark::State& st) { if (require_gpu(st)) adam(st, {int64_t{1} << 24}, true); });
+  for (const SizeCase& c : adam_cases())
+    add(std::string("sgd/custom/") + c.name, [n = c.n](benchmark::State& st) { if (require_gpu(st)) sgd(st, n); });
   return true;
 }();
 

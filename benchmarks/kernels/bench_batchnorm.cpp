@@ -1,6 +1,7 @@
-// BatchNormalization: training forward (statistics + normalise), training backward and inference
-// forward at every BN layer of experiments 1-3 and representative ones of experiment 4. Validated
-// first against the formulas of kernels/batchnorm.h evaluated in double.
+// BatchNormalization: training forward (statistics + normalise), training backward, inference
+// forward and inference backward (a frozen layer's gradient) at every BN layer of experiments 1-3 and
+// representative ones of experiment 4. Validated first against the formulas of kernels/batchnorm.h
+// evaluated in double.
 #include <cmath>
 #include <set>
 #include <string>
@@ -28,8 +29,9 @@ struct Buffers {
   }
 };
 
-// Per-channel mean and 1/sqrt(biased var + eps) in double.
-void statistics(const Buffers& b, std::vector<double>& mean, std::vector<double>& inv) {
+// Per-channel mean, 1/sqrt(biased var + eps) and the biased var, in double.
+void statistics(const Buffers& b, std::vector<double>& mean, std::vector<double>& inv,
+                std::vector<double>* var_out = nullptr) {
   mean.assign(b.C, 0.0);
   std::vector<double> var(b.C, 0.0);
   for (int64_t m = 0; m < b.M; ++m)
@@ -38,20 +40,25 @@ void statistics(const Buffers& b, std::vector<double>& mean, std::vector<double>
   for (int64_t m = 0; m < b.M; ++m)
     for (int c = 0; c < b.C; ++c) var[c] += (b.x[m * b.C + c] - mean[c]) * (b.x[m * b.C + c] - mean[c]);
   inv.resize(b.C);
-  for (int c = 0; c < b.C; ++c) inv[c] = 1.0 / std::sqrt(var[c] / static_cast<double>(b.M) + kEps);
+  for (double& v : var) v /= static_cast<double>(b.M);
+  for (int c = 0; c < b.C; ++c) inv[c] = 1.0 / std::sqrt(var[c] + kEps);
+  if (var_out) *var_out = var;
 }
 
 // x, y, dy and dx stream once each per pass; forward: read x, write y; backward: read x and dy, write dx.
 void forward_train(benchmark::State& state, const RowsCase& c) {
   Buffers b(c);
   b.forward_train();
-  std::vector<double> mean, inv, ref(b.y.size());
-  statistics(b, mean, inv);
+  std::vector<double> mean, inv, var, ref(b.y.size());
+  statistics(b, mean, inv, &var);
   for (int64_t i = 0; i < b.M * b.C; ++i) {
     const int ch = static_cast<int>(i % b.C);
     ref[i] = b.gamma[ch] * (b.x[i] - mean[ch]) * inv[ch] + b.beta[ch];
   }
-  if (!matches(state, "y", ref, b.y, 1e-4, 1e-4)) return;
+  // Every output the backward and the moving statistics' update read, not only y.
+  if (!matches(state, "y", ref, b.y, 1e-4, 1e-4) || !matches(state, "mean", mean, b.mean, 1e-6, 1e-5) ||
+      !matches(state, "inv_std", inv, b.inv_std, 1e-6, 1e-5) || !matches(state, "var", var, b.var, 1e-6, 1e-5))
+    return;
   time_cpu(state, {0, 8.0 * b.M * b.C}, [&] { b.forward_train(); });
 }
 
@@ -79,6 +86,30 @@ void backward_train(benchmark::State& state, const RowsCase& c) {
       !matches(state, "dgamma", sum_dy_xhat, b.dgamma, 1e-3, 1e-5))
     return;
   time_cpu(state, {0, 12.0 * b.M * b.C}, run);
+}
+
+// The gradient through a frozen (inference-mode) batch norm, as a fine-tuned model's backward
+// passes it: dx = dy * gamma / sqrt(moving_var + eps), dgamma = sum dy * xhat, dbeta = sum dy.
+void backward_inference(benchmark::State& state, const RowsCase& c) {
+  Buffers b(c);
+  auto run = [&] {
+    kernels::cpu::batchnorm_backward_inference(b.M, b.C, b.x.data(), b.gamma.data(), b.moving_mean.data(),
+                                               b.moving_var.data(), kEps, b.dy.data(), b.dx.data(), b.dgamma.data(),
+                                               b.dbeta.data());
+  };
+  run();
+  std::vector<double> dx(b.dx.size()), dgamma(b.C, 0.0), dbeta(b.C, 0.0);
+  for (int64_t i = 0; i < b.M * b.C; ++i) {
+    const int ch = static_cast<int>(i % b.C);
+    const double inv = 1.0 / std::sqrt(static_cast<double>(b.moving_var[ch]) + kEps);
+    dx[i] = b.dy[i] * b.gamma[ch] * inv;
+    dgamma[ch] += b.dy[i] * (b.x[i] - static_cast<double>(b.moving_mean[ch])) * inv;
+    dbeta[ch] += b.dy[i];
+  }
+  if (!matches(state, "dx", dx, b.dx, 1e-5, 1e-5) || !matches(state, "dgamma", dgamma, b.dgamma, 1e-3, 1e-5) ||
+      !matches(state, "dbeta", dbeta, b.dbeta, 1e-3, 1e-5))
+    return;
+  time_cpu(state, {0, 12.0 * b.M * b.C}, run);  // x and dy read, dx written
 }
 
 void forward_inference(benchmark::State& state, const RowsCase& c) {
@@ -138,7 +169,7 @@ void batchnorm_dropout_relu(benchmark::State& state, const RowsCase& c, bool fus
   forward(ref, !fused);
   backward_pass(ref, !fused);
   if (!matches(state, "y", ref.y, b.y, 0, 0) || !matches(state, "dx", ref.dx, b.dx, 0, 0) ||
-      !matches(state, "dgamma", ref.dgamma, b.dgamma, 0, 0))
+      !matches(state, "dgamma", ref.dgamma, b.dgamma, 0, 0) || !matches(state, "dbeta", ref.dbeta, b.dbeta, 0, 0))
     return;
   const double bytes = (backward ? 16.0 : 8.0) * static_cast<double>(n);
   if (backward) time_cpu(state, {0, bytes}, [&] { backward_pass(b, fused); });
@@ -150,6 +181,8 @@ const bool registered = [] {
     add(std::string("batchnorm_forward_train/") + c.name, [&c](benchmark::State& st) { forward_train(st, c); });
     add(std::string("batchnorm_backward_train/") + c.name, [&c](benchmark::State& st) { backward_train(st, c); });
     add(std::string("batchnorm_forward_inference/") + c.name, [&c](benchmark::State& st) { forward_inference(st, c); });
+    add(std::string("batchnorm_backward_inference/") + c.name,
+        [&c](benchmark::State& st) { backward_inference(st, c); });
     static const std::set<std::string> before_dropout_relu{"e1_bn1", "e1_bn2", "e1_bn3", "e2_bn4",
                                                            "e3_bn1", "e3_bn2", "e3_bn3"};
     if (!before_dropout_relu.count(c.name)) continue;
