@@ -1,5 +1,5 @@
-// The layer shapes the kernel benchmarks run at: every layer of experiments 1-3 and representative
-// ResNet50V2 layers of experiment 4 (50x50 input), all at batch 32. Shared by the CPU suite
+// The layer shapes the kernel benchmarks run at: every layer of experiments 1-3 and every distinct
+// convolution of experiment 4's ResNet50V2 (50x50 input), all at batch 32. Shared by the CPU suite
 // (benchmarks/kernels) and the GPU suite (benchmarks/cuda) so both time the same work.
 // Names say the experiment and the layer: e1_conv2 is experiment 1's second Conv2D.
 #pragma once
@@ -18,9 +18,12 @@ struct ConvCase {
   const char* name;
   int H, C, K, R, stride;  // square input H x H x C, K filters of R x R, 'valid' padding
   bool input_grad = true;  // false for a model's first layer: training never asks for the image's gradient
+  bool forward_only = false;  // a layer no experiment trains (experiment 4's frozen conv2-conv4)
 };
 
-// Experiment 4's 3x3 convolutions see a ZeroPadding2D(1) output, so they are 'valid' on H + 2.
+// Experiment 4's 3x3 convolutions see a ZeroPadding2D(1) output, so they are 'valid' on H + 2. Its
+// backbone is frozen; the fine-tuning config trains conv5, so only conv5's layers (and the
+// representative ones timed before these were added) have a backward here.
 inline const std::vector<ConvCase>& conv_cases() {
   static const std::vector<ConvCase> cases{
       {"e1_conv1", 50, 3, 16, 5, 1, false},      // 50x50x3 -> 46x46x16
@@ -38,6 +41,26 @@ inline const std::vector<ConvCase>& conv_cases() {
       {"e4_conv4_3x3", 6, 256, 256, 3, 1},       // conv4_block1_2_conv -> 4x4x256
       {"e4_conv5_3x3", 4, 512, 512, 3, 1},       // conv5_block1_2_conv -> 2x2x512
       {"e4_conv5_0_conv", 2, 1024, 2048, 1, 1},  // conv5_block1_0_conv -> 2x2x2048
+      // The rest of the backbone's distinct shapes (block: 1_conv reduces, 2_conv is the 3x3, 3_conv
+      // and 0_conv expand; a stage's last block strides 2, except conv5's).
+      {"e4_conv2_reduce", 13, 256, 64, 1, 1, true, true},     // conv2_block2/3_1_conv
+      {"e4_conv2_3x3_s2", 15, 64, 64, 3, 2, true, true},      // conv2_block3_2_conv -> 7x7x64
+      {"e4_conv2_expand_7", 7, 64, 256, 1, 1, true, true},    // conv2_block3_3_conv
+      {"e4_conv3_0_conv", 7, 256, 512, 1, 1, true, true},     // conv3_block1_0_conv
+      {"e4_conv3_reduce_in", 7, 256, 128, 1, 1, true, true},  // conv3_block1_1_conv
+      {"e4_conv3_expand", 7, 128, 512, 1, 1, true, true},     // conv3_block1..3_3_conv
+      {"e4_conv3_reduce", 7, 512, 128, 1, 1, true, true},     // conv3_block2..4_1_conv
+      {"e4_conv3_3x3_s2", 9, 128, 128, 3, 2, true, true},     // conv3_block4_2_conv -> 4x4x128
+      {"e4_conv3_expand_4", 4, 128, 512, 1, 1, true, true},   // conv3_block4_3_conv
+      {"e4_conv4_0_conv", 4, 512, 1024, 1, 1, true, true},    // conv4_block1_0_conv
+      {"e4_conv4_reduce_in", 4, 512, 256, 1, 1, true, true},  // conv4_block1_1_conv
+      {"e4_conv4_expand", 4, 256, 1024, 1, 1, true, true},    // conv4_block1..5_3_conv
+      {"e4_conv4_reduce", 4, 1024, 256, 1, 1, true, true},    // conv4_block2..6_1_conv
+      {"e4_conv4_3x3_s2", 6, 256, 256, 3, 2, true, true},     // conv4_block6_2_conv -> 2x2x256
+      {"e4_conv4_expand_2", 2, 256, 1024, 1, 1, true, true},  // conv4_block6_3_conv
+      {"e4_conv5_reduce_in", 2, 1024, 512, 1, 1},             // conv5_block1_1_conv
+      {"e4_conv5_expand", 2, 512, 2048, 1, 1},                // conv5_block1..3_3_conv
+      {"e4_conv5_reduce", 2, 2048, 512, 1, 1},                // conv5_block2..3_1_conv
   };
   return cases;
 }
