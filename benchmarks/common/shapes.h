@@ -78,6 +78,7 @@ struct RowsCase {
   const char* name;
   int64_t M;
   int C;
+  bool inference_only = false;  // a layer no experiment trains (experiment 4's frozen conv2-conv4)
 };
 
 inline const std::vector<RowsCase>& batchnorm_cases() {
@@ -90,6 +91,17 @@ inline const std::vector<RowsCase>& batchnorm_cases() {
       {"e4_conv3_preact", kBatch * 7 * 7, 256},    // conv3_block1_preact_bn
       {"e4_conv4_preact", kBatch * 4 * 4, 1024},   // conv4_block2..6_preact_bn
       {"e4_post_bn", kBatch * 2 * 2, 2048},         // post_bn
+      // The rest of the backbone's distinct shapes; conv5's train in the fine-tuning config.
+      {"e4_conv2_preact", kBatch * 13 * 13, 256, true},  // conv2_block2/3_preact_bn
+      {"e4_conv2_bn_7", kBatch * 7 * 7, 64, true},       // conv2_block3_2_bn
+      {"e4_conv3_bn", kBatch * 7 * 7, 128, true},        // conv3_block*_1_bn, _2_bn (blocks 1-3)
+      {"e4_conv3_preact_512", kBatch * 7 * 7, 512, true},  // conv3_block2..4_preact_bn
+      {"e4_conv3_bn_4", kBatch * 4 * 4, 128, true},      // conv3_block4_2_bn
+      {"e4_conv4_bn", kBatch * 4 * 4, 256, true},        // conv4_block*_1_bn, _2_bn (blocks 1-5)
+      {"e4_conv4_preact_512", kBatch * 4 * 4, 512, true},  // conv4_block1_preact_bn
+      {"e4_conv4_bn_2", kBatch * 2 * 2, 256, true},      // conv4_block6_2_bn
+      {"e4_conv5_bn", kBatch * 2 * 2, 512},              // conv5_block*_1_bn, _2_bn
+      {"e4_conv5_preact", kBatch * 2 * 2, 1024},         // conv5_block1_preact_bn
   };
   return cases;
 }
@@ -106,6 +118,8 @@ inline const std::vector<PoolCase>& pool_cases() {
       {"e3_pool", 28, 64, 2, 2},          // 28x28x64 -> 14x14x64
       {"e4_pool1", 27, 64, 3, 2},         // 27x27x64 -> 13x13x64
       {"e4_shortcut_pool", 13, 256, 1, 2},  // conv2_block3's MaxPooling2D(1, strides=2) -> 7x7x256
+      {"e4_shortcut_pool3", 7, 512, 1, 2},  // conv3_block4's -> 4x4x512
+      {"e4_shortcut_pool4", 4, 1024, 1, 2},  // conv4_block6's -> 2x2x1024
   };
   return cases;
 }

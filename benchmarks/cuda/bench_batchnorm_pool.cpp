@@ -209,9 +209,10 @@ void pool(benchmark::State& state, const PoolCase& c, Impl impl, bool backward) 
 
 const bool registered = [] {
   for (const RowsCase& c : batchnorm_cases()) {
+    add_both("batchnorm_forward_inference", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_inference(st, c, i); });
+    if (c.inference_only) continue;
     add_both("batchnorm_forward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_train(st, c, i); });
     add_both("batchnorm_backward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_backward_train(st, c, i); });
-    add_both("batchnorm_forward_inference", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_inference(st, c, i); });
     add(std::string("batchnorm_backward_inference/custom/") + c.name, [&c](benchmark::State& st) {
       if (require_gpu(st)) bn_backward_inference(st, c);
     });

@@ -178,9 +178,10 @@ void batchnorm_dropout_relu(benchmark::State& state, const RowsCase& c, bool fus
 
 const bool registered = [] {
   for (const RowsCase& c : batchnorm_cases()) {
+    add(std::string("batchnorm_forward_inference/") + c.name, [&c](benchmark::State& st) { forward_inference(st, c); });
+    if (c.inference_only) continue;
     add(std::string("batchnorm_forward_train/") + c.name, [&c](benchmark::State& st) { forward_train(st, c); });
     add(std::string("batchnorm_backward_train/") + c.name, [&c](benchmark::State& st) { backward_train(st, c); });
-    add(std::string("batchnorm_forward_inference/") + c.name, [&c](benchmark::State& st) { forward_inference(st, c); });
     add(std::string("batchnorm_backward_inference/") + c.name,
         [&c](benchmark::State& st) { backward_inference(st, c); });
     static const std::set<std::string> before_dropout_relu{"e1_bn1", "e1_bn2", "e1_bn3", "e2_bn4",
