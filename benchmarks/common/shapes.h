@@ -142,13 +142,26 @@ inline kernels::Pool2dShape pool_shape(const PoolCase& c) {
 struct SizeCase {
   const char* name;
   int64_t n;
+  float dropout_rate = 0;  // the rate a Dropout layer drops this tensor at; 0: none does
 };
 
 inline const std::vector<SizeCase>& activation_cases() {
   static const std::vector<SizeCase> cases{
-      {"e1_conv1_out", int64_t{kBatch} * 46 * 46 * 16}, {"e1_conv2_out", int64_t{kBatch} * 21 * 21 * 32},
-      {"e1_conv3_out", int64_t{kBatch} * 9 * 9 * 64},   {"e1_dense_out", int64_t{kBatch} * 64},
-      {"e3_conv1_out", int64_t{kBatch} * 124 * 124 * 16}, {"e4_conv2_out", int64_t{kBatch} * 13 * 13 * 256},
+      {"e1_conv1_out", int64_t{kBatch} * 46 * 46 * 16, 0.2f},  // each conv block: BN, Dropout, relu
+      {"e1_conv2_out", int64_t{kBatch} * 21 * 21 * 32, 0.4f},
+      {"e1_conv3_out", int64_t{kBatch} * 9 * 9 * 64, 0.5f},
+      {"e1_dense_out", int64_t{kBatch} * 64, 0.5f},          // Dense 64, relu, Dropout (and e2's pool out)
+      {"e1_pool_out", int64_t{kBatch} * 4 * 4 * 64, 0.5f},   // MaxPooling2D, Dropout
+      {"e2_conv4_out", int64_t{kBatch} * 3 * 3 * 64, 0.5f},
+      {"e3_conv1_out", int64_t{kBatch} * 124 * 124 * 16, 0.2f},
+      {"e3_conv2_out", int64_t{kBatch} * 60 * 60 * 32, 0.4f},
+      {"e3_conv3_out", int64_t{kBatch} * 28 * 28 * 64, 0.5f},
+      {"e3_pool_out", int64_t{kBatch} * 14 * 14 * 64, 0.5f},
+      {"e4_conv2_out", int64_t{kBatch} * 13 * 13 * 256},     // ResNet relus and residual adds
+      {"e4_conv3_out", int64_t{kBatch} * 7 * 7 * 512},
+      {"e4_conv4_out", int64_t{kBatch} * 4 * 4 * 1024},
+      {"e4_conv5_out", int64_t{kBatch} * 2 * 2 * 2048},
+      {"head_out", int64_t{kBatch}},                          // Dense 1, sigmoid: every experiment's output
   };
   return cases;
 }

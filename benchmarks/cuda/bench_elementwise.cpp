@@ -22,7 +22,7 @@ namespace vendor = kernels::vendor;
 
 std::vector<SizeCase> sizes() {
   std::vector<SizeCase> s = activation_cases();
-  s.push_back({"n16M", int64_t{1} << 24});
+  s.push_back({"n16M", int64_t{1} << 24, 0.5f});
   return s;
 }
 
@@ -78,8 +78,8 @@ void activation(benchmark::State& state, Act act, int64_t n, Impl impl) {
 // Custom dropout draws the CPU's exact mask; cuDNN's comes from its own RNG, so it is checked for
 // what it must be instead: every output 0 or x * scale, the kept fraction near 1 - rate, and a
 // backward that keeps exactly what the forward kept.
-void dropout(benchmark::State& state, int64_t n, bool backward, Impl impl) {
-  const float rate = 0.5f, scale = 2.0f;
+void dropout(benchmark::State& state, int64_t n, float rate, bool backward, Impl impl) {
+  const float scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(rate)));
   const uint64_t seed = 42, stream = 3;
   const auto hx = random_vector(static_cast<size_t>(n), 1, 0.5f, 1.5f), hdy = random_vector(static_cast<size_t>(n), 2, 0.5f, 1.5f);
   DeviceBuffer x(hx), dy(hdy), y(n), dx(n);
@@ -125,8 +125,7 @@ void dropout(benchmark::State& state, int64_t n, bool backward, Impl impl) {
 // Dropout fused with the relu after it (the model's Dropout -> Activation relu): validated against
 // the CPU's two kernels bit for bit, timed against the pair it replaces (dropout_* plus relu_*: two
 // passes each way). Forward reads x and writes y; backward reads y and dy and writes dx.
-void dropout_relu(benchmark::State& state, int64_t n, bool backward) {
-  const float rate = 0.5f;
+void dropout_relu(benchmark::State& state, int64_t n, float rate, bool backward) {
   const uint64_t seed = 42, stream = 3;
   const auto hx = random_vector(static_cast<size_t>(n), 1), hdy = random_vector(static_cast<size_t>(n), 2);
   DeviceBuffer x(hx), dy(hdy), y(n), dx(n);
@@ -226,13 +225,17 @@ const bool registered = [] {
   for (const SizeCase& c : sizes()) {
     for (Act a : {Act::ReluForward, Act::ReluBackward, Act::SigmoidForward, Act::SigmoidBackward})
       add_both(act_name(a), c.name, [a, n = c.n](benchmark::State& st, Impl i) { activation(st, a, n, i); });
-    add_both("dropout_forward", c.name, [n = c.n](benchmark::State& st, Impl i) { dropout(st, n, false, i); });
-    add_both("dropout_backward", c.name, [n = c.n](benchmark::State& st, Impl i) { dropout(st, n, true, i); });
-    for (bool backward : {false, true})
-      add(std::string(backward ? "dropout_relu_backward" : "dropout_relu_forward") + "/custom/" + c.name,
-          [n = c.n, backward](benchmark::State& st) {
-            if (require_gpu(st)) dropout_relu(st, n, backward);
-          });
+    if (c.dropout_rate > 0) {  // a tensor a Dropout layer drops, at its rate
+      const float rate = c.dropout_rate;
+      for (bool backward : {false, true})
+        add_both(backward ? "dropout_backward" : "dropout_forward", c.name,
+                 [n = c.n, rate, backward](benchmark::State& st, Impl i) { dropout(st, n, rate, backward, i); });
+      for (bool backward : {false, true})
+        add(std::string(backward ? "dropout_relu_backward" : "dropout_relu_forward") + "/custom/" + c.name,
+            [n = c.n, rate, backward](benchmark::State& st) {
+              if (require_gpu(st)) dropout_relu(st, n, rate, backward);
+            });
+    }
     for (const Map& m : kMaps)
       add(std::string(m.name) + "/custom/" + c.name, [&m, n = c.n](benchmark::State& st) {
         if (require_gpu(st)) map(st, m, n);

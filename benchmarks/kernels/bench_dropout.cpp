@@ -74,12 +74,10 @@ void dropout_relu(benchmark::State& state, const SizeCase& c, float rate, bool b
 }
 
 const bool registered = [] {
-  // The rate each tensor is dropped at: experiments 1 and 3 drop the conv outputs at 0.2, 0.4, 0.5
-  // and the Dense 64 output at 0.5; experiment 4 drops only its head (0.5).
-  static const float rates[] = {0.2f, 0.4f, 0.5f, 0.5f, 0.2f, 0.5f};
-  for (size_t i = 0; i < activation_cases().size() && i < std::size(rates); ++i) {
-    const SizeCase& c = activation_cases()[i];
-    const float rate = rates[i];
+  // Each tensor a Dropout layer drops, at its rate (experiment 4 drops only its head's Dense 64).
+  for (const SizeCase& c : activation_cases()) {
+    if (c.dropout_rate == 0) continue;
+    const float rate = c.dropout_rate;
     add(std::string("dropout_forward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, false); });
     add(std::string("dropout_backward/") + c.name, [&c, rate](benchmark::State& st) { run_dropout(st, c, rate, true); });
     add(std::string("dropout_backward_keep/") + c.name, [&c, rate](benchmark::State& st) { backward_keep(st, c, rate); });
