@@ -19,6 +19,17 @@ struct Ceilings {
   double flops_per_second = 0;
   int gemm_threads = 1;  // the threads the arithmetic ceiling ran on (CPU: OpenBLAS's)
 };
+// Whether the command line only lists the benchmarks (--benchmark_list_tests): then no ceiling is
+// worth measuring. Read before benchmark::Initialize, which takes the flag out of argv.
+inline bool only_listing(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--benchmark_list_tests" || a == "--benchmark_list_tests=true" || a == "--benchmark_list_tests=1")
+      return true;
+  }
+  return false;
+}
+
 inline Ceilings& ceilings() {
   static Ceilings c;
   return c;

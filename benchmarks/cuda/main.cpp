@@ -61,10 +61,11 @@ Ceilings measure_gpu_ceilings() {
 }  // namespace cxr::bench
 
 int main(int argc, char** argv) {
+  const bool listing = cxr::bench::only_listing(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("device", "cuda");
-  if (cxr::kernels::cuda::available()) {
+  if (!listing && cxr::kernels::cuda::available()) {
     cxr::bench::Ceilings& c = cxr::bench::ceilings();
     c = cxr::bench::measure_gpu_ceilings();
     std::fprintf(stderr, "ceilings: device copy %.0f GB/s (read + written), cuBLAS SGEMM n=8192 %.1f TFLOP/s\n",

@@ -1,6 +1,7 @@
 // bench_kernels: measures the CPU's ceilings first (they go into the JSON's context and every
 // benchmark's `of_ceiling`), then runs the benchmarks. Flags are Google Benchmark's.
-// CXR_BENCH_CEILINGS=0 skips the ceilings (a few seconds; minutes under valgrind when profiling).
+// CXR_BENCH_CEILINGS=0 skips the ceilings (a few seconds; minutes under valgrind when profiling), as
+// --benchmark_list_tests does.
 #include <cblas.h>
 
 #include <algorithm>
@@ -60,10 +61,11 @@ Ceilings measure_cpu_ceilings() {
 }  // namespace cxr::bench
 
 int main(int argc, char** argv) {
+  const bool listing = cxr::bench::only_listing(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const char* want = std::getenv("CXR_BENCH_CEILINGS");
-  if (want && std::string(want) == "0") {
+  if (listing || (want && std::string(want) == "0")) {
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

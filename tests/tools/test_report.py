@@ -192,17 +192,21 @@ class RoundsTest(unittest.TestCase):
 
 class GpuKernelsTest(unittest.TestCase):
     def test_custom_kernels_far_behind_the_vendor_are_listed_first(self):
-        def entry(name, microseconds):
-            return {"name": name + "/manual_time", "run_type": "iteration", "real_time": microseconds,
-                    "time_unit": "us"}
-        cuda = {"benchmarks": [entry("cuda/batchnorm_forward_train/custom/e2_bn5", 66.0),
-                               entry("cuda/batchnorm_forward_train/vendor/e2_bn5", 6.6),
+        def entry(name, microseconds, of_ceiling=None):
+            b = {"name": name + "/manual_time", "run_type": "iteration", "real_time": microseconds, "time_unit": "us"}
+            if of_ceiling is not None:
+                b["of_ceiling"] = of_ceiling
+            return b
+        cuda = {"benchmarks": [entry("cuda/batchnorm_forward_train/custom/e2_bn5", 66.0, 0.05),
+                               entry("cuda/batchnorm_forward_train/vendor/e2_bn5", 6.6, 0.5),
                                entry("cuda/maxpool2d_forward/custom/e1_pool", 6.0),
                                entry("cuda/maxpool2d_forward/vendor/e1_pool", 5.8)]}
         lines = report.gpu_section(cuda)
         listed = lines.index("- batchnorm_forward_train e2_bn5: 66.0 us against 6.6 us (0.10x)")
         self.assertLess(listed, lines.index("| op | shape | custom | vendor | custom/vendor | custom rate | "
-                                            "custom of ceiling | vendor rate |"))
+                                            "custom of ceiling | vendor rate | vendor of ceiling |"))
+        row = next(l for l in lines if l.startswith("| batchnorm_forward_train |"))
+        self.assertTrue(row.endswith("| 5% |  | 50% |"), row)  # both fractions of the ceiling
         self.assertFalse(any(l.startswith("- maxpool2d_forward") for l in lines))  # 0.97x: only in the table
 
     def test_nothing_far_behind_means_no_list(self):
