@@ -12,6 +12,7 @@
 // cuDNN pads symmetrically; TensorFlow's 'same' padding puts an odd pixel at the end. Such shapes
 // (and any whose output size cuDNN computes differently) run on the custom kernel instead.
 #include <array>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -187,18 +188,24 @@ void clear_conv_algorithm_cache() {
 
 namespace vendor {
 
+namespace {
+std::atomic<int64_t> g_custom_fallbacks{0};
+}  // namespace
+
+int64_t conv2d_custom_fallbacks() { return g_custom_fallbacks.load(); }
+
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   cudnnHandle_t handle = cuda::detail::cudnn_handle();
   std::unique_lock lock(cache().mutex);
   Plan* plan = plan_for(s);
-  if (!plan) return lock.unlock(), cuda::conv2d_forward(s, x, w, bias_or_null, y);
+  if (!plan) return ++g_custom_fallbacks, lock.unlock(), cuda::conv2d_forward(s, x, w, bias_or_null, y);
   // Find writes y: it runs before the bias is put there.
   const Choice c = choose<cudnnConvolutionFwdAlgoPerf_t>(s, *plan, kForward, [&](void* ws, size_t bytes, auto* perf,
                                                                                    int n, int* returned) {
     CXR_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(handle, plan->x, x, plan->w, w, plan->conv, plan->y, y, n,
                                                            returned, perf, ws, bytes));
   });
-  if (c.use_custom) return lock.unlock(), cuda::conv2d_forward(s, x, w, bias_or_null, y);
+  if (c.use_custom) return ++g_custom_fallbacks, lock.unlock(), cuda::conv2d_forward(s, x, w, bias_or_null, y);
   CXR_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, c.math));
   if (bias_or_null) cuda::detail::fill_rows(static_cast<int64_t>(s.N) * s.OH * s.OW, s.K, bias_or_null, y);
   const float alpha = 1.0f, beta = bias_or_null ? 1.0f : 0.0f;  // y = conv + bias already in y
@@ -213,7 +220,10 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   cudnnHandle_t handle = cuda::detail::cudnn_handle();
   std::unique_lock lock(cache().mutex);
   Plan* plan = plan_for(s);
-  if (!plan) return lock.unlock(), cuda::conv2d_backward(s, x, w, dy, dx_or_null, dw_or_null, dbias_or_null);
+  if (!plan) {
+    ++g_custom_fallbacks;
+    return lock.unlock(), cuda::conv2d_backward(s, x, w, dy, dx_or_null, dw_or_null, dbias_or_null);
+  }
   if (dbias_or_null) cuda::detail::column_sums(static_cast<int64_t>(s.N) * s.OH * s.OW, s.K, dy, dbias_or_null);
   const float alpha = 1.0f, beta = 0.0f;
   if (dx_or_null) {
@@ -223,6 +233,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
                                                                       plan->x, dx_or_null, n, returned, perf, ws, bytes));
         });
     if (c.use_custom) {
+      ++g_custom_fallbacks;
       cuda::conv2d_backward(s, x, w, dy, dx_or_null, nullptr, nullptr);
     } else {
       CXR_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, c.math));
@@ -240,6 +251,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
                                                                         bytes));
         });
     if (c.use_custom) {
+      ++g_custom_fallbacks;
       cuda::conv2d_backward(s, x, w, dy, nullptr, dw_or_null, nullptr);
     } else {
       CXR_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, c.math));

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "engine/optimizer.h"
+#include "kernels/conv2d.h"
 #include "kernels/loss.h"
 #include "tests/cuda/conformance.h"
 
@@ -70,6 +71,26 @@ TEST_F(Conformance, Conv2dForwardAndBackward) {
         std::string("conv2d without bias ") + c.name, {x, w}, {false, true},
         [&](std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), c.stride, c.stride, c.same); },
         kReduction, {1e-3, 1e-4});
+  }
+}
+
+// The vendor convolution counts the directions it leaves to the custom kernels, which a "vendor"
+// benchmark checks: none for experiment 1's second layer, both for TensorFlow's asymmetric 'same'
+// padding, which cuDNN cannot express.
+TEST_F(Conformance, VendorConvCountsTheDirectionsTheCustomKernelRan) {
+  const std::pair<kernels::Conv2dShape, int64_t> cases[] = {
+      {kernels::make_conv2d_shape(2, 46, 46, 16, 32, 5, 5, 2, 2, false), 0},
+      {kernels::make_conv2d_shape(2, 12, 12, 6, 8, 3, 3, 2, 2, true), 2}};
+  for (const auto& [s, expected] : cases) {
+    const DeviceFloats x(random_floats(int64_t{s.N} * s.H * s.W * s.C, 40));
+    const DeviceFloats w(random_floats(int64_t{s.K} * s.R * s.S * s.C, 41));
+    const DeviceFloats dy(random_floats(int64_t{s.N} * s.OH * s.OW * s.K, 42));
+    DeviceFloats y(int64_t{s.N} * s.OH * s.OW * s.K), dx(int64_t{s.N} * s.H * s.W * s.C);
+    DeviceFloats dw(int64_t{s.K} * s.R * s.S * s.C), db(s.K);
+    const int64_t before = kernels::vendor::conv2d_custom_fallbacks();
+    kernels::vendor::conv2d_forward(s, x.get(), w.get(), nullptr, y.get());
+    kernels::vendor::conv2d_backward(s, x.get(), w.get(), dy.get(), dx.get(), dw.get(), db.get());
+    EXPECT_EQ(kernels::vendor::conv2d_custom_fallbacks() - before, expected) << "padding top " << s.pad_top;
   }
 }
 
