@@ -1,6 +1,6 @@
 // BatchNormalization: training forward (statistics + normalise), training backward, inference
-// forward and inference backward (a frozen layer's gradient) at every BN layer of experiments 1-3 and
-// representative ones of experiment 4. Validated first against the formulas of kernels/batchnorm.h
+// forward and inference backward (a frozen layer's gradient) at every BN layer of the experiments
+// (inference forward only for experiment 4's frozen ones). Validated first against the formulas of kernels/batchnorm.h
 // evaluated in double.
 #include <cmath>
 #include <set>

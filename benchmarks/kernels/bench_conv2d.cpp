@@ -1,5 +1,5 @@
 // Conv2D forward and backward (dx + dw + dbias; no dx for a model's first layer, as in training)
-// at every convolution of experiments 1-3 and representative ones of experiment 4 (common/shapes.h).
+// at every convolution of the experiments (common/shapes.h; forward only for experiment 4's frozen ones).
 // Validated first against a direct convolution (common/reference.h) on a sample of outputs.
 #include <random>
 #include <vector>
