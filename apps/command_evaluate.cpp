@@ -161,12 +161,15 @@ class OutputFolder {
 // reproduce refuse theirs.
 void check_out_of_images(const fs::path& out, const RunFolder& run, const std::string& data_dir) {
   if (!data_dir.empty()) check_out_of_data(out, run.config.data, data_dir, "--out");
-  std::set<fs::path> folders;  // data/train for data/train/NORMAL/x.jpeg
-  for (const ManifestRow& row : run.manifest) folders.insert(fs::path(row.path).parent_path().parent_path());
-  for (const fs::path& folder : folders)
-    CXR_CHECK(!is_within(out, folder), "--out " << out.string() << " is inside " << folder.string()
-                                                << ", which the run read images from: its plots (PNG) would be read "
-                                                   "as images by the next run; pick a folder outside it");
+  // The split folder above each file's class folder (data/train for data/train/NORMAL/x.jpeg, and for
+  // data/train/NORMAL/2021/x.jpeg: the scan is recursive below the class folder).
+  std::set<std::string> folders;
+  for (const ManifestRow& row : run.manifest) {
+    fs::path folder = fs::path(row.path).parent_path();
+    while (folder.has_relative_path() && folder.filename() != row.label) folder = folder.parent_path();
+    folders.insert((folder.has_relative_path() ? folder : fs::path(row.path).parent_path()).parent_path().string());
+  }
+  check_out_of_image_folders(out, {folders.begin(), folders.end()}, "--out", "the run read");
 }
 
 }  // namespace

@@ -127,10 +127,15 @@ std::vector<std::string> folders_read(const DataConfig& config, const std::strin
 
 void check_out_of_data(const std::filesystem::path& out, const DataConfig& config, const std::string& data_dir,
                        const std::string& flag) {
-  for (const std::string& folder : folders_read(config, data_dir))
-    CXR_CHECK(!is_within(out, folder), flag << " " << out.string() << " is inside " << folder
-                                            << ", which this run reads images from: its plots (PNG) would be read "
-                                               "as images by the next run; pick a folder outside it");
+  check_out_of_image_folders(out, folders_read(config, data_dir), flag, "this run reads");
+}
+
+void check_out_of_image_folders(const std::filesystem::path& out, const std::vector<std::string>& folders,
+                                const std::string& flag, const std::string& reader) {
+  for (const std::string& folder : folders)
+    CXR_CHECK(!is_within(out, folder), flag << " " << out.string() << " is inside " << folder << ", which " << reader
+                                            << " images from: its plots (PNG) would be read as images by the next "
+                                               "run; pick a folder outside it");
 }
 
 std::string split_manifest(const SplitIndices& splits) {

@@ -38,6 +38,9 @@ std::vector<std::string> folders_read(const DataConfig& config, const std::strin
 // images by the next run on that data. `flag` names the option that gave `out`.
 void check_out_of_data(const std::filesystem::path& out, const DataConfig& config, const std::string& data_dir,
                        const std::string& flag);
+// The same for any image folders: `reader` says who reads them ("this run reads", "the run read").
+void check_out_of_image_folders(const std::filesystem::path& out, const std::vector<std::string>& folders,
+                                const std::string& flag, const std::string& reader);
 
 // The manifest (split.csv): "path,label,split", then one row per file: train, validation, test,
 // each in Keras's file order; label is the class folder name. Commas or quotes in a path are

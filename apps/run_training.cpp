@@ -85,7 +85,9 @@ ExperimentConfig resolve_config(const TrainOptions& options) {
     // training images, which the resume's data check would then blame on --data.
     const SplitConfig& trained = config.data.test;
     std::ostringstream was;
-    if (trained.dir.empty()) was << "a test split of " << trained.fraction << " carved from " << trained.split_from;
+    if (trained.dir.empty())
+      was << "a test split of " << trained.fraction << " (seed " << trained.seed << ") carved from "
+          << trained.split_from;
     else was << "the test folder " << trained.dir;
     CXR_CHECK(!resume || trained == carved, "--test-from-train " << *options.test_from_train << ": " << path
                                                                  << " was trained with " << was.str()

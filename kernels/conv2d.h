@@ -61,9 +61,10 @@ namespace vendor {
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y);
 void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy, float* dx_or_null,
                      float* dw_or_null, float* dbias_or_null);
-// How many directions these two have run on the custom kernels since the process started: a shape
-// cuDNN cannot express, or one for which it offered no algorithm within the settings. A benchmark
-// labelled "vendor" checks it, so that it never times the custom kernel under cuDNN's name.
+// How many directions (forward, input gradient, weight gradient) these two have run on the custom
+// kernels since the process started: a shape cuDNN cannot express, or one for which it offered no
+// algorithm within the settings. A benchmark labelled "vendor" checks it, so that it never times the
+// custom kernel under cuDNN's name.
 int64_t conv2d_custom_fallbacks();
 }  // namespace vendor
 

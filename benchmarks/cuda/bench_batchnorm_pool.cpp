@@ -91,8 +91,9 @@ void bn_backward_train(benchmark::State& state, const RowsCase& c, Impl impl) {
   time_gpu(state, {0, 12.0 * static_cast<double>(b.M) * b.C}, run);
 }
 
-// The gradient through a frozen batch norm (a fine-tuned model's backward): custom only, cuDNN has
-// no inference backward.
+// The gradient through an inference-mode (frozen) batch norm, for a config that trains layers before
+// one (no shipped config does: experiment 4's fine-tuning trains conv5, whose batch norms train too).
+// Custom only: cuDNN has no inference backward.
 void bn_backward_inference(benchmark::State& state, const RowsCase& c) {
   Bn b(c);
   auto run = [&] {
@@ -104,7 +105,9 @@ void bn_backward_inference(benchmark::State& state, const RowsCase& c) {
   std::vector<float> rdx(b.hx.size()), rdg(b.C), rdb(b.C);
   kernels::cpu::batchnorm_backward_inference(b.M, b.C, b.hx.data(), b.hgamma.data(), b.hmm.data(), b.hmv.data(), kEps,
                                              b.hdy.data(), rdx.data(), rdg.data(), rdb.data());
-  const double sum_tol = 1e-5 * static_cast<double>(b.M) + 1e-3;
+  // Both sum in double: 3e-7 a row still passes float rounding 10x over, and fails a kernel that
+  // drops a few rows' terms (1e-5 a row, 4.9 at e3_bn1, let 16 missing rows through).
+  const double sum_tol = 3e-7 * static_cast<double>(b.M) + 1e-3;
   if (!matches(state, "dx", rdx, b.dx.to_host(), 1e-5, 1e-5) ||
       !matches(state, "dgamma", rdg, b.dgamma.to_host(), sum_tol, 1e-4) ||
       !matches(state, "dbeta", rdb, b.dbeta.to_host(), sum_tol, 1e-4))
@@ -209,7 +212,8 @@ void pool(benchmark::State& state, const PoolCase& c, Impl impl, bool backward) 
 
 const bool registered = [] {
   for (const RowsCase& c : batchnorm_cases()) {
-    add_both("batchnorm_forward_inference", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_inference(st, c, i); });
+    add_both("batchnorm_forward_inference", c.name,
+             [&c](benchmark::State& st, Impl i) { bn_forward_inference(st, c, i); });
     if (c.inference_only) continue;
     add_both("batchnorm_forward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_forward_train(st, c, i); });
     add_both("batchnorm_backward_train", c.name, [&c](benchmark::State& st, Impl i) { bn_backward_train(st, c, i); });

@@ -88,8 +88,9 @@ void backward_train(benchmark::State& state, const RowsCase& c) {
   time_cpu(state, {0, 12.0 * b.M * b.C}, run);
 }
 
-// The gradient through a frozen (inference-mode) batch norm, as a fine-tuned model's backward
-// passes it: dx = dy * gamma / sqrt(moving_var + eps), dgamma = sum dy * xhat, dbeta = sum dy.
+// The gradient through an inference-mode (frozen) batch norm, for a config that trains layers before
+// one (no shipped config does): dx = dy * gamma / sqrt(moving_var + eps), dgamma = sum dy * xhat,
+// dbeta = sum dy.
 void backward_inference(benchmark::State& state, const RowsCase& c) {
   Buffers b(c);
   auto run = [&] {

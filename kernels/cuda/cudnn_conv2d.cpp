@@ -221,7 +221,7 @@ void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const
   std::unique_lock lock(cache().mutex);
   Plan* plan = plan_for(s);
   if (!plan) {
-    ++g_custom_fallbacks;
+    g_custom_fallbacks += (dx_or_null ? 1 : 0) + (dw_or_null ? 1 : 0);  // dbias is never cuDNN's
     return lock.unlock(), cuda::conv2d_backward(s, x, w, dy, dx_or_null, dw_or_null, dbias_or_null);
   }
   if (dbias_or_null) cuda::detail::column_sums(static_cast<int64_t>(s.N) * s.OH * s.OW, s.K, dy, dbias_or_null);

@@ -219,6 +219,25 @@ TEST(CommandEvaluate, AnOutInsideTheRunsImagesIsRefused) {
         << error;
     EXPECT_FALSE(fs::exists(inside));
   }
+  // Images below their class folders (the scan is recursive): test/NORMAL/2021/x.jpeg is still
+  // test's, so a folder beside the class folders is refused too.
+  const fs::path run = copy_of_run("nested");
+  std::string manifest = read_text(run / "split.csv");
+  for (const char* label : {"NORMAL", "PNEUMONIA"}) {
+    const std::string folder = (trained.data / "test" / label).string() + "/";
+    for (size_t at = manifest.find(folder); at != std::string::npos; at = manifest.find(folder, at + 1))
+      manifest.insert(at + folder.size(), "2021/");
+  }
+  std::ofstream(run / "split.csv") << manifest;
+  options.run_dir = run.string();
+  options.data_dir.clear();
+  const fs::path beside = trained.data / "test" / "eval";
+  options.out_dir = beside.string();
+  EXPECT_EQ(error_of(options).find("--out " + beside.string() + " is inside " + (trained.data / "test").string() + ","),
+            0u)
+      << error_of(options);
+  EXPECT_FALSE(fs::exists(beside));
+  fs::remove_all(run);
 }
 
 // Two evaluations into one folder at once would mix their files: the second is refused while the first

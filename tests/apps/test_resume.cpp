@@ -244,8 +244,8 @@ TEST_F(Resume, AnotherTestSplitIsNamedNotBlamedOnTheData) {
     ADD_FAILURE() << "another test split was accepted";
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()), "--test-from-train 0.3: " + (run("carve") / "config.yaml").string() +
-                                         " was trained with a test split of 0.2 carved from train; a resumed run "
-                                         "keeps its splits: resume without --test-from-train");
+                                         " was trained with a test split of 0.2 (seed 2) carved from train; a "
+                                         "resumed run keeps its splits: resume without --test-from-train");
   }
   resume.test_from_train = 0.2;
   EXPECT_EQ(train(resume).epochs_run, 2);
@@ -443,7 +443,8 @@ TEST_F(Resume, EarlyStoppingRestoresTheBestEpochsWeights) {
   EXPECT_EQ(rp.epochs_run, 3);
   EXPECT_EQ(rp.weights_epoch, 1);
   EXPECT_EQ(rp.test_report.rfind("Weights: epoch 1 of 3 (early_stopping's best val_loss)\n", 0), 0u) << rp.test_report;
-  EXPECT_EQ(tensors_of(run("patient") / "weights.safetensors"), tensors_of(run("stopping-one") / "weights.safetensors"));
+  EXPECT_EQ(tensors_of(run("patient") / "weights.safetensors"),
+            tensors_of(run("stopping-one") / "weights.safetensors"));
 }
 
 TEST_F(Resume, RestoreBestReportsOnTheBestValidationEpoch) {
