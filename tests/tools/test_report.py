@@ -22,6 +22,14 @@ def bench_json(names, context=None):
     return json.dumps(doc, indent=2)
 
 
+def timed(name, microseconds, of_ceiling=None):
+    """One timed kernel benchmark as bench_cuda writes it."""
+    b = {"name": name + "/manual_time", "run_type": "iteration", "real_time": microseconds, "time_unit": "us"}
+    if of_ceiling is not None:
+        b["of_ceiling"] = of_ceiling
+    return b
+
+
 class LoadTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp()
@@ -101,15 +109,10 @@ class EndToEndTest(unittest.TestCase):
         self.assertIn("4.5 us for an engine op", floor)
 
     def test_batch_norm_target_shows_a_copy_of_the_same_bytes(self):
-        def entry(name, microseconds, of_ceiling=None):
-            b = {"name": name + "/manual_time", "run_type": "iteration", "real_time": microseconds, "time_unit": "us"}
-            if of_ceiling is not None:
-                b["of_ceiling"] = of_ceiling
-            return b
-        cuda = {"benchmarks": [entry("cuda/batchnorm_forward_train/custom/e3_bn1", 40.0, 0.5),
-                               entry("cuda/copy/vendor/e3_bn1_forward", 30.0),
-                               entry("cuda/adam/custom/e3_params", 11.0, 0.74),
-                               entry("cuda/adam/custom/n16M", 180.0, 0.9)]}
+        cuda = {"benchmarks": [timed("cuda/batchnorm_forward_train/custom/e3_bn1", 40.0, 0.5),
+                               timed("cuda/copy/vendor/e3_bn1_forward", 30.0),
+                               timed("cuda/adam/custom/e3_params", 11.0, 0.74),
+                               timed("cuda/adam/custom/n16M", 180.0, 0.9)]}
         lines = report.targets_section(None, cuda, {})
         self.assertIn("| GPU batchnorm_forward_train e3_bn1 >= 85% of copy bandwidth | 50% (75% of a copy of the same "
                       "bytes) | MISSED by 41% |", lines)
@@ -192,15 +195,10 @@ class RoundsTest(unittest.TestCase):
 
 class GpuKernelsTest(unittest.TestCase):
     def test_custom_kernels_far_behind_the_vendor_are_listed_first(self):
-        def entry(name, microseconds, of_ceiling=None):
-            b = {"name": name + "/manual_time", "run_type": "iteration", "real_time": microseconds, "time_unit": "us"}
-            if of_ceiling is not None:
-                b["of_ceiling"] = of_ceiling
-            return b
-        cuda = {"benchmarks": [entry("cuda/batchnorm_forward_train/custom/e2_bn5", 66.0, 0.05),
-                               entry("cuda/batchnorm_forward_train/vendor/e2_bn5", 6.6, 0.5),
-                               entry("cuda/maxpool2d_forward/custom/e1_pool", 6.0),
-                               entry("cuda/maxpool2d_forward/vendor/e1_pool", 5.8)]}
+        cuda = {"benchmarks": [timed("cuda/batchnorm_forward_train/custom/e2_bn5", 66.0, 0.05),
+                               timed("cuda/batchnorm_forward_train/vendor/e2_bn5", 6.6, 0.5),
+                               timed("cuda/maxpool2d_forward/custom/e1_pool", 6.0),
+                               timed("cuda/maxpool2d_forward/vendor/e1_pool", 5.8)]}
         lines = report.gpu_section(cuda)
         listed = lines.index("- batchnorm_forward_train e2_bn5: 66.0 us against 6.6 us (0.10x)")
         self.assertLess(listed, lines.index("| op | shape | custom | vendor | custom/vendor | custom rate | "
