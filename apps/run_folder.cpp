@@ -250,12 +250,11 @@ Model load_run_model(const RunFolder& run, const std::string& weights_path, Devi
   Model model = build_model(without_pretrained_weights(run.config.model), run.config.train.seed);
   if (format == kCheckpointFormat) {  // an unfinished run's epoch: its parameters, not its optimizer state
     load_checkpoint(weights_path, model, nullptr);
-    model.to(device);
-    return model;
+  } else {
+    std::vector<NamedDestination> wanted;
+    for (Parameter* p : model.parameters()) wanted.push_back({p->name, p->value});
+    load_named_weights(weights_path, wanted);  // names the tensor that does not fit
   }
-  std::vector<NamedDestination> wanted;
-  for (Parameter* p : model.parameters()) wanted.push_back({p->name, p->value});
-  load_named_weights(weights_path, wanted);  // names the tensor that does not fit
   model.to(device);
   return model;
 }
