@@ -26,7 +26,8 @@ void stand_in_kernel(bool over_limit) { cuda::stand_in_kernel(over_limit); }  //
 namespace cxr {
 namespace {
 
-std::string error_of(KernelChoice choice) {
+// Called only where the dispatch has a CUDA branch (CXR_WITH_CUDA); a build without nvcc has none.
+[[maybe_unused]] std::string error_of(KernelChoice choice) {
   try {
     CXR_DISPATCH_CHOICE(Device::cuda(1), choice, stand_in_kernel(true));
   } catch (const InputError& e) {
