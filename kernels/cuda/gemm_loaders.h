@@ -241,8 +241,11 @@ struct PhaseWeight {
   const float* w;
   CXR_HOST_DEVICE Row row(int c) const { return c; }
   CXR_HOST_DEVICE Col col(int kp) const {
+    // In 64 bits: the column table covers a whole tile step, so kp runs past the last tap, where
+    // stride x (rs / taps_s) overflows an int at Keras's largest strides (the loads there are zeros).
     const int k = kp % s.K, rs = kp / s.K;
-    const int r = phase.ph + s.stride_h * (rs / phase.taps_s), tap_s = phase.pw + s.stride_w * (rs % phase.taps_s);
+    const int64_t r = phase.ph + int64_t{s.stride_h} * (rs / phase.taps_s);
+    const int64_t tap_s = phase.pw + int64_t{s.stride_w} * (rs % phase.taps_s);
     return ((static_cast<int64_t>(k) * s.R + r) * s.S + tap_s) * s.C;
   }
   CXR_HOST_DEVICE float operator()(Row r, Col c) const { return w[c + r]; }
