@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "apps/checkpoint.h"
@@ -252,6 +253,10 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
   const ClaimedFolder claimed = resume ? claim_existing_folder(options.resume_dir) : claim_run_folder(options, config);
   const fs::path& run_dir = claimed.dir;
   FreshRunFolder fresh_folder(run_dir, !resume, claimed.created);
+  // Until the run's first files: stopped by a signal, which ends the process without unwinding (so
+  // without fresh_folder), a fresh run gives its folder back too.
+  std::optional<ReleaseClaimOnSignal> release_on_signal;
+  if (!resume) release_on_signal.emplace(claimed);
   if (!options.cache_dir.empty()) check_not_a_file(options.cache_dir, "--cache");
   const Device device = available_device(tc.device);
   const uint64_t device_memory = memory_bytes(device);  // also refuses a GPU index this machine lacks
@@ -417,7 +422,10 @@ RunResult run_training(const TrainOptions& options, std::ostream& out, std::ostr
     state.best = best.state();
     state.early_stopping = stopping.state();
     state.lr_schedule = schedule.state();
-    if (!resume && epoch == 1) write_run_files({});
+    if (!resume && epoch == 1) {
+      release_on_signal.reset();  // from here a stopped run leaves files that --resume reads
+      write_run_files({});
+    }
     if (options.before_checkpoint) options.before_checkpoint(epoch);
     // best first: a crash between the two leaves `last` an epoch behind, and that epoch is rerun.
     if (improved) save_checkpoint(best_path.string(), model, optimizer, state, resolved_yaml(config));

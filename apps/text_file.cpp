@@ -1,6 +1,8 @@
 #include "apps/text_file.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,6 +179,55 @@ void remove_claimed_output(const ClaimedFolder& claimed) noexcept {
   }
   for (const auto& entry : std::filesystem::directory_iterator(claimed.dir, ec))
     std::filesystem::remove_all(entry.path(), ec);
+}
+
+namespace {
+
+// What the handler removes, copied before it is installed (it may not allocate). Empty: nothing.
+char g_release_marker[PATH_MAX], g_release_dir[PATH_MAX];
+struct sigaction g_before_int, g_before_term;
+bool g_release_armed = false;
+
+extern "C" void release_claim_and_stop(int signal) {
+  if (g_release_marker[0]) ::unlink(g_release_marker);
+  if (g_release_dir[0]) ::rmdir(g_release_dir);
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  ::sigaction(signal, &default_action, nullptr);
+  ::raise(signal);  // blocked until this handler returns, then ends the process as the signal does
+}
+
+void copy_path(const fs::path& path, char (&to)[PATH_MAX]) {
+  const std::string& text = path.native();
+  to[0] = '\0';
+  if (text.size() < PATH_MAX) std::memcpy(to, text.c_str(), text.size() + 1);  // longer: left alone
+}
+
+}  // namespace
+
+ReleaseClaimOnSignal::ReleaseClaimOnSignal(const ClaimedFolder& claimed) {
+  CXR_ASSERT(!g_release_armed, "ReleaseClaimOnSignal: one at a time");
+  copy_path(claimed.dir / kClaimMarker, g_release_marker);
+  if (claimed.created) copy_path(claimed.dir, g_release_dir);
+  struct sigaction action {};
+  action.sa_handler = release_claim_and_stop;
+  sigemptyset(&action.sa_mask);
+  sigaddset(&action.sa_mask, SIGINT);  // one handler run at a time, whichever signal came first
+  sigaddset(&action.sa_mask, SIGTERM);
+  ::sigaction(SIGINT, nullptr, &g_before_int);
+  ::sigaction(SIGTERM, nullptr, &g_before_term);
+  if (g_before_int.sa_handler != SIG_IGN) ::sigaction(SIGINT, &action, nullptr);
+  if (g_before_term.sa_handler != SIG_IGN) ::sigaction(SIGTERM, &action, nullptr);
+  armed_ = g_release_armed = true;
+}
+
+void ReleaseClaimOnSignal::disarm() {
+  if (!armed_) return;
+  ::sigaction(SIGINT, &g_before_int, nullptr);
+  ::sigaction(SIGTERM, &g_before_term, nullptr);
+  g_release_marker[0] = g_release_dir[0] = '\0';
+  armed_ = g_release_armed = false;
 }
 
 bool holds_only_a_claim(const fs::path& dir) {

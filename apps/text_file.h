@@ -47,6 +47,25 @@ ClaimedFolder claim_existing_folder(const std::filesystem::path& dir);
 // ignored: they must not hide the one that brought the command here.
 void remove_claimed_output(const ClaimedFolder& claimed) noexcept;
 
+// Until disarm() or its end, SIGINT and SIGTERM first give back a claimed folder that holds nothing but
+// its marker (the marker deleted, and the folder too when the command made it), then end the process as
+// the signal would have (exit status 128 + signal). train holds one from its claim to its first files:
+// stopped there (Ctrl-C while it loads its data, say), it left a runs/<name>-<time> folder of one hidden
+// file, under a name no command uses again. The handler makes only async-signal-safe calls (unlink,
+// rmdir, sigaction, raise), and rmdir removes nothing but an empty folder. A signal that was ignored
+// (a background job's SIGINT) stays ignored. One at a time.
+class ReleaseClaimOnSignal {
+ public:
+  explicit ReleaseClaimOnSignal(const ClaimedFolder& claimed);
+  ~ReleaseClaimOnSignal() { disarm(); }
+  ReleaseClaimOnSignal(const ReleaseClaimOnSignal&) = delete;
+  ReleaseClaimOnSignal& operator=(const ReleaseClaimOnSignal&) = delete;
+  void disarm();  // the previous handlers back: the folder is about to get files
+
+ private:
+  bool armed_ = false;
+};
+
 // Whether `dir` holds a claim's marker and nothing else: a command claimed it and wrote nothing (yet).
 bool holds_only_a_claim(const std::filesystem::path& dir);
 
