@@ -25,8 +25,9 @@
 #include "kernels/cpu/column_sums.h"
 #include "kernels/cpu/dropout_block.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/target_clones.h"
 
-#define CXR_BN_CLONES __attribute__((target_clones("avx2", "default")))
+#define CXR_BN_CLONES CXR_TARGET_CLONES("avx2", "default")
 
 namespace cxr::kernels::cpu {
 namespace {

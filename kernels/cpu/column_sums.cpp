@@ -3,14 +3,15 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/target_clones.h"
 
 namespace cxr::kernels::cpu {
 namespace {
 
 // sums[c] += x[r][c], rows in order; __restrict so GCC vectorises across the columns (each column's
 // additions stay in row order, so every clone gives the same bits).
-__attribute__((target_clones("avx2", "default"))) void add_rows(int64_t rows, int cols, const float* __restrict x,
-                                                               double* __restrict sums) {
+CXR_TARGET_CLONES("avx2", "default") void add_rows(int64_t rows, int cols, const float* __restrict x,
+                                                  double* __restrict sums) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* __restrict row = x + r * cols;
     for (int c = 0; c < cols; ++c) sums[c] += row[c];

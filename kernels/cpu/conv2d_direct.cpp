@@ -17,12 +17,13 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/target_clones.h"
 
 // The 32-byte vector helpers below are always inlined, so no vector ever crosses a call: GCC's
 // warning that such a return "changes the ABI" without AVX does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-#define CXR_DIRECT_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define CXR_DIRECT_CLONES CXR_TARGET_CLONES("arch=x86-64-v3", "default")
 
 namespace cxr::kernels::cpu::direct {
 namespace {

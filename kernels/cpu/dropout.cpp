@@ -15,13 +15,14 @@
 
 #include "kernels/cpu/dropout_block.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/target_clones.h"
 #include "kernels/cpu/philox_block.h"
 
 // The masking loops in AVX2 (8 floats an instruction, 4 in the baseline's SSE2), picked at load time
 // where the CPU has it; no FMA, so the same products and the same bits. On experiment 1's first layer
 // (4.3 MB, in cache; 2-core Zen 4 VM, 2026-11-26) the backward with a kept mask went from 122-143 to
 // 81-83 us, the forward fused with relu from 595-645 to 470-517 us.
-#define CXR_MASK_CLONES __attribute__((target_clones("avx2", "default")))
+#define CXR_MASK_CLONES CXR_TARGET_CLONES("avx2", "default")
 
 namespace cxr::kernels::cpu {
 namespace {
