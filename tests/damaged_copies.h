@@ -19,8 +19,9 @@ struct DamagedCopy {
 // 0xff, and its value with the low bit and then the high bit flipped: the damage a short write, a
 // zeroed block or a bit flip leaves. Positions from `first_position` on are taken every `stride`-th
 // only, to sweep a header fully and a large data block sparsely.
-inline void for_each_damaged_copy(const std::vector<uint8_t>& good, const std::function<void(const DamagedCopy&)>& visit,
-                                  size_t first_position = 0, size_t stride = 1) {
+inline void for_each_damaged_copy(const std::vector<uint8_t>& good,
+                                  const std::function<void(const DamagedCopy&)>& visit, size_t first_position = 0,
+                                  size_t stride = 1) {
   auto hex = [](unsigned v) {
     static const char* digits = "0123456789abcdef";
     return std::string("0x") + digits[v >> 4] + digits[v & 15];
