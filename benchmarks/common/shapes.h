@@ -5,6 +5,8 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/conv2d.h"
@@ -179,9 +181,66 @@ inline const std::vector<DenseCase>& dense_cases() {
   return cases;
 }
 
-// Trainable parameter counts (keras-facts §9): what one Adam step updates.
-inline const std::vector<SizeCase>& adam_cases() {
-  static const std::vector<SizeCase> cases{{"e1_params", 131329}, {"e3_params", 868609}};
+// What one optimizer step updates: an experiment's trainable tensors, in the model's order (kernels
+// and biases of the convs and denses, gamma and beta of the batch norms), and their total, the
+// trainable count of keras-facts §9 (adam_cases refuses a case whose tensors do not sum to it).
+struct ParamsCase {
+  const char* name;
+  int64_t n;                     // trainable parameters in all
+  std::vector<int64_t> tensors;  // their sizes; they sum to n
+};
+
+namespace detail {
+// The conv blocks of experiments 1-3: Conv2D 5x5 (kernel, bias) then BatchNormalization (gamma, beta).
+inline void conv_bn_block(std::vector<int64_t>& t, int64_t in, int64_t out) {
+  t.insert(t.end(), {25 * in * out, out, out, out});
+}
+inline std::vector<int64_t> small_cnn(int convs, int64_t flatten) {
+  std::vector<int64_t> t;
+  int64_t in = 3;
+  for (int64_t out : {16, 32, 64, 64}) {
+    if (convs-- == 0) break;
+    conv_bn_block(t, in, out);
+    in = out;
+  }
+  t.insert(t.end(), {64, 64, flatten * 64, 64, 64, 1});  // pooled BN; Dense 64; Dense 1
+  return t;
+}
+// improved/experiment4-finetune.yaml: ResNet50V2's conv5 stack and post_bn (conv1-conv4 frozen),
+// then the head. A block: preact_bn, [0_conv: block 1's shortcut, 1x1, biased], 1_conv (1x1, no
+// bias), 1_bn, 2_conv (3x3, no bias), 2_bn, 3_conv (1x1, biased).
+inline std::vector<int64_t> resnet_conv5_and_head() {
+  std::vector<int64_t> t;
+  for (int64_t in : {1024, 2048, 2048}) {
+    t.insert(t.end(), {in, in});
+    if (in == 1024) t.insert(t.end(), {1024 * 2048, 2048});
+    t.insert(t.end(), {in * 512, 512, 512, 9 * 512 * 512, 512, 512, 512 * 2048, 2048});
+  }
+  t.insert(t.end(), {2048, 2048, 2048 * 64, 64, 64, 1});  // post_bn; Dense 64; Dense 1
+  return t;
+}
+
+inline std::vector<ParamsCase> checked_totals(std::vector<ParamsCase> cases) {
+  for (const ParamsCase& c : cases) {
+    int64_t total = 0;
+    for (int64_t n : c.tensors) total += n;
+    if (total != c.n)
+      throw std::logic_error(std::string("benchmarks/common/shapes.h: ") + c.name + "'s tensors sum to " +
+                             std::to_string(total) + ", not " + std::to_string(c.n));
+  }
+  return cases;
+}
+}  // namespace detail
+
+inline const std::vector<ParamsCase>& adam_cases() {
+  static const std::vector<ParamsCase> cases = detail::checked_totals({
+      {"e1_params", 131329, detail::small_cnn(3, 4 * 4 * 64)},
+      {"e2_params", 172481, detail::small_cnn(4, 1 * 1 * 64)},
+      {"e3_params", 868609, detail::small_cnn(3, 14 * 14 * 64)},
+      {"e4_params", 65, {64, 1}},  // the notebook froze all but the last Dense
+      // tests/layers/test_resnet50v2.cpp's FreezingByNameCountsLikeKeras, plus the head's 131,201.
+      {"e4_finetune_params", 15102081, detail::resnet_conv5_and_head()},
+  });
   return cases;
 }
 

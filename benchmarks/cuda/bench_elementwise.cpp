@@ -1,9 +1,10 @@
 // Memory-bound kernels on the GPU, in GB/s (compulsory bytes read + written over the event-timed
 // kernel time) against the device-copy ceiling: relu and sigmoid (custom and cuDNN), dropout
-// (custom Philox and cuDNN; custom fused with relu), the engine's elementwise kernels and sum, experiment 4's
-// ZeroPadding2D and GlobalAveragePooling2D, at the experiments' tensor sizes (common/shapes.h) and
-// at 16M floats (64 MiB per tensor), which measures device memory rather than launch overhead.
-// Each is validated against the CPU reference first.
+// (custom Philox and cuDNN; custom fused with relu), the engine's elementwise kernels, sum and its
+// gradient (broadcast_fill), experiment 4's ZeroPadding2D and GlobalAveragePooling2D, at the
+// experiments' tensor sizes (common/shapes.h) and at 16M floats (64 MiB per tensor), which
+// measures device memory rather than launch overhead. Each is validated against the CPU reference
+// first.
 #include <cmath>
 
 #include "benchmarks/cuda/gpu_timing.h"
@@ -183,6 +184,15 @@ void sum(benchmark::State& state, int64_t n) {
   time_gpu(state, {0, 4.0 * static_cast<double>(n)}, [&] { cuda::sum(n, x.get(), out.get()); });
 }
 
+// sum's gradient: the scalar, read from the device, written to every element (writes 4 bytes each).
+void broadcast_fill(benchmark::State& state, int64_t n) {
+  const float value = 0.375f;
+  DeviceBuffer g(std::vector<float>{value}), y(n);
+  cuda::broadcast_fill(n, g.get(), y.get());
+  if (!matches(state, "y", std::vector<float>(static_cast<size_t>(n), value), y.to_host(), 0, 0)) return;
+  time_gpu(state, {0, 4.0 * static_cast<double>(n)}, [&] { cuda::broadcast_fill(n, g.get(), y.get()); });
+}
+
 void zero_pad(benchmark::State& state, kernels::Pad2dShape s, bool backward) {
   const int64_t in = int64_t{s.N} * s.H * s.W * s.C, out = int64_t{s.N} * s.OH() * s.OW() * s.C;
   const auto hsrc = random_vector(static_cast<size_t>(backward ? out : in));
@@ -244,6 +254,9 @@ const bool registered = [] {
     add(std::string("sum/custom/") + c.name, [n = c.n](benchmark::State& st) {
       if (require_gpu(st)) sum(st, n);
     });
+    add(std::string("broadcast_fill/custom/") + c.name, [n = c.n](benchmark::State& st) {
+      if (require_gpu(st)) broadcast_fill(st, n);
+    });
     add(std::string("copy/vendor/") + c.name, [n = c.n](benchmark::State& st) {
       if (require_gpu(st)) copy(st, n);
     });
@@ -255,7 +268,7 @@ const bool registered = [] {
   int64_t bn1 = 0, params = 0;
   for (const RowsCase& c : batchnorm_cases())
     if (std::string(c.name) == "e3_bn1") bn1 = c.M * c.C;
-  for (const SizeCase& c : adam_cases())
+  for (const ParamsCase& c : adam_cases())
     if (std::string(c.name) == "e3_params") params = c.n;
   for (const SizeCase& c : {SizeCase{"e3_bn1_forward", bn1}, SizeCase{"e3_bn1_backward", bn1 * 3 / 2},
                             SizeCase{"e3_params_adam", params * 7 / 2}})

@@ -1,6 +1,7 @@
 // The per-step scalars and the optimizer on the GPU: binary cross-entropy forward and backward and
-// the accuracy count on one batch of 32 logits (launch-bound: the time is what matters), and Adam
-// over each experiment's trainable tensors, fused into one launch (custom) or one launch per tensor
+// the accuracy count, class_weight's per-sample weights and the epoch's loss sum on one batch of 32
+// (launch-bound: the time is what matters), and Adam over each experiment's trainable tensors
+// (common/shapes.h's adam_cases), fused into one launch (custom) or one launch per tensor
 // (the single-tensor kernel, for comparison), in GB/s. Adam must match the CPU bit for bit. Adam also
 // runs on one tensor of 16M parameters (n16M, the element-wise kernels' size): experiment 3's 869K
 // parameters take ~10 us, short enough that the event timing's own ~1.5 us and the wave's tail weigh
@@ -56,11 +57,33 @@ void accuracy(benchmark::State& state) {
   cuda::device_free(counter);
 }
 
-// The trainable tensors of experiments 1 and 3 (kernels and biases of the convs and denses, gamma and
-// beta of the BNs), in the model's order.
-std::vector<int64_t> tensor_sizes(int experiment) {
-  const int64_t dense_in = experiment == 3 ? 12544 : 1024;
-  return {1200, 16, 16, 16, 12800, 32, 32, 32, 51200, 64, 64, 64, 64, 64, dense_in * 64, 64, 64, 1};
+// class_weight's per-sample weights on one batch of labels: reads y, writes w (launch-bound).
+void weights(benchmark::State& state) {
+  const int64_t n = kBatch;
+  std::vector<float> hy(n), ref(n);
+  for (int64_t i = 0; i < n; ++i) hy[i] = static_cast<float>(i % 3 == 0);
+  DeviceBuffer y(hy), w(n);
+  const float weight0 = 1.9f, weight1 = 0.67f;
+  cuda::label_weights(n, y.get(), weight0, weight1, w.get());
+  kernels::cpu::label_weights(n, hy.data(), weight0, weight1, ref.data());
+  if (matches(state, "w", ref, w.to_host(), 0, 0))
+    time_gpu(state, {0, 8.0 * static_cast<double>(n)}, [&] { cuda::label_weights(n, y.get(), weight0, weight1, w.get()); });
+}
+
+// The epoch's loss sum: one thread adds a batch's mean loss, weighted by its size, onto a device
+// double (engine/epoch_sums.cpp), once a step. A launch and nothing else: the time is what matters.
+void loss_sum(benchmark::State& state) {
+  DeviceBuffer value(std::vector<float>{0.6931f});
+  auto* sum = static_cast<double*>(cuda::device_alloc(sizeof(double), "loss sum"));
+  const double start = 12.25, weight = 32.0;
+  cuda::copy_host_to_device(sum, &start, sizeof(start));
+  cuda::accumulate_weighted(value.get(), weight, sum);
+  double got = 0;
+  cuda::copy_device_to_host(&got, sum, sizeof(got));
+  const double ref = start + static_cast<double>(0.6931f) * weight;
+  if (matches(state, "sum", std::vector<double>{ref}, std::vector<double>{got}, 0, 0))
+    time_gpu(state, {0, 12.0}, [&] { cuda::accumulate_weighted(value.get(), weight, sum); });  // reads 4 + 8, writes 8
+  cuda::device_free(sum);
 }
 
 void adam(benchmark::State& state, const std::vector<int64_t>& sizes, bool fused) {
@@ -116,15 +139,16 @@ const bool registered = [] {
   add("bce_forward/custom/n32", [](benchmark::State& st) { if (require_gpu(st)) bce(st, false); });
   add("bce_backward/custom/n32", [](benchmark::State& st) { if (require_gpu(st)) bce(st, true); });
   add("binary_accuracy/custom/n32", [](benchmark::State& st) { if (require_gpu(st)) accuracy(st); });
-  for (int e : {1, 3}) {
-    const std::string params = "/e" + std::to_string(e) + "_params";
-    add("adam/custom" + params, [e](benchmark::State& st) { if (require_gpu(st)) adam(st, tensor_sizes(e), true); });
+  add("label_weights/custom/n32", [](benchmark::State& st) { if (require_gpu(st)) weights(st); });
+  add("accumulate_weighted/custom/n1", [](benchmark::State& st) { if (require_gpu(st)) loss_sum(st); });
+  for (const ParamsCase& c : adam_cases()) {
+    const std::string params = std::string("/") + c.name;
+    add("adam/custom" + params, [&c](benchmark::State& st) { if (require_gpu(st)) adam(st, c.tensors, true); });
     add("adam_per_tensor/custom" + params,
-        [e](benchmark::State& st) { if (require_gpu(st)) adam(st, tensor_sizes(e), false); });
+        [&c](benchmark::State& st) { if (require_gpu(st)) adam(st, c.tensors, false); });
+    add("sgd/custom" + params, [n = c.n](benchmark::State& st) { if (require_gpu(st)) sgd(st, n); });
   }
   add("adam/custom/n16M", [](benchmark::State& st) { if (require_gpu(st)) adam(st, {int64_t{1} << 24}, true); });
-  for (const SizeCase& c : adam_cases())
-    add(std::string("sgd/custom/") + c.name, [n = c.n](benchmark::State& st) { if (require_gpu(st)) sgd(st, n); });
   return true;
 }();
 

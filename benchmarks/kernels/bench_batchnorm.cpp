@@ -1,7 +1,7 @@
-// BatchNormalization: training forward (statistics + normalise), training backward, inference
-// forward and inference backward (a frozen layer's gradient) at every BN layer of the experiments
-// (inference forward only for experiment 4's frozen ones). Validated first against the formulas of kernels/batchnorm.h
-// evaluated in double.
+// BatchNormalization: training forward (statistics, normalise, the moving statistics' update),
+// training backward, inference forward and inference backward (a frozen layer's gradient) at every
+// BN layer of the experiments (inference forward only for experiment 4's frozen ones). Validated
+// first against the formulas of kernels/batchnorm.h evaluated in double.
 #include <cmath>
 #include <set>
 #include <string>
@@ -14,6 +14,7 @@ namespace cxr::bench {
 namespace {
 
 constexpr float kEps = 1e-3f;
+constexpr float kMomentum = 0.99f;  // Keras's default
 
 struct Buffers {
   int64_t M;
@@ -23,9 +24,11 @@ struct Buffers {
       : M(c.M), C(c.C), x(random_vector(M * C, 1)), dy(random_vector(M * C, 2)), y(M * C), dx(M * C),
         gamma(random_vector(C, 3, 0.5f, 1.5f)), beta(random_vector(C, 4)), mean(C), inv_std(C), var(C),
         moving_mean(random_vector(C, 5)), moving_var(random_vector(C, 6, 0.5f, 2.0f)), dgamma(C), dbeta(C) {}
+  // What the layer runs: the moving statistics' update included, as the GPU suite times it.
   void forward_train() {
+    const kernels::MovingUpdate moving{kMomentum, true, moving_mean.data(), moving_var.data()};
     kernels::cpu::batchnorm_forward_train(M, C, x.data(), gamma.data(), beta.data(), kEps, y.data(), mean.data(),
-                                          inv_std.data(), var.data());
+                                          inv_std.data(), var.data(), &moving);
   }
 };
 
@@ -48,16 +51,24 @@ void statistics(const Buffers& b, std::vector<double>& mean, std::vector<double>
 // x, y, dy and dx stream once each per pass; forward: read x, write y; backward: read x and dy, write dx.
 void forward_train(benchmark::State& state, const RowsCase& c) {
   Buffers b(c);
+  const std::vector<float> moving_mean0 = b.moving_mean, moving_var0 = b.moving_var;
   b.forward_train();
-  std::vector<double> mean, inv, var, ref(b.y.size());
+  std::vector<double> mean, inv, var, ref(b.y.size()), ref_moving_mean(b.C), ref_moving_var(b.C);
   statistics(b, mean, inv, &var);
   for (int64_t i = 0; i < b.M * b.C; ++i) {
     const int ch = static_cast<int>(i % b.C);
     ref[i] = b.gamma[ch] * (b.x[i] - mean[ch]) * inv[ch] + b.beta[ch];
   }
-  // Every output the backward and the moving statistics' update read, not only y.
+  const double bessel = b.M > 1 ? static_cast<double>(b.M) / static_cast<double>(b.M - 1) : 1.0;
+  for (int ch = 0; ch < b.C; ++ch) {
+    ref_moving_mean[ch] = kMomentum * static_cast<double>(moving_mean0[ch]) + (1.0 - kMomentum) * mean[ch];
+    ref_moving_var[ch] = kMomentum * static_cast<double>(moving_var0[ch]) + (1.0 - kMomentum) * var[ch] * bessel;
+  }
+  // Every output: what the backward reads, and the moving statistics.
   if (!matches(state, "y", ref, b.y, 1e-4, 1e-4) || !matches(state, "mean", mean, b.mean, 1e-6, 1e-5) ||
-      !matches(state, "inv_std", inv, b.inv_std, 1e-6, 1e-5) || !matches(state, "var", var, b.var, 1e-6, 1e-5))
+      !matches(state, "inv_std", inv, b.inv_std, 1e-6, 1e-5) || !matches(state, "var", var, b.var, 1e-6, 1e-5) ||
+      !matches(state, "moving_mean", ref_moving_mean, b.moving_mean, 1e-6, 1e-5) ||
+      !matches(state, "moving_var", ref_moving_var, b.moving_var, 1e-6, 1e-5))
     return;
   time_cpu(state, {0, 8.0 * b.M * b.C}, [&] { b.forward_train(); });
 }

@@ -1,6 +1,7 @@
 // Binary cross-entropy on logits (forward, backward) and binary accuracy on one batch of 32
-// logits, what every training step computes, and on 1M to see the per-element cost. Validated
-// first against the formulas of kernels/loss.h.
+// logits, what every training step computes, and on 1M to see the per-element cost; the per-sample
+// weights a class_weight gathers by label (label_weights). Validated first against the formulas of
+// kernels/loss.h.
 #include <algorithm>
 #include <cmath>
 
@@ -54,12 +55,25 @@ void accuracy(benchmark::State& state, int64_t n) {
            [&] { benchmark::DoNotOptimize(kernels::cpu::binary_accuracy_count(n, z.data(), y.data())); });
 }
 
+// w[i] = weight1 where y[i] > 0.5, else weight0: reads y, writes w.
+void weights(benchmark::State& state, int64_t n) {
+  const auto y = labels(n);
+  const float weight0 = 1.9f, weight1 = 0.67f;  // about balanced weights for this dataset's 1:3 split
+  std::vector<float> w(n), ref(n);
+  for (int64_t i = 0; i < n; ++i) ref[i] = y[i] > 0.5f ? weight1 : weight0;
+  kernels::cpu::label_weights(n, y.data(), weight0, weight1, w.data());
+  if (!matches(state, "w", ref, w, 0, 0)) return;
+  time_cpu(state, {0, 8.0 * static_cast<double>(n)},
+           [&] { kernels::cpu::label_weights(n, y.data(), weight0, weight1, w.data()); });
+}
+
 const bool registered = [] {
   for (int64_t n : {int64_t{kBatch}, int64_t{1} << 20}) {
     const std::string size = "/n" + std::to_string(n);
     add("bce_forward" + size, [n](benchmark::State& st) { forward(st, n); });
     add("bce_backward" + size, [n](benchmark::State& st) { backward(st, n); });
     add("binary_accuracy" + size, [n](benchmark::State& st) { accuracy(st, n); });
+    add("label_weights" + size, [n](benchmark::State& st) { weights(st, n); });
   }
   return true;
 }();

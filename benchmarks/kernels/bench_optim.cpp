@@ -1,6 +1,6 @@
-// One Adam step (and one SGD step) over experiment 1's and experiment 3's trainable parameters
-// (keras-facts §9) as one flat buffer (the engine calls the kernel once per tensor, which adds only
-// call overhead). Validated first against the update rules of kernels/optim.h in double: every
+// One Adam step (and one SGD step) over each experiment's trainable parameters (common/shapes.h's
+// adam_cases: experiments 1-4 and experiment 4's fine-tuning) as one flat buffer (the engine calls
+// the kernel once per tensor, which adds only call overhead). Validated first against the update rules of kernels/optim.h in double: every
 // array the step writes (Adam: param, m and v).
 #include <cmath>
 
@@ -47,7 +47,7 @@ void sgd(benchmark::State& state, int64_t n) {
 }
 
 const bool registered = [] {
-  for (const SizeCase& c : adam_cases()) {
+  for (const ParamsCase& c : adam_cases()) {
     add(std::string("adam/") + c.name, [n = c.n](benchmark::State& st) { adam(st, n); });
     add(std::string("sgd/") + c.name, [n = c.n](benchmark::State& st) { sgd(st, n); });
   }

@@ -112,6 +112,7 @@ class EndToEndTest(unittest.TestCase):
         cuda = {"benchmarks": [timed("cuda/batchnorm_forward_train/custom/e3_bn1", 40.0, 0.5),
                                timed("cuda/copy/vendor/e3_bn1_forward", 30.0),
                                timed("cuda/adam/custom/e3_params", 11.0, 0.74),
+                               timed("cuda/adam/custom/e4_finetune_params", 170.0, 0.88),
                                timed("cuda/adam/custom/n16M", 180.0, 0.9)]}
         lines = report.targets_section(None, cuda, {})
         self.assertIn("| GPU batchnorm_forward_train e3_bn1 >= 85% of copy bandwidth | 50% (75% of a copy of the same "
@@ -120,6 +121,8 @@ class EndToEndTest(unittest.TestCase):
         self.assertIn("| GPU adam e3_params >= 85% of copy bandwidth | 74% | MISSED by 13% |", lines)
         # Adam at the element-wise kernels' size, beside experiment 3's parameters.
         self.assertIn("| GPU adam n16M >= 85% of copy bandwidth | 90% | met |", lines)
+        # And at experiment 4's fine-tuning, the experiments' own size that is not launch-bound.
+        self.assertIn("| GPU adam e4_finetune_params >= 85% of copy bandwidth | 88% | met |", lines)
 
     def test_a_target_that_failed_its_check_is_named_not_left_unmeasured(self):
         bad = {"name": "cuda/adam/custom/e3_params/manual_time", "run_type": "iteration", "error_occurred": True,
