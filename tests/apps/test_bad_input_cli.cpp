@@ -2,6 +2,8 @@
 // status 2, and nothing lost or left half-written on disk.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +317,22 @@ TEST_F(BadInputCli, SynthStoppedByCtrlCRemovesWhatItWrote) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+// Waits, up to 30 s, until no process holds the lock on `folder`'s claim marker. `timeout -s KILL`
+// signals its own process group too, so it dies beside cxrnet and returns while the killed process
+// may still be exiting; the kernel drops a dying process's locks only after unmapping its memory,
+// which took seconds in a ThreadSanitizer build (whose next synth then found the folder in use).
+bool wait_until_unclaimed(const fs::path& folder) {
+  const int fd = ::open((folder / ".cxrnet-claim").c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return true;  // no marker, no lock
+  bool unclaimed = false;
+  for (int tries = 0; tries < 300 && !unclaimed; ++tries) {
+    unclaimed = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!unclaimed) ::usleep(100 * 1000);
+  }
+  ::close(fd);  // and with it this lock
+  return unclaimed;
+}
+
 // Killed outright (kill -9: nothing can clean up), synth leaves no train/ or test/ for a later
 // train to read half a set from, and the same --out then names the unfinished set.
 TEST_F(BadInputCli, SynthKilledLeavesNoHalfSetAndTheNextSynthSaysSo) {
@@ -324,6 +342,7 @@ TEST_F(BadInputCli, SynthKilledLeavesNoHalfSetAndTheNextSynthSaysSo) {
   ASSERT_TRUE(fs::exists(out / data::kUnfinishedSynthFolder / "train" / "NORMAL"));
   EXPECT_FALSE(fs::exists(out / "train"));
   EXPECT_FALSE(fs::exists(out / "test"));
+  ASSERT_TRUE(wait_until_unclaimed(out)) << "the killed synth still holds " << out << " after 30 s";
   const Result again = run_cxrnet("synth --small --out " + q(out));
   EXPECT_EQ(again.code, 2) << again.err;
   EXPECT_EQ(again.err, "cxrnet: " + out.string() + ": already exists and is not empty (it holds the unfinished set "
