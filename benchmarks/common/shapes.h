@@ -181,9 +181,10 @@ inline const std::vector<DenseCase>& dense_cases() {
   return cases;
 }
 
-// What one optimizer step updates: an experiment's trainable tensors, in the model's order (kernels
-// and biases of the convs and denses, gamma and beta of the batch norms), and their total, the
-// trainable count of keras-facts §9 (adam_cases refuses a case whose tensors do not sum to it).
+// What one optimizer step updates: an experiment's trainable tensors, in the order the engine hands
+// them to Adam (kernels and biases of the convs and denses, gamma and beta of the batch norms), and
+// their total, the trainable count of keras-facts §9 (adam_cases refuses a case whose tensors do not
+// sum to it; tests/layers/test_benchmark_params.cpp holds the lists to the models built from configs/).
 struct ParamsCase {
   const char* name;
   int64_t n;                     // trainable parameters in all
@@ -207,8 +208,9 @@ inline std::vector<int64_t> small_cnn(int convs, int64_t flatten) {
   return t;
 }
 // improved/experiment4-finetune.yaml: ResNet50V2's conv5 stack and post_bn (conv1-conv4 frozen),
-// then the head. A block: preact_bn, [0_conv: block 1's shortcut, 1x1, biased], 1_conv (1x1, no
-// bias), 1_bn, 2_conv (3x3, no bias), 2_bn, 3_conv (1x1, biased).
+// then the head. A block, in cxrnet's parameter order: preact_bn, [0_conv: block 1's shortcut, 1x1,
+// biased], 1_conv (1x1, no bias), 1_bn, 2_conv (3x3, no bias), 2_bn, 3_conv (1x1, biased). (Keras's
+// layer list puts 0_conv after 2_bn.)
 inline std::vector<int64_t> resnet_conv5_and_head() {
   std::vector<int64_t> t;
   for (int64_t in : {1024, 2048, 2048}) {

@@ -143,10 +143,12 @@ void forward_inference(benchmark::State& state, const RowsCase& c) {
 
 // Batch norm, dropout and relu, the conv blocks of experiments 1-3: the fused kernels (one pass over
 // x after the statistics forward, two backward) or the three kernels one after the other (apart),
-// validated against each other bit for bit. Bytes: the op's compulsory traffic, the same for both
-// (forward: x read, y written; backward: x, y and dy read, dx written), as every other row of the
-// report and the GPU suite count it, so that GB/s compares the two as their times do. (Counting each
-// variant's actual passes made the slower apart forward show 1.7x the fused one's GB/s.)
+// the moving statistics updated in both, validated against each other bit for bit. Bytes: the op's
+// compulsory traffic, the same for both (forward: x read, y written; backward: x, y and dy read, dx
+// written; the per-channel arrays are not counted, here or in any batch norm row: 36 bytes a channel
+// forward, under 4% of a layer of 128 rows or more), as every other row of the report and the GPU
+// suite count it, so that GB/s compares the two as their times do. (Counting each variant's actual
+// passes made the slower apart forward show 1.7x the fused one's GB/s.)
 void batchnorm_dropout_relu(benchmark::State& state, const RowsCase& c, bool fused, bool backward) {
   constexpr float kRate = 0.2f;
   constexpr uint64_t kSeed = 42;
@@ -155,14 +157,15 @@ void batchnorm_dropout_relu(benchmark::State& state, const RowsCase& c, bool fus
   const int64_t n = b.M * b.C;
   std::vector<float> z(n), dz(n);
   auto forward = [&](Buffers& o, bool fuse) {
+    const kernels::MovingUpdate moving{kMomentum, true, o.moving_mean.data(), o.moving_var.data()};
     if (fuse) {
       kernels::cpu::batchnorm_dropout_relu_forward_train(o.M, o.C, o.x.data(), o.gamma.data(), o.beta.data(), kEps,
                                                          kRate, kSeed, 7, o.y.data(), o.mean.data(),
-                                                         o.inv_std.data(), o.var.data());
+                                                         o.inv_std.data(), o.var.data(), &moving);
       return;
     }
     kernels::cpu::batchnorm_forward_train(o.M, o.C, o.x.data(), o.gamma.data(), o.beta.data(), kEps, z.data(),
-                                          o.mean.data(), o.inv_std.data(), o.var.data());
+                                          o.mean.data(), o.inv_std.data(), o.var.data(), &moving);
     kernels::cpu::dropout_relu_forward(n, kRate, kSeed, 7, z.data(), o.y.data());
   };
   auto backward_pass = [&](Buffers& o, bool fuse) {
@@ -181,7 +184,9 @@ void batchnorm_dropout_relu(benchmark::State& state, const RowsCase& c, bool fus
   forward(ref, !fused);
   backward_pass(ref, !fused);
   if (!matches(state, "y", ref.y, b.y, 0, 0) || !matches(state, "dx", ref.dx, b.dx, 0, 0) ||
-      !matches(state, "dgamma", ref.dgamma, b.dgamma, 0, 0) || !matches(state, "dbeta", ref.dbeta, b.dbeta, 0, 0))
+      !matches(state, "dgamma", ref.dgamma, b.dgamma, 0, 0) || !matches(state, "dbeta", ref.dbeta, b.dbeta, 0, 0) ||
+      !matches(state, "moving_mean", ref.moving_mean, b.moving_mean, 0, 0) ||
+      !matches(state, "moving_var", ref.moving_var, b.moving_var, 0, 0))
     return;
   const double bytes = (backward ? 16.0 : 8.0) * static_cast<double>(n);
   if (backward) time_cpu(state, {0, bytes}, [&] { backward_pass(b, fused); });

@@ -1,7 +1,7 @@
 // One Adam step (and one SGD step) over each experiment's trainable parameters (common/shapes.h's
 // adam_cases: experiments 1-4 and experiment 4's fine-tuning) as one flat buffer (the engine calls
-// the kernel once per tensor, which adds only call overhead). Validated first against the update rules of kernels/optim.h in double: every
-// array the step writes (Adam: param, m and v).
+// the kernel once per tensor, which adds only call overhead). Validated first against the update
+// rules of kernels/optim.h in double: every array the step writes (Adam: param, m and v).
 #include <cmath>
 
 #include "benchmarks/kernels/bench_util.h"
