@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <new>
 
@@ -24,21 +25,40 @@ const bool reuse_freed_cpu_memory = [] {
   return true;
 }();
 
+// cpu_tensor_bytes(): updated by every Storage on any thread (the data pipeline's workers make
+// tensors too), so atomics; relaxed, as they order nothing else.
+std::atomic<int64_t> cpu_in_use{0}, cpu_peak{0};
+
+void count_cpu_allocation(int64_t bytes) {
+  const int64_t now = cpu_in_use.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  int64_t peak = cpu_peak.load(std::memory_order_relaxed);
+  while (now > peak && !cpu_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+size_t cpu_block_bytes(size_t count) { return (count * sizeof(float) + 63) / 64 * 64; }
+
 }  // namespace
+
+TensorBytes cpu_tensor_bytes() {
+  return {cpu_in_use.load(std::memory_order_relaxed), cpu_peak.load(std::memory_order_relaxed)};
+}
+
+void reset_cpu_tensor_peak() { cpu_peak.store(cpu_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
 Storage::Storage(size_t count, Device device, const std::string& what) : count_(count), device_(device) {
   if (count == 0) return;
-  const size_t bytes = count * sizeof(float);
   if (device.is_cpu()) {
     (void)reuse_freed_cpu_memory;
     // 64-byte alignment: whole cache lines, and what AVX-512 loads like.
-    data_ = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    data_ = static_cast<float*>(std::aligned_alloc(64, cpu_block_bytes(count)));
     if (!data_) throw std::bad_alloc();
+    count_cpu_allocation(static_cast<int64_t>(cpu_block_bytes(count)));
     return;
   }
 #ifdef CXR_WITH_CUDA
   kernels::cuda::set_device(device.index);
-  data_ = static_cast<float*>(kernels::cuda::device_alloc(bytes, what));
+  data_ = static_cast<float*>(kernels::cuda::device_alloc(count * sizeof(float), what));
 #else
   CXR_CHECK(false, "tensor '" << what << "': this cxrnet was built without CUDA (rebuild with nvcc on PATH)");
 #endif
@@ -48,6 +68,7 @@ Storage::~Storage() {
   if (!data_) return;
   if (device_.is_cpu()) {
     std::free(data_);
+    cpu_in_use.fetch_sub(static_cast<int64_t>(cpu_block_bytes(count_)), std::memory_order_relaxed);
     return;
   }
 #ifdef CXR_WITH_CUDA

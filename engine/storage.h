@@ -1,6 +1,7 @@
 // A flat float buffer on one device, shared by every tensor view of it.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "engine/device.h"
@@ -25,5 +26,15 @@ class Storage {
   size_t count_ = 0;
   Device device_;
 };
+
+// CPU tensor memory: the bytes every CPU Storage holds now, and the most they held at once since
+// the last reset_cpu_tensor_peak(). Over a training step the peak is what the step needs: weights,
+// Adam's moments, the activations kept for the backward pass and the gradients (bench_e2e reports
+// it). GPU tensors are counted by the caching allocator (kernels::cuda::allocator_stats()).
+struct TensorBytes {
+  int64_t in_use = 0, peak = 0;
+};
+TensorBytes cpu_tensor_bytes();
+void reset_cpu_tensor_peak();  // the peak starts again from what is held now
 
 }  // namespace cxr

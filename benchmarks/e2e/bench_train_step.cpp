@@ -1,7 +1,8 @@
 // End to end: one training step (forward to the logits, binary cross-entropy, backward, Adam,
 // zero_grad) of each experiment's model, built from configs/experiment{1..4}.yaml exactly as
 // `cxrnet train` builds it, on random images at the config's size and random 0/1 labels, batch 32.
-// Reported as images/s. On the CPU, and on the GPU (custom and vendor kernels) when there is one.
+// Reported as images/s, and the tensor memory a step holds at its peak. On the CPU, and on the GPU
+// (custom and vendor kernels) when there is one.
 // The peers (PyTorch, Keras) run the same models in benchmarks/peers/peers.py; tools/bench --peers
 // puts both in one table.
 #include <benchmark/benchmark.h>
@@ -20,6 +21,7 @@
 #include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "engine/storage.h"
 #include "layers/model.h"
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/graph.h"
@@ -45,6 +47,31 @@ void synchronize(Device device) {
 #else
   (void)device;
 #endif
+}
+
+// Tensor memory over the timed steps: on the CPU every CPU tensor's storage (engine/storage.h), on the
+// GPU the caching allocator's blocks in use (tensors and the kernels' workspaces, as PyTorch's
+// max_memory_allocated counts them). peak_MiB: the most held at once during a step; held_MiB: what
+// stays between steps (weights, Adam's moments, the batch).
+void reset_memory_peak(Device device) {
+#ifdef CXR_WITH_CUDA
+  if (device.is_cuda()) return kernels::cuda::reset_peak_bytes_in_use();
+#endif
+  (void)device;
+  reset_cpu_tensor_peak();
+}
+
+void report_memory(benchmark::State& state, Device device) {
+  TensorBytes bytes = cpu_tensor_bytes();
+#ifdef CXR_WITH_CUDA
+  if (device.is_cuda()) {
+    const kernels::cuda::AllocatorStats stats = kernels::cuda::allocator_stats();
+    bytes = {static_cast<int64_t>(stats.bytes_in_use), static_cast<int64_t>(stats.peak_bytes_in_use)};
+  }
+#endif
+  (void)device;
+  state.counters["peak_MiB"] = static_cast<double>(bytes.peak) / (1 << 20);
+  state.counters["held_MiB"] = static_cast<double>(bytes.in_use) / (1 << 20);
 }
 
 // Images uniform over the config's pixel range (0..255 times its rescale), labels half and half.
@@ -128,7 +155,9 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
     }
   }
   const double cpu_start = process_cpu_seconds();
+  reset_memory_peak(device);
   time_steps(state, device, step);
+  report_memory(state, device);
   // CPU time of every thread of the process per step: on a loaded machine, where wall time also
   // counts the time other processes held the cores, the steadier measure of the work done (it also
   // counts OpenBLAS threads spinning while they wait for work).

@@ -40,11 +40,12 @@ def conv_output(size, convs):
     return size // 2  # MaxPooling2D(2), 'valid'
 
 
-def time_steps(step, sync, min_seconds):
+def time_steps(step, sync, min_seconds, after_warmup=lambda: None):
     """Two warm-up steps, then steps until min_seconds have passed (at least 3): images/s."""
     for _ in range(2):
         step()
     sync()
+    after_warmup()
     steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while True:
         step()
@@ -169,8 +170,14 @@ def run_torch(args):
             loss.backward()
             opt.step()
 
-        sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
-        r = time_steps(step, sync, args.min_seconds)
+        cuda = args.device == "cuda"
+        sync = torch.cuda.synchronize if cuda else (lambda: None)
+        # The caching allocator's peak over the timed steps (tensors and cuDNN's workspaces), what
+        # bench_e2e's peak_MiB counts on the GPU; after the warm-up, whose algorithm search tries
+        # workspaces a step does not keep.
+        r = time_steps(step, sync, args.min_seconds, torch.cuda.reset_peak_memory_stats if cuda else (lambda: None))
+        if cuda:
+            r["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
         r.update(experiment=e, trainable_parameters=sum(p.numel() for p in params))
         results.append(r)
         print(f"torch experiment {e}: {r['images_per_second']:.1f} images/s, {r['cpu_ms_per_step']:.1f} CPU ms/step", file=sys.stderr)

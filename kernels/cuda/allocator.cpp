@@ -1,4 +1,5 @@
-// The caching device allocator (device_alloc, device_free, empty_cache, allocator_stats).
+// The caching device allocator (device_alloc, device_free, empty_cache, allocator_stats,
+// reset_peak_bytes_in_use).
 //
 // cudaMalloc and cudaFree are slow and cudaFree synchronises the whole device, so freed blocks are
 // kept in per-(device, size class) free lists and handed out again. Reuse needs no event or fence:
@@ -7,6 +8,7 @@
 // kernels/cuda/block_size.h keep the slack small instead.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -55,6 +57,11 @@ void release_cached_blocks(Allocator& a) {  // call with a.mutex held
   a.cached.clear();
 }
 
+void count_in_use(Allocator& a, size_t block) {  // call with a.mutex held
+  a.stats.bytes_in_use += block;
+  a.stats.peak_bytes_in_use = std::max(a.stats.peak_bytes_in_use, a.stats.bytes_in_use);
+}
+
 [[noreturn]] void throw_out_of_memory(const Allocator& a, const std::string& what, size_t bytes, size_t block,
                                       int device, cudaError_t status) {
   size_t free_bytes = 0, total_bytes = 0;
@@ -88,7 +95,7 @@ void* device_alloc(size_t bytes, const std::string& what) {
     void* ptr = hit->second.back();
     hit->second.pop_back();
     a.stats.bytes_cached -= block;
-    a.stats.bytes_in_use += block;
+    count_in_use(a, block);
     a.in_use[ptr] = Block{block, device};
     return ptr;
   }
@@ -110,7 +117,7 @@ void* device_alloc(size_t bytes, const std::string& what) {
     const std::string call = "cudaMalloc for '" + what + "'";
     detail::throw_cuda_error(status, call.c_str(), __FILE__, __LINE__);
   }
-  a.stats.bytes_in_use += block;
+  count_in_use(a, block);
   a.in_use[ptr] = Block{block, device};
   return ptr;
 }
@@ -140,6 +147,12 @@ AllocatorStats allocator_stats() {
   Allocator& a = allocator();
   std::lock_guard lock(a.mutex);
   return a.stats;
+}
+
+void reset_peak_bytes_in_use() {
+  Allocator& a = allocator();
+  std::lock_guard lock(a.mutex);
+  a.stats.peak_bytes_in_use = a.stats.bytes_in_use;
 }
 
 }  // namespace cxr::kernels::cuda

@@ -45,8 +45,10 @@ void empty_cache();           // cudaFree every cached block (synchronises the d
 
 struct AllocatorStats {
   size_t cuda_malloc_calls = 0, cuda_free_calls = 0, bytes_in_use = 0, bytes_cached = 0;
+  size_t peak_bytes_in_use = 0;  // the most bytes_in_use has been since reset_peak_bytes_in_use()
 };
 AllocatorStats allocator_stats();
+void reset_peak_bytes_in_use();  // the peak starts again from what is in use now
 
 // Page-locked host memory: needed for copies that overlap with compute. Not cached.
 void* pinned_host_alloc(size_t bytes);

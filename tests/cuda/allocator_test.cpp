@@ -46,6 +46,25 @@ TEST_F(CachingAllocator, CountsRoundedBlocks) {
   EXPECT_EQ(cuda::allocator_stats().bytes_in_use, before.bytes_in_use);
 }
 
+// The peak bench_e2e reports: the most bytes in use at once since the last reset, cached blocks not
+// counted.
+TEST_F(CachingAllocator, PeakIsTheMostInUseSinceTheReset) {
+  cuda::reset_peak_bytes_in_use();
+  const size_t base = cuda::allocator_stats().bytes_in_use;
+  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base);
+  void* a = cuda::device_alloc(3 << 20, "a");
+  void* b = cuda::device_alloc(1 << 20, "b");
+  cuda::device_free(a);
+  void* c = cuda::device_alloc(1000, "c");
+  const size_t both = cuda::round_block_size(3 << 20) + cuda::round_block_size(1 << 20);
+  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base + both);
+  cuda::device_free(b);
+  cuda::device_free(c);
+  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base + both);
+  cuda::reset_peak_bytes_in_use();
+  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base);
+}
+
 TEST_F(CachingAllocator, FreedBlockIsReused) {
   void* a = cuda::device_alloc(3 << 20, "a");
   cuda::device_free(a);

@@ -108,6 +108,21 @@ class EndToEndTest(unittest.TestCase):
         self.assertIn("2.3 us of host time to queue a 1-float fill", floor)
         self.assertIn("4.5 us for an engine op", floor)
 
+    def test_memory_table_puts_each_step_beside_pytorchs_on_the_gpu(self):
+        def step(name, **counters):
+            return {"name": name + "/manual_time", "run_type": "iteration", "images/s": 100.0, **counters}
+        e2e = {"benchmarks": [step("train_step/experiment1/cpu", peak_MiB=24.56, held_MiB=2.42),
+                              step("train_step/experiment1/cuda_custom", peak_MiB=30.0, held_MiB=3.0),
+                              step("train_step/experiment3/cpu", peak_MiB=184.37, held_MiB=15.94),
+                              step("train_step/experiment2/cpu")]}  # an older run: no memory counters
+        torch_cuda = {"results": [{"experiment": 1, "images_per_second": 9000.0, "peak_mib": 41.25},
+                                  {"experiment": 2, "images_per_second": 9000.0}]}
+        lines = report.memory_section(e2e, torch_cuda)
+        self.assertIn("| 1 | 24.6 (2.4) | 30.0 (3.0) |  | 41.2 |", lines)
+        self.assertIn("| 3 | 184.4 (15.9) |  |  |  |", lines)
+        self.assertFalse(any(l.startswith("| 2 |") for l in lines))
+        self.assertEqual(report.memory_section({"benchmarks": [step("train_step/experiment2/cpu")]}, None), [])
+
     def test_batch_norm_target_shows_a_copy_of_the_same_bytes(self):
         cuda = {"benchmarks": [timed("cuda/batchnorm_forward_train/custom/e3_bn1", 40.0, 0.5),
                                timed("cuda/copy/vendor/e3_bn1_forward", 30.0),
