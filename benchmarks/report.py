@@ -415,26 +415,33 @@ def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
 
 
 def memory_section(e2e, torch_cuda):
-    """The tensor memory a training step holds at its peak (bench_e2e's peak_MiB, and held_MiB between
-    steps), beside PyTorch's on the GPU (torch.cuda.max_memory_allocated over the same steps)."""
+    """The tensor memory a training step holds at its peak and between steps (bench_e2e's peak_MiB and
+    held_MiB), beside PyTorch's on the GPU (peers.py's peak_mib and held_mib)."""
     ours = {}
     for parts, b in runs(e2e).items():
         if parts[0] == "train_step" and not failed(b) and b.get("peak_MiB") is not None:
             ours[(int(parts[1].replace("experiment", "")), parts[2])] = (b["peak_MiB"], b.get("held_MiB"))
-    theirs = {x["experiment"]: x["peak_mib"] for x in (torch_cuda or {}).get("results", []) if "peak_mib" in x}
+    theirs = {x["experiment"]: (x["peak_mib"], x.get("held_mib"))
+              for x in (torch_cuda or {}).get("results", []) if "peak_mib" in x}
     if not ours and not theirs:
         return []
-    cell = lambda v: f"{v[0]:.1f} ({v[1]:.1f})" if v and v[1] is not None else (f"{v[0]:.1f}" if v else "")
+
+    def cell(v):
+        if not v:
+            return ""
+        return f"{v[0]:.1f} ({v[1]:.1f})" if v[1] is not None else f"{v[0]:.1f}"
+
     lines = ["## Memory of a training step", "",
-             "MiB held at the step's peak (in brackets: between steps: weights, Adam's moments, the batch). cxrnet:",
-             "every tensor's storage on the CPU, the caching allocator's blocks in use on the GPU (tensors and",
-             "workspaces); PyTorch: torch.cuda.max_memory_allocated over the same timed steps.", "",
-             "| experiment | cxrnet CPU | cxrnet GPU custom | cxrnet GPU vendor | PyTorch GPU |", "|---|---|---|---|---|"]
+             "MiB at the step's peak, and in brackets between steps (weights, Adam's moments, the batch), from",
+             "what the row found in use when it started. cxrnet: every tensor's storage on the CPU; on the GPU",
+             "what the caching allocator was asked for, tensors and workspaces. PyTorch: its allocator's",
+             "requested bytes over the same timed steps. Neither counts cuBLAS's workspace, made first.", "",
+             "| experiment | cxrnet CPU | cxrnet GPU custom | cxrnet GPU vendor | PyTorch GPU |",
+             "|---|---|---|---|---|"]
     for e in range(1, 5):
-        row = [ours.get((e, "cpu")), ours.get((e, "cuda_custom")), ours.get((e, "cuda_vendor"))]
-        if any(row) or e in theirs:
-            lines.append(f"| {e} | " + " | ".join(cell(v) for v in row) +
-                         f" | {f'{theirs[e]:.1f}' if e in theirs else ''} |")
+        row = [ours.get((e, "cpu")), ours.get((e, "cuda_custom")), ours.get((e, "cuda_vendor")), theirs.get(e)]
+        if any(row):
+            lines.append(f"| {e} | " + " | ".join(cell(v) for v in row) + " |")
     return lines + [""]
 
 

@@ -25,15 +25,18 @@ const bool reuse_freed_cpu_memory = [] {
   return true;
 }();
 
-// cpu_tensor_bytes(): updated by every Storage on any thread (the data pipeline's workers make
-// tensors too), so atomics; relaxed, as they order nothing else.
+// cpu_tensor_bytes(): a Storage may be made or freed on any thread (training makes its tensors on
+// one, but nothing requires it), so atomics; relaxed, as they order nothing else.
 std::atomic<int64_t> cpu_in_use{0}, cpu_peak{0};
 
-void count_cpu_allocation(int64_t bytes) {
-  const int64_t now = cpu_in_use.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+void raise_cpu_peak_to(int64_t now) {
   int64_t peak = cpu_peak.load(std::memory_order_relaxed);
   while (now > peak && !cpu_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
   }
+}
+
+void count_cpu_allocation(int64_t bytes) {
+  raise_cpu_peak_to(cpu_in_use.fetch_add(bytes, std::memory_order_relaxed) + bytes);
 }
 
 size_t cpu_block_bytes(size_t count) { return (count * sizeof(float) + 63) / 64 * 64; }
@@ -44,7 +47,10 @@ TensorBytes cpu_tensor_bytes() {
   return {cpu_in_use.load(std::memory_order_relaxed), cpu_peak.load(std::memory_order_relaxed)};
 }
 
-void reset_cpu_tensor_peak() { cpu_peak.store(cpu_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed); }
+void reset_cpu_tensor_peak() {
+  cpu_peak.store(cpu_in_use.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  raise_cpu_peak_to(cpu_in_use.load(std::memory_order_relaxed));  // an allocation between the two lines
+}
 
 Storage::Storage(size_t count, Device device, const std::string& what) : count_(count), device_(device) {
   if (count == 0) return;

@@ -27,10 +27,12 @@ class Storage {
   Device device_;
 };
 
-// CPU tensor memory: the bytes every CPU Storage holds now, and the most they held at once since
-// the last reset_cpu_tensor_peak(). Over a training step the peak is what the step needs: weights,
-// Adam's moments, the activations kept for the backward pass and the gradients (bench_e2e reports
-// it). GPU tensors are counted by the caching allocator (kernels::cuda::allocator_stats()).
+// CPU tensor memory: the bytes every CPU Storage holds now (in 64-byte blocks), and the most they
+// held at once since the last reset_cpu_tensor_peak(). Over a training step the peak is what its
+// tensors need: weights, Adam's moments, the activations kept for the backward pass, the gradients
+// (bench_e2e reports it). Not counted: the CPU kernels' own scratch (im2col columns, the weight
+// gradient's partial sums) and dropout's keep-masks (a byte an element). GPU memory is counted by the
+// caching allocator (kernels::cuda::allocator_stats()), workspaces included.
 struct TensorBytes {
   int64_t in_use = 0, peak = 0;
 };

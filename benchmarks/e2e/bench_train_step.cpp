@@ -26,6 +26,7 @@
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/graph.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/dense.h"
 #include "kernels/elementwise.h"
 #endif
 
@@ -49,30 +50,57 @@ void synchronize(Device device) {
 #endif
 }
 
-// Tensor memory over the timed steps: on the CPU every CPU tensor's storage (engine/storage.h), on the
-// GPU the caching allocator's blocks in use (tensors and the kernels' workspaces, as PyTorch's
-// max_memory_allocated counts them). peak_MiB: the most held at once during a step; held_MiB: what
-// stays between steps (weights, Adam's moments, the batch).
-void reset_memory_peak(Device device) {
+// The tensor memory of a row's step, counted from a baseline taken when the row starts (what earlier
+// rows left behind is not its own). CPU: every CPU tensor's storage (engine/storage.h). GPU: the bytes
+// the caching allocator was asked for, tensors and workspaces (PyTorch's requested_bytes, which
+// peers.py reads: not the allocator's whole blocks, which round up to 25% more). peak_MiB: the most
+// held at once during the timed steps; held_MiB: what stays between steps (weights, Adam's moments,
+// the batch). State the vendor libraries keep for the process is made before any baseline, so no row
+// counts it: cuBLAS's 32 MiB workspace (cuDNN's dropout states, per rate and seed, count in the first
+// vendor row that makes them).
+class StepMemory {
+ public:
+  explicit StepMemory(Device device) : device_(device) {
 #ifdef CXR_WITH_CUDA
-  if (device.is_cuda()) return kernels::cuda::reset_peak_bytes_in_use();
+    if (device.is_cuda()) {
+      static const bool cublas_workspace_made = [] {
+        Tensor abc = Tensor::full({3}, 1.0f, Device::cuda(), "1x1 product");
+        float* p = abc.data();
+        kernels::vendor::sgemm(false, false, 1, 1, 1, 1.0f, p, p + 1, 0.0f, p + 2);  // makes cuBLAS's handle
+        kernels::cuda::synchronize();
+        return true;
+      }();
+      (void)cublas_workspace_made;
+    }
 #endif
-  (void)device;
-  reset_cpu_tensor_peak();
-}
-
-void report_memory(benchmark::State& state, Device device) {
-  TensorBytes bytes = cpu_tensor_bytes();
-#ifdef CXR_WITH_CUDA
-  if (device.is_cuda()) {
-    const kernels::cuda::AllocatorStats stats = kernels::cuda::allocator_stats();
-    bytes = {static_cast<int64_t>(stats.bytes_in_use), static_cast<int64_t>(stats.peak_bytes_in_use)};
+    baseline_ = now().in_use;
   }
+  void reset_peak() const {
+#ifdef CXR_WITH_CUDA
+    if (device_.is_cuda()) return kernels::cuda::reset_peak_bytes_in_use();
 #endif
-  (void)device;
-  state.counters["peak_MiB"] = static_cast<double>(bytes.peak) / (1 << 20);
-  state.counters["held_MiB"] = static_cast<double>(bytes.in_use) / (1 << 20);
-}
+    reset_cpu_tensor_peak();
+  }
+  void report(benchmark::State& state) const {
+    const TensorBytes bytes = now();
+    state.counters["peak_MiB"] = static_cast<double>(bytes.peak - baseline_) / (1 << 20);
+    state.counters["held_MiB"] = static_cast<double>(bytes.in_use - baseline_) / (1 << 20);
+  }
+
+ private:
+  TensorBytes now() const {
+#ifdef CXR_WITH_CUDA
+    if (device_.is_cuda()) {
+      const kernels::cuda::AllocatorStats stats = kernels::cuda::allocator_stats();
+      return {static_cast<int64_t>(stats.requested_bytes_in_use),
+              static_cast<int64_t>(stats.peak_requested_bytes_in_use)};
+    }
+#endif
+    return cpu_tensor_bytes();
+  }
+  Device device_;
+  int64_t baseline_ = 0;
+};
 
 // Images uniform over the config's pixel range (0..255 times its rescale), labels half and half.
 Tensor random_images(const ExperimentConfig& c, Device device) {
@@ -139,6 +167,7 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
     return;
   }
   const ExperimentConfig config = experiment_config(experiment);
+  const StepMemory memory(device);
   Model model = model_on(device, config);
   Adam adam(model.trainable_tensors(), adam_options(config));
   const Tensor x = random_images(config, device), y = random_labels(device);
@@ -155,9 +184,9 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
     }
   }
   const double cpu_start = process_cpu_seconds();
-  reset_memory_peak(device);
+  memory.reset_peak();
   time_steps(state, device, step);
-  report_memory(state, device);
+  memory.report(state);
   // CPU time of every thread of the process per step: on a loaded machine, where wall time also
   // counts the time other processes held the cores, the steadier measure of the work done (it also
   // counts OpenBLAS threads spinning while they wait for work).

@@ -12,6 +12,7 @@ cuDNN on a GPU machine). One framework per process: TensorFlow and PyTorch each 
 
 import argparse
 import datetime
+import gc
 import json
 import os
 import platform
@@ -154,9 +155,18 @@ def run_torch(args):
         torch.backends.cuda.matmul.allow_tf32 = False  # plain FP32, as cxrnet's default
         torch.backends.cudnn.allow_tf32 = False
     make = torch_models(torch)
-    results = []
-    for e in args.experiments:
+    cuda = args.device == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if cuda:  # cuBLAS's workspace, kept for the process, made before any baseline (as bench_e2e does)
+        torch.ones(2, 2, device=device) @ torch.ones(2, 2, device=device)
+        sync()
+
+    def requested_bytes(which):  # what the caching allocator was asked for: bench_e2e's GPU count
+        return torch.cuda.memory_stats()[f"requested_bytes.all.{which}"]
+
+    def run(e):  # one experiment; its model, optimizer and batch are freed when it returns
         torch.manual_seed(0)
+        baseline = requested_bytes("current") if cuda else 0
         size, model = make(e)
         model = model.to(device).train()
         params = [p for p in model.parameters() if p.requires_grad]
@@ -170,17 +180,22 @@ def run_torch(args):
             loss.backward()
             opt.step()
 
-        cuda = args.device == "cuda"
-        sync = torch.cuda.synchronize if cuda else (lambda: None)
-        # The caching allocator's peak over the timed steps (tensors and cuDNN's workspaces), what
-        # bench_e2e's peak_MiB counts on the GPU; after the warm-up, whose algorithm search tries
-        # workspaces a step does not keep.
+        # The peak over the timed steps, after the warm-up, whose algorithm search tries workspaces a
+        # step does not keep: bench_e2e's peak_MiB and held_MiB on the GPU.
         r = time_steps(step, sync, args.min_seconds, torch.cuda.reset_peak_memory_stats if cuda else (lambda: None))
         if cuda:
-            r["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+            r["peak_mib"] = (requested_bytes("peak") - baseline) / 2**20
+            r["held_mib"] = (requested_bytes("current") - baseline) / 2**20
         r.update(experiment=e, trainable_parameters=sum(p.numel() for p in params))
-        results.append(r)
-        print(f"torch experiment {e}: {r['images_per_second']:.1f} images/s, {r['cpu_ms_per_step']:.1f} CPU ms/step", file=sys.stderr)
+        return r
+
+    results = []
+    for e in args.experiments:
+        gc.collect()  # the last experiment's tensors, before this one's baseline
+        results.append(run(e))
+        r = results[-1]
+        print(f"torch experiment {e}: {r['images_per_second']:.1f} images/s, {r['cpu_ms_per_step']:.1f} CPU ms/step",
+              file=sys.stderr)
     extra = {"cudnn": torch.backends.cudnn.version()} if args.device == "cuda" else {}
     return {"framework": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(), **extra,
             "results": results}

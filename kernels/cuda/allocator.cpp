@@ -31,6 +31,7 @@ constexpr size_t kLargestRequest = size_t{1} << 62;
 struct Block {
   size_t size = 0;
   int device = 0;
+  size_t requested = 0;  // what device_alloc was asked for
 };
 
 struct Allocator {
@@ -57,9 +58,11 @@ void release_cached_blocks(Allocator& a) {  // call with a.mutex held
   a.cached.clear();
 }
 
-void count_in_use(Allocator& a, size_t block) {  // call with a.mutex held
+void count_in_use(Allocator& a, size_t block, size_t requested) {  // call with a.mutex held
   a.stats.bytes_in_use += block;
+  a.stats.requested_bytes_in_use += requested;
   a.stats.peak_bytes_in_use = std::max(a.stats.peak_bytes_in_use, a.stats.bytes_in_use);
+  a.stats.peak_requested_bytes_in_use = std::max(a.stats.peak_requested_bytes_in_use, a.stats.requested_bytes_in_use);
 }
 
 [[noreturn]] void throw_out_of_memory(const Allocator& a, const std::string& what, size_t bytes, size_t block,
@@ -95,8 +98,8 @@ void* device_alloc(size_t bytes, const std::string& what) {
     void* ptr = hit->second.back();
     hit->second.pop_back();
     a.stats.bytes_cached -= block;
-    count_in_use(a, block);
-    a.in_use[ptr] = Block{block, device};
+    count_in_use(a, block, bytes);
+    a.in_use[ptr] = Block{block, device, bytes};
     return ptr;
   }
 
@@ -117,8 +120,8 @@ void* device_alloc(size_t bytes, const std::string& what) {
     const std::string call = "cudaMalloc for '" + what + "'";
     detail::throw_cuda_error(status, call.c_str(), __FILE__, __LINE__);
   }
-  count_in_use(a, block);
-  a.in_use[ptr] = Block{block, device};
+  count_in_use(a, block, bytes);
+  a.in_use[ptr] = Block{block, device, bytes};
   return ptr;
 }
 
@@ -134,6 +137,7 @@ void device_free(void* ptr) {
   a.in_use.erase(it);
   a.cached[{block.device, block.size}].push_back(ptr);
   a.stats.bytes_in_use -= block.size;
+  a.stats.requested_bytes_in_use -= block.requested;
   a.stats.bytes_cached += block.size;
 }
 
@@ -153,6 +157,7 @@ void reset_peak_bytes_in_use() {
   Allocator& a = allocator();
   std::lock_guard lock(a.mutex);
   a.stats.peak_bytes_in_use = a.stats.bytes_in_use;
+  a.stats.peak_requested_bytes_in_use = a.stats.requested_bytes_in_use;
 }
 
 }  // namespace cxr::kernels::cuda

@@ -43,12 +43,16 @@ void* device_alloc(size_t bytes, const std::string& what);
 void device_free(void* ptr);  // the block goes back to the cache, reusable by work queued after this call
 void empty_cache();           // cudaFree every cached block (synchronises the device)
 
+// Over all devices together. bytes_in_use counts whole blocks (block_size.h's size classes, up to 25%
+// above a request of more than 1 MiB); requested_bytes_in_use what device_alloc was asked for, which
+// PyTorch's memory_stats() calls requested_bytes.
 struct AllocatorStats {
   size_t cuda_malloc_calls = 0, cuda_free_calls = 0, bytes_in_use = 0, bytes_cached = 0;
-  size_t peak_bytes_in_use = 0;  // the most bytes_in_use has been since reset_peak_bytes_in_use()
+  size_t requested_bytes_in_use = 0;
+  size_t peak_bytes_in_use = 0, peak_requested_bytes_in_use = 0;  // since reset_peak_bytes_in_use()
 };
 AllocatorStats allocator_stats();
-void reset_peak_bytes_in_use();  // the peak starts again from what is in use now
+void reset_peak_bytes_in_use();  // both peaks start again from what is in use now
 
 // Page-locked host memory: needed for copies that overlap with compute. Not cached.
 void* pinned_host_alloc(size_t bytes);

@@ -46,23 +46,27 @@ TEST_F(CachingAllocator, CountsRoundedBlocks) {
   EXPECT_EQ(cuda::allocator_stats().bytes_in_use, before.bytes_in_use);
 }
 
-// The peak bench_e2e reports: the most bytes in use at once since the last reset, cached blocks not
-// counted.
+// The peaks bench_e2e reports: the most in use at once since the last reset, in whole blocks and in
+// the bytes asked for; cached blocks not counted.
 TEST_F(CachingAllocator, PeakIsTheMostInUseSinceTheReset) {
   cuda::reset_peak_bytes_in_use();
-  const size_t base = cuda::allocator_stats().bytes_in_use;
-  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base);
-  void* a = cuda::device_alloc(3 << 20, "a");
-  void* b = cuda::device_alloc(1 << 20, "b");
+  const cuda::AllocatorStats base = cuda::allocator_stats();
+  EXPECT_EQ(base.peak_bytes_in_use, base.bytes_in_use);
+  EXPECT_EQ(base.peak_requested_bytes_in_use, base.requested_bytes_in_use);
+  const size_t big = (3 << 20) + 12345, small = 1 << 20;
+  void* a = cuda::device_alloc(big, "a");
+  void* b = cuda::device_alloc(small, "b");
   cuda::device_free(a);
   void* c = cuda::device_alloc(1000, "c");
-  const size_t both = cuda::round_block_size(3 << 20) + cuda::round_block_size(1 << 20);
-  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base + both);
   cuda::device_free(b);
   cuda::device_free(c);
-  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base + both);
+  const cuda::AllocatorStats after = cuda::allocator_stats();
+  EXPECT_EQ(after.peak_bytes_in_use, base.bytes_in_use + cuda::round_block_size(big) + cuda::round_block_size(small));
+  EXPECT_EQ(after.peak_requested_bytes_in_use, base.requested_bytes_in_use + big + small);
+  EXPECT_EQ(after.requested_bytes_in_use, base.requested_bytes_in_use);
   cuda::reset_peak_bytes_in_use();
-  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base);
+  EXPECT_EQ(cuda::allocator_stats().peak_bytes_in_use, base.bytes_in_use);
+  EXPECT_EQ(cuda::allocator_stats().peak_requested_bytes_in_use, base.requested_bytes_in_use);
 }
 
 TEST_F(CachingAllocator, FreedBlockIsReused) {

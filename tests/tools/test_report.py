@@ -115,11 +115,13 @@ class EndToEndTest(unittest.TestCase):
                               step("train_step/experiment1/cuda_custom", peak_MiB=30.0, held_MiB=3.0),
                               step("train_step/experiment3/cpu", peak_MiB=184.37, held_MiB=15.94),
                               step("train_step/experiment2/cpu")]}  # an older run: no memory counters
-        torch_cuda = {"results": [{"experiment": 1, "images_per_second": 9000.0, "peak_mib": 41.25},
-                                  {"experiment": 2, "images_per_second": 9000.0}]}
+        torch_cuda = {"results": [{"experiment": 1, "images_per_second": 9000.0, "peak_mib": 41.25, "held_mib": 2.5},
+                                  {"experiment": 2, "images_per_second": 9000.0},  # an older peers.py
+                                  {"experiment": 4, "images_per_second": 900.0, "peak_mib": 120.0}]}
         lines = report.memory_section(e2e, torch_cuda)
-        self.assertIn("| 1 | 24.6 (2.4) | 30.0 (3.0) |  | 41.2 |", lines)
+        self.assertIn("| 1 | 24.6 (2.4) | 30.0 (3.0) |  | 41.2 (2.5) |", lines)
         self.assertIn("| 3 | 184.4 (15.9) |  |  |  |", lines)
+        self.assertIn("| 4 |  |  |  | 120.0 |", lines)
         self.assertFalse(any(l.startswith("| 2 |") for l in lines))
         self.assertEqual(report.memory_section({"benchmarks": [step("train_step/experiment2/cpu")]}, None), [])
 
