@@ -1,8 +1,12 @@
 // Direct convolution (kernels/cpu/conv2d_direct.h): the three passes as implicit GEMMs, each output
 // tile accumulated in vector registers over the whole reduction and written once. GCC vector
-// extensions (8 floats) rather than intrinsics, so the code stays portable; each entry point has an
-// x86-64-v3 clone (AVX2 + FMA) picked at load time where the CPU has it. Sums run in another order
-// than im2col + OpenBLAS: equal within float rounding, not bitwise.
+// extensions rather than intrinsics, so the code stays portable: 8 floats, each entry point with an
+// x86-64-v3 clone (AVX2 + FMA) picked at load time where the CPU has it; and 16 floats, compiled for
+// x86-64-v4 (AVX-512) and run where the CPU has that (set_avx512). A vector's lanes are filters
+// (forward, weight gradient) or taps (input gradient), never terms of one sum, so both widths add
+// every output's terms in the same order: the same bits. Zen 5 runs two 16-float FMAs a cycle where
+// Zen 4 splits each in two, so there the wide kernels do twice the work a cycle (docs/benchmarks.md).
+// Sums run in another order than im2col + OpenBLAS: equal within float rounding, not bitwise.
 //
 // Why not im2col + OpenBLAS here: on experiment 1's 5x5 layers that path spent a third of its time
 // outside the GEMM's inner kernel (copying windows into col, OpenBLAS packing col again, zeroing the
@@ -18,23 +22,32 @@
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/target_clones.h"
+#include "kernels/cuda/env_setting.h"  // header only, no CUDA: the run-time switch the GPU kernels use
 
-// The 32-byte vector helpers below are always inlined, so no vector ever crosses a call: GCC's
-// warning that such a return "changes the ABI" without AVX does not apply.
+// The vector helpers below are always inlined, so no vector ever crosses a call: GCC's warning that
+// such a return "changes the ABI" without AVX does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #define CXR_DIRECT_CLONES CXR_TARGET_CLONES("arch=x86-64-v3", "default")
+#define CXR_DIRECT_AVX512 [[gnu::target("arch=x86-64-v4")]]
 
 namespace cxr::kernels::cpu::direct {
 namespace {
 using v8 = float __attribute__((vector_size(32)));
+using v16 = float __attribute__((vector_size(64)));
+template <typename V>
+constexpr int kLanes = sizeof(V) / sizeof(float);
 
-[[gnu::always_inline]] inline v8 load(const float* p) {
-  v8 v;
+template <typename V>
+[[gnu::always_inline]] inline V load(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-[[gnu::always_inline]] inline void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+template <typename V>
+[[gnu::always_inline]] inline void store(float* p, V v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // Weights above this many floats (1 MB) go through im2col + GEMM: a direct tile reads all of them
 // once per few pixels, while OpenBLAS packs them once per block of >= 128 pixels. Measured on
@@ -87,14 +100,16 @@ std::vector<float> filter_panels(const Conv2dShape& s, const float* w, int width
   return panels;
 }
 
-// PB pixels (windows win[]) times KV*8 filters (panel, starting at filter kb), accumulated in
-// registers over every tap, then written with the bias. y points at the first pixel's outputs.
-template <int KV, int PB>
+// PB pixels (windows win[]) times KV vectors of L filters (panel, starting at filter kb),
+// accumulated in registers over every tap, then written with the bias. y points at the first
+// pixel's outputs.
+template <typename V, int KV, int PB>
 [[gnu::always_inline]] inline void forward_tile(const Conv2dShape& s, const float* const* win, const float* panel,
                                                 const float* bias, int kb, float* y) {
-  v8 acc[PB][KV];
+  constexpr int L = kLanes<V>;
+  V acc[PB][KV];
   for (int q = 0; q < KV; ++q) {
-    const v8 b = bias ? load(bias + kb + 8 * q) : v8{};
+    const V b = bias ? load<V>(bias + kb + L * q) : V{};
     for (int p = 0; p < PB; ++p) acc[p][q] = b;
   }
   const int64_t run = int64_t{s.S} * s.C, row = int64_t{s.W} * s.C;  // in NHWC a filter row is one run
@@ -102,9 +117,9 @@ template <int KV, int PB>
   for (int r = 0; r < s.R; ++r) {
     const float* xr[PB];
     for (int p = 0; p < PB; ++p) xr[p] = win[p] + r * row;
-    for (int64_t j = 0; j < run; ++j, wp += 8 * KV) {
-      v8 wv[KV];
-      for (int q = 0; q < KV; ++q) wv[q] = load(wp + 8 * q);
+    for (int64_t j = 0; j < run; ++j, wp += L * KV) {
+      V wv[KV];
+      for (int q = 0; q < KV; ++q) wv[q] = load<V>(wp + L * q);
       for (int p = 0; p < PB; ++p) {
         const float xv = xr[p][j];
         for (int q = 0; q < KV; ++q) acc[p][q] += xv * wv[q];
@@ -112,24 +127,25 @@ template <int KV, int PB>
     }
   }
   for (int p = 0; p < PB; ++p)
-    for (int q = 0; q < KV; ++q) store(y + p * s.K + kb + 8 * q, acc[p][q]);
+    for (int q = 0; q < KV; ++q) store(y + p * s.K + kb + L * q, acc[p][q]);
 }
 
 // Pixels [p0, p1) of the batch: tiles of PB, then of 3 and 1 for the rest. Always inlined into each
 // clone of the dispatch function, so the whole loop nest is compiled for its target (a plain
 // template would be compiled once, for the baseline, and called from both clones).
-template <int KV, int PB, int... Rest>
+template <typename V, int KV, int PB, int... Rest>
 [[gnu::always_inline]] inline void forward_pixels(const Conv2dShape& s, const float* x, const float* panels,
                                                   const float* bias, WindowWalker& walker, float* y, int64_t& p,
                                                   int64_t p1) {
-  const int64_t panel_size = taps_of(s) * 8 * KV;
+  constexpr int width = kLanes<V> * KV;  // filters a tile: the panels' width
+  const int64_t panel_size = taps_of(s) * width;
   for (; p + PB <= p1; p += PB) {
     const float* win[PB];
     for (int i = 0; i < PB; ++i) win[i] = x + walker.next();
-    for (int kb = 0; kb < s.K; kb += 8 * KV)
-      forward_tile<KV, PB>(s, win, panels + (kb / (8 * KV)) * panel_size, bias, kb, y + p * s.K);
+    for (int kb = 0; kb < s.K; kb += width)
+      forward_tile<V, KV, PB>(s, win, panels + (kb / width) * panel_size, bias, kb, y + p * s.K);
   }
-  if constexpr (sizeof...(Rest) > 0) forward_pixels<KV, Rest...>(s, x, panels, bias, walker, y, p, p1);
+  if constexpr (sizeof...(Rest) > 0) forward_pixels<V, KV, Rest...>(s, x, panels, bias, walker, y, p, p1);
 }
 
 // Called once per thread's range of pixels: the parallel loop stays outside the clones, since a
@@ -138,8 +154,17 @@ template <int KV, int PB, int... Rest>
 CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, const float* panels, const float* bias,
                                         const int64_t* offsets, float* y, int64_t p0, int64_t p1) {
   WindowWalker walker(s, offsets, p0);
-  if (s.K % 16 == 0) forward_pixels<2, 6, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
-  else forward_pixels<1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  if (s.K % 16 == 0) forward_pixels<v8, 2, 6, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+}
+// The same with 16-float vectors: 12 pixels by 16 filters, the panels' width, in 12 of AVX-512's 32
+// registers.
+CXR_DIRECT_AVX512 void forward_dispatch_avx512(const Conv2dShape& s, const float* x, const float* panels,
+                                               const float* bias, const int64_t* offsets, float* y, int64_t p0,
+                                               int64_t p1) {
+  WindowWalker walker(s, offsets, p0);
+  if (s.K % 16 == 0) forward_pixels<v16, 1, 12, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
 }
 
 // ---- input gradient -----------------------------------------------------------------------------
@@ -159,14 +184,15 @@ std::vector<float> run_panels(const Conv2dShape& s, const float* w) {
   return panels;
 }
 
-// PB pixels (gradients g[], windows win[] in dx) times JV*8 taps of filter row r from j0.
-template <int JV, int PB>
+// PB pixels (gradients g[], windows win[] in dx) times JV vectors of L taps of filter row r from j0.
+template <typename V, int JV, int PB>
 [[gnu::always_inline]] inline void input_tile(const Conv2dShape& s, const float* const* g, float* const* win,
                                               const float* panel, int64_t at) {
-  v8 acc[PB][JV] = {};
+  constexpr int L = kLanes<V>;
+  V acc[PB][JV] = {};
   for (int k = 0; k < s.K; ++k) {
-    v8 wv[JV];
-    for (int q = 0; q < JV; ++q) wv[q] = load(panel + k * 8 * JV + 8 * q);
+    V wv[JV];
+    for (int q = 0; q < JV; ++q) wv[q] = load<V>(panel + k * L * JV + L * q);
     for (int p = 0; p < PB; ++p) {
       const float gv = g[p][k];
       for (int q = 0; q < JV; ++q) acc[p][q] += gv * wv[q];
@@ -175,12 +201,13 @@ template <int JV, int PB>
   // One pixel after another: neighbouring windows overlap when the stride is below the filter.
   for (int p = 0; p < PB; ++p)
     for (int q = 0; q < JV; ++q) {
-      float* d = win[p] + at + 8 * q;
-      store(d, load(d) + acc[p][q]);
+      float* d = win[p] + at + L * q;
+      store(d, load<V>(d) + acc[p][q]);
     }
 }
 
-template <int PB, int... Rest>
+// V: the vector of a 16-tap block (two v8 or one v16); a run's last 8 taps, if any, go by v8.
+template <typename V, int PB, int... Rest>
 [[gnu::always_inline]] inline void input_pixels(const Conv2dShape& s, const float* dy, const float* panels,
                                                 WindowWalker& walker, float* dx, int64_t& p, int64_t p1) {
   const int64_t run = int64_t{s.S} * s.C, row = int64_t{s.W} * s.C;
@@ -194,31 +221,41 @@ template <int PB, int... Rest>
     for (int r = 0; r < s.R; ++r) {
       const float* panel = panels + r * s.K * run;
       int64_t j = 0;
-      for (; j + 16 <= run; j += 16) input_tile<2, PB>(s, g, win, panel + j * s.K, r * row + j);
-      if (j < run) input_tile<1, PB>(s, g, win, panel + j * s.K, r * row + j);  // run % 16 == 8
+      for (; j + 16 <= run; j += 16)
+        input_tile<V, 16 / kLanes<V>, PB>(s, g, win, panel + j * s.K, r * row + j);
+      if (j < run) input_tile<v8, 1, PB>(s, g, win, panel + j * s.K, r * row + j);  // run % 16 == 8
     }
   }
-  if constexpr (sizeof...(Rest) > 0) input_pixels<Rest...>(s, dy, panels, walker, dx, p, p1);
+  if constexpr (sizeof...(Rest) > 0) input_pixels<V, Rest...>(s, dy, panels, walker, dx, p, p1);
 }
 
 CXR_DIRECT_CLONES void input_dispatch(const Conv2dShape& s, const float* dy, const float* panels,
                                       const int64_t* offsets, float* dx, int64_t p0, int64_t p1) {
   WindowWalker walker(s, offsets, p0);
-  input_pixels<6, 3, 1>(s, dy, panels, walker, dx, p0, p1);
+  input_pixels<v8, 6, 3, 1>(s, dy, panels, walker, dx, p0, p1);
+}
+// The same tiles of 6 pixels with 16-float vectors: overlapping windows add into dx tile by tile,
+// so other tiles would add each element's terms in another order (other bits). 6 accumulators, not
+// enough to cover the FMA's latency on two pipes: this pass gains least.
+CXR_DIRECT_AVX512 void input_dispatch_avx512(const Conv2dShape& s, const float* dy, const float* panels,
+                                             const int64_t* offsets, float* dx, int64_t p0, int64_t p1) {
+  WindowWalker walker(s, offsets, p0);
+  input_pixels<v16, 6, 3, 1>(s, dy, panels, walker, dx, p0, p1);
 }
 
 // ---- weight gradient ----------------------------------------------------------------------------
 // dwt[t][kb..] += sum over the pixels [p0, p1) of one image of x[window + off[t]] * dy[pixel],
-// for TB taps from t0 at once, KV*8 filters from kb, in registers.
-template <int KV, int TB>
+// for TB taps from t0 at once, KV vectors of L filters from kb, in registers.
+template <typename V, int KV, int TB>
 [[gnu::always_inline]] inline void weight_block(const Conv2dShape& s, const float* x_img, const float* dy_img,
                                                 const int64_t* windows, const int64_t* off, int t0, int kb, int p0,
                                                 int p1, float* dwt) {
-  v8 acc[TB][KV] = {};
+  constexpr int L = kLanes<V>;
+  V acc[TB][KV] = {};
   for (int p = p0; p < p1; ++p) {
     const float* origin = x_img + windows[p];
-    v8 g[KV];
-    for (int q = 0; q < KV; ++q) g[q] = load(dy_img + static_cast<int64_t>(p) * s.K + kb + 8 * q);
+    V g[KV];
+    for (int q = 0; q < KV; ++q) g[q] = load<V>(dy_img + static_cast<int64_t>(p) * s.K + kb + L * q);
     for (int t = 0; t < TB; ++t) {
       const float xv = origin[off[t0 + t]];
       for (int q = 0; q < KV; ++q) acc[t][q] += xv * g[q];
@@ -226,18 +263,21 @@ template <int KV, int TB>
   }
   for (int t = 0; t < TB; ++t)
     for (int q = 0; q < KV; ++q) {
-      float* d = dwt + static_cast<int64_t>(t0 + t) * s.K + kb + 8 * q;
-      store(d, load(d) + acc[t][q]);
+      float* d = dwt + static_cast<int64_t>(t0 + t) * s.K + kb + L * q;
+      store(d, load<V>(d) + acc[t][q]);
     }
 }
 
 // The taps [tap0, tap1) of dwt, summed over the images [n0, n1). Each tap's sum runs in the same
 // order whichever range of taps it falls in.
-template <int KV>
+template <typename V, int KV>
 [[gnu::always_inline]] inline void weight_taps(const Conv2dShape& s, const float* x, const float* dy,
                                                const int64_t* windows, const int64_t* off, int n0, int n1, int tap0,
                                                int tap1, float* dwt) {
-  constexpr int kTaps = KV == 4 ? 3 : KV == 2 ? 6 : 12;  // taps per pass: KV*kTaps accumulators + KV + 1 registers
+  // Taps per pass: KV*kTaps accumulators + KV + 1 registers, of AVX2's 16 or AVX-512's 32. With
+  // 16-float vectors, 24 accumulators where there are 32 or 64 filters (experiment 1's third layer's
+  // pass 1.6x faster than with 12); 16 filters by 24 taps ran 1.4-1.5x slower than by 12.
+  constexpr int kTaps = kLanes<V> == 16 && KV > 1 ? 24 / KV : 12 / KV;
   const int pixels = s.OH * s.OW;
   // Pixels in chunks of 64, whose dy (and, mostly, x windows) stay in L1 across the passes over the
   // taps; chunks of 1,024 pixels (dy in L2) were ~20% slower on experiment 1's second layer, 16-32 too.
@@ -247,12 +287,12 @@ template <int KV>
     const float* dy_img = dy + static_cast<int64_t>(n) * pixels * s.K;
     for (int p0 = 0; p0 < pixels; p0 += chunk) {
       const int p1 = std::min(pixels, p0 + chunk);
-      for (int kb = 0; kb < s.K; kb += 8 * KV) {
+      for (int kb = 0; kb < s.K; kb += kLanes<V> * KV) {
         int t = tap0;
         for (; t + kTaps <= tap1; t += kTaps)
-          weight_block<KV, kTaps>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
-        for (; t + 3 <= tap1; t += 3) weight_block<KV, 3>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
-        for (; t < tap1; ++t) weight_block<KV, 1>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
+          weight_block<V, KV, kTaps>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
+        for (; t + 3 <= tap1; t += 3) weight_block<V, KV, 3>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
+        for (; t < tap1; ++t) weight_block<V, KV, 1>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
       }
     }
   }
@@ -262,12 +302,29 @@ CXR_DIRECT_CLONES void weight_dispatch(const Conv2dShape& s, const float* x, con
                                        const int64_t* off, int n0, int n1, int tap0, int tap1, float* dwt) {
   // 32 filters x 3 taps (7 loads per 12 FMAs) beat 16 x 6 (8 loads and a window per 12): 4-9% on
   // experiment 1's second and third layers.
-  if (s.K % 32 == 0) weight_taps<4>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
-  else if (s.K % 16 == 0) weight_taps<2>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
-  else weight_taps<1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+  if (s.K % 32 == 0) weight_taps<v8, 4>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+  else if (s.K % 16 == 0) weight_taps<v8, 2>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+  else weight_taps<v8, 1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+}
+CXR_DIRECT_AVX512 void weight_dispatch_avx512(const Conv2dShape& s, const float* x, const float* dy,
+                                              const int64_t* windows, const int64_t* off, int n0, int n1, int tap0,
+                                              int tap1, float* dwt) {
+  if (s.K % 64 == 0) weight_taps<v16, 4>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+  else if (s.K % 32 == 0) weight_taps<v16, 2>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+  else if (s.K % 16 == 0) weight_taps<v16, 1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+  else weight_taps<v8, 1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
 }
 
+kernels::cuda::detail::EnvSetting g_avx512("CXR_CPU_AVX512", 1, 0);
+
 }  // namespace
+
+void set_avx512(bool allowed) { g_avx512.set(allowed ? 1 : 0); }
+
+bool avx512() {
+  static const bool cpu_has_it = __builtin_cpu_supports("x86-64-v4");
+  return cpu_has_it && g_avx512.get() != 0;
+}
 
 bool handles(const Conv2dShape& s) {
   const bool unpadded = s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
@@ -288,8 +345,11 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
   // whichever chunk it falls in, so only the time changes.
   const int64_t min_units = std::max<int64_t>(1, (int64_t{1} << 19) / flops_per_unit);
   const int64_t grain = std::max<int64_t>(min_units, units / (8 * cpu_threads()));
+  const bool wide = avx512();
   parallel_for_dynamic(units, grain, [&](int64_t u0, int64_t u1) {
-    forward_dispatch(s, x, panels.data(), bias_or_null, offsets.data(), y, u0 * kUnit, std::min(pixels, u1 * kUnit));
+    const int64_t p0 = u0 * kUnit, p1 = std::min(pixels, u1 * kUnit);
+    if (wide) forward_dispatch_avx512(s, x, panels.data(), bias_or_null, offsets.data(), y, p0, p1);
+    else forward_dispatch(s, x, panels.data(), bias_or_null, offsets.data(), y, p0, p1);
   });
 }
 
@@ -300,12 +360,14 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
   // (>= 128 pixels, so the tiles rarely fall short at an item's end), fixed whatever the threads.
   const int64_t P = pixels_of(s), images_per_item = std::max<int64_t>(1, (128 + P - 1) / P);
   const int64_t items = (s.N + images_per_item - 1) / images_per_item;
+  const bool wide = avx512();
   parallel_for_dynamic(items, 1, [&](int64_t i0, int64_t i1) {
     const int64_t n0 = i0 * images_per_item, n1 = std::min<int64_t>(s.N, i1 * images_per_item);
     std::fill(dx + n0 * image_of(s), dx + n1 * image_of(s), 0.0f);
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t first = item * images_per_item, last = std::min<int64_t>(s.N, first + images_per_item);
-      input_dispatch(s, dy, panels.data(), offsets.data(), dx, first * P, last * P);
+      if (wide) input_dispatch_avx512(s, dy, panels.data(), offsets.data(), dx, first * P, last * P);
+      else input_dispatch(s, dy, panels.data(), offsets.data(), dx, first * P, last * P);
     }
   });
 }
@@ -338,6 +400,7 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
   const int64_t block_size = int64_t{taps} * s.K;
   // Each item zeroes its own part: on the thread that sums into it, and no pass over all of it first.
   const std::unique_ptr<float[]> dwt(new float[static_cast<size_t>(blocks * block_size)]);
+  const bool wide = avx512();
   parallel_for_dynamic(int64_t{blocks} * tap_ranges, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t item = i0; item < i1; ++item) {
       const int b = static_cast<int>(item / tap_ranges), r = static_cast<int>(item % tap_ranges);
@@ -345,7 +408,8 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
       const int t0 = std::min(taps, r * taps_per_range), t1 = std::min(taps, t0 + taps_per_range);
       float* partial = dwt.get() + b * block_size;
       std::fill(partial + int64_t{t0} * s.K, partial + int64_t{t1} * s.K, 0.0f);
-      weight_dispatch(s, x, dy, windows.data(), off.data(), n0, n1, t0, t1, partial);
+      if (wide) weight_dispatch_avx512(s, x, dy, windows.data(), off.data(), n0, n1, t0, t1, partial);
+      else weight_dispatch(s, x, dy, windows.data(), off.data(), n0, n1, t0, t1, partial);
     }
   });
   // The blocks' partials added into the first, in block order, then transposed to dw[k][t].

@@ -24,4 +24,10 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
 // dw = the weight gradient (OVERWRITTEN), as cpu::conv2d_backward computes it.
 void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, float* dw);
 
+// The kernels of 16-float vectors (AVX-512), where the CPU runs x86-64-v4 and unless turned off
+// (set_avx512(false), or CXR_CPU_AVX512=0 in the environment); the 8-float ones otherwise. The same
+// bits either way: the choice only changes the time.
+void set_avx512(bool allowed);
+bool avx512();  // whether the 16-float kernels run
+
 }  // namespace cxr::kernels::cpu::direct

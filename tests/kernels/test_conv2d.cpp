@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "tests/kernels/kernel_test_util.h"
 
 namespace cxr::kernels {
@@ -216,6 +218,52 @@ TEST(Conv2d, BackwardMatchesDirectLoops) {
     expect_all_near(dw, ref.dw, 3e-5, "dw");
     expect_all_near(db, ref.db, 3e-5, "db");
   }
+}
+
+// The direct kernels' 16-float (AVX-512) and 8-float paths give the same bits: a vector's lanes are
+// filters or taps, never terms of one sum. Shapes for each tile width both paths choose: 8, 16, 24,
+// 32 and 64 filters (the weight gradient's widest tiles), runs of 16 taps and a last 8 (dx), image
+// counts that leave short pixel tiles. The other Conv2d tests check whichever path this CPU runs
+// against loops in double.
+TEST(Conv2d, DirectKernelsGiveTheSameBitsWithAndWithoutAvx512) {
+  cpu::direct::set_avx512(true);
+  if (!cpu::direct::avx512()) GTEST_SKIP() << "this CPU has no AVX-512 (x86-64-v4): only the 8-float kernels run";
+  const Case cases[] = {
+      {3, 12, 11, 3, 16, 5, 5, 1, 1, false, true},   // experiment 1's conv1 in small (no direct dx: S*C = 15)
+      {2, 15, 15, 16, 32, 5, 5, 2, 2, false, true},  // conv2: dx direct (S*C = 80: 5 runs of 16)
+      {2, 13, 13, 32, 64, 5, 5, 2, 2, false, true},  // conv3: 64 filters
+      {3, 11, 12, 8, 16, 3, 3, 1, 1, false, false},  // S*C = 24: dx runs of 16 and a last 8
+      {1, 9, 10, 1, 8, 3, 3, 1, 2, false, false},    // 8 filters
+      {2, 10, 9, 8, 24, 3, 3, 1, 1, false, true},    // 24 filters
+  };
+  uint32_t seed = 300;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.sh, c.sw, c.same);
+    ASSERT_TRUE(cpu::direct::handles(s));
+    const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, seed++);
+    const auto w = random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, seed++);
+    const auto b = random_vector(s.K, seed++);
+    const auto dy = random_vector(static_cast<size_t>(s.N) * s.OH * s.OW * s.K, seed++);
+    auto run = [&](bool wide) {
+      cpu::direct::set_avx512(wide);
+      std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
+      cpu::direct::forward(s, x.data(), w.data(), c.bias ? b.data() : nullptr, y.data());
+      if (cpu::direct::handles_input_gradient(s)) cpu::direct::input_gradient(s, w.data(), dy.data(), dx.data());
+      cpu::direct::weight_gradient(s, x.data(), dy.data(), dw.data());
+      return std::vector<std::vector<float>>{y, dx, dw};
+    };
+    const auto wide = run(true), narrow = run(false);
+    const char* names[] = {"y", "dx", "dw"};
+    for (int i = 0; i < 3; ++i) {
+      SCOPED_TRACE(names[i]);
+      ASSERT_EQ(wide[i].size(), narrow[i].size());
+      for (size_t j = 0; j < wide[i].size(); ++j)
+        ASSERT_EQ(std::memcmp(&wide[i][j], &narrow[i][j], sizeof(float)), 0)
+            << "element " << j << ": " << wide[i][j] << " (AVX-512) against " << narrow[i][j];
+    }
+  }
+  cpu::direct::set_avx512(true);
 }
 
 TEST(Conv2d, BackwardComputesOnlyTheRequestedGradients) {
