@@ -78,8 +78,14 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("ceiling_bandwidth_what", "memcpy of 256 MiB on " + std::to_string(omp_get_max_threads()) +
                                                            " threads, bytes read + written");
   benchmark::AddCustomContext("ceiling_GFLOPs", std::to_string(c.flops_per_second / 1e9));
+  // OpenBLAS picks its kernels for the CPU as it loads, unless OPENBLAS_CORETYPE names them: which ran
+  // bounds every GEMM (the Zen 5 development VM's environment names Haswell's AVX2 kernels, half as
+  // fast there as the AVX-512 ones OpenBLAS picks by itself: docs/benchmarks.md, session 23).
+  std::string gemm_kernels = std::string(", its ") + openblas_get_corename() + " kernels";
+  if (const char* forced = std::getenv("OPENBLAS_CORETYPE"))
+    gemm_kernels += std::string(" (OPENBLAS_CORETYPE=") + forced + " in the environment)";
   benchmark::AddCustomContext("ceiling_GFLOPs_what", "OpenBLAS cblas_sgemm n=2048, " +
-                                                         std::to_string(c.gemm_threads) + " threads");
+                                                         std::to_string(c.gemm_threads) + " threads" + gemm_kernels);
   benchmark::AddCustomContext("cpu_threads", std::to_string(omp_get_max_threads()));
   benchmark::AddCustomContext("device", "cpu");
   benchmark::RunSpecifiedBenchmarks();

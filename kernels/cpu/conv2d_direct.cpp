@@ -2,10 +2,14 @@
 // tile accumulated in vector registers over the whole reduction and written once. GCC vector
 // extensions rather than intrinsics, so the code stays portable: 8 floats, each entry point with an
 // x86-64-v3 clone (AVX2 + FMA) picked at load time where the CPU has it; and 16 floats, compiled for
-// x86-64-v4 (AVX-512) and run where the CPU has that (set_avx512). A vector's lanes are filters
-// (forward, weight gradient) or taps (input gradient), never terms of one sum, so both widths add
-// every output's terms in the same order: the same bits. Zen 5 runs two 16-float FMAs a cycle where
-// Zen 4 splits each in two, so there the wide kernels do twice the work a cycle (docs/benchmarks.md).
+// x86-64-v4 (AVX-512) and run where the CPU has that (set_avx512), falling back to 8 floats where K
+// is not a multiple of 16 and for an input-gradient run's last 8 taps. Both widths give the same
+// bits: a vector's lanes are filters (forward, weight gradient) or taps (input gradient), never terms
+// of one sum; the input gradient keeps its 6-pixel tiles (overlapping windows add into dx tile by
+// tile); and both contract into FMAs alike (kernels/CMakeLists.txt keeps GCC from splitting 512-bit
+// FMAs under Zen 5 tuning). Zen 5 runs two 16-float FMAs a cycle where Zen 4 splits each in two, so
+// there the wide kernels do up to twice the work a cycle (docs/benchmarks.md, session 23); on Zen 4
+// and on Intel parts they are unmeasured.
 // Sums run in another order than im2col + OpenBLAS: equal within float rounding, not bitwise.
 //
 // Why not im2col + OpenBLAS here: on experiment 1's 5x5 layers that path spent a third of its time
@@ -131,8 +135,8 @@ template <typename V, int KV, int PB>
 }
 
 // Pixels [p0, p1) of the batch: tiles of PB, then of 3 and 1 for the rest. Always inlined into each
-// clone of the dispatch function, so the whole loop nest is compiled for its target (a plain
-// template would be compiled once, for the baseline, and called from both clones).
+// clone of the dispatch function and its AVX-512 twin, so the whole loop nest is compiled for its
+// target (a plain template would be compiled once, for the baseline, and called from all of them).
 template <typename V, int KV, int PB, int... Rest>
 [[gnu::always_inline]] inline void forward_pixels(const Conv2dShape& s, const float* x, const float* panels,
                                                   const float* bias, WindowWalker& walker, float* y, int64_t& p,
@@ -149,8 +153,8 @@ template <typename V, int KV, int PB, int... Rest>
 }
 
 // Called once per thread's range of pixels: the parallel loop stays outside the clones, since a
-// lambda inside one would be compiled for the baseline target only. 12 accumulators: enough
-// independent FMAs in flight to cover their latency on two FMA pipes.
+// lambda inside one would be compiled for the baseline target only. 12 accumulators (8 where K is
+// not a multiple of 16): enough independent FMAs in flight to cover their latency on two FMA pipes.
 CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, const float* panels, const float* bias,
                                         const int64_t* offsets, float* y, int64_t p0, int64_t p1) {
   WindowWalker walker(s, offsets, p0);
@@ -158,7 +162,7 @@ CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, co
   else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
 }
 // The same with 16-float vectors: 12 pixels by 16 filters, the panels' width, in 12 of AVX-512's 32
-// registers.
+// registers (8-float tiles where K is not a multiple of 16).
 CXR_DIRECT_AVX512 void forward_dispatch_avx512(const Conv2dShape& s, const float* x, const float* panels,
                                                const float* bias, const int64_t* offsets, float* y, int64_t p0,
                                                int64_t p1) {
@@ -322,8 +326,12 @@ kernels::cuda::detail::EnvSetting g_avx512("CXR_CPU_AVX512", 1, 0);
 void set_avx512(bool allowed) { g_avx512.set(allowed ? 1 : 0); }
 
 bool avx512() {
+#ifdef __SANITIZE_THREAD__
+  return false;  // target_clones.h drops the FMA clone under TSan: the wide kernels would differ in bits
+#else
   static const bool cpu_has_it = __builtin_cpu_supports("x86-64-v4");
   return cpu_has_it && g_avx512.get() != 0;
+#endif
 }
 
 bool handles(const Conv2dShape& s) {
@@ -337,7 +345,7 @@ bool handles_input_gradient(const Conv2dShape& s) { return handles(s) && (int64_
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   const std::vector<float> panels = filter_panels(s, w, s.K % 16 == 0 ? 16 : 8);
   const std::vector<int64_t> offsets = window_offsets(s);
-  // Ranges of whole 24-pixel units (full tiles of 6 or 8), at least ~0.5 MFLOP each.
+  // Ranges of whole 24-pixel units (full tiles of 6, 8 or 12), at least ~0.5 MFLOP each.
   constexpr int64_t kUnit = 24;
   const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit;
   const int64_t flops_per_unit = 2 * kUnit * s.K * taps_of(s);

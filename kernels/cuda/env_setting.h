@@ -1,7 +1,8 @@
 // A run-time choice between kernels that the environment can turn off and a test or benchmark can
 // set: read from the environment on first use (NAME=0 gives `off`, anything else or nothing `on`),
 // then kept in an atomic. Behind cuda::batchnorm_resident(), cuda::gemm_tall_tiles(),
-// cuda::conv_small_weight_gradient() and cuda::conv_direct_forward().
+// cuda::conv_small_weight_gradient() and cuda::conv_direct_forward(), and the CPU's
+// cpu::direct::avx512() (header only: no CUDA needed).
 #pragma once
 
 #include <atomic>

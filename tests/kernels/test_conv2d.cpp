@@ -220,12 +220,21 @@ TEST(Conv2d, BackwardMatchesDirectLoops) {
   }
 }
 
-// The direct kernels' 16-float (AVX-512) and 8-float paths give the same bits: a vector's lanes are
-// filters or taps, never terms of one sum. Shapes for each tile width both paths choose: 8, 16, 24,
-// 32 and 64 filters (the weight gradient's widest tiles), runs of 16 taps and a last 8 (dx), image
-// counts that leave short pixel tiles. The other Conv2d tests check whichever path this CPU runs
+// The direct kernels' 16-float (AVX-512) and 8-float paths give the same bits (conv2d_direct.cpp
+// says why). Shapes for each tile both paths choose: 8, 16, 24, 32, 48 and 64 filters, runs of 16
+// taps and a last 8 (dx), tap ranges that end in tiles of 3 and 1, image counts that leave short
+// pixel tiles. The other Conv2d tests check whichever path this CPU runs
 // against loops in double.
-TEST(Conv2d, DirectKernelsGiveTheSameBitsWithAndWithoutAvx512) {
+class DirectAvx512 : public ::testing::Test {  // gives the switch back as it found it, even on a failure
+ protected:
+  void SetUp() override { was_on_ = cpu::direct::avx512(); }
+  void TearDown() override { cpu::direct::set_avx512(was_on_); }
+
+ private:
+  bool was_on_ = false;
+};
+
+TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
   cpu::direct::set_avx512(true);
   if (!cpu::direct::avx512()) GTEST_SKIP() << "this CPU has no AVX-512 (x86-64-v4): only the 8-float kernels run";
   const Case cases[] = {
@@ -235,6 +244,8 @@ TEST(Conv2d, DirectKernelsGiveTheSameBitsWithAndWithoutAvx512) {
       {3, 11, 12, 8, 16, 3, 3, 1, 1, false, false},  // S*C = 24: dx runs of 16 and a last 8
       {1, 9, 10, 1, 8, 3, 3, 1, 2, false, false},    // 8 filters
       {2, 10, 9, 8, 24, 3, 3, 1, 1, false, true},    // 24 filters
+      {1, 9, 9, 1, 48, 5, 5, 1, 1, false, true},     // 48 filters: dw's 16-filter tiles of 1 tap
+      {3, 9, 9, 3, 64, 5, 5, 1, 1, false, false},    // 64 filters: dw's 64-filter tiles of 3 taps
   };
   uint32_t seed = 300;
   for (const Case& c : cases) {
@@ -263,7 +274,6 @@ TEST(Conv2d, DirectKernelsGiveTheSameBitsWithAndWithoutAvx512) {
             << "element " << j << ": " << wide[i][j] << " (AVX-512) against " << narrow[i][j];
     }
   }
-  cpu::direct::set_avx512(true);
 }
 
 TEST(Conv2d, BackwardComputesOnlyTheRequestedGradients) {
