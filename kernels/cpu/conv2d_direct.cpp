@@ -211,6 +211,29 @@ template <typename V, int JV, int PB>
 }
 
 // V: the vector of a 16-tap block (two v8 or one v16); a run's last 8 taps, if any, go by v8.
+// Two consecutive 16-tap blocks of a run at once in 16-float vectors (2 x PB accumulators where one
+// block has PB, too few to cover the FMA's latency), added into dx block by block, each block pixel
+// by pixel: every dx element gets its terms in the order the one-block tiles add them.
+template <int PB>
+[[gnu::always_inline]] inline void input_tile_two_blocks(const Conv2dShape& s, const float* const* g,
+                                                         float* const* win, const float* panel, int64_t at) {
+  v16 acc[2][PB] = {};
+  const float* second = panel + 16 * int64_t{s.K};  // the next block's [k][16]
+  for (int k = 0; k < s.K; ++k) {
+    const v16 w0 = load<v16>(panel + k * 16), w1 = load<v16>(second + k * 16);
+    for (int p = 0; p < PB; ++p) {
+      const float gv = g[p][k];
+      acc[0][p] += gv * w0;
+      acc[1][p] += gv * w1;
+    }
+  }
+  for (int b = 0; b < 2; ++b)
+    for (int p = 0; p < PB; ++p) {
+      float* d = win[p] + at + 16 * b;
+      store(d, load<v16>(d) + acc[b][p]);
+    }
+}
+
 template <typename V, int PB, int... Rest>
 [[gnu::always_inline]] inline void input_pixels(const Conv2dShape& s, const float* dy, const float* panels,
                                                 WindowWalker& walker, float* dx, int64_t& p, int64_t p1) {
@@ -225,6 +248,8 @@ template <typename V, int PB, int... Rest>
     for (int r = 0; r < s.R; ++r) {
       const float* panel = panels + r * s.K * run;
       int64_t j = 0;
+      if constexpr (kLanes<V> == 16)
+        for (; j + 32 <= run; j += 32) input_tile_two_blocks<PB>(s, g, win, panel + j * s.K, r * row + j);
       for (; j + 16 <= run; j += 16)
         input_tile<V, 16 / kLanes<V>, PB>(s, g, win, panel + j * s.K, r * row + j);
       if (j < run) input_tile<v8, 1, PB>(s, g, win, panel + j * s.K, r * row + j);  // run % 16 == 8
@@ -239,8 +264,8 @@ CXR_DIRECT_CLONES void input_dispatch(const Conv2dShape& s, const float* dy, con
   input_pixels<v8, 6, 3, 1>(s, dy, panels, walker, dx, p0, p1);
 }
 // The same tiles of 6 pixels with 16-float vectors: overlapping windows add into dx tile by tile,
-// so other tiles would add each element's terms in another order (other bits). 6 accumulators, not
-// enough to cover the FMA's latency on two pipes: this pass gains least.
+// so other tiles would add each element's terms in another order (other bits). Two 16-tap blocks a
+// tile where the run has them, for 12 accumulators.
 CXR_DIRECT_AVX512 void input_dispatch_avx512(const Conv2dShape& s, const float* dy, const float* panels,
                                              const int64_t* offsets, float* dx, int64_t p0, int64_t p1) {
   WindowWalker walker(s, offsets, p0);

@@ -246,6 +246,8 @@ TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
       {2, 10, 9, 8, 24, 3, 3, 1, 1, false, true},    // 24 filters
       {1, 9, 9, 1, 48, 5, 5, 1, 1, false, true},     // 48 filters: dw's 16-filter tiles of 1 tap
       {3, 9, 9, 3, 64, 5, 5, 1, 1, false, false},    // 64 filters: dw's 64-filter tiles of 3 taps
+      {2, 9, 10, 16, 16, 3, 3, 1, 1, false, true},   // neighbours' windows 16 floats apart: dx's two-block
+                                                      // tiles add into the same elements from two pixels
   };
   uint32_t seed = 300;
   for (const Case& c : cases) {
