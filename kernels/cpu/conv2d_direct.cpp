@@ -167,7 +167,8 @@ CXR_DIRECT_AVX512 void forward_dispatch_avx512(const Conv2dShape& s, const float
                                                const float* bias, const int64_t* offsets, float* y, int64_t p0,
                                                int64_t p1) {
   WindowWalker walker(s, offsets, p0);
-  if (s.K % 16 == 0) forward_pixels<v16, 1, 12, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  if (s.K % 32 == 0) forward_pixels<v16, 2, 12, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else if (s.K % 16 == 0) forward_pixels<v16, 1, 12, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
   else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
 }
 
@@ -368,7 +369,8 @@ bool handles(const Conv2dShape& s) {
 bool handles_input_gradient(const Conv2dShape& s) { return handles(s) && (int64_t{s.S} * s.C) % 8 == 0; }
 
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
-  const std::vector<float> panels = filter_panels(s, w, s.K % 16 == 0 ? 16 : 8);
+  const bool wide = avx512();
+  const std::vector<float> panels = filter_panels(s, w, wide && s.K % 32 == 0 ? 32 : s.K % 16 == 0 ? 16 : 8);
   const std::vector<int64_t> offsets = window_offsets(s);
   // Ranges of whole 24-pixel units (full tiles of 6, 8 or 12), at least ~0.5 MFLOP each.
   constexpr int64_t kUnit = 24;
@@ -378,7 +380,6 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
   // whichever chunk it falls in, so only the time changes.
   const int64_t min_units = std::max<int64_t>(1, (int64_t{1} << 19) / flops_per_unit);
   const int64_t grain = std::max<int64_t>(min_units, units / (8 * cpu_threads()));
-  const bool wide = avx512();
   parallel_for_dynamic(units, grain, [&](int64_t u0, int64_t u1) {
     const int64_t p0 = u0 * kUnit, p1 = std::min(pixels, u1 * kUnit);
     if (wide) forward_dispatch_avx512(s, x, panels.data(), bias_or_null, offsets.data(), y, p0, p1);
