@@ -26,7 +26,7 @@
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/target_clones.h"
-#include "kernels/cuda/env_setting.h"  // header only, no CUDA: the run-time switch the GPU kernels use
+#include "kernels/env_setting.h"
 
 // The vector helpers below are always inlined, so no vector ever crosses a call: GCC's warning that
 // such a return "changes the ABI" without AVX does not apply.
@@ -345,7 +345,7 @@ CXR_DIRECT_AVX512 void weight_dispatch_avx512(const Conv2dShape& s, const float*
   else weight_taps<v8, 1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
 }
 
-kernels::cuda::detail::EnvSetting g_avx512("CXR_CPU_AVX512", 1, 0);
+EnvSetting g_avx512("CXR_CPU_AVX512", 1, 0);
 
 }  // namespace
 

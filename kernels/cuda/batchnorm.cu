@@ -18,7 +18,7 @@
 #include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/dropout_mask.cuh"
-#include "kernels/cuda/env_setting.h"
+#include "kernels/env_setting.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/scratch.cuh"
@@ -188,11 +188,11 @@ __global__ void update_moving_kernel(int C, const float* batch_mean, const float
   if (c < C) bn::update_moving(moving, c, batch_mean, batch_var);
 }
 
-detail::EnvSetting g_resident("CXR_BATCHNORM_RESIDENT", 1, 0);
-detail::EnvSetting g_dropout_relu("CXR_BATCHNORM_DROPOUT_RELU", 1, 0);
+EnvSetting g_resident("CXR_BATCHNORM_RESIDENT", 1, 0);
+EnvSetting g_dropout_relu("CXR_BATCHNORM_DROPOUT_RELU", 1, 0);
 // CXR_BATCHNORM_FOLD_MOVING=0: the moving statistics by their own kernel after the forward, as before
 // they were folded into its finalising (to time the launch that saves).
-detail::EnvSetting g_fold_moving("CXR_BATCHNORM_FOLD_MOVING", 1, 0);
+EnvSetting g_fold_moving("CXR_BATCHNORM_FOLD_MOVING", 1, 0);
 
 // The update to fold into a forward: `moving`, unless folding is off, when `after` runs it instead.
 struct FoldedUpdate {

@@ -36,7 +36,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/current_device.h"
 #include "kernels/cuda/dropout_mask.cuh"
-#include "kernels/cuda/env_setting.h"
+#include "kernels/env_setting.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/runtime.h"
 
@@ -274,7 +274,7 @@ void give_up_on_device() {
 }
 
 // Streaming last reads and stores (the top of this file); CXR_BATCHNORM_STREAMING=0 turns them off.
-detail::EnvSetting g_streaming("CXR_BATCHNORM_STREAMING", 1, 0);
+EnvSetting g_streaming("CXR_BATCHNORM_STREAMING", 1, 0);
 
 // C a multiple of 4 that divides 128: one channel group (channel_sums.cuh), quads dividing kThreads.
 bool resident_channels(int C) { return C > 0 && C % 4 == 0 && C / 4 <= 32 && 32 % (C / 4) == 0; }

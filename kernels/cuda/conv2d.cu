@@ -21,7 +21,7 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/cuda/direct_conv_forward.cuh"
-#include "kernels/cuda/env_setting.h"
+#include "kernels/env_setting.h"
 #include "kernels/cuda/gemm_loaders.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/small_weight_gradient.cuh"
@@ -71,8 +71,8 @@ void check_im2col_side(const Conv2dShape& s) {
                           "leaves to this kernel: --kernels vendor, or --device cpu)");
 }
 
-detail::EnvSetting g_small_weight_gradient("CXR_CONV_SMALL_DW", 1, 0);
-detail::EnvSetting g_direct_forward("CXR_CONV_DIRECT", 1, 0);
+EnvSetting g_small_weight_gradient("CXR_CONV_SMALL_DW", 1, 0);
+EnvSetting g_direct_forward("CXR_CONV_DIRECT", 1, 0);
 
 }  // namespace
 

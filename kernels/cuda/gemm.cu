@@ -4,7 +4,7 @@
 // (bias rows, column sums, the split-K reduction).
 #include "kernels/cuda/big_sgemm.cuh"
 #include "kernels/cuda/channel_sums.cuh"
-#include "kernels/cuda/env_setting.h"
+#include "kernels/env_setting.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/scratch.cuh"
 #include "kernels/cuda/tiled_gemm.cuh"
@@ -103,7 +103,7 @@ void fill_rows(int64_t rows, int cols, const float* bias, float* y) {
 }  // namespace detail
 
 namespace {
-detail::EnvSetting g_tall_tiles("CXR_GEMM_TALL_TILES", static_cast<int>(TallTiles::kAuto),
+EnvSetting g_tall_tiles("CXR_GEMM_TALL_TILES", static_cast<int>(TallTiles::kAuto),
                                 static_cast<int>(TallTiles::kNever));
 }  // namespace
 

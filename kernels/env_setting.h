@@ -2,14 +2,14 @@
 // set: read from the environment on first use (NAME=0 gives `off`, anything else or nothing `on`),
 // then kept in an atomic. Behind cuda::batchnorm_resident(), cuda::gemm_tall_tiles(),
 // cuda::conv_small_weight_gradient() and cuda::conv_direct_forward(), and the CPU's
-// cpu::direct::avx512() (header only: no CUDA needed).
+// cpu::direct::avx512().
 #pragma once
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
-namespace cxr::kernels::cuda::detail {
+namespace cxr::kernels {
 
 class EnvSetting {
  public:
@@ -32,4 +32,4 @@ class EnvSetting {
   std::atomic<int> value_{kUnread};
 };
 
-}  // namespace cxr::kernels::cuda::detail
+}  // namespace cxr::kernels
