@@ -1,5 +1,6 @@
-// CPU convolution. Unpadded layers with small weights (experiments 1-3, ResNet's early 3x3 layers)
-// go to the direct kernels of kernels/cpu/conv2d_direct.cpp; the rest is im2col + GEMM here.
+// CPU convolution. Unpadded layers go to the direct kernels of kernels/cpu/conv2d_direct.cpp: the
+// forward pass where K is a multiple of 8 (every ResNet50V2 layer too), the gradients where the
+// weights are small as well (experiments 1-3, ResNet's early 3x3 layers); the rest is im2col + GEMM.
 // With NHWC activations and OHWI weights, one output pixel's
 // receptive field is a row of R*S*C values laid out exactly like one filter row of w, so
 //   y[pixels][K]      = col[pixels][RSC] . w[K][RSC]^T
@@ -10,7 +11,7 @@
 // col would be ~150 MB). Threads (kernels/cpu/parallel.h) take blocks (forward), images (input
 // gradient) or fixed groups of images (weight gradient, summed in group order), never a split that
 // depends on the thread count, so the results are bit-identical on any number of threads, except
-// for 1x1 convolutions, which are a single GEMM split by sgemm (parallel.h).
+// for the gradients of 1x1 convolutions, which are a single GEMM split by sgemm (parallel.h).
 // make_conv2d_shape and tf_window_padding live here too: they are host code shared by both backends.
 #include "kernels/conv2d.h"
 
@@ -230,7 +231,7 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
 }  // namespace
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
-  if (direct::handles(s)) return direct::forward(s, x, w, bias_or_null, y);  // small unpadded layers
+  if (direct::handles_forward(s)) return direct::forward(s, x, w, bias_or_null, y);  // unpadded layers
   const int64_t P = out_pixels(s), RSC = col_row_length(s);
   auto start_from_bias = [&](int64_t p0, int64_t p1) {  // output pixels [p0, p1) of the batch
     if (bias_or_null)

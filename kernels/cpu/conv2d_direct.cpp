@@ -15,7 +15,10 @@
 // Why not im2col + OpenBLAS here: on experiment 1's 5x5 layers that path spent a third of its time
 // outside the GEMM's inner kernel (copying windows into col, OpenBLAS packing col again, zeroing the
 // input gradient's 12x larger dcol before accumulating into it, col2im). Measured on experiment 1
-// (2-core EPYC, 2 threads), before -> after: see docs/benchmarks.md.
+// (2-core EPYC, 2 threads), before -> after: see docs/benchmarks.md. The forward pass of 1x1 layers
+// and of large weights came later (session 24): on ResNet50V2's layers it runs 1.3-2.2x as fast as
+// OpenBLAS's AVX2 kernels (which the dev VM's OPENBLAS_CORETYPE=Haswell picks) and about as fast as
+// its AVX-512 ones, where im2col + OpenBLAS had been the faster path.
 #include "kernels/cpu/conv2d_direct.h"
 
 #include <algorithm>
@@ -53,10 +56,11 @@ template <typename V>
   std::memcpy(p, &v, sizeof v);
 }
 
-// Weights above this many floats (1 MB) go through im2col + GEMM: a direct tile reads all of them
+// Weights above this many floats (1 MB) no longer stay in L2, and a direct tile reads all of them
 // once per few pixels, while OpenBLAS packs them once per block of >= 128 pixels. Measured on
-// ResNet's 3x3 layers: 147K weights (128 channels) direct is faster both ways, 590K (256 channels)
-// is 1.4x slower backward, 2.4M (512 channels) 3-4x slower.
+// ResNet's 3x3 layers with 8-float tiles: 147K weights (128 channels) direct is faster both ways,
+// 590K (256 channels) is 1.4x slower backward, 2.4M (512 channels) 3-4x slower. Their gradients go
+// through im2col + GEMM; their forward pass blocks like a GEMM (forward_large below).
 constexpr int64_t kMaxWeights = int64_t{1} << 18;
 
 int64_t taps_of(const Conv2dShape& s) { return int64_t{s.R} * s.S * s.C; }
@@ -95,12 +99,30 @@ class WindowWalker {
 // ---- forward ------------------------------------------------------------------------------------
 // y[pixel][k] = bias[k] + sum over taps t = (r, sx, c) of x[window + r*W*C + sx*C + c] * w[k][t]
 // Weights as panels of `width` filters, [panel][tap][width]: a tile streams one panel in order.
+// Taps [t0, t1) of the filters [kb, kb + width) into panel[t - t0][width], filter by filter: each
+// reads a run of its row that the prefetcher follows, and the panel takes the strided writes in
+// cache. (By 16 taps of each filter in turn, the rows' cache lines came from memory one at a time: a
+// quarter of a 3x3x512 layer's time; tap by tap, rows 4 KB apart at 1,024 channels evicted each
+// other from their shared L1 set; filter by filter over a whole panel, each write was a cache line
+// away from the last: at 2M weights the packing cost more than the convolution.)
+[[gnu::always_inline]] inline void pack_panel(const float* w, int64_t taps, int width, int kb, int64_t t0,
+                                              int64_t t1, float* panel) {
+  for (int i = 0; i < width; ++i) {
+    const float* row = w + (kb + i) * taps;
+    for (int64_t t = t0; t < t1; ++t) panel[(t - t0) * width + i] = row[t];
+    // The row's next block (forward_large's items) on its way to L2 while this one's tiles run.
+    for (int64_t t = t1; t < std::min(taps, 2 * t1 - t0); t += 16) __builtin_prefetch(row + t, 0, 2);
+  }
+}
+
 std::vector<float> filter_panels(const Conv2dShape& s, const float* w, int width) {
   const int64_t taps = taps_of(s);
   std::vector<float> panels(static_cast<size_t>(taps * s.K));
-  for (int k = 0; k < s.K; ++k)
-    for (int64_t t = 0; t < taps; ++t)
-      panels[static_cast<size_t>((k / width) * taps * width + t * width + k % width)] = w[k * taps + t];
+  // Threads only for the larger weights: a parallel region costs more than a few small panels.
+  parallel_for(s.K / width, std::max<int64_t>(1, (int64_t{1} << 16) / (taps * width)), [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j)
+      pack_panel(w, taps, width, static_cast<int>(j * width), 0, taps, panels.data() + j * taps * width);
+  });
   return panels;
 }
 
@@ -167,9 +189,110 @@ CXR_DIRECT_AVX512 void forward_dispatch_avx512(const Conv2dShape& s, const float
                                                const float* bias, const int64_t* offsets, float* y, int64_t p0,
                                                int64_t p1) {
   WindowWalker walker(s, offsets, p0);
-  if (s.K % 32 == 0) forward_pixels<v16, 2, 12, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
-  else if (s.K % 16 == 0) forward_pixels<v16, 1, 12, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  if (s.K % 32 == 0) forward_pixels<v16, 2, 12, 8, 4, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else if (s.K % 16 == 0) forward_pixels<v16, 1, 12, 8, 4, 1>(s, x, panels, bias, walker, y, p0, p1);
   else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+}
+
+// ---- forward, large weights --------------------------------------------------------------------
+// Over kMaxWeights (ResNet's last stages) the weights no longer stay in L2: a tile that streams all
+// of them for 12 pixels waits on memory, and so does a pass that repacks them all into panels
+// first (9.4 MB written and read back at 3x3x512). So these layers block like a GEMM. A work item is
+// a group of filters times a range of pixels; for each block of kTapBlock taps it packs the group's
+// weights into panels in a buffer of its own (<= 512 KB: L2), then each tile of pixels copies its
+// windows' taps into rows of kTapBlock floats and runs every panel off them. The copy also keeps the
+// broadcasts' rows 1 KB apart: in place, a tile's windows at 1,024 or 2,048 channels lie 4 or 8 KB
+// apart, share their L1 sets and evict one another.
+constexpr int64_t kTapBlock = 256;     // 12 pixels' rows: 12 KB; a 32-filter panel's block: 32 KB
+constexpr int64_t kMaxGroupPanels = 16;  // 16 such blocks: 512 KB
+
+// Copies taps [t0, t1) of PB windows into xs[p][t - t0], rows of kTapBlock floats.
+template <int PB>
+[[gnu::always_inline]] inline void pack_windows(const Conv2dShape& s, const float* const* win, int64_t t0,
+                                                int64_t t1, float* xs) {
+  const int64_t run = int64_t{s.S} * s.C, row = int64_t{s.W} * s.C;
+  for (int p = 0; p < PB; ++p)
+    for (int64_t r = t0 / run, j = t0 % run, t = t0; t < t1; ++r, j = 0) {  // tap t is j of filter row r
+      const int64_t n = std::min(run - j, t1 - t);
+      std::memcpy(xs + p * kTapBlock + (t - t0), win[p] + r * row + j, sizeof(float) * n);
+      t += n;
+    }
+}
+
+// forward_tile over `taps` packed taps (xs's rows, a panel's block wp), from the bias where `first`,
+// else from the partial sums in y: each sum continues in tap order, so the bits are those of one
+// pass over all the taps.
+template <typename V, int KV, int PB>
+[[gnu::always_inline]] inline void packed_tile(const Conv2dShape& s, const float* xs, const float* wp, int64_t taps,
+                                               const float* bias, bool first, int kb, float* y) {
+  constexpr int L = kLanes<V>;
+  V acc[PB][KV];
+  for (int q = 0; q < KV; ++q) {
+    const V b = bias && first ? load<V>(bias + kb + L * q) : V{};
+    for (int p = 0; p < PB; ++p) acc[p][q] = first ? b : load<V>(y + p * s.K + kb + L * q);
+  }
+  for (int64_t t = 0; t < taps; ++t, wp += L * KV) {
+    V wv[KV];
+    for (int q = 0; q < KV; ++q) wv[q] = load<V>(wp + L * q);
+    for (int p = 0; p < PB; ++p) {
+      const float xv = xs[p * kTapBlock + t];
+      for (int q = 0; q < KV; ++q) acc[p][q] += xv * wv[q];
+    }
+  }
+  for (int p = 0; p < PB; ++p)
+    for (int q = 0; q < KV; ++q) store(y + p * s.K + kb + L * q, acc[p][q]);
+}
+
+// Pixels [p, p1) times the filters [k0, k1) whose panels' blocks are in `panels`, over taps
+// [t0, t1): tiles of PB, then the smaller tiles of Rest.
+template <typename V, int KV, int PB, int... Rest>
+[[gnu::always_inline]] inline void packed_pixels(const Conv2dShape& s, const float* x, const float* panels,
+                                                 const float* bias, WindowWalker& walker, float* y, int64_t& p,
+                                                 int64_t p1, int k0, int k1, int64_t t0, int64_t t1, float* xs) {
+  constexpr int width = kLanes<V> * KV;
+  for (; p + PB <= p1; p += PB) {
+    const float* win[PB];
+    for (int i = 0; i < PB; ++i) win[i] = x + walker.next();
+    pack_windows<PB>(s, win, t0, t1, xs);
+    for (int kb = k0; kb < k1; kb += width)
+      packed_tile<V, KV, PB>(s, xs, panels + (kb - k0) * kTapBlock, t1 - t0, bias, t0 == 0, kb, y + p * s.K);
+  }
+  if constexpr (sizeof...(Rest) > 0)
+    packed_pixels<V, KV, Rest...>(s, x, panels, bias, walker, y, p, p1, k0, k1, t0, t1, xs);
+}
+
+// One work item: pixels [p0, p1) times filters [k0, k1), block by block of taps. panels: room for
+// the group's blocks, (k1 - k0) * kTapBlock floats; xs: 12 rows of kTapBlock.
+template <typename V, int KV, int PB, int... Rest>
+[[gnu::always_inline]] inline void large_item(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                                              const int64_t* offsets, float* y, int64_t p0, int64_t p1, int k0,
+                                              int k1, float* panels, float* xs) {
+  constexpr int width = kLanes<V> * KV;
+  const int64_t taps = taps_of(s);
+  for (int64_t t0 = 0; t0 < taps; t0 += kTapBlock) {
+    const int64_t t1 = std::min(taps, t0 + kTapBlock);
+    for (int kb = k0; kb < k1; kb += width) pack_panel(w, taps, width, kb, t0, t1, panels + (kb - k0) * kTapBlock);
+    WindowWalker walker(s, offsets, p0);
+    int64_t p = p0;
+    packed_pixels<V, KV, PB, Rest...>(s, x, panels, bias, walker, y, p, p1, k0, k1, t0, t1, xs);
+  }
+}
+
+// The tiles and widths of forward_dispatch and its twin.
+CXR_DIRECT_CLONES void large_dispatch(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                                      const int64_t* offsets, float* y, int64_t p0, int64_t p1, int k0, int k1,
+                                      float* panels, float* xs) {
+  if (s.K % 16 == 0) large_item<v8, 2, 6, 3, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+  else large_item<v8, 1, 8, 3, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+}
+CXR_DIRECT_AVX512 void large_dispatch_avx512(const Conv2dShape& s, const float* x, const float* w, const float* bias,
+                                             const int64_t* offsets, float* y, int64_t p0, int64_t p1, int k0, int k1,
+                                             float* panels, float* xs) {
+  // Tiles of 8 and 4 before the last few pixels: ResNet's last stage has 128 a batch, and its tiles
+  // of 3 and 1 (too few accumulators to hide the FMAs' latency) cost a fifth of its time.
+  if (s.K % 32 == 0) large_item<v16, 2, 12, 8, 4, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+  else if (s.K % 16 == 0) large_item<v16, 1, 12, 8, 4, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+  else large_item<v8, 1, 8, 3, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
 }
 
 // ---- input gradient -----------------------------------------------------------------------------
@@ -360,24 +483,60 @@ bool avx512() {
 #endif
 }
 
+namespace {
+// forward() over large weights: work items of a group of filters (up to kMaxGroupPanels panels, in
+// as many groups as it takes for 2 items a thread) times a range of up to ~1,500 pixels. Each item
+// packs its weights once per range, and its windows once per group.
+void forward_large(const Conv2dShape& s, const float* x, const float* w, const float* bias, const int64_t* offsets,
+                   float* y, int width, int64_t units) {
+  constexpr int64_t kUnit = 24, kMaxRangeUnits = 64;
+  const int64_t pixels = s.N * pixels_of(s), panel_count = s.K / width;
+  const int64_t groups = std::max((panel_count + kMaxGroupPanels - 1) / kMaxGroupPanels,
+                                  std::min<int64_t>(panel_count, 2 * cpu_threads()));
+  const int64_t group = (panel_count + groups - 1) / groups;  // panels a group (the last may have fewer)
+  const int64_t ranges = (units + kMaxRangeUnits - 1) / kMaxRangeUnits;
+  const int64_t units_per_range = (units + ranges - 1) / ranges;
+  const bool wide = avx512();
+  parallel_for_dynamic(groups * ranges, 1, [&](int64_t i0, int64_t i1) {
+    std::unique_ptr<float[]> panels(new float[static_cast<size_t>(group * width * kTapBlock)]);
+    std::unique_ptr<float[]> xs(new float[static_cast<size_t>(12 * kTapBlock)]);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int k0 = static_cast<int>((i / ranges) * group * width);
+      const int k1 = static_cast<int>(std::min<int64_t>(s.K, k0 + group * width));
+      const int64_t u0 = (i % ranges) * units_per_range, u1 = std::min(units, u0 + units_per_range);
+      const int64_t p0 = u0 * kUnit, p1 = std::min(pixels, u1 * kUnit);
+      if (k0 >= k1 || p0 >= p1) continue;
+      auto* item = wide ? large_dispatch_avx512 : large_dispatch;
+      item(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels.get(), xs.get());
+    }
+  });
+}
+}  // namespace
+
 bool handles(const Conv2dShape& s) {
   const bool unpadded = s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
   const bool one_by_one = s.R == 1 && s.S == 1;  // im2col is the input itself: one plain GEMM
   return unpadded && !one_by_one && s.K % 8 == 0 && s.K * taps_of(s) <= kMaxWeights;
 }
 
+bool handles_forward(const Conv2dShape& s) {
+  return s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 && s.K % 8 == 0;
+}
+
 bool handles_input_gradient(const Conv2dShape& s) { return handles(s) && (int64_t{s.S} * s.C) % 8 == 0; }
 
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   const bool wide = avx512();
-  const std::vector<float> panels = filter_panels(s, w, wide && s.K % 32 == 0 ? 32 : s.K % 16 == 0 ? 16 : 8);
+  const int width = wide && s.K % 32 == 0 ? 32 : s.K % 16 == 0 ? 16 : 8;  // the dispatch's tiles' filters
   const std::vector<int64_t> offsets = window_offsets(s);
-  // Ranges of whole 24-pixel units (full tiles of 6, 8 or 12), at least ~0.5 MFLOP each.
+  // Ranges of whole 24-pixel units (full tiles of 6, 8 or 12). Each pixel's sums run in the same
+  // order whichever range, group and tap block its tile falls in: the split only changes the time.
   constexpr int64_t kUnit = 24;
-  const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit;
-  const int64_t flops_per_unit = 2 * kUnit * s.K * taps_of(s);
-  // About 8 chunks a thread, handed out as threads come free: each pixel's sums run in the same order
-  // whichever chunk it falls in, so only the time changes.
+  const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit, taps = taps_of(s);
+  if (s.K * taps > kMaxWeights) return forward_large(s, x, w, bias_or_null, offsets.data(), y, width, units);
+  const std::vector<float> panels = filter_panels(s, w, width);
+  // About 8 ranges a thread, of at least ~0.5 MFLOP each, handed out as threads come free.
+  const int64_t flops_per_unit = 2 * kUnit * s.K * taps;
   const int64_t min_units = std::max<int64_t>(1, (int64_t{1} << 19) / flops_per_unit);
   const int64_t grain = std::max<int64_t>(min_units, units / (8 * cpu_threads()));
   parallel_for_dynamic(units, grain, [&](int64_t u0, int64_t u1) {

@@ -1,9 +1,9 @@
-// Direct convolution on the CPU: unpadded convolutions with small weights (every layer of
-// experiments 1-3, ResNet's early 3x3 layers, after their explicit ZeroPadding2D). Each pass is an
-// implicit GEMM whose output tile stays in vector registers over the whole reduction, reading the
-// input windows in place: no im2col copy, no packing, no zeroed col buffer, no col2im. Shapes it
-// does not handle (padded, 1x1, weights over 1 MB) go through im2col + OpenBLAS in
-// kernels/cpu/conv2d.cpp, which calls these.
+// Direct convolution on the CPU: unpadded convolutions (every layer of experiments 1-3, and
+// ResNet's, whose padding is an explicit ZeroPadding2D). Each pass is an implicit GEMM whose output
+// tile stays in vector registers over the whole reduction, reading the input windows in place: no
+// im2col copy, no zeroed col buffer, no col2im. The forward pass takes any such shape with K a
+// multiple of 8; the gradients only weights up to 1 MB, not 1x1. kernels/cpu/conv2d.cpp, which calls
+// these, runs the rest through im2col + OpenBLAS.
 #pragma once
 #include "kernels/conv2d.h"
 
@@ -12,6 +12,8 @@ namespace cxr::kernels::cpu::direct {
 // Whether the direct kernels handle this shape's forward pass and weight gradient: unpadded, not
 // 1x1, K a multiple of 8, at most 262,144 weights.
 bool handles(const Conv2dShape& s);
+// Its forward pass takes any unpadded shape with K a multiple of 8: 1x1 and large weights too.
+bool handles_forward(const Conv2dShape& s);
 // ... and its input gradient, which moves S*C-float filter rows in whole vectors: S*C % 8 == 0 too.
 bool handles_input_gradient(const Conv2dShape& s);
 

@@ -163,6 +163,11 @@ const Case kCases[] = {
     {2, 9, 9, 48, 32, 7, 7, 1, 1, false, true},   // 75,264 weights, S*C = 336: long runs
     {2, 10, 10, 64, 64, 9, 9, 1, 1, false, true}, // 331,776 weights: valid, but im2col + GEMM
     {2, 6, 6, 4, 3, 1, 1, 2, 2, false, false},  // 1x1 s2: im2col with a 1x1 window
+    // The direct forward also takes 1x1 layers and large weights where K is a multiple of 8:
+    {3, 5, 5, 24, 16, 1, 1, 1, 1, false, true},    // 1x1: a direct forward, one GEMM backward
+    {2, 7, 7, 8, 16, 1, 1, 2, 2, false, false},    // 1x1 s2: windows of one pixel, strided
+    {2, 9, 9, 32, 1024, 3, 3, 1, 1, false, true},  // 294,912 weights: packed tiles, 2 filter groups,
+                                                    // tap blocks of 256 and 32, short pixel tiles
     // conv2d.cpp goes through blocks of output rows that may span images (forward, weight gradient)
     // and, for the input gradient, images in blocks of >= 128 pixels or several small images at once:
     {5, 24, 24, 10, 4, 5, 5, 1, 1, false, true},  // 400 pixels of 250 floats: blocks span images
@@ -185,7 +190,9 @@ std::string describe(const Case& c) {
 
 // Float sums of thousands of terms (the 7x7 and 9x9 windows over 48-64 channels below) drift
 // further from the double reference than the 1e-5 that holds up to a few hundred: ~1e-5 per 500.
+// An output sums R*S*C terms, an input-gradient element up to K*R*S.
 double long_sums(const Conv2dShape& s) { return std::max(1.0, double(s.R) * s.S * s.C / 500.0); }
+double long_dx_sums(const Conv2dShape& s) { return std::max(1.0, double(s.K) * s.R * s.S / 500.0); }
 
 TEST(Conv2d, ForwardMatchesDirectLoops) {
   uint32_t seed = 1;
@@ -214,7 +221,7 @@ TEST(Conv2d, BackwardMatchesDirectLoops) {
     cpu::conv2d_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data());
     const NaiveGrads ref = naive_backward(s, x, w, dy);
     // dw and db sum over every output pixel of the batch (up to ~8000 terms), hence the looser bound.
-    expect_all_near(dx, ref.dx, 1e-5 * long_sums(s), "dx");
+    expect_all_near(dx, ref.dx, 1e-5 * long_dx_sums(s), "dx");
     expect_all_near(dw, ref.dw, 3e-5, "dw");
     expect_all_near(db, ref.db, 3e-5, "db");
   }
@@ -248,12 +255,14 @@ TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
       {3, 9, 9, 3, 64, 5, 5, 1, 1, false, false},    // 64 filters: dw's 64-filter tiles of 3 taps
       {2, 9, 10, 16, 16, 3, 3, 1, 1, false, true},   // neighbours' windows 16 floats apart: dx's two-block
                                                       // tiles add into the same elements from two pixels
+      {2, 6, 7, 1024, 512, 1, 1, 1, 1, false, true}, // forward only: 1x1, large weights (packed tiles)
+      {2, 7, 7, 64, 520, 3, 3, 2, 2, false, false},  // forward only: large weights in 8-filter tiles
   };
   uint32_t seed = 300;
   for (const Case& c : cases) {
     SCOPED_TRACE(describe(c));
     const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.sh, c.sw, c.same);
-    ASSERT_TRUE(cpu::direct::handles(s));
+    ASSERT_TRUE(cpu::direct::handles_forward(s));
     const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, seed++);
     const auto w = random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, seed++);
     const auto b = random_vector(s.K, seed++);
@@ -263,7 +272,7 @@ TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
       std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
       cpu::direct::forward(s, x.data(), w.data(), c.bias ? b.data() : nullptr, y.data());
       if (cpu::direct::handles_input_gradient(s)) cpu::direct::input_gradient(s, w.data(), dy.data(), dx.data());
-      cpu::direct::weight_gradient(s, x.data(), dy.data(), dw.data());
+      if (cpu::direct::handles(s)) cpu::direct::weight_gradient(s, x.data(), dy.data(), dw.data());
       return std::vector<std::vector<float>>{y, dx, dw};
     };
     const auto wide = run(true), narrow = run(false);
@@ -274,6 +283,41 @@ TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
       for (size_t j = 0; j < wide[i].size(); ++j)
         ASSERT_EQ(std::memcmp(&wide[i][j], &narrow[i][j], sizeof(float)), 0)
             << "element " << j << ": " << wide[i][j] << " (AVX-512) against " << narrow[i][j];
+    }
+  }
+}
+
+// Over 262,144 weights the direct forward blocks like a GEMM (groups of panels, blocks of taps,
+// windows copied into a buffer) but keeps each output's sum in the same order: every slice of
+// filters gives the bits that the unblocked kernel gives for those filters alone.
+TEST(Conv2d, LargeWeightsForwardGivesTheBitsOfTheUnblockedKernel) {
+  const Case cases[] = {
+      {2, 9, 9, 72, 1024, 3, 3, 1, 1, false, true},  // 2 groups of panels, tap blocks 256 + 256 + 136
+      {2, 6, 7, 1024, 512, 1, 1, 1, 1, false, true}, // 1x1: 4 whole tap blocks
+      {2, 7, 7, 64, 520, 3, 3, 2, 2, false, false},  // 8-filter tiles, 18 pixels
+  };
+  constexpr int kSlice = 40;  // filters a slice: a multiple of 8 under every case's K, 23,040-40,960 weights
+  uint32_t seed = 400;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.sh, c.sw, c.same);
+    const int64_t taps = int64_t{s.R} * s.S * s.C;
+    ASSERT_GT(s.K * taps, 262144) << "not a large-weights shape";
+    const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, seed++);
+    const auto w = random_vector(static_cast<size_t>(s.K * taps), seed++);
+    const auto b = random_vector(s.K, seed++);
+    std::vector<float> y(static_cast<size_t>(s.N) * s.OH * s.OW * s.K);
+    cpu::direct::forward(s, x.data(), w.data(), c.bias ? b.data() : nullptr, y.data());
+    for (int k0 = 0; k0 < s.K; k0 += kSlice) {
+      Conv2dShape part = s;
+      part.K = std::min(kSlice, s.K - k0);
+      std::vector<float> part_y(static_cast<size_t>(s.N) * s.OH * s.OW * part.K);
+      cpu::direct::forward(part, x.data(), w.data() + k0 * taps, c.bias ? b.data() + k0 : nullptr, part_y.data());
+      for (size_t p = 0; p < part_y.size() / part.K; ++p)
+        for (int k = 0; k < part.K; ++k)
+          ASSERT_EQ(std::memcmp(&y[p * s.K + k0 + k], &part_y[p * part.K + k], sizeof(float)), 0)
+              << "pixel " << p << ", filter " << k0 + k << ": " << y[p * s.K + k0 + k] << " against "
+              << part_y[p * part.K + k] << " from filters " << k0 << ".." << k0 + part.K - 1 << " alone";
     }
   }
 }

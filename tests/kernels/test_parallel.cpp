@@ -184,5 +184,20 @@ TEST(Parallel, Conv2dIsBitIdenticalOnOneAndFourThreads) {
   }
 }
 
+// The direct forward over large weights splits its pixels into ranges by the thread count (only
+// where its groups of filters are too few to share out): bit for bit all the same.
+TEST(Parallel, LargeWeightsConv2dForwardIsBitIdenticalOnOneAndFourThreads) {
+  const Conv2dShape s = make_conv2d_shape(4, 5, 6, 512, 1024, 1, 1, 1, 1, false);  // 1x1, 524,288 weights
+  const auto x = random_vector(size_t(s.N) * s.H * s.W * s.C, 8);
+  const auto w = random_vector(size_t(s.K) * s.C, 9);
+  const auto b = random_vector(size_t(s.K), 10);
+  const auto [one, many] = one_and_many<std::vector<float>>(4, [&] {
+    std::vector<float> y(size_t(s.N) * s.OH * s.OW * s.K);
+    cpu::conv2d_forward(s, x.data(), w.data(), b.data(), y.data());
+    return y;
+  });
+  expect_bitwise_equal(one, many, "1x1 conv2d, 1,024 filters of 512 channels: y");
+}
+
 }  // namespace
 }  // namespace cxr::kernels
