@@ -1,10 +1,11 @@
 // Philox4x32-10: Random123's known-answer vectors (kat_vectors, Salmon et al.) for the scalar
 // generator every device shares (kernels/philox.h), and the CPU's block generators
-// (kernels/cpu/philox_block.h: AVX2 where the CPU has it, and the portable loop) against it, word
+// (kernels/cpu/philox_block.h: AVX-512 and AVX2 where the CPU has them, and the portable loop) against it, word
 // for word, including a block whose counters carry into their high 32 bits.
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/philox_block.h"
@@ -34,21 +35,34 @@ TEST(Philox, KnownAnswerVectors) {
 
 TEST(Philox, BlockGeneratorsGiveTheScalarWords) {
   const uint64_t seed = 0x0123456789abcdefULL, stream = 0xfedcba9876543210ULL;  // both halves matter
-  // The second block's counters run from 2^32 - 100 across 2^32: the high word must carry.
-  for (const uint64_t first : {uint64_t{0}, (uint64_t{1} << 32) - 100, uint64_t{0x123456789}}) {
-    std::vector<uint32_t> fast(cpu::kPhiloxBlockWords), portable(cpu::kPhiloxBlockWords);
-    cpu::philox_block(first, stream, seed, fast.data());
-    cpu::philox_block_portable(first, stream, seed, portable.data());
-    for (int64_t k = 0; k < cpu::kPhiloxBlockWords; ++k) {
-      const uint64_t counter = first + static_cast<uint64_t>(k / 4);
-      const Philox4x32 r = philox4x32_10(
-          Philox4x32{{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
-                      static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)}},
-          static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-      ASSERT_EQ(fast[k], r.v[k % 4]) << "philox_block, first counter " << first << ", word " << k;
-      ASSERT_EQ(portable[k], r.v[k % 4]) << "philox_block_portable, first counter " << first << ", word " << k;
+  const std::pair<cpu::PhiloxIsa, const char*> versions[] = {
+      {cpu::PhiloxIsa::portable, "portable"}, {cpu::PhiloxIsa::avx2, "AVX2"}, {cpu::PhiloxIsa::avx512, "AVX-512"}};
+  int ran = 0;
+  for (const auto& [isa, name] : versions) {
+    if (!cpu::philox_isa_supported(isa)) continue;  // this CPU lacks it (the portable one always runs)
+    ++ran;
+    // Counters from 2^32 - 100 and from 2^32 - 8 run across 2^32 (the high word must carry) inside
+    // a group of 16 and of 8 counters.
+    const uint64_t high = uint64_t{1} << 32;
+    for (const uint64_t first : {uint64_t{0}, high - 100, high - 8, uint64_t{0x123456789}}) {
+      std::vector<uint32_t> words(cpu::kPhiloxBlockWords);
+      cpu::philox_block_with(isa, first, stream, seed, words.data());
+      for (int64_t k = 0; k < cpu::kPhiloxBlockWords; ++k) {
+        const uint64_t counter = first + static_cast<uint64_t>(k / 4);
+        const Philox4x32 r = philox4x32_10(
+            Philox4x32{{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
+                        static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)}},
+            static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+        ASSERT_EQ(words[k], r.v[k % 4]) << name << ", first counter " << first << ", word " << k;
+      }
     }
   }
+  EXPECT_GE(ran, 1);
+  // philox_block itself: the best version this CPU has.
+  std::vector<uint32_t> best(cpu::kPhiloxBlockWords), portable(cpu::kPhiloxBlockWords);
+  cpu::philox_block(77, stream, seed, best.data());
+  cpu::philox_block_with(cpu::PhiloxIsa::portable, 77, stream, seed, portable.data());
+  EXPECT_EQ(best, portable);
 }
 
 }  // namespace
