@@ -68,5 +68,37 @@ TEST(Relu, BackwardPassesDyWherePositiveOnly) {
   EXPECT_EQ(dx[6], 0.0f);
 }
 
+// Sigmoid's own exp (kernels/cpu/activation.cpp) against exp in double, over every float from -100
+// to 100 in steps of 2^-10 (and the tails' ends): within 3 ulp of 1 / (1 + e^-x), where the result
+// is a normal float; 0 where it would be subnormal. Exact where it must be: 0.5 at 0, 1 and 0 at the
+// infinities, NaN for NaN.
+TEST(Sigmoid, ForwardIsWithinThreeUlpOfExactAndKeepsItsSpecialValues) {
+  std::vector<float> x;
+  for (int i = -100 * 1024; i <= 100 * 1024; ++i) x.push_back(static_cast<float>(i) / 1024.0f);
+  for (float v : {-87.3f, -87.4f, -88.0f, -103.0f, -1e30f, 1e30f, 20.0f, 17.0f, 1e-8f, -1e-8f}) x.push_back(v);
+  x.insert(x.end(), {kNaN, kInf, -kInf, 0.0f, -0.0f});
+  std::vector<float> y(x.size(), 123.0f);
+  cpu::sigmoid_forward(static_cast<int64_t>(x.size()), x.data(), y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i])) {
+      EXPECT_TRUE(std::isnan(y[i])) << "sigmoid(NaN) gave " << y[i];
+      continue;
+    }
+    const double want = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+    if (want < std::numeric_limits<float>::min()) {
+      EXPECT_LE(y[i], std::numeric_limits<float>::min()) << "sigmoid(" << x[i] << ")";
+      EXPECT_GE(y[i], 0.0f) << "sigmoid(" << x[i] << ")";
+      continue;
+    }
+    const double ulp = std::nextafter(static_cast<float>(want), 2.0f) - static_cast<float>(want);
+    ASSERT_LE(std::fabs(y[i] - want), 3 * ulp) << "sigmoid(" << x[i] << ") = " << y[i] << ", want " << want;
+  }
+  const size_t n = x.size();  // the last five: NaN, inf, -inf, 0, -0
+  EXPECT_EQ(y[n - 4], 1.0f);
+  EXPECT_EQ(y[n - 3], 0.0f);
+  EXPECT_EQ(y[n - 2], 0.5f);
+  EXPECT_EQ(y[n - 1], 0.5f);
+}
+
 }  // namespace
 }  // namespace cxr::kernels
