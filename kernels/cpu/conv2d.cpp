@@ -11,7 +11,8 @@
 // col would be ~150 MB). Threads (kernels/cpu/parallel.h) take blocks (forward), images (input
 // gradient) or fixed groups of images (weight gradient, summed in group order), never a split that
 // depends on the thread count, so the results are bit-identical on any number of threads, except
-// for the gradients of 1x1 convolutions, which are a single GEMM split by sgemm (parallel.h).
+// for 1x1 convolutions' passes that are a single GEMM split by sgemm (parallel.h): the gradients,
+// and the forward pass where K is not a multiple of 8.
 // make_conv2d_shape and tf_window_padding live here too: they are host code shared by both backends.
 #include "kernels/conv2d.h"
 

@@ -156,7 +156,7 @@ template <typename V, int KV, int PB>
     for (int q = 0; q < KV; ++q) store(y + p * s.K + kb + L * q, acc[p][q]);
 }
 
-// Pixels [p0, p1) of the batch: tiles of PB, then of 3 and 1 for the rest. Always inlined into each
+// Pixels [p0, p1) of the batch: tiles of PB, then the smaller ones of Rest. Always inlined into each
 // clone of the dispatch function and its AVX-512 twin, so the whole loop nest is compiled for its
 // target (a plain template would be compiled once, for the baseline, and called from all of them).
 template <typename V, int KV, int PB, int... Rest>
@@ -183,8 +183,9 @@ CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, co
   if (s.K % 16 == 0) forward_pixels<v8, 2, 6, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
   else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
 }
-// The same with 16-float vectors: 12 pixels by 16 filters, the panels' width, in 12 of AVX-512's 32
-// registers (8-float tiles where K is not a multiple of 16).
+// The same with 16-float vectors: 12 pixels by 32 filters (the panels' width) in 24 of AVX-512's 32
+// registers, or by 16 where K is a multiple of 16 only, and 8-float tiles where it is not; then
+// tiles of 8 and 4 pixels before the last few (their few accumulators leave the FMAs waiting).
 CXR_DIRECT_AVX512 void forward_dispatch_avx512(const Conv2dShape& s, const float* x, const float* panels,
                                                const float* bias, const int64_t* offsets, float* y, int64_t p0,
                                                int64_t p1) {
@@ -486,20 +487,24 @@ bool avx512() {
 namespace {
 // forward() over large weights: work items of a group of filters (up to kMaxGroupPanels panels, in
 // as many groups as it takes for 2 items a thread) times a range of up to ~1,500 pixels. Each item
-// packs its weights once per range, and its windows once per group.
+// packs its group's weights for its range, and copies its range's windows for its group: over all
+// the items, the weights are packed once per range and the windows copied once per group.
 void forward_large(const Conv2dShape& s, const float* x, const float* w, const float* bias, const int64_t* offsets,
-                   float* y, int width, int64_t units) {
+                   float* y, bool wide, int width, int64_t units) {
   constexpr int64_t kUnit = 24, kMaxRangeUnits = 64;
+  if (units == 0) return;  // no pixels
   const int64_t pixels = s.N * pixels_of(s), panel_count = s.K / width;
   const int64_t groups = std::max((panel_count + kMaxGroupPanels - 1) / kMaxGroupPanels,
                                   std::min<int64_t>(panel_count, 2 * cpu_threads()));
   const int64_t group = (panel_count + groups - 1) / groups;  // panels a group (the last may have fewer)
   const int64_t ranges = (units + kMaxRangeUnits - 1) / kMaxRangeUnits;
   const int64_t units_per_range = (units + ranges - 1) / ranges;
-  const bool wide = avx512();
+  const size_t panels_size = static_cast<size_t>(group * width * kTapBlock);
   parallel_for_dynamic(groups * ranges, 1, [&](int64_t i0, int64_t i1) {
-    std::unique_ptr<float[]> panels(new float[static_cast<size_t>(group * width * kTapBlock)]);
-    std::unique_ptr<float[]> xs(new float[static_cast<size_t>(12 * kTapBlock)]);
+    // Each thread's buffers, kept from call to call: a fresh 512 KB a work item cost page faults.
+    thread_local std::vector<float> buffers;
+    buffers.resize(std::max(buffers.size(), panels_size + 12 * kTapBlock));
+    float *panels = buffers.data(), *xs = panels + panels_size;
     for (int64_t i = i0; i < i1; ++i) {
       const int k0 = static_cast<int>((i / ranges) * group * width);
       const int k1 = static_cast<int>(std::min<int64_t>(s.K, k0 + group * width));
@@ -507,7 +512,7 @@ void forward_large(const Conv2dShape& s, const float* x, const float* w, const f
       const int64_t p0 = u0 * kUnit, p1 = std::min(pixels, u1 * kUnit);
       if (k0 >= k1 || p0 >= p1) continue;
       auto* item = wide ? large_dispatch_avx512 : large_dispatch;
-      item(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels.get(), xs.get());
+      item(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
     }
   });
 }
@@ -533,7 +538,7 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
   // order whichever range, group and tap block its tile falls in: the split only changes the time.
   constexpr int64_t kUnit = 24;
   const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit, taps = taps_of(s);
-  if (s.K * taps > kMaxWeights) return forward_large(s, x, w, bias_or_null, offsets.data(), y, width, units);
+  if (s.K * taps > kMaxWeights) return forward_large(s, x, w, bias_or_null, offsets.data(), y, wide, width, units);
   const std::vector<float> panels = filter_panels(s, w, width);
   // About 8 ranges a thread, of at least ~0.5 MFLOP each, handed out as threads come free.
   const int64_t flops_per_unit = 2 * kUnit * s.K * taps;

@@ -2,15 +2,16 @@
 // ResNet's, whose padding is an explicit ZeroPadding2D). Each pass is an implicit GEMM whose output
 // tile stays in vector registers over the whole reduction, reading the input windows in place: no
 // im2col copy, no zeroed col buffer, no col2im. The forward pass takes any such shape with K a
-// multiple of 8; the gradients only weights up to 1 MB, not 1x1. kernels/cpu/conv2d.cpp, which calls
-// these, runs the rest through im2col + OpenBLAS.
+// multiple of 8 (over 1 MB of weights it blocks like a GEMM instead: the tiles go through y every
+// 256 taps, off copied windows and packed weights); the gradients only weights up to 1 MB, not 1x1.
+// kernels/cpu/conv2d.cpp, which calls these, runs the rest through im2col + OpenBLAS.
 #pragma once
 #include "kernels/conv2d.h"
 
 namespace cxr::kernels::cpu::direct {
 
-// Whether the direct kernels handle this shape's forward pass and weight gradient: unpadded, not
-// 1x1, K a multiple of 8, at most 262,144 weights.
+// Whether the direct kernels handle this shape's weight gradient: unpadded, not 1x1, K a multiple of
+// 8, at most 262,144 weights.
 bool handles(const Conv2dShape& s);
 // Its forward pass takes any unpadded shape with K a multiple of 8: 1x1 and large weights too.
 bool handles_forward(const Conv2dShape& s);

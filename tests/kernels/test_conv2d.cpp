@@ -161,13 +161,13 @@ const Case kCases[] = {
     {3, 11, 12, 8, 16, 3, 3, 1, 1, false, false}, // S*C = 24: dx runs of 16 and 8; dx items of 2 images + 1
     {1, 8, 9, 5, 24, 3, 3, 1, 1, false, true},    // K = 24: 8-filter tiles; S*C = 15: dx through im2col
     {2, 9, 9, 48, 32, 7, 7, 1, 1, false, true},   // 75,264 weights, S*C = 336: long runs
-    {2, 10, 10, 64, 64, 9, 9, 1, 1, false, true}, // 331,776 weights: valid, but im2col + GEMM
+    {2, 10, 10, 64, 64, 9, 9, 1, 1, false, true}, // 331,776 weights: blocked forward, im2col + GEMM backward
     {2, 6, 6, 4, 3, 1, 1, 2, 2, false, false},  // 1x1 s2: im2col with a 1x1 window
     // The direct forward also takes 1x1 layers and large weights where K is a multiple of 8:
     {3, 5, 5, 24, 16, 1, 1, 1, 1, false, true},    // 1x1: a direct forward, one GEMM backward
     {2, 7, 7, 8, 16, 1, 1, 2, 2, false, false},    // 1x1 s2: windows of one pixel, strided
-    {2, 9, 9, 32, 1024, 3, 3, 1, 1, false, true},  // 294,912 weights: packed tiles, 2 filter groups,
-                                                    // tap blocks of 256 and 32, short pixel tiles
+    {2, 9, 9, 32, 1024, 3, 3, 1, 1, false, true},  // 294,912 weights: the blocked forward, tap blocks
+                                                    // of 256 and 32, 98 pixels (a last tile of 2)
     // conv2d.cpp goes through blocks of output rows that may span images (forward, weight gradient)
     // and, for the input gradient, images in blocks of >= 128 pixels or several small images at once:
     {5, 24, 24, 10, 4, 5, 5, 1, 1, false, true},  // 400 pixels of 250 floats: blocks span images
@@ -257,6 +257,7 @@ TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
                                                       // tiles add into the same elements from two pixels
       {2, 6, 7, 1024, 512, 1, 1, 1, 1, false, true}, // forward only: 1x1, large weights (packed tiles)
       {2, 7, 7, 64, 520, 3, 3, 2, 2, false, false},  // forward only: large weights in 8-filter tiles
+      {1, 6, 6, 128, 240, 3, 3, 1, 1, false, true},  // forward only: large weights in 16-filter tiles
   };
   uint32_t seed = 300;
   for (const Case& c : cases) {
@@ -292,9 +293,12 @@ TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
 // filters gives the bits that the unblocked kernel gives for those filters alone.
 TEST(Conv2d, LargeWeightsForwardGivesTheBitsOfTheUnblockedKernel) {
   const Case cases[] = {
-      {2, 9, 9, 72, 1024, 3, 3, 1, 1, false, true},  // 2 groups of panels, tap blocks 256 + 256 + 136
+      {2, 9, 9, 72, 1024, 3, 3, 1, 1, false, true},  // several groups of panels, tap blocks 256 + 256 + 136
       {2, 6, 7, 1024, 512, 1, 1, 1, 1, false, true}, // 1x1: 4 whole tap blocks
       {2, 7, 7, 64, 520, 3, 3, 2, 2, false, false},  // 8-filter tiles, 18 pixels
+      {1, 6, 6, 128, 240, 3, 3, 1, 1, false, true},  // 16-filter tiles (AVX-512): 16 pixels, tiles 12 + 4,
+                                                      // a last tap block of 128, an uneven last group
+      {1, 5, 5, 128, 256, 3, 3, 1, 1, false, false}, // 9 pixels: tiles 8 + 1 (AVX-512), 6 + 3 (8 floats)
   };
   constexpr int kSlice = 40;  // filters a slice: a multiple of 8 under every case's K, 23,040-40,960 weights
   uint32_t seed = 400;
