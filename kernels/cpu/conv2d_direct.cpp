@@ -398,20 +398,21 @@ CXR_DIRECT_AVX512 void input_dispatch_avx512(const Conv2dShape& s, const float* 
 }
 
 // ---- weight gradient ----------------------------------------------------------------------------
-// dwt[t][kb..] += sum over the pixels [p0, p1) of one image of x[window + off[t]] * dy[pixel],
-// for TB taps from t0 at once, KV vectors of L filters from kb, in registers.
+// dwt[t][kb..] += sum over the pixels [p0, p1) of one image of x[window + r*W*C + j] * dy[pixel], for
+// TB taps t = r*S*C + j from t0 at once, all in filter row r (so their inputs lie side by side in
+// NHWC: one pointer a pixel and fixed displacements), KV vectors of L filters from kb, in registers.
 template <typename V, int KV, int TB>
 [[gnu::always_inline]] inline void weight_block(const Conv2dShape& s, const float* x_img, const float* dy_img,
-                                                const int64_t* windows, const int64_t* off, int t0, int kb, int p0,
+                                                const int64_t* windows, int64_t row_at, int t0, int kb, int p0,
                                                 int p1, float* dwt) {
   constexpr int L = kLanes<V>;
   V acc[TB][KV] = {};
   for (int p = p0; p < p1; ++p) {
-    const float* origin = x_img + windows[p];
+    const float* xr = x_img + windows[p] + row_at;
     V g[KV];
     for (int q = 0; q < KV; ++q) g[q] = load<V>(dy_img + static_cast<int64_t>(p) * s.K + kb + L * q);
     for (int t = 0; t < TB; ++t) {
-      const float xv = origin[off[t0 + t]];
+      const float xv = xr[t];
       for (int q = 0; q < KV; ++q) acc[t][q] += xv * g[q];
     }
   }
@@ -422,17 +423,27 @@ template <typename V, int KV, int TB>
     }
 }
 
+// weight_block with TB = size, any size from 1 to TB.
+template <typename V, int KV, int TB>
+[[gnu::always_inline]] inline void weight_block_of(int size, const Conv2dShape& s, const float* x_img,
+                                                   const float* dy_img, const int64_t* windows, int64_t row_at,
+                                                   int t0, int kb, int p0, int p1, float* dwt) {
+  if (size == TB) return weight_block<V, KV, TB>(s, x_img, dy_img, windows, row_at, t0, kb, p0, p1, dwt);
+  if constexpr (TB > 1) weight_block_of<V, KV, TB - 1>(size, s, x_img, dy_img, windows, row_at, t0, kb, p0, p1, dwt);
+}
+
 // The taps [tap0, tap1) of dwt, summed over the images [n0, n1). Each tap's sum runs in the same
-// order whichever range of taps it falls in.
+// order whichever range of taps, and block, it falls in.
 template <typename V, int KV>
 [[gnu::always_inline]] inline void weight_taps(const Conv2dShape& s, const float* x, const float* dy,
-                                               const int64_t* windows, const int64_t* off, int n0, int n1, int tap0,
-                                               int tap1, float* dwt) {
+                                               const int64_t* windows, int n0, int n1, int tap0, int tap1,
+                                               float* dwt) {
   // Taps per pass: KV*kTaps accumulators + KV + 1 registers, of AVX2's 16 or AVX-512's 32. With
-  // 16-float vectors, 24 accumulators where there are 32 or 64 filters (experiment 1's third layer's
-  // pass 1.6x faster than with 12); 16 filters by 24 taps ran 1.4-1.5x slower than by 12.
-  constexpr int kTaps = kLanes<V> == 16 && KV > 1 ? 24 / KV : 12 / KV;
-  const int pixels = s.OH * s.OW;
+  // 16-float vectors, 24 accumulators (experiment 1's third layer's pass 1.6x faster than with 12;
+  // its first layer's, 16 filters, 1.1x since blocks stay in one filter row: with a table of tap
+  // offsets, 24 taps had run 1.4-1.5x slower than 12).
+  constexpr int kTaps = kLanes<V> == 16 ? 24 / KV : 12 / KV;
+  const int pixels = s.OH * s.OW, run = s.S * s.C;
   // Pixels in chunks of 64, whose dy (and, mostly, x windows) stay in L1 across the passes over the
   // taps; chunks of 1,024 pixels (dy in L2) were ~20% slower on experiment 1's second layer, 16-32 too.
   constexpr int chunk = 64;
@@ -442,31 +453,40 @@ template <typename V, int KV>
     for (int p0 = 0; p0 < pixels; p0 += chunk) {
       const int p1 = std::min(pixels, p0 + chunk);
       for (int kb = 0; kb < s.K; kb += kLanes<V> * KV) {
-        int t = tap0;
-        for (; t + kTaps <= tap1; t += kTaps)
-          weight_block<V, KV, kTaps>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
-        for (; t + 3 <= tap1; t += 3) weight_block<V, KV, 3>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
-        for (; t < tap1; ++t) weight_block<V, KV, 1>(s, x_img, dy_img, windows, off, t, kb, p0, p1, dwt);
+        // Blocks within one filter row, as even as they can be: a block that took taps from two rows
+        // needed an offset table, whose lookups and their spills cost an integer op or two per FMA
+        // (experiment 1's first layer's gradient ran at half the FMA peak); and a short last block
+        // has too few accumulators to hide the FMAs' latency (15 taps: 8 + 7, not 12 + 3).
+        for (int r = tap0 / run; r * run < tap1; ++r) {
+          const int a = std::max(tap0, r * run), b = std::min(tap1, (r + 1) * run);
+          const int blocks = (b - a + kTaps - 1) / kTaps;
+          for (int i = 0, t = a; i < blocks; ++i) {
+            const int size = (b - a) / blocks + (i < (b - a) % blocks ? 1 : 0);
+            const int64_t row_at = static_cast<int64_t>(r) * s.W * s.C + (t - r * run);
+            weight_block_of<V, KV, kTaps>(size, s, x_img, dy_img, windows, row_at, t, kb, p0, p1, dwt);
+            t += size;
+          }
+        }
       }
     }
   }
 }
 
 CXR_DIRECT_CLONES void weight_dispatch(const Conv2dShape& s, const float* x, const float* dy, const int64_t* windows,
-                                       const int64_t* off, int n0, int n1, int tap0, int tap1, float* dwt) {
+                                       int n0, int n1, int tap0, int tap1, float* dwt) {
   // 32 filters x 3 taps (7 loads per 12 FMAs) beat 16 x 6 (8 loads and a window per 12): 4-9% on
   // experiment 1's second and third layers.
-  if (s.K % 32 == 0) weight_taps<v8, 4>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
-  else if (s.K % 16 == 0) weight_taps<v8, 2>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
-  else weight_taps<v8, 1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+  if (s.K % 32 == 0) weight_taps<v8, 4>(s, x, dy, windows, n0, n1, tap0, tap1, dwt);
+  else if (s.K % 16 == 0) weight_taps<v8, 2>(s, x, dy, windows, n0, n1, tap0, tap1, dwt);
+  else weight_taps<v8, 1>(s, x, dy, windows, n0, n1, tap0, tap1, dwt);
 }
 CXR_DIRECT_AVX512 void weight_dispatch_avx512(const Conv2dShape& s, const float* x, const float* dy,
-                                              const int64_t* windows, const int64_t* off, int n0, int n1, int tap0,
-                                              int tap1, float* dwt) {
-  if (s.K % 64 == 0) weight_taps<v16, 4>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
-  else if (s.K % 32 == 0) weight_taps<v16, 2>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
-  else if (s.K % 16 == 0) weight_taps<v16, 1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
-  else weight_taps<v8, 1>(s, x, dy, windows, off, n0, n1, tap0, tap1, dwt);
+                                              const int64_t* windows, int n0, int n1, int tap0, int tap1,
+                                              float* dwt) {
+  if (s.K % 64 == 0) weight_taps<v16, 4>(s, x, dy, windows, n0, n1, tap0, tap1, dwt);
+  else if (s.K % 32 == 0) weight_taps<v16, 2>(s, x, dy, windows, n0, n1, tap0, tap1, dwt);
+  else if (s.K % 16 == 0) weight_taps<v16, 1>(s, x, dy, windows, n0, n1, tap0, tap1, dwt);
+  else weight_taps<v8, 1>(s, x, dy, windows, n0, n1, tap0, tap1, dwt);
 }
 
 EnvSetting g_avx512("CXR_CPU_AVX512", 1, 0);
@@ -572,10 +592,6 @@ void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float
 
 void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
   const int taps = static_cast<int>(taps_of(s));
-  std::vector<int64_t> off(static_cast<size_t>(taps));  // each tap's offset from its window's origin
-  for (int r = 0; r < s.R; ++r)
-    for (int sx = 0; sx < s.S; ++sx)
-      for (int c = 0; c < s.C; ++c) off[(r * s.S + sx) * s.C + c] = (static_cast<int64_t>(r) * s.W + sx) * s.C + c;
   const std::vector<int64_t> windows = window_offsets(s);
   // Work items: blocks of images, each summed into partial sums of its own, times ranges of taps. The
   // blocks are fixed by the batch size, never by the thread count, and their partials are added in
@@ -606,8 +622,8 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
       const int t0 = std::min(taps, r * taps_per_range), t1 = std::min(taps, t0 + taps_per_range);
       float* partial = dwt.get() + b * block_size;
       std::fill(partial + int64_t{t0} * s.K, partial + int64_t{t1} * s.K, 0.0f);
-      if (wide) weight_dispatch_avx512(s, x, dy, windows.data(), off.data(), n0, n1, t0, t1, partial);
-      else weight_dispatch(s, x, dy, windows.data(), off.data(), n0, n1, t0, t1, partial);
+      if (wide) weight_dispatch_avx512(s, x, dy, windows.data(), n0, n1, t0, t1, partial);
+      else weight_dispatch(s, x, dy, windows.data(), n0, n1, t0, t1, partial);
     }
   });
   // The blocks' partials added into the first, in block order, then transposed to dw[k][t].
