@@ -6,9 +6,11 @@
 
 #if defined(__x86_64__)
 // GCC 12's AVX-512 intrinsics start some results from _mm512_undefined_epi32(), which its
-// -Wuninitialized then reports once inlined (GCC bug 105593, fixed in 13): off for the header's lines.
+// -Wuninitialized (or -Wmaybe-uninitialized, in the sanitizers' build) then reports once inlined
+// (GCC bug 105593, fixed in 13): off for the header's lines.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #endif
