@@ -37,10 +37,8 @@ TEST(Philox, BlockGeneratorsGiveTheScalarWords) {
   const uint64_t seed = 0x0123456789abcdefULL, stream = 0xfedcba9876543210ULL;  // both halves matter
   const std::pair<cpu::PhiloxIsa, const char*> versions[] = {
       {cpu::PhiloxIsa::portable, "portable"}, {cpu::PhiloxIsa::avx2, "AVX2"}, {cpu::PhiloxIsa::avx512, "AVX-512"}};
-  int ran = 0;
   for (const auto& [isa, name] : versions) {
     if (!cpu::philox_isa_supported(isa)) continue;  // this CPU lacks it (the portable one always runs)
-    ++ran;
     // Counters from 2^32 - 100 and from 2^32 - 8 run across 2^32 (the high word must carry) inside
     // a group of 16 and of 8 counters.
     const uint64_t high = uint64_t{1} << 32;
@@ -57,7 +55,6 @@ TEST(Philox, BlockGeneratorsGiveTheScalarWords) {
       }
     }
   }
-  EXPECT_GE(ran, 1);
   // philox_block itself: the best version this CPU has.
   std::vector<uint32_t> best(cpu::kPhiloxBlockWords), portable(cpu::kPhiloxBlockWords);
   cpu::philox_block(77, stream, seed, best.data());
