@@ -336,23 +336,22 @@ template <typename V, int JV, int PB>
 }
 
 // V: the vector of a 16-tap block (two v8 or one v16); a run's last 8 taps, if any, go by v8.
-// Two consecutive 16-tap blocks of a run at once in 16-float vectors (2 x PB accumulators where one
+// NB consecutive 16-tap blocks of a run at once in 16-float vectors (NB x PB accumulators where one
 // block has PB, too few to cover the FMA's latency), added into dx block by block, each block pixel
 // by pixel: every dx element gets its terms in the order the one-block tiles add them.
-template <int PB>
-[[gnu::always_inline]] inline void input_tile_two_blocks(const Conv2dShape& s, const float* const* g,
-                                                         float* const* win, const float* panel, int64_t at) {
-  v16 acc[2][PB] = {};
-  const float* second = panel + 16 * int64_t{s.K};  // the next block's [k][16]
+template <int NB, int PB>
+[[gnu::always_inline]] inline void input_tile_blocks(const Conv2dShape& s, const float* const* g, float* const* win,
+                                                     const float* panel, int64_t at) {
+  v16 acc[NB][PB] = {};
   for (int k = 0; k < s.K; ++k) {
-    const v16 w0 = load<v16>(panel + k * 16), w1 = load<v16>(second + k * 16);
+    v16 wv[NB];
+    for (int b = 0; b < NB; ++b) wv[b] = load<v16>(panel + 16 * (b * int64_t{s.K} + k));  // block b's [k][16]
     for (int p = 0; p < PB; ++p) {
       const float gv = g[p][k];
-      acc[0][p] += gv * w0;
-      acc[1][p] += gv * w1;
+      for (int b = 0; b < NB; ++b) acc[b][p] += gv * wv[b];
     }
   }
-  for (int b = 0; b < 2; ++b)
+  for (int b = 0; b < NB; ++b)
     for (int p = 0; p < PB; ++p) {
       float* d = win[p] + at + 16 * b;
       store(d, load<v16>(d) + acc[b][p]);
@@ -373,8 +372,13 @@ template <typename V, int PB, int... Rest>
     for (int r = 0; r < s.R; ++r) {
       const float* panel = panels + r * s.K * run;
       int64_t j = 0;
-      if constexpr (kLanes<V> == 16)
-        for (; j + 32 <= run; j += 32) input_tile_two_blocks<PB>(s, g, win, panel + j * s.K, r * row + j);
+      if constexpr (kLanes<V> == 16) {
+        // Three blocks a tile while more than two remain (but 4 as 2 + 2, not 3 + a lone 1): fewer,
+        // longer tiles around each tile's setup and its adds into dx.
+        for (; j + 48 <= run && run - j != 64; j += 48)
+          input_tile_blocks<3, PB>(s, g, win, panel + j * s.K, r * row + j);
+        for (; j + 32 <= run; j += 32) input_tile_blocks<2, PB>(s, g, win, panel + j * s.K, r * row + j);
+      }
       for (; j + 16 <= run; j += 16)
         input_tile<V, 16 / kLanes<V>, PB>(s, g, win, panel + j * s.K, r * row + j);
       if (j < run) input_tile<v8, 1, PB>(s, g, win, panel + j * s.K, r * row + j);  // run % 16 == 8
