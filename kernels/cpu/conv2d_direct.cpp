@@ -393,8 +393,8 @@ CXR_DIRECT_CLONES void input_dispatch(const Conv2dShape& s, const float* dy, con
   input_pixels<v8, 6, 3, 1>(s, dy, panels, walker, dx, p0, p1);
 }
 // The same tiles of 6 pixels with 16-float vectors: overlapping windows add into dx tile by tile,
-// so other tiles would add each element's terms in another order (other bits). Two 16-tap blocks a
-// tile where the run has them, for 12 accumulators.
+// so other tiles would add each element's terms in another order (other bits). Two or three 16-tap
+// blocks a tile where the run has them, for 12 or 18 accumulators.
 CXR_DIRECT_AVX512 void input_dispatch_avx512(const Conv2dShape& s, const float* dy, const float* panels,
                                              const int64_t* offsets, float* dx, int64_t p0, int64_t p1) {
   WindowWalker walker(s, offsets, p0);

@@ -255,9 +255,9 @@ TEST_F(DirectAvx512, GivesTheSameBitsAsThe8FloatKernels) {
       {3, 11, 12, 8, 16, 3, 3, 1, 1, false, false},  // S*C = 24: dx runs of 16 and a last 8
       {1, 9, 10, 1, 8, 3, 3, 1, 2, false, false},    // 8 filters
       {2, 10, 9, 8, 24, 3, 3, 1, 1, false, true},    // 24 filters
-      {1, 9, 9, 1, 48, 5, 5, 1, 1, false, true},     // 48 filters: dw's 16-filter tiles of 1 tap
-      {3, 9, 9, 3, 64, 5, 5, 1, 1, false, false},    // 64 filters: dw's 64-filter tiles of 3 taps
-      {2, 9, 10, 16, 16, 3, 3, 1, 1, false, true},   // neighbours' windows 16 floats apart: dx's two-block
+      {1, 9, 9, 1, 48, 5, 5, 1, 1, false, true},     // 48 filters: dw's 16-filter tiles (rows of 5 taps)
+      {3, 9, 9, 3, 64, 5, 5, 1, 1, false, false},    // 64 filters: dw's 64-filter tiles (rows of 15: 3 x 5)
+      {2, 9, 10, 16, 16, 3, 3, 1, 1, false, true},   // neighbours' windows 16 floats apart: dx's 3-block
                                                       // tiles add into the same elements from two pixels
       {2, 6, 7, 1024, 512, 1, 1, 1, 1, false, true}, // forward only: 1x1, large weights (packed tiles)
       {2, 7, 7, 64, 520, 3, 3, 2, 2, false, false},  // forward only: large weights in 8-filter tiles
