@@ -516,15 +516,20 @@ bool avx512() {
 }
 
 namespace {
+// forward()'s pixels go in ranges of whole units of 24 (full tiles of 6, 8 or 12). Each pixel's sums
+// run in the same order whichever range, group and tap block its tile falls in: the split only
+// changes the time.
+constexpr int64_t kUnit = 24;
+
 // forward() over large weights: work items of a group of filters (up to kMaxGroupPanels panels, in
 // as many groups as it takes for 2 items a thread) times a range of up to ~1,500 pixels. Each item
 // packs its group's weights for its range, and copies its range's windows for its group: over all
 // the items, the weights are packed once per range and the windows copied once per group.
 void forward_large(const Conv2dShape& s, const float* x, const float* w, const float* bias, const int64_t* offsets,
-                   float* y, bool wide, int width, int64_t units) {
-  constexpr int64_t kUnit = 24, kMaxRangeUnits = 64;
+                   float* y, bool wide, int width) {
+  constexpr int64_t kMaxRangeUnits = 64;
+  const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit, panel_count = s.K / width;
   if (units == 0) return;  // no pixels
-  const int64_t pixels = s.N * pixels_of(s), panel_count = s.K / width;
   const int64_t groups = std::max((panel_count + kMaxGroupPanels - 1) / kMaxGroupPanels,
                                   std::min<int64_t>(panel_count, 2 * cpu_threads()));
   const int64_t group = (panel_count + groups - 1) / groups;  // panels a group (the last may have fewer)
@@ -565,11 +570,9 @@ void forward(const Conv2dShape& s, const float* x, const float* w, const float* 
   const bool wide = avx512();
   const int width = wide && s.K % 32 == 0 ? 32 : s.K % 16 == 0 ? 16 : 8;  // the dispatch's tiles' filters
   const std::vector<int64_t> offsets = window_offsets(s);
-  // Ranges of whole 24-pixel units (full tiles of 6, 8 or 12). Each pixel's sums run in the same
-  // order whichever range, group and tap block its tile falls in: the split only changes the time.
-  constexpr int64_t kUnit = 24;
-  const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit, taps = taps_of(s);
-  if (s.K * taps > kMaxWeights) return forward_large(s, x, w, bias_or_null, offsets.data(), y, wide, width, units);
+  const int64_t taps = taps_of(s);
+  if (s.K * taps > kMaxWeights) return forward_large(s, x, w, bias_or_null, offsets.data(), y, wide, width);
+  const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit;
   const std::vector<float> panels = filter_panels(s, w, width);
   // About 8 ranges a thread, of at least ~0.5 MFLOP each, handed out as threads come free.
   const int64_t flops_per_unit = 2 * kUnit * s.K * taps;
