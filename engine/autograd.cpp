@@ -1,9 +1,11 @@
 #include "engine/autograd.h"
 
+#include <optional>
 #include <unordered_set>
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/profile.h"
 
 namespace cxr {
 
@@ -48,6 +50,7 @@ void record(Tensor& output, const char* op, const std::vector<Tensor>& inputs, B
   node->op = op;
   for (const Tensor& t : inputs) node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl() : nullptr);
   node->backward = std::move(backward);
+  node->profile_label = current_profile_label();
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
 }
@@ -77,6 +80,13 @@ void run_backward(const Tensor& root) {
     std::shared_ptr<Node> node = std::move(impl.grad_fn);  // frees this part of the graph when done
     impl.graph_freed = true;
     if (impl.grad) {
+      // With a Profile alive, the node's gradients and their accumulation are timed under the label of
+      // the layer that recorded it; a node recorded outside every region under its op's name, in brackets.
+      std::optional<ProfileRegion> timed;
+      if (active_profile()) {
+        const std::string op = node->op;
+        timed.emplace(ProfilePhase::Backward, node->profile_label ? *node->profile_label : "(" + op + ")");
+      }
       std::vector<Tensor> grads = node->backward(Tensor(impl.grad));
       CXR_ASSERT(grads.size() == node->inputs.size(), "backward of " << node->op << ": wrong gradient count");
       for (size_t i = 0; i < grads.size(); ++i) {

@@ -5,6 +5,8 @@
 // nodes in reverse topological order, accumulating gradients, and frees the graph as it goes.
 #pragma once
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -17,6 +19,9 @@ struct Node {
   const char* op = "";
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // one entry per op input; null if it needs no grad
   BackwardFn backward;  // returns one gradient per input (undefined where none)
+  // The timing region the node was recorded in (engine/profile.h): its backward is timed under this
+  // label. Null unless a Profile was alive.
+  std::shared_ptr<const std::string> profile_label;
 };
 
 // Whether ops currently record graph nodes (false inside a NoGrad scope).

@@ -7,6 +7,7 @@
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "engine/device.h"
+#include "engine/profile.h"
 #include "layers/registry.h"
 #include "layers/size_limits.h"
 #include "layers/weights.h"
@@ -48,6 +49,12 @@ bool is_relu_activation(const Layer& layer) {
 
 }  // namespace
 
+std::string Model::fused_label(size_t first, size_t count) const {
+  std::string label = layers[first]->name;
+  for (size_t k = 1; k < count; ++k) label += " + " + layers[first + k]->name;
+  return label;
+}
+
 Tensor Model::forward(const Tensor& x, const ForwardContext& context) {
   CXR_CHECK(x.rank() == static_cast<int>(input_shape.size()) + 1 &&
                 Shape(x.shape().begin() + 1, x.shape().end()) == input_shape,
@@ -66,7 +73,9 @@ Tensor Model::forward_logits(const Tensor& x, const ForwardContext& context) {
                 Shape(x.shape().begin() + 1, x.shape().end()) == input_shape,
             "model '" << name << "': input " << x.describe() << " does not match the model input "
                       << shape_str(input_shape) << " (plus a batch axis)");
-  return layers.back()->forward_before_activation(forward_range(0, layers.size() - 1, x, context), context);
+  const Tensor before_last = forward_range(0, layers.size() - 1, x, context);
+  const ProfileRegion timed(ProfilePhase::Forward, layers.back()->name);
+  return layers.back()->forward_before_activation(before_last, context);
 }
 
 Tensor Model::forward_range(size_t begin, size_t end, const Tensor& h, const ForwardContext& context) {
@@ -74,12 +83,14 @@ Tensor Model::forward_range(size_t begin, size_t end, const Tensor& h, const For
             "model '" << name << "': layer range [" << begin << ", " << end << ") of " << layers.size() << " layers");
   Tensor out = h;
   for (size_t i = begin; i < end; ++i) {
+    ProfileRegion timed(ProfilePhase::Forward, layers[i]->name);  // engine/profile.h; nothing without a Profile
     // A layer followed by a Dropout and a relu Activation may run the three as one op
     // (Layer::forward_then_dropout_relu).
     if (i + 2 < end && is_relu_activation(*layers[i + 2])) {
       if (const std::optional<DropoutKey> key = layers[i + 1]->fusable_dropout(context)) {
         Tensor fused = layers[i]->forward_then_dropout_relu(out, context, *key);
         if (fused.defined()) {
+          if (active_profile()) timed.relabel(fused_label(i, 3));
           out = std::move(fused);
           i += 2;
           continue;
@@ -90,6 +101,7 @@ Tensor Model::forward_range(size_t begin, size_t end, const Tensor& h, const For
     if (i + 1 < end && is_relu_activation(*layers[i + 1])) {
       Tensor fused = layers[i]->forward_then_relu(out, context);
       if (fused.defined()) {
+        if (active_profile()) timed.relabel(fused_label(i, 2));
         out = std::move(fused);
         ++i;
         continue;
@@ -104,6 +116,7 @@ Tensor Model::forward_logits_from(size_t begin, const Tensor& h, const ForwardCo
   CXR_CHECK(has_sigmoid_output(), "model '" << name << "': binary_crossentropy needs a sigmoid output layer");
   CXR_CHECK(begin < layers.size(), "model '" << name << "': no layers left after layer " << begin);
   const Tensor before_last = forward_range(begin, layers.size() - 1, h, context);
+  const ProfileRegion timed(ProfilePhase::Forward, layers.back()->name);
   return layers.back()->forward_before_activation(before_last, context);
 }
 
@@ -221,8 +234,14 @@ Model build_model(const SpecNode& spec, uint64_t seed, const std::string& name, 
 
 Tensor train_on_batch(Model& model, Optimizer& optimizer, const Tensor& x, const Tensor& y,
                       const ForwardContext& context) {
-  Tensor loss = bce_with_logits(model.forward_logits(x, context), y);
+  const Tensor logits = model.forward_logits(x, context);
+  Tensor loss;
+  {
+    const ProfileRegion timed(ProfilePhase::Forward, kLossProfileLabel);
+    loss = bce_with_logits(logits, y);
+  }
   loss.backward();
+  const ProfileRegion timed(ProfilePhase::Optimizer, kOptimizerProfileLabel);
   optimizer.step();
   optimizer.zero_grad();
   return loss;

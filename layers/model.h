@@ -47,6 +47,9 @@ class Model {
   Device device() const { return device_; }
 
  private:
+  // A profile row's label for layers [first, first + count) run as one op: their names joined by " + ".
+  std::string fused_label(size_t first, size_t count) const;
+
   Device device_ = Device::cpu();
 };
 
@@ -63,5 +66,9 @@ class Optimizer;  // engine/optimizer.h
 // the loss on the model's device (nothing waits for it).
 Tensor train_on_batch(Model& model, Optimizer& optimizer, const Tensor& x, const Tensor& y,
                       const ForwardContext& context);
+// The rows train_on_batch times the loss and the optimizer (step and zero_grad) under, with a Profile
+// alive (engine/profile.h); the layers' rows carry their names (Keras's automatic names never have brackets).
+inline constexpr const char* kLossProfileLabel = "(loss)";
+inline constexpr const char* kOptimizerProfileLabel = "(optimizer)";
 
 }  // namespace cxr

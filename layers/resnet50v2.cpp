@@ -13,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/init.h"
 #include "engine/ops.h"
+#include "engine/profile.h"
 #include "kernels/conv2d.h"
 #include "kernels/pool.h"
 #include "layers/registry.h"
@@ -68,6 +69,7 @@ struct Builder {
     return x;
   }
   Shape relu(const Shape& x) { return x; }
+  int part(const std::string&) { return 0; }  // building times nothing
   Shape zero_pad(const Shape& x, int p) { return {x[0] + 2 * p, x[1] + 2 * p, x[2]}; }
   Shape max_pool(const Shape& x, int k, int stride) {
     const auto s = kernels::make_pool2d_shape(1, static_cast<int>(x[0]), static_cast<int>(x[1]),
@@ -99,6 +101,11 @@ struct Runner {
                            {training, kBnMomentum, kBnEpsilon});
   }
   Tensor relu(const Tensor& x) { return cxr::relu(x); }
+  // A stage or block of the backbone as a row of its own, "resnet50v2/conv4_block6", with a Profile
+  // alive; the layer's own row keeps only the moments between them.
+  ProfileRegion part(const std::string& name) {
+    return ProfileRegion(ProfilePhase::Forward, active_profile() ? layer.name + "/" + name : std::string());
+  }
   Tensor zero_pad(const Tensor& x, int p) { return zero_pad2d(x, p, p, p, p); }
   Tensor max_pool(const Tensor& x, int k, int stride) { return max_pool2d(x, k, k, stride, stride, false); }
   Tensor add(const Tensor& a, const Tensor& b) { return cxr::add(a, b); }

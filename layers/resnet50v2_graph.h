@@ -15,6 +15,7 @@ namespace cxr::resnet {
 // block2(x, filters, stride, conv_shortcut, name) in resnet.py.
 template <class Net, class V>
 V block2(Net& net, const V& x, int filters, int stride, bool conv_shortcut, const std::string& name) {
+  [[maybe_unused]] const auto timed = net.part(name);  // a row of `cxrnet profile` (engine/profile.h) when running
   const V preact = net.relu(net.batch_norm(x, name + "_preact_bn"));
   V shortcut;
   if (conv_shortcut)
@@ -39,14 +40,18 @@ V stack2(Net& net, V x, int filters, int blocks, int stride1, const std::string&
 // ResNet(stack_fn, preact=True, use_bias=True, include_top=False, pooling=None).
 template <class Net, class V>
 V resnet50v2(Net& net, V x) {
-  x = net.zero_pad(x, 3);                                 // conv1_pad
-  x = net.conv(x, "conv1_conv", 64, 7, 2, true);          // preact: no BN/ReLU after conv1
-  x = net.zero_pad(x, 1);                                 // pool1_pad
-  x = net.max_pool(x, 3, 2);                              // pool1_pool
+  {
+    [[maybe_unused]] const auto timed = net.part("conv1");
+    x = net.zero_pad(x, 3);                               // conv1_pad
+    x = net.conv(x, "conv1_conv", 64, 7, 2, true);        // preact: no BN/ReLU after conv1
+    x = net.zero_pad(x, 1);                               // pool1_pad
+    x = net.max_pool(x, 3, 2);                            // pool1_pool
+  }
   x = stack2(net, x, 64, 3, 2, "conv2");
   x = stack2(net, x, 128, 4, 2, "conv3");
   x = stack2(net, x, 256, 6, 2, "conv4");
   x = stack2(net, x, 512, 3, 1, "conv5");
+  [[maybe_unused]] const auto timed = net.part("post");
   return net.relu(net.batch_norm(x, "post_bn"));          // post_bn, post_relu
 }
 
