@@ -27,6 +27,17 @@ int command_train(const TrainOptions& options, std::ostream& out, std::ostream& 
 int command_synth(const std::string& out_dir, uint64_t seed, std::ostream& out, bool small = false);
 int command_split(const SplitOptions& options, std::ostream& out);
 
+// `cxrnet profile`: one experiment's training step, layer by layer (engine/profile.h), on random images
+// at the config's input size and batch: a table of each layer's forward, backward and update time.
+struct ProfileOptions {
+  std::string config_path;
+  std::string device, kernels;  // override the config's, as train's flags
+  int steps = 20;               // timed steps
+  int warmup = 2;               // untimed steps before them, besides the one that checks the loss
+  std::string json_path;        // also write the table as JSON here (empty: no file)
+};
+int command_profile(const ProfileOptions& options, std::ostream& out);
+
 }  // namespace cxr
 
 namespace cxr {

@@ -15,7 +15,7 @@
 
 namespace {
 
-// --device and --kernels of the commands that run a trained model (evaluate, predict, reproduce);
+// --device and --kernels of the commands that run a model (evaluate, predict, reproduce, profile);
 // `overrides` names what they take precedence over.
 void add_device_options(CLI::App* command, std::string& device, std::string& kernels, const std::string& overrides) {
   command->add_option("--device", device, "cpu, cuda or cuda:N (overrides " + overrides + ")");
@@ -166,6 +166,21 @@ int main(int argc, char** argv) {
                       "2 epochs on small images (experiment 3 at 50x50, 4 at 32x32): a smoke run, not comparable "
                       "to the notebook");
 
+  cxr::ProfileOptions profile_options;
+  auto* profile = app.add_subcommand(
+      "profile", "Time one experiment's training step layer by layer (forward, backward, update) on random images");
+  profile->add_option("--config", profile_options.config_path, "Experiment YAML (configs/*.yaml)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  add_device_options(profile, profile_options.device, profile_options.kernels, "the config");
+  profile->add_option("--steps", profile_options.steps, "Timed steps")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  profile->add_option("--warmup", profile_options.warmup, "Untimed steps first")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  profile->add_option("--json", profile_options.json_path, "Also write the table to this JSON file");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -201,6 +216,7 @@ int main(int argc, char** argv) {
   if (threads > 0) omp_set_num_threads(threads);
   try {
     if (*summary) return cxr::command_summary(config_path, std::cout);
+    if (*profile) return cxr::command_profile(profile_options, std::cout);
     if (*synth) return cxr::command_synth(synth_dir, synth_seed, std::cout, synth_small);
     if (*evaluate) {
       if (*evaluate_holdout_opt) evaluate_options.test_from_train = evaluate_test_from_train;

@@ -398,8 +398,8 @@ TEST_F(BadInputCli, NegativeOrOverflowingIntegerOptionsAreRefused) {
 }
 
 TEST_F(BadInputCli, AMistypedCommandIsNamedWithTheValidOnes) {
-  const std::string commands = "the commands are: summary, train, split, synth, evaluate, predict, reproduce "
-                               "(cxrnet --help lists them)\n";
+  const std::string commands = "the commands are: summary, train, split, synth, evaluate, predict, reproduce, "
+                               "profile (cxrnet --help lists them)\n";
   const Result typo = run_cxrnet("trian --config x.yaml");
   EXPECT_EQ(typo.code, 2);
   EXPECT_EQ(typo.err, "cxrnet: unknown command 'trian' (did you mean 'train'?); " + commands);

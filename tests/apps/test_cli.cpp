@@ -34,6 +34,20 @@ TEST(Cli, ParseErrorsAreBadInput) {
   EXPECT_EQ(run_cxrnet("reproduce --experiments 1,5").code, 2);
   EXPECT_EQ(run_cxrnet("no-such-command").code, 2);
   EXPECT_EQ(run_cxrnet("--threads 0 evaluate --run r").code, 2);
+  const std::string config = std::string(CXR_SOURCE_DIR) + "/configs/experiment1.yaml";
+  EXPECT_EQ(run_cxrnet("profile --config '" + config + "' --steps 0").code, 2);
+  EXPECT_EQ(run_cxrnet("profile --config /nonexistent.yaml").code, 2);
+}
+
+TEST(Cli, ProfilePrintsTheStepLayerByLayer) {
+  const std::string config = std::string(CXR_SOURCE_DIR) + "/configs/experiment1.yaml";
+  const Result r = run_cxrnet("profile --config '" + config + "' --steps 1 --warmup 0 --threads 1");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("cxrnet profile: experiment1 on cpu (1 thread), batch 32, 1 step after 1 warm-up\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\nconv2d_1 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n(optimizer) "), std::string::npos) << r.out;
 }
 
 // An empty value (an unset shell variable: --out "$OUT") fell back to the option's default.

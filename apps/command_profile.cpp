@@ -1,0 +1,173 @@
+// `cxrnet profile --config FILE`: where an experiment's training step goes, layer by layer, forward,
+// backward and the optimizer's update (engine/profile.h), on random images at the config's size and
+// batch: no dataset needed.
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "apps/commands.h"
+#include "apps/run_folder.h"
+#include "apps/text_file.h"
+#include "apps/trainer.h"
+#include "engine/error.h"
+#include "engine/profile.h"
+
+namespace cxr {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Images uniform over the config's pixel range (0..255 times its rescale), labels half and half:
+// a step's work does not depend on the values, only on the shapes.
+std::pair<Tensor, Tensor> random_batch(const ExperimentConfig& config, const Model& model, Device device) {
+  const int64_t batch = config.data.batch_size;
+  Shape shape{batch};
+  shape.insert(shape.end(), model.input_shape.begin(), model.input_shape.end());
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<float> pixel(0.0f, static_cast<float>(255.0 * config.data.rescale));
+  std::vector<float> images(static_cast<size_t>(n)), labels(static_cast<size_t>(batch));
+  for (float& v : images) v = pixel(gen);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(i % 2);
+  return {Tensor::from_vector(shape, images, device, "random images"),
+          Tensor::from_vector({batch, 1}, labels, device, "random labels")};
+}
+
+// A row's layer classes, "Conv2D" or "BatchNormalization+Dropout+Activation" for a fused one, a part
+// of a layer ("resnet50v2/conv4_block6") its layer's; empty for the loss and the optimizer.
+std::string kinds_of(const std::string& label, const std::map<std::string, std::string>& class_of) {
+  std::string kinds;
+  size_t begin = 0;
+  while (begin <= label.size()) {
+    const size_t end = std::min(label.find(" + ", begin), label.size());
+    const std::string layer = label.substr(begin, end - begin);
+    const auto it = class_of.find(layer.substr(0, layer.find('/')));
+    if (it == class_of.end()) return "";
+    kinds += (kinds.empty() ? "" : "+") + it->second;
+    begin = end + 3;
+  }
+  return kinds;
+}
+
+std::string count_of(int64_t n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+
+std::string fixed(double value, int decimals) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(decimals);
+  s << value;
+  return s.str();
+}
+
+std::string padded(const std::string& text, size_t width, bool right) {
+  if (text.size() >= width) return text;
+  const std::string pad(width - text.size(), ' ');
+  return right ? pad + text : text + pad;
+}
+
+}  // namespace
+
+int command_profile(const ProfileOptions& options, std::ostream& out) {
+  CXR_CHECK(options.steps >= 1, "cxrnet profile: --steps must be at least 1, got " << options.steps);
+  CXR_CHECK(options.warmup >= 0, "cxrnet profile: --warmup must be at least 0, got " << options.warmup);
+  ExperimentConfig config = load_experiment_config(options.config_path);
+  const Device device = select_device(config, options.device, options.kernels);
+  Model model = build_model(config.model, config.train.seed);
+  model.to(device);
+  Trainer trainer(model, config);  // the optimizer `cxrnet train` would use
+  const auto [x, y] = random_batch(config, model, device);
+
+  Profile profile(device);
+  uint64_t step = 0;
+  auto train_step = [&] {
+    return train_on_batch(model, trainer.optimizer(), x, y, {true, config.train.seed, step++});
+  };
+  // Warm-up: allocations, thread pools, cuDNN's algorithm choices; the loss must be a number.
+  for (int i = 0; i < options.warmup; ++i) train_step();
+  const float first_loss = train_step().item();
+  CXR_CHECK(std::isfinite(first_loss), options.config_path << ": the training step's loss is " << first_loss
+                                                            << " on random images; nothing to profile");
+  profile.clear();
+  const auto start = Clock::now();
+  for (int i = 0; i < options.steps; ++i) train_step();
+  profile.wait_for_device();
+  const double step_s = std::chrono::duration<double>(Clock::now() - start).count() / options.steps;
+
+  std::map<std::string, std::string> class_of;
+  for (const auto& layer : model.layers) class_of[layer->name] = layer->class_name();
+  struct Line {
+    std::string label, kind;
+    std::array<double, 3> ms{};
+    double total_ms = 0;
+  };
+  std::vector<Line> lines;
+  double timed_ms = 0;
+  for (const ProfileRow& row : profile.rows()) {
+    Line line{row.label, kinds_of(row.label, class_of), {}, 0};
+    for (size_t p = 0; p < 3; ++p) line.ms[p] = 1e3 * row.seconds[p] / options.steps;
+    line.total_ms = line.ms[0] + line.ms[1] + line.ms[2];
+    timed_ms += line.total_ms;
+    lines.push_back(line);
+  }
+  const double step_ms = 1e3 * step_s, untimed_ms = std::max(0.0, step_ms - timed_ms);
+  const int64_t batch = config.data.batch_size;
+
+  out << "cxrnet profile: " << config.name << " on " << device.str();
+  if (device.is_cpu()) out << " (" << count_of(omp_get_max_threads(), "thread") << ")";
+  out << ", batch " << batch << ", " << count_of(options.steps, "step") << " after " << options.warmup + 1
+      << " warm-up\n";
+  out << fixed(step_ms, 3) << " ms a step (" << fixed(batch / step_s, 0) << " images/s)";
+  if (device.is_cuda())
+    out << "; every row waits for the GPU where it starts and ends, so the step is slower here than in "
+           "bench_e2e, where the host queues ahead";
+  out << "\n\n";
+  size_t label_width = 20, kind_width = 4;
+  for (const Line& l : lines) {
+    label_width = std::max(label_width, l.label.size());
+    kind_width = std::max(kind_width, l.kind.size());
+  }
+  out << padded("layer", label_width, false) << "  " << padded("kind", kind_width, false)
+      << "  forward ms  backward ms  update ms  total ms   share\n";
+  auto print = [&](const std::string& label, const std::string& kind, const std::array<double, 3>& ms, double total) {
+    out << padded(label, label_width, false) << "  " << padded(kind, kind_width, false);
+    const int widths[3] = {10, 11, 9};
+    for (size_t p = 0; p < 3; ++p) out << "  " << padded(ms[p] > 0 ? fixed(ms[p], 3) : "", widths[p], true);
+    out << "  " << padded(fixed(total, 3), 8, true) << "  " << padded(fixed(100.0 * total / step_ms, 1), 5, true)
+        << "%\n";
+  };
+  for (const Line& l : lines) print(l.label, l.kind, l.ms, l.total_ms);
+  print("(untimed: graph walk, allocation)", "", {}, untimed_ms);
+  print("step", "", {}, step_ms);
+
+  if (!options.json_path.empty()) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const Line& l : lines)
+      rows.push_back({{"label", l.label}, {"kind", l.kind}, {"forward_ms", l.ms[0]}, {"backward_ms", l.ms[1]},
+                      {"update_ms", l.ms[2]}, {"total_ms", l.total_ms}});
+    const nlohmann::json report = {{"config", options.config_path},
+                                   {"experiment", config.name},
+                                   {"device", device.str()},
+                                   {"threads", device.is_cpu() ? omp_get_max_threads() : 0},
+                                   {"batch", batch},
+                                   {"steps", options.steps},
+                                   {"step_ms", step_ms},
+                                   {"images_per_s", batch / step_s},
+                                   {"untimed_ms", untimed_ms},
+                                   {"rows", rows}};
+    write_text_file(options.json_path, report.dump(2) + "\n");
+  }
+  return 0;
+}
+
+}  // namespace cxr
