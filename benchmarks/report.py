@@ -6,7 +6,8 @@ targets of issue 7, met or missed and by how much.
 
 DIR holds any of: kernels.json (bench_kernels), cuda.json (bench_cuda), e2e.json (bench_e2e),
 peers-torch.json, peers-keras.json (benchmarks/peers/peers.py on the CPU), peers-torch-cuda.json
-(the same on a GPU). Missing files just leave their sections out. bench_cuda's output may come in
+(the same on a GPU), profile-experimentN.json (`cxrnet profile --json`: one step layer by layer).
+Missing files just leave their sections out. bench_cuda's output may come in
 parts (cuda-targets.json, cuda-rest.json: tools/gpu-check runs the targets first): every cuda*.json
 is merged. A file cut short by a timeout keeps the benchmarks written before the cut. Standard
 library only.
@@ -445,6 +446,30 @@ def memory_section(e2e, torch_cuda):
     return lines + [""]
 
 
+def profile_section(profiles, rows=8):
+    """Where each experiment's training step goes (`cxrnet profile --json`, one document per experiment):
+    its largest rows, with the rest of them and the untimed remainder summed."""
+    if not profiles:
+        return []
+    lines = ["## Where a training step goes (cxrnet profile)", "",
+             "Each row: a layer's forward, the backward of the graph nodes it recorded, and the optimizer's",
+             "update, in ms a step; layers run as one op share a row. On a GPU every row waits for the device.", ""]
+    for e, doc in sorted(profiles.items()):
+        step = doc["step_ms"]
+        by_time = sorted(doc["rows"], key=lambda r: -r["total_ms"])
+        lines += [f"Experiment {e} on {doc['device']}, batch {doc['batch']}: {step:.2f} ms a step "
+                  f"({doc['images_per_s']:,.0f} images/s)", "",
+                  "| row | kind | forward ms | backward ms | update ms | share |", "|---|---|---|---|---|---|"]
+        for r in by_time[:rows]:
+            cells = [f"{r[k]:.3f}" if r[k] > 0 else "" for k in ("forward_ms", "backward_ms", "update_ms")]
+            lines.append(f"| {r['label']} | {r['kind']} | " + " | ".join(cells) + f" | {100 * r['total_ms'] / step:.1f}% |")
+        rest = sum(r["total_ms"] for r in by_time[rows:])
+        if len(by_time) > rows:
+            lines.append(f"| {len(by_time) - rows} more rows | | | | | {100 * rest / step:.1f}% |")
+        lines += [f"| untimed | | | | | {100 * doc['untimed_ms'] / step:.1f}% |", ""]
+    return lines
+
+
 def verdict(value, target, entries=()):
     """`entries`: the benchmarks the value came from; one that failed its check is named, not 'not measured'."""
     bad = [b for b in entries if b and failed(b)]
@@ -523,6 +548,9 @@ def main():
         lines += ["Ceilings, measured in the same run:", ""] + ceil + [""]
     e2e_lines, ratios = e2e_section(e2e, torch, keras, torch_cuda, rounds)
     lines += targets_section(kernels, cuda, ratios) + e2e_lines + memory_section(e2e, torch_cuda)
+    profiles = {int(m.group(1)): doc for path in sorted(glob.glob(os.path.join(args.dir, "profile-experiment*.json")))
+                if (m := re.search(r"profile-experiment(\d+)\.json$", path)) and (doc := load(path))}
+    lines += profile_section(profiles)
     lines += cpu_section(kernels) + gpu_section(cuda)
     lines += read_probe_section(cuda)
     text = "\n".join(lines)

@@ -1,10 +1,12 @@
 """benchmarks/report.py's loading: a bench_cuda JSON cut short by a timeout keeps its finished
 benchmarks, and the parts tools/gpu-check writes (cuda.json, cuda-*.json) are merged, a benchmark
-seen twice keeping its first run; the training-step table's GPU rows. Run by ctest (label tools)."""
+seen twice keeping its first run; the training-step table's GPU rows; the profile tables. Run by ctest
+(label tools)."""
 
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -263,6 +265,44 @@ class ReadProbesTest(unittest.TestCase):
         self.assertIn("| regs_u8 | 15.7 us, 2003.1 GB/s (67%) | - | 190.0 us, 2825.0 GB/s (95%) |", lines)
         self.assertFalse(any(l.startswith("| bulk_4x16k_2bps") for l in lines))
         self.assertEqual(report.read_probe_section({"benchmarks": []}), [])
+
+
+class ProfileSectionTest(unittest.TestCase):
+    @staticmethod
+    def profile(rows, step_ms, untimed_ms):
+        return {"device": "cpu", "batch": 32, "step_ms": step_ms, "images_per_s": 32e3 / step_ms,
+                "untimed_ms": untimed_ms,
+                "rows": [{"label": label, "kind": kind, "forward_ms": f, "backward_ms": b, "update_ms": u,
+                          "total_ms": f + b + u} for label, kind, f, b, u in rows]}
+
+    def test_largest_rows_first_the_rest_summed(self):
+        rows = [("conv2d", "Conv2D", 1.0, 2.0, 0.0), ("dense", "Dense", 0.5, 0.5, 0.0),
+                ("(optimizer)", "", 0.0, 0.0, 0.25), ("flatten", "Flatten", 0.125, 0.125, 0.0)]
+        lines = report.profile_section({1: self.profile(rows, 5.0, 0.5)}, rows=2)
+        text = "\n".join(lines)
+        self.assertIn("Experiment 1 on cpu, batch 32: 5.00 ms a step (6,400 images/s)", text)
+        table = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
+        self.assertEqual(table, ["| conv2d | Conv2D | 1.000 | 2.000 |  | 60.0% |",
+                                 "| dense | Dense | 0.500 | 0.500 |  | 20.0% |",
+                                 "| 2 more rows | | | | | 10.0% |",
+                                 "| untimed | | | | | 10.0% |"])
+
+    def test_the_report_reads_every_experiments_profile(self):
+        d = tempfile.mkdtemp()
+        for e, step in ((3, 60.0), (1, 7.0)):
+            with open(os.path.join(d, f"profile-experiment{e}.json"), "w") as f:
+                json.dump(self.profile([("conv2d", "Conv2D", step / 4, step / 2, 0.0)], step, step / 4), f)
+        out = os.path.join(d, "report.md")
+        subprocess.run([sys.executable, os.path.join(HERE, "..", "..", "benchmarks", "report.py"), d, "--out", out],
+                       check=True, capture_output=True)
+        with open(out) as f:
+            text = f.read()
+        first, third = text.find("Experiment 1 on cpu"), text.find("Experiment 3 on cpu")
+        self.assertGreater(first, 0, text)
+        self.assertGreater(third, first, text)
+
+    def test_no_profiles_no_section(self):
+        self.assertEqual(report.profile_section({}), [])
 
 
 if __name__ == "__main__":
