@@ -1,12 +1,16 @@
 // `cxrnet profile --config FILE`: where an experiment's training step goes, layer by layer, forward,
 // backward and the optimizer's update (engine/profile.h), on random images at the config's size and
-// batch: no dataset needed.
+// batch: no dataset needed. The step is train_on_batch's, as bench_e2e times it: forward, the plain
+// loss, backward, update; `cxrnet train` adds class weights where a config has them, its running
+// metrics and, for a frozen backbone, a cache of its features (apps/trainer.cpp), none of which this
+// times.
 #include <omp.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -76,14 +80,27 @@ std::string padded(const std::string& text, size_t width, bool right) {
   return right ? pad + text : text + pad;
 }
 
+// --json's file can be written: its folder exists and it is not a folder itself (write_text_file says
+// the rest, e.g. a folder without write permission).
+void check_json_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  CXR_CHECK(!fs::is_directory(path, ec), path << ": is a folder (--json names the file to write)");
+  const fs::path folder = fs::path(path).parent_path();
+  CXR_CHECK(folder.empty() || fs::is_directory(folder, ec),
+            path << ": no such folder " << folder.string() << " (--json names the file to write)");
+}
+
 }  // namespace
 
 int command_profile(const ProfileOptions& options, std::ostream& out) {
   CXR_CHECK(options.steps >= 1, "cxrnet profile: --steps must be at least 1, got " << options.steps);
   CXR_CHECK(options.warmup >= 0, "cxrnet profile: --warmup must be at least 0, got " << options.warmup);
+  if (!options.json_path.empty()) check_json_path(options.json_path);  // before the work, not after
   ExperimentConfig config = load_experiment_config(options.config_path);
   const Device device = select_device(config, options.device, options.kernels);
-  Model model = build_model(config.model, config.train.seed);
+  // Random weights: the timing does not depend on them, and a pretrained file need not be present.
+  Model model = build_model(without_pretrained_weights(config.model), config.train.seed);
   model.to(device);
   Trainer trainer(model, config);  // the optimizer `cxrnet train` would use
   const auto [x, y] = random_batch(config, model, device);

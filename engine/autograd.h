@@ -19,8 +19,8 @@ struct Node {
   const char* op = "";
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // one entry per op input; null if it needs no grad
   BackwardFn backward;  // returns one gradient per input (undefined where none)
-  // The timing region the node was recorded in (engine/profile.h): its backward is timed under this
-  // label. Null unless a Profile was alive.
+  // The label of the timing region the node was recorded in (engine/profile.h): its backward is timed
+  // under it. Null outside every region, and whenever no Profile was alive.
   std::shared_ptr<const std::string> profile_label;
 };
 

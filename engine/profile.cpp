@@ -1,6 +1,6 @@
 #include "engine/profile.h"
 
-#include <chrono>
+#include <exception>
 
 #include "engine/error.h"
 #ifdef CXR_WITH_CUDA
@@ -15,8 +15,8 @@ thread_local ProfileRegion* g_innermost = nullptr;  // the innermost live region
 // The label nodes recorded now carry: the innermost region's (null when none).
 thread_local std::shared_ptr<const std::string> g_label;
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+double seconds_between(ProfileRegion::Clock::time_point a, ProfileRegion::Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
 }
 }  // namespace
 
@@ -25,7 +25,7 @@ Profile::Profile(Device device) : device_(device) {
   g_profile = this;
 }
 
-Profile::~Profile() { g_profile = nullptr; }
+Profile::~Profile() { g_profile = nullptr; }  // a region still alive then adds nothing, and waits for nothing
 
 void Profile::add(const std::string& label, ProfilePhase phase, double seconds) {
   ProfileRow* row = nullptr;
@@ -37,35 +37,52 @@ void Profile::add(const std::string& label, ProfilePhase phase, double seconds) 
   row->calls[p] += 1;
 }
 
-void Profile::wait_for_device() const {
+void Profile::wait_for_device() {
+  if (!deferred_error_.empty()) {  // a region's end met it, where it could not be thrown
+    const std::string message = std::move(deferred_error_);
+    deferred_error_.clear();
+    throw InternalError(message);
+  }
 #ifdef CXR_WITH_CUDA
   if (device_.is_cuda()) kernels::cuda::synchronize();
 #endif
+}
+
+void Profile::wait_at_region_end() noexcept {
+  try {
+    wait_for_device();
+  } catch (const std::exception& e) {
+    // A kernel's error (an illegal address) usually surfaces at the next wait, often this one, in a
+    // destructor, where throwing would terminate the program without a word: kept for the next
+    // wait_for_device() to throw, with its message.
+    if (deferred_error_.empty()) deferred_error_ = e.what();
+  }
 }
 
 Profile* active_profile() { return g_profile; }
 
 ProfileRegion::ProfileRegion(ProfilePhase phase, const std::string& label) {
   if (!g_profile) return;
+  g_profile->wait_for_device();  // what was queued before belongs to the rows before (may throw: nothing set yet)
   profile_ = g_profile;
   phase_ = phase;
   label_ = std::make_shared<std::string>(label);
-  profile_->wait_for_device();  // what was queued before belongs to the rows before
-  start_ = now_seconds();
+  start_ = Clock::now();
   outer_ = g_innermost;
-  if (outer_) outer_->elapsed_ += start_ - outer_->start_;  // the outer clock stops
+  if (outer_) outer_->elapsed_ += seconds_between(outer_->start_, start_);  // the outer clock stops
   g_innermost = this;
   g_label = label_;
 }
 
 ProfileRegion::~ProfileRegion() {
   if (!profile_) return;
-  profile_->wait_for_device();
-  const double end = now_seconds();
+  const bool profile_alive = g_profile == profile_;  // else it was destroyed first: touch nothing of it
+  if (profile_alive) profile_->wait_at_region_end();
+  const Clock::time_point end = Clock::now();
   g_innermost = outer_;
   g_label = outer_ ? outer_->label_ : nullptr;
   if (outer_) outer_->start_ = end;  // and starts again
-  if (g_profile == profile_) profile_->add(*label_, phase_, elapsed_ + (end - start_));
+  if (profile_alive) profile_->add(*label_, phase_, elapsed_ + seconds_between(start_, end));
 }
 
 void ProfileRegion::relabel(const std::string& label) {

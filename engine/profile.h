@@ -10,6 +10,7 @@
 // one that runs the model.
 #pragma once
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,7 +29,9 @@ struct ProfileRow {
   std::array<int64_t, 3> calls{};
 };
 
-// Collects rows while alive. One at a time: a second while one lives is a logic error.
+// Collects rows while alive. One at a time, for the thread that runs the model: a second while one
+// lives is a logic error. Graph nodes keep the label they were recorded under, so a backward run
+// under a later Profile lands in a row of that name.
 class Profile {
  public:
   explicit Profile(Device device);
@@ -42,11 +45,16 @@ class Profile {
   void clear() { rows_.clear(); }  // e.g. after warm-up steps
 
   void add(const std::string& label, ProfilePhase phase, double seconds);
-  void wait_for_device() const;  // a no-op on the CPU
+  // Waits for the device (a no-op on the CPU). Throws the error a region's end met, if one did.
+  void wait_for_device();
+  // The same from a region's destructor, which must not throw: an error is kept for the next
+  // wait_for_device().
+  void wait_at_region_end() noexcept;
 
  private:
   Device device_;
   std::vector<ProfileRow> rows_;
+  std::string deferred_error_;
 };
 
 // The live Profile, or null (the usual case: then nothing is timed).
@@ -67,13 +75,15 @@ class ProfileRegion {
   // fused with the ones after it ("batch_normalization + dropout + activation").
   void relabel(const std::string& label);
 
+  using Clock = std::chrono::steady_clock;
+
  private:
   Profile* profile_ = nullptr;  // null: this region does nothing
   ProfileRegion* outer_ = nullptr;
   ProfilePhase phase_ = ProfilePhase::Forward;
   std::shared_ptr<std::string> label_;
-  double start_ = 0;    // when this region's clock last started
-  double elapsed_ = 0;  // its own time before that
+  Clock::time_point start_;  // when this region's clock last started
+  double elapsed_ = 0;       // its own seconds before that
 };
 
 // For autograd's record(): the label of the innermost region, null outside every region or with no

@@ -12,7 +12,9 @@
 #include "apps/experiment_config.h"
 #include "apps/trainer.h"
 #include "engine/error.h"
+#include "engine/optimizer.h"
 #include "engine/profile.h"
+#include "layers/spec.h"
 
 namespace cxr {
 namespace {
@@ -141,6 +143,49 @@ TEST(ProfileCommand, PrintsEveryRowAndWritesATableThatAddsUp) {
   EXPECT_NEAR(report["untimed_ms"].get<double>(), step - timed, 1e-9);
   EXPECT_NEAR(report["images_per_s"].get<double>(), 32 * 1e3 / step, 1e-6 * (32 * 1e3 / step));
   fs::remove_all(dir);
+}
+
+TEST(ProfileTrainStep, ADropoutAndTheReluAfterItShareARow) {
+  const SpecNode spec = SpecNode::load_string(
+      "input: [4, 4, 1]\nlayers:\n  - {type: Flatten}\n  - {type: Dense, units: 8}\n"
+      "  - {type: Dropout, rate: 0.5}\n  - {type: Activation, activation: relu}\n"
+      "  - {type: Dense, units: 1, activation: sigmoid}\n",
+      "dropout-relu.yaml");
+  Model model = build_model(spec, 1);
+  Adam adam(model.trainable_tensors(), AdamOptions{});
+  const Tensor x = Tensor::full({2, 4, 4, 1}, 1.0f, Device::cpu(), "images");
+  Profile profile(Device::cpu());
+  train_on_batch(model, adam, x, Tensor::from_vector({2, 1}, {0, 1}), {true, 1, 0});
+  std::vector<std::string> labels;
+  for (const ProfileRow& row : profile.rows()) labels.push_back(row.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"flatten", "dense", "dropout + activation", "dense_1", "(loss)",
+                                              "(optimizer)"}));
+}
+
+TEST(ProfileCommand, NeedsNoPretrainedWeightsFile) {
+  ProfileOptions options;
+  options.config_path = config("improved/experiment4.yaml");  // names weights/resnet50v2_notop.safetensors
+  options.steps = 1;
+  options.warmup = 0;
+  std::ostringstream out;
+  ASSERT_EQ(command_profile(options, out), 0);
+  EXPECT_NE(out.str().find("\nresnet50v2/conv5_block3 "), std::string::npos) << out.str();
+}
+
+TEST(ProfileCommand, RefusesAJsonPathItCannotWriteBeforeAnyWork) {
+  ProfileOptions options;
+  options.config_path = config("experiment1.yaml");
+  for (const std::string& path : {std::string("/nonexistent-folder/profile.json"), fs::temp_directory_path().string()}) {
+    options.json_path = path;
+    std::ostringstream out;
+    try {
+      command_profile(options, out);
+      FAIL() << path << " accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
+    }
+    EXPECT_TRUE(out.str().empty()) << "the steps ran before the path was refused";
+  }
 }
 
 TEST(ProfileCommand, RefusesZeroStepsAndAMissingGpuBeforeAnyWork) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
@@ -141,6 +142,31 @@ TEST(Profile, TimesAreTheRegionsWallTime) {
   EXPECT_EQ(row.seconds[kForward], 0.0);
   profile.clear();
   EXPECT_TRUE(profile.rows().empty());
+}
+
+TEST(Profile, AnExceptionInsideRegionsLeavesNoLabelBehind) {
+  Profile profile(Device::cpu());
+  Tensor x = Tensor::from_vector({2}, {1, 2}).set_requires_grad(true);
+  try {
+    const ProfileRegion outer(ProfilePhase::Forward, "model");
+    const ProfileRegion inner(ProfilePhase::Forward, "layer");
+    throw InputError("a bad batch");
+  } catch (const InputError&) {
+  }
+  EXPECT_EQ(current_profile_label(), nullptr);
+  EXPECT_EQ(scale(x, 2.0f).impl()->grad_fn->profile_label, nullptr);  // recorded outside every region
+  ASSERT_EQ(labels_of(profile), (std::vector<std::string>{"layer", "model"}));
+}
+
+TEST(Profile, ARegionOutlivingItsProfileAddsToNoneAndClearsItsLabel) {
+  auto profile = std::make_unique<Profile>(Device::cpu());
+  {
+    const ProfileRegion region(ProfilePhase::Forward, "layer");
+    profile.reset();  // region ends after: it must not touch the freed Profile (ASan run: tools/test --sanitize)
+    Profile next(Device::cpu());
+  }
+  EXPECT_EQ(current_profile_label(), nullptr);
+  EXPECT_EQ(active_profile(), nullptr);
 }
 
 TEST(Profile, OnlyOneAtATime) {
