@@ -48,6 +48,30 @@ std::pair<Tensor, Tensor> random_batch(const ExperimentConfig& config, const Mod
           Tensor::from_vector({batch, 1}, labels, device, "random labels")};
 }
 
+// The floating-point operations a Conv2D's or Dense's step does, per batch: forward, a multiply and an
+// add per kernel element per output position (a Conv2D's output pixels; a Dense's rows, one per
+// sample); backward, as many again for the weight gradient where the layer trains and for the input
+// gradient where a layer below it trains (the images need none). Biases left out.
+struct LayerFlops {
+  double forward = 0, backward = 0;
+};
+std::map<std::string, LayerFlops> flops_of(const Model& model, int64_t batch) {
+  std::map<std::string, LayerFlops> flops;
+  bool gradient_below = false;
+  for (const auto& layer : model.layers) {
+    const std::string kind = layer->class_name();
+    if ((kind == "Conv2D" || kind == "Dense") && !layer->parameters().empty()) {
+      double positions = static_cast<double>(batch);
+      for (size_t d = 0; d + 1 < layer->output_shape.size(); ++d) positions *= static_cast<double>(layer->output_shape[d]);
+      const double forward = 2.0 * positions * static_cast<double>(layer->parameters()[0].value.numel());
+      const bool trains = layer->trainable_parameter_count() > 0;
+      flops[layer->name] = {forward, forward * ((trains ? 1 : 0) + (gradient_below ? 1 : 0))};
+    }
+    gradient_below = gradient_below || layer->trainable_parameter_count() > 0;
+  }
+  return flops;
+}
+
 // A row's layer classes, "Conv2D" or "BatchNormalization+Dropout+Activation" for a fused one, a part
 // of a layer ("resnet50v2/conv4_block6") its layer's; empty for the loss and the optimizer.
 std::string kinds_of(const std::string& label, const std::map<std::string, std::string>& class_of) {
@@ -123,15 +147,18 @@ int command_profile(const ProfileOptions& options, std::ostream& out) {
 
   std::map<std::string, std::string> class_of;
   for (const auto& layer : model.layers) class_of[layer->name] = layer->class_name();
+  const std::map<std::string, LayerFlops> flops = flops_of(model, config.data.batch_size);
   struct Line {
     std::string label, kind;
     std::array<double, 3> ms{};
     double total_ms = 0;
+    LayerFlops flops;  // zeros for rows that are not one Conv2D or Dense
   };
   std::vector<Line> lines;
   double timed_ms = 0;
   for (const ProfileRow& row : profile.rows()) {
-    Line line{row.label, kinds_of(row.label, class_of), {}, 0};
+    const auto f = flops.find(row.label);
+    Line line{row.label, kinds_of(row.label, class_of), {}, 0, f == flops.end() ? LayerFlops{} : f->second};
     for (size_t p = 0; p < 3; ++p) line.ms[p] = 1e3 * row.seconds[p] / options.steps;
     line.total_ms = line.ms[0] + line.ms[1] + line.ms[2];
     timed_ms += line.total_ms;
@@ -155,23 +182,29 @@ int command_profile(const ProfileOptions& options, std::ostream& out) {
     kind_width = std::max(kind_width, l.kind.size());
   }
   out << padded("layer", label_width, false) << "  " << padded("kind", kind_width, false)
-      << "  forward ms  backward ms  update ms  total ms   share\n";
-  auto print = [&](const std::string& label, const std::string& kind, const std::array<double, 3>& ms, double total) {
+      << "  forward ms  backward ms  update ms  total ms   share  GFLOP/s fwd / bwd\n";
+  // GFLOP/s of `gflop` (per step) done in `ms` (per step); empty where there is none.
+  auto rate = [](double flop, double ms) { return flop > 0 && ms > 0 ? fixed(flop / (ms * 1e6), 0) : "-"; };
+  auto print = [&](const std::string& label, const std::string& kind, const std::array<double, 3>& ms, double total,
+                   const LayerFlops& f) {
     out << padded(label, label_width, false) << "  " << padded(kind, kind_width, false);
     const int widths[3] = {10, 11, 9};
     for (size_t p = 0; p < 3; ++p) out << "  " << padded(ms[p] > 0 ? fixed(ms[p], 3) : "", widths[p], true);
     out << "  " << padded(fixed(total, 3), 8, true) << "  " << padded(fixed(100.0 * total / step_ms, 1), 5, true)
-        << "%\n";
+        << "%";
+    if (f.forward > 0) out << "  " << padded(rate(f.forward, ms[0]), 7, true) << " / " << rate(f.backward, ms[1]);
+    out << "\n";
   };
-  for (const Line& l : lines) print(l.label, l.kind, l.ms, l.total_ms);
-  print("(untimed: graph walk, allocation)", "", {}, untimed_ms);
-  print("step", "", {}, step_ms);
+  for (const Line& l : lines) print(l.label, l.kind, l.ms, l.total_ms, l.flops);
+  print("(untimed: graph walk, allocation)", "", {}, untimed_ms, {});
+  print("step", "", {}, step_ms, {});
 
   if (!options.json_path.empty()) {
     nlohmann::json rows = nlohmann::json::array();
     for (const Line& l : lines)
       rows.push_back({{"label", l.label}, {"kind", l.kind}, {"forward_ms", l.ms[0]}, {"backward_ms", l.ms[1]},
-                      {"update_ms", l.ms[2]}, {"total_ms", l.total_ms}});
+                      {"update_ms", l.ms[2]}, {"total_ms", l.total_ms}, {"forward_gflop", l.flops.forward / 1e9},
+                      {"backward_gflop", l.flops.backward / 1e9}});
     const nlohmann::json report = {{"config", options.config_path},
                                    {"experiment", config.name},
                                    {"device", device.str()},

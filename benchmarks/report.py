@@ -453,20 +453,29 @@ def profile_section(profiles, rows=8):
         return []
     lines = ["## Where a training step goes (cxrnet profile)", "",
              "Each row: a layer's forward, the backward of the graph nodes it recorded, and the optimizer's",
-             "update, in ms a step; layers run as one op share a row. On a GPU every row waits for the device.", ""]
+             "update, in ms a step; layers run as one op share a row. On a GPU every row waits for the device.",
+             "GFLOP/s: a Conv2D's or Dense's operations (2 per kernel element per output position) over its time.", ""]
     for e, doc in sorted(profiles.items()):
         step = doc["step_ms"]
         by_time = sorted(doc["rows"], key=lambda r: -r["total_ms"])
         lines += [f"Experiment {e} on {doc['device']}, batch {doc['batch']}: {step:.2f} ms a step "
                   f"({doc['images_per_s']:,.0f} images/s)", "",
-                  "| row | kind | forward ms | backward ms | update ms | share |", "|---|---|---|---|---|---|"]
+                  "| row | kind | forward ms | backward ms | update ms | share | GFLOP/s fwd / bwd |",
+                  "|---|---|---|---|---|---|---|"]
+
+        def rate(gflop, ms):
+            return f"{gflop / (ms * 1e-3):.0f}" if gflop > 0 and ms > 0 else "-"
+
         for r in by_time[:rows]:
             cells = [f"{r[k]:.3f}" if r[k] > 0 else "" for k in ("forward_ms", "backward_ms", "update_ms")]
-            lines.append(f"| {r['label']} | {r['kind']} | " + " | ".join(cells) + f" | {100 * r['total_ms'] / step:.1f}% |")
+            fwd, bwd = r.get("forward_gflop", 0), r.get("backward_gflop", 0)
+            speed = f"{rate(fwd, r['forward_ms'])} / {rate(bwd, r['backward_ms'])}" if fwd > 0 else ""
+            lines.append(f"| {r['label']} | {r['kind']} | " + " | ".join(cells) +
+                         f" | {100 * r['total_ms'] / step:.1f}% | {speed} |")
         rest = sum(r["total_ms"] for r in by_time[rows:])
         if len(by_time) > rows:
-            lines.append(f"| {len(by_time) - rows} more rows | | | | | {100 * rest / step:.1f}% |")
-        lines += [f"| untimed | | | | | {100 * doc['untimed_ms'] / step:.1f}% |", ""]
+            lines.append(f"| {len(by_time) - rows} more rows | | | | | {100 * rest / step:.1f}% | |")
+        lines += [f"| untimed | | | | | {100 * doc['untimed_ms'] / step:.1f}% | |", ""]
     return lines
 
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -133,6 +134,20 @@ TEST(ProfileCommand, PrintsEveryRowAndWritesATableThatAddsUp) {
     EXPECT_NEAR(row["total_ms"].get<double>(), parts, 1e-9) << kExperiment1Rows[i];
     timed += parts;
   }
+  // Each Conv2D's and Dense's operations a step: 2 x batch x output positions x kernel elements
+  // forward; backward the weight gradient, and the input gradient above the first layer.
+  const std::map<std::string, std::pair<double, double>> gflop = {
+      {"conv2d", {2.0 * 32 * 46 * 46 * (16 * 5 * 5 * 3) / 1e9, 2.0 * 32 * 46 * 46 * (16 * 5 * 5 * 3) / 1e9}},
+      {"conv2d_1", {2.0 * 32 * 21 * 21 * (32 * 5 * 5 * 16) / 1e9, 4.0 * 32 * 21 * 21 * (32 * 5 * 5 * 16) / 1e9}},
+      {"conv2d_2", {2.0 * 32 * 9 * 9 * (64 * 5 * 5 * 32) / 1e9, 4.0 * 32 * 9 * 9 * (64 * 5 * 5 * 32) / 1e9}},
+      {"dense", {2.0 * 32 * 1024 * 64 / 1e9, 4.0 * 32 * 1024 * 64 / 1e9}},
+      {"dense_1", {2.0 * 32 * 64 / 1e9, 4.0 * 32 * 64 / 1e9}}};
+  for (const nlohmann::json& row : report["rows"]) {
+    const auto it = gflop.find(row["label"]);
+    const std::pair<double, double> expected = it == gflop.end() ? std::pair<double, double>{0, 0} : it->second;
+    EXPECT_NEAR(row["forward_gflop"].get<double>(), expected.first, 1e-12) << row["label"];
+    EXPECT_NEAR(row["backward_gflop"].get<double>(), expected.second, 1e-12) << row["label"];
+  }
   EXPECT_EQ(report["rows"][0]["kind"], "Conv2D");
   EXPECT_EQ(report["rows"][15]["kind"], "");  // the loss is no layer
   EXPECT_GT(report["rows"][0]["backward_ms"].get<double>(), 0.0);
@@ -170,6 +185,28 @@ TEST(ProfileCommand, NeedsNoPretrainedWeightsFile) {
   std::ostringstream out;
   ASSERT_EQ(command_profile(options, out), 0);
   EXPECT_NE(out.str().find("\nresnet50v2/conv5_block3 "), std::string::npos) << out.str();
+}
+
+TEST(ProfileCommand, AFrozenLayerCountsNoBackwardOperations) {
+  const fs::path json = fs::temp_directory_path() / ("cxr_profile_frozen_" + std::to_string(::getpid()) + ".json");
+  ProfileOptions options;
+  options.config_path = config("experiment4.yaml");  // a frozen backbone, a frozen Dense, the last Dense trains
+  options.steps = 1;
+  options.warmup = 0;
+  options.json_path = json.string();
+  std::ostringstream out;
+  ASSERT_EQ(command_profile(options, out), 0);
+  std::ifstream file(json);
+  const nlohmann::json report = nlohmann::json::parse(file);
+  fs::remove(json);
+  std::map<std::string, std::pair<double, double>> seen;
+  for (const nlohmann::json& row : report["rows"])
+    seen[row["label"]] = {row["forward_gflop"].get<double>(), row["backward_gflop"].get<double>()};
+  EXPECT_NEAR(seen.at("dense").first, 2.0 * 32 * 2048 * 64 / 1e9, 1e-12);
+  EXPECT_EQ(seen.at("dense").second, 0.0);  // frozen, and nothing below it trains
+  EXPECT_NEAR(seen.at("dense_1").first, 2.0 * 32 * 64 / 1e9, 1e-12);
+  EXPECT_NEAR(seen.at("dense_1").second, 2.0 * 32 * 64 / 1e9, 1e-12);  // its weight gradient only
+  EXPECT_EQ(seen.at("resnet50v2/conv1").first, 0.0);  // a part of a layer: no count of its own
 }
 
 TEST(ProfileCommand, RefusesAJsonPathItCannotWriteBeforeAnyWork) {

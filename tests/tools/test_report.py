@@ -278,14 +278,17 @@ class ProfileSectionTest(unittest.TestCase):
     def test_largest_rows_first_the_rest_summed(self):
         rows = [("conv2d", "Conv2D", 1.0, 2.0, 0.0), ("dense", "Dense", 0.5, 0.5, 0.0),
                 ("(optimizer)", "", 0.0, 0.0, 0.25), ("flatten", "Flatten", 0.125, 0.125, 0.0)]
-        lines = report.profile_section({1: self.profile(rows, 5.0, 0.5)}, rows=2)
+        doc = self.profile(rows, 5.0, 0.5)
+        doc["rows"][0].update(forward_gflop=0.5, backward_gflop=0.5)  # 500 and 250 GFLOP/s
+        doc["rows"][1].update(forward_gflop=0.01, backward_gflop=0.0)  # a frozen first layer
+        lines = report.profile_section({1: doc}, rows=2)
         text = "\n".join(lines)
         self.assertIn("Experiment 1 on cpu, batch 32: 5.00 ms a step (6,400 images/s)", text)
         table = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
-        self.assertEqual(table, ["| conv2d | Conv2D | 1.000 | 2.000 |  | 60.0% |",
-                                 "| dense | Dense | 0.500 | 0.500 |  | 20.0% |",
-                                 "| 2 more rows | | | | | 10.0% |",
-                                 "| untimed | | | | | 10.0% |"])
+        self.assertEqual(table, ["| conv2d | Conv2D | 1.000 | 2.000 |  | 60.0% | 500 / 250 |",
+                                 "| dense | Dense | 0.500 | 0.500 |  | 20.0% | 20 / - |",
+                                 "| 2 more rows | | | | | 10.0% | |",
+                                 "| untimed | | | | | 10.0% | |"])
 
     def test_the_report_reads_every_experiments_profile(self):
         d = tempfile.mkdtemp()
