@@ -14,11 +14,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <random>
 #include <sstream>
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/random_batch.h"
 #include "apps/run_folder.h"
 #include "apps/text_file.h"
 #include "apps/trainer.h"
@@ -30,23 +30,6 @@ namespace cxr {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Images uniform over the config's pixel range (0..255 times its rescale), labels half and half:
-// a step's work does not depend on the values, only on the shapes.
-std::pair<Tensor, Tensor> random_batch(const ExperimentConfig& config, const Model& model, Device device) {
-  const int64_t batch = config.data.batch_size;
-  Shape shape{batch};
-  shape.insert(shape.end(), model.input_shape.begin(), model.input_shape.end());
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  std::mt19937 gen(7);
-  std::uniform_real_distribution<float> pixel(0.0f, static_cast<float>(255.0 * config.data.rescale));
-  std::vector<float> images(static_cast<size_t>(n)), labels(static_cast<size_t>(batch));
-  for (float& v : images) v = pixel(gen);
-  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<float>(i % 2);
-  return {Tensor::from_vector(shape, images, device, "random images"),
-          Tensor::from_vector({batch, 1}, labels, device, "random labels")};
-}
 
 // The floating-point operations a Conv2D's or Dense's step does, per batch: forward, a multiply and an
 // add per kernel element per output position (a Conv2D's output pixels; a Dense's rows, one per
@@ -127,7 +110,8 @@ int command_profile(const ProfileOptions& options, std::ostream& out) {
   Model model = build_model(without_pretrained_weights(config.model), config.train.seed);
   model.to(device);
   Trainer trainer(model, config);  // the optimizer `cxrnet train` would use
-  const auto [x, y] = random_batch(config, model, device);
+  const RandomBatch data = random_batch(config, model.input_shape, config.data.batch_size, device);
+  const Tensor &x = data.images, &y = data.labels;
 
   Profile profile(device);
   uint64_t step = 0;

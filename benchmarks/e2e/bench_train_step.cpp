@@ -1,6 +1,7 @@
 // End to end: one training step (forward to the logits, binary cross-entropy, backward, Adam,
 // zero_grad) of each experiment's model, built from configs/experiment{1..4}.yaml exactly as
-// `cxrnet train` builds it, on random images at the config's size and random 0/1 labels, batch 32.
+// `cxrnet train` builds it, on random images at the config's size and alternating 0/1 labels
+// (apps/random_batch.h), batch 32.
 // Reported as images/s, and the tensor memory a step holds at its peak. On the CPU, and on the GPU
 // (custom and vendor kernels) when there is one.
 // The peers (PyTorch, Keras) run the same models in benchmarks/peers/peers.py; tools/bench --peers
@@ -14,10 +15,10 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 
 #include "apps/experiment_config.h"
+#include "apps/random_batch.h"
 #include "engine/kernel_choice.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
@@ -102,23 +103,6 @@ class StepMemory {
   int64_t baseline_ = 0;
 };
 
-// Images uniform over the config's pixel range (0..255 times its rescale), labels half and half.
-Tensor random_images(const ExperimentConfig& c, Device device) {
-  const int64_t n = int64_t{kBatch} * c.data.image_height * c.data.image_width * 3;
-  std::mt19937 gen(7);
-  std::uniform_real_distribution<float> dist(0.0f, static_cast<float>(255.0 * c.data.rescale));
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(gen);
-  return Tensor::from_vector({kBatch, c.data.image_height, c.data.image_width, 3}, v, device, "images");
-}
-
-Tensor random_labels(Device device) {
-  std::vector<float> v(kBatch);
-  std::mt19937 gen(8);
-  for (float& y : v) y = static_cast<float>(gen() % 2);
-  return Tensor::from_vector({kBatch, 1}, v, device, "labels");
-}
-
 ExperimentConfig experiment_config(int experiment) {
   return load_experiment_config(std::string(CXR_SOURCE_DIR) + "/configs/experiment" + std::to_string(experiment) +
                                 ".yaml");
@@ -170,7 +154,8 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
   const StepMemory memory(device);
   Model model = model_on(device, config);
   Adam adam(model.trainable_tensors(), adam_options(config));
-  const Tensor x = random_images(config, device), y = random_labels(device);
+  const RandomBatch data = random_batch(config, model.input_shape, kBatch, device);
+  const Tensor &x = data.images, &y = data.labels;
   const KernelChoiceScope scope(kernels);
   auto step = [&] {
     return train_on_batch(model, adam, x, y, {true, config.train.seed, static_cast<uint64_t>(adam.iterations())});
@@ -224,7 +209,8 @@ void graph_step(benchmark::State& state, int experiment) {
   const ExperimentConfig config = experiment_config(experiment);
   const KernelChoiceScope scope(KernelChoice::Custom);
   GpuTrainee eager(config), graphed(config);  // one seed: the same weights
-  const Tensor x = random_images(config, Device::cuda()), y = random_labels(Device::cuda());
+  const RandomBatch data = random_batch(config, eager.model.input_shape, kBatch, Device::cuda());
+  const Tensor &x = data.images, &y = data.labels;
   const auto context = [&](uint64_t step) { return ForwardContext{true, config.train.seed, step}; };
   for (uint64_t i = 0; i < 2; ++i) {  // warm-up: the allocator's cache, the same state in both
     eager.step(x, y, context(i));
