@@ -448,9 +448,12 @@ template <typename V, int KV>
   // offsets, 24 taps had run 1.4-1.5x slower than 12).
   constexpr int kTaps = kLanes<V> == 16 ? 24 / KV : 12 / KV;
   const int pixels = s.OH * s.OW, run = s.S * s.C;
-  // Pixels in chunks of 64, whose dy (and, mostly, x windows) stay in L1 across the passes over the
-  // taps; chunks of 1,024 pixels (dy in L2) were ~20% slower on experiment 1's second layer, 16-32 too.
-  constexpr int chunk = 64;
+  // Pixels in chunks of 512, whose dy (16-128 KB at 8-64 filters) stays in L2 across the passes over
+  // the taps. Each pass over a chunk zeroes its accumulators, adds them into dwt and picks its blocks;
+  // in chunks of 64 (dy in L1: faster than 1,024 on an earlier kernel and VM) that cost 2-15% of
+  // experiments 1 and 3's gradients, most at their first layers (session 26, interleaved). 1,024
+  // pixels or whole images were no faster than 512, and a float sum runs over at most 512 terms.
+  constexpr int chunk = 512;
   for (int n = n0; n < n1; ++n) {
     const float* x_img = x + n * image_of(s);
     const float* dy_img = dy + static_cast<int64_t>(n) * pixels * s.K;

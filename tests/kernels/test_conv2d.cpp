@@ -179,6 +179,8 @@ const Case kCases[] = {
     {2, 7, 7, 8, 16, 1, 1, 2, 2, false, false},    // 1x1 s2: windows of one pixel, strided
     {2, 9, 9, 32, 1024, 3, 3, 1, 1, false, true},  // 294,912 weights: the blocked forward, tap blocks
                                                     // of 256 and 32, 98 pixels (a last tile of 2)
+    {2, 36, 30, 3, 16, 5, 5, 1, 1, false, true},   // 832 pixels per image: the direct weight gradient's
+                                                    // chunks of 512 pixels and a last one of 320
 };
 
 // (A stream rather than a chain of string '+': GCC 12 at -O3 warns falsely (-Wrestrict) on the chain.)
