@@ -128,8 +128,8 @@ std::vector<float> filter_panels(const Conv2dShape& s, const float* w, int width
 
 // PB pixels (windows win[]) times KV vectors of L filters (panel, starting at filter kb),
 // accumulated in registers over every tap, then written with the bias. y points at the first
-// pixel's outputs.
-template <typename V, int KV, int PB>
+// pixel's outputs. kRun: a filter row's taps (S*C) where known when compiling, else 0.
+template <typename V, int KV, int kRun, int PB>
 [[gnu::always_inline]] inline void forward_tile(const Conv2dShape& s, const float* const* win, const float* panel,
                                                 const float* bias, int kb, float* y) {
   constexpr int L = kLanes<V>;
@@ -138,18 +138,29 @@ template <typename V, int KV, int PB>
     const V b = bias ? load<V>(bias + kb + L * q) : V{};
     for (int p = 0; p < PB; ++p) acc[p][q] = b;
   }
-  const int64_t run = int64_t{s.S} * s.C, row = int64_t{s.W} * s.C;  // in NHWC a filter row is one run
+  const int64_t row = int64_t{s.W} * s.C;
   const float* wp = panel;
+  // One tap: a vector of weights and PB broadcasts of inputs, j from the row's start.
+  auto tap = [&](const float* const* xr, int64_t j) [[gnu::always_inline]] {
+    V wv[KV];
+    for (int q = 0; q < KV; ++q) wv[q] = load<V>(wp + L * q);
+    for (int p = 0; p < PB; ++p) {
+      const float xv = xr[p][j];
+      for (int q = 0; q < KV; ++q) acc[p][q] += xv * wv[q];
+    }
+    wp += L * KV;
+  };
   for (int r = 0; r < s.R; ++r) {
     const float* xr[PB];
     for (int p = 0; p < PB; ++p) xr[p] = win[p] + r * row;
-    for (int64_t j = 0; j < run; ++j, wp += L * KV) {
-      V wv[KV];
-      for (int q = 0; q < KV; ++q) wv[q] = load<V>(wp + L * q);
-      for (int p = 0; p < PB; ++p) {
-        const float xv = xr[p][j];
-        for (int q = 0; q < KV; ++q) acc[p][q] += xv * wv[q];
-      }
+    if constexpr (kRun > 0) {
+      // Unrolled over a known row (RGB inputs' 5x5: 15 taps): every input an immediate offset from
+      // its pixel's pointer, no index or loop test between the FMAs.
+#pragma GCC unroll 64
+      for (int j = 0; j < kRun; ++j) tap(xr, j);
+    } else {
+      const int64_t run = int64_t{s.S} * s.C;  // in NHWC a filter row is one run
+      for (int64_t j = 0; j < run; ++j) tap(xr, j);
     }
   }
   for (int p = 0; p < PB; ++p)
@@ -159,7 +170,7 @@ template <typename V, int KV, int PB>
 // Pixels [p0, p1) of the batch: tiles of PB, then the smaller ones of Rest. Always inlined into each
 // clone of the dispatch function and its AVX-512 twin, so the whole loop nest is compiled for its
 // target (a plain template would be compiled once, for the baseline, and called from all of them).
-template <typename V, int KV, int PB, int... Rest>
+template <typename V, int KV, int kRun, int PB, int... Rest>
 [[gnu::always_inline]] inline void forward_pixels(const Conv2dShape& s, const float* x, const float* panels,
                                                   const float* bias, WindowWalker& walker, float* y, int64_t& p,
                                                   int64_t p1) {
@@ -169,9 +180,20 @@ template <typename V, int KV, int PB, int... Rest>
     const float* win[PB];
     for (int i = 0; i < PB; ++i) win[i] = x + walker.next();
     for (int kb = 0; kb < s.K; kb += width)
-      forward_tile<V, KV, PB>(s, win, panels + (kb / width) * panel_size, bias, kb, y + p * s.K);
+      forward_tile<V, KV, kRun, PB>(s, win, panels + (kb / width) * panel_size, bias, kb, y + p * s.K);
   }
-  if constexpr (sizeof...(Rest) > 0) forward_pixels<V, KV, Rest...>(s, x, panels, bias, walker, y, p, p1);
+  if constexpr (sizeof...(Rest) > 0) forward_pixels<V, KV, kRun, Rest...>(s, x, panels, bias, walker, y, p, p1);
+}
+
+// forward_pixels with the row's length compiled in where it is RGB 5x5's (experiments 1-3's first
+// layers: 15 taps), else read from s. 5-8% off those layers' forward with 16-float tiles (12 pixels,
+// one pointer each: no register left for an index); the 8-float tiles gained nothing, so keep the loop.
+template <typename V, int KV, int... Tiles>
+[[gnu::always_inline]] inline void forward_rows(const Conv2dShape& s, const float* x, const float* panels,
+                                                const float* bias, WindowWalker& walker, float* y, int64_t p0,
+                                                int64_t p1) {
+  if (s.S * s.C == 15) forward_pixels<V, KV, 15, Tiles...>(s, x, panels, bias, walker, y, p0, p1);
+  else forward_pixels<V, KV, 0, Tiles...>(s, x, panels, bias, walker, y, p0, p1);
 }
 
 // Called once per thread's range of pixels: the parallel loop stays outside the clones, since a
@@ -180,8 +202,8 @@ template <typename V, int KV, int PB, int... Rest>
 CXR_DIRECT_CLONES void forward_dispatch(const Conv2dShape& s, const float* x, const float* panels, const float* bias,
                                         const int64_t* offsets, float* y, int64_t p0, int64_t p1) {
   WindowWalker walker(s, offsets, p0);
-  if (s.K % 16 == 0) forward_pixels<v8, 2, 6, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
-  else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  if (s.K % 16 == 0) forward_pixels<v8, 2, 0, 6, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else forward_pixels<v8, 1, 0, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
 }
 // The same with 16-float vectors: 12 pixels by 32 filters (the panels' width) in 24 of AVX-512's 32
 // registers, or by 16 where K is a multiple of 16 only, and 8-float tiles where it is not; then
@@ -190,9 +212,9 @@ CXR_DIRECT_AVX512 void forward_dispatch_avx512(const Conv2dShape& s, const float
                                                const float* bias, const int64_t* offsets, float* y, int64_t p0,
                                                int64_t p1) {
   WindowWalker walker(s, offsets, p0);
-  if (s.K % 32 == 0) forward_pixels<v16, 2, 12, 8, 4, 1>(s, x, panels, bias, walker, y, p0, p1);
-  else if (s.K % 16 == 0) forward_pixels<v16, 1, 12, 8, 4, 1>(s, x, panels, bias, walker, y, p0, p1);
-  else forward_pixels<v8, 1, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
+  if (s.K % 32 == 0) forward_rows<v16, 2, 12, 8, 4, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else if (s.K % 16 == 0) forward_rows<v16, 1, 12, 8, 4, 1>(s, x, panels, bias, walker, y, p0, p1);
+  else forward_pixels<v8, 1, 0, 8, 3, 1>(s, x, panels, bias, walker, y, p0, p1);
 }
 
 // ---- forward, large weights --------------------------------------------------------------------
