@@ -152,6 +152,14 @@ class EndToEndTest(unittest.TestCase):
                       "`cuda/adam/custom/e3_params`: param[3] = nan, expected 0.5 |", lines)
         self.assertIn("| GPU custom SGEMM n=4096 >= 80% of cuBLAS | - | not measured |", lines)
 
+    def test_a_target_without_a_gpu_is_not_measured_not_failed(self):
+        def no_gpu(name):
+            return {"name": name + "/manual_time", "run_type": "iteration", "error_occurred": True,
+                    "error_message": "no GPU"}
+        cuda = {"benchmarks": [no_gpu("cuda/sgemm/custom/n4096"), no_gpu("cuda/sgemm/vendor/n4096")]}
+        lines = report.targets_section(None, cuda, {})
+        self.assertIn("| GPU custom SGEMM n=4096 >= 80% of cuBLAS | - | not measured (no GPU) |", lines)
+
 
 
 class RoundsTest(unittest.TestCase):
