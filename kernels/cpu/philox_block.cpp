@@ -1,4 +1,4 @@
-// kernels/cpu/philox_block.h. Both versions run the rounds of kernels/philox.h on many counters at
+// kernels/cpu/philox_block.h. All three versions run the rounds of kernels/philox.h on many counters at
 // once (structure of arrays): same integer arithmetic, so the same bits as philox4x32_10.
 #include "kernels/cpu/philox_block.h"
 
@@ -123,40 +123,32 @@ __attribute__((target("avx2"))) void philox_block_avx2(uint64_t first_counter, u
   }
 }
 
-// The same with AVX-512, 16 counters per register (Zen 5 runs 512-bit integer multiplies at full
-// width: 2x AVX2's words a second). The 16 counters' 4 words leave as four 128-bit chunks of four
-// registers (one counter's words a chunk), put back in counter order by 128-bit shuffles.
-__attribute__((target("avx512f"))) __m512i mulhilo_avx512(__m512i a, __m512i m, __m512i* hi) {
-  const __m512i even = _mm512_mul_epu32(a, m);
-  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-  *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-}
-
+// The same with AVX-512, but each counter in a 64-bit lane, 8 a register: vpmuludq multiplies the
+// low 32 bits of each lane into a full 64-bit product, so the product is the next round's lo word
+// as it stands (its high half is never read: the next multiply and the output take low halves
+// only) and its hi word is one shift away, and each xor pair is one vpternlogd: 3 operations a
+// multiply, where the AVX2 version's layout (16 counters a register, 32 bits each) takes about 5,
+// shifting and blending to split each product into its words and pack them back. Against that
+// layout in AVX-512: 0.25 -> 0.18 ns a word on one Zen 5 core (1.4x), the same words. Four groups
+// of 8 counters go through the rounds together (two: 0.25 ns a word; eight run out of registers).
 __attribute__((target("avx512f"))) void philox_block_avx512(uint64_t first_counter, uint64_t stream, uint64_t seed,
                                                           uint32_t* words) {
-  constexpr int G = 2;  // as in the AVX2 version: two independent chains of rounds
-  const __m512i M0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0));
-  const __m512i M1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
-  const __m512i c2 = _mm512_set1_epi32(static_cast<int>(stream));
-  const __m512i c3 = _mm512_set1_epi32(static_cast<int>(stream >> 32));
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (int64_t j0 = 0; j0 < kLanes; j0 += 16 * G) {
+  constexpr int G = 4;  // kLanes (256) is a multiple of 8 * G
+  const __m512i M0 = _mm512_set1_epi64(kPhiloxM0), M1 = _mm512_set1_epi64(kPhiloxM1);
+  const __m512i c2 = _mm512_set1_epi64(static_cast<int64_t>(stream));        // low half: stream's low word
+  const __m512i c3 = _mm512_set1_epi64(static_cast<int64_t>(stream >> 32));  // stream's high word
+  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  // Output: lane j of a holds counter j's words 0-1, of b its words 2-3; these interleave them.
+  const __m512i first_four = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+  const __m512i last_four = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+  for (int64_t j0 = 0; j0 < kLanes; j0 += 8 * G) {
     __m512i v0[G], v1[G], v2[G], v3[G];
     for (int g = 0; g < G; ++g) {
-      const uint64_t first = first_counter + static_cast<uint64_t>(j0 + 16 * g);
-      if (static_cast<uint32_t>(first) <= 0xFFFFFFF0u) {  // the 16 counters share their high word
-        v0[g] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first)), lane);
-        v1[g] = _mm512_set1_epi32(static_cast<int>(first >> 32));
-      } else {  // the low word wraps inside the group
-        alignas(64) uint32_t lo[16], hi[16];
-        for (int j = 0; j < 16; ++j) {
-          lo[j] = static_cast<uint32_t>(first + j);
-          hi[j] = static_cast<uint32_t>((first + j) >> 32);
-        }
-        v0[g] = _mm512_load_si512(lo);
-        v1[g] = _mm512_load_si512(hi);
-      }
+      const uint64_t first = first_counter + static_cast<uint64_t>(j0 + 8 * g);
+      // 64-bit lanes: the low word's carry reaches the high word.
+      const __m512i counter = _mm512_add_epi64(_mm512_set1_epi64(static_cast<int64_t>(first)), lane);
+      v0[g] = counter;                           // low half: the counter's low word
+      v1[g] = _mm512_srli_epi64(counter, 32);  // its high word
       v2[g] = c2;
       v3[g] = c3;
     }
@@ -164,30 +156,22 @@ __attribute__((target("avx512f"))) void philox_block_avx512(uint64_t first_count
     for (int round = 0; round < 10; ++round) {
       const __m512i key0 = _mm512_set1_epi32(static_cast<int>(k0)), key1 = _mm512_set1_epi32(static_cast<int>(k1));
       for (int g = 0; g < G; ++g) {
-        __m512i hi0, hi1;
-        const __m512i lo0 = mulhilo_avx512(v0[g], M0, &hi0), lo1 = mulhilo_avx512(v2[g], M1, &hi1);
-        v0[g] = _mm512_xor_si512(_mm512_xor_si512(hi1, v1[g]), key0);
-        v2[g] = _mm512_xor_si512(_mm512_xor_si512(hi0, v3[g]), key1);
-        v1[g] = lo1;
-        v3[g] = lo0;
+        const __m512i p0 = _mm512_mul_epu32(v0[g], M0), p1 = _mm512_mul_epu32(v2[g], M1);
+        constexpr int kXor3 = 0x96;  // vpternlogd's truth table for a ^ b ^ c
+        v0[g] = _mm512_ternarylogic_epi32(_mm512_srli_epi64(p1, 32), v1[g], key0, kXor3);
+        v2[g] = _mm512_ternarylogic_epi32(_mm512_srli_epi64(p0, 32), v3[g], key1, kXor3);
+        v1[g] = p1;
+        v3[g] = p0;
       }
       k0 += kPhiloxW0;
       k1 += kPhiloxW1;
     }
     for (int g = 0; g < G; ++g) {
-      // Per 128-bit chunk c, as in the AVX2 version: u0 holds counter 4c's words, u1 4c+1's, ...
-      const __m512i t0 = _mm512_unpacklo_epi32(v0[g], v1[g]), t1 = _mm512_unpackhi_epi32(v0[g], v1[g]);
-      const __m512i t2 = _mm512_unpacklo_epi32(v2[g], v3[g]), t3 = _mm512_unpackhi_epi32(v2[g], v3[g]);
-      const __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
-      const __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);
-      // Chunks 0-1 of u0, u1 and of u2, u3, then 2-3; out[c] = chunk c of u0, u1, u2, u3: counters 4c..4c+3.
-      const __m512i a = _mm512_shuffle_i32x4(u0, u1, 0x44), b = _mm512_shuffle_i32x4(u2, u3, 0x44);
-      const __m512i c = _mm512_shuffle_i32x4(u0, u1, 0xEE), d = _mm512_shuffle_i32x4(u2, u3, 0xEE);
-      uint32_t* out = words + 4 * (j0 + 16 * g);
-      _mm512_storeu_si512(out, _mm512_shuffle_i32x4(a, b, 0x88));
-      _mm512_storeu_si512(out + 16, _mm512_shuffle_i32x4(a, b, 0xDD));
-      _mm512_storeu_si512(out + 32, _mm512_shuffle_i32x4(c, d, 0x88));
-      _mm512_storeu_si512(out + 48, _mm512_shuffle_i32x4(c, d, 0xDD));
+      const __m512i a = _mm512_mask_blend_epi32(0xAAAA, v0[g], _mm512_slli_epi64(v1[g], 32));
+      const __m512i b = _mm512_mask_blend_epi32(0xAAAA, v2[g], _mm512_slli_epi64(v3[g], 32));
+      uint32_t* out = words + 4 * (j0 + 8 * g);
+      _mm512_storeu_si512(out, _mm512_permutex2var_epi64(a, first_four, b));       // counters 0-3
+      _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi64(a, last_four, b));  // counters 4-7
     }
   }
 }
