@@ -1,12 +1,15 @@
 // Dropout forward and backward (a fresh Philox mask every step, as in training; the backward from a
 // kept mask, which the engine uses on the CPU; and both fused with a relu after them) over the tensors
 // the experiments drop, at the rates they use. Validated first element by element against
-// philox_uniform (kernels/philox.h), which defines the mask.
+// philox_uniform (kernels/philox.h), which defines the mask. Also the Philox block generator the
+// masks draw from, each of its versions alone on one thread.
 #include <cstdint>
 #include <iterator>
+#include <utility>
 
 #include "benchmarks/kernels/bench_util.h"
 #include "kernels/activation.h"
+#include "kernels/cpu/philox_block.h"
 #include "kernels/dropout.h"
 #include "kernels/philox.h"
 
@@ -73,7 +76,45 @@ void dropout_relu(benchmark::State& state, const SizeCase& c, float rate, bool b
     });
 }
 
+// One version of kernels/cpu/philox_block.h on the calling thread (the dropout kernels call it on
+// each of theirs): 256 blocks of 1,024 words a call, written to a 1 MB buffer (L2), validated first
+// against philox4x32_10 word by word. GB/s counts the words written (4 bytes each); ns/word from it.
+void philox_block_version(benchmark::State& state, kernels::cpu::PhiloxIsa isa) {
+  constexpr int64_t kBlocks = 256, kWords = kBlocks * kernels::cpu::kPhiloxBlockWords;
+  constexpr uint64_t kStream = 0xfedcba9876543210ULL, kKey = 0x0123456789abcdefULL;  // both halves matter
+  std::vector<uint32_t> words(kWords);
+  uint64_t first = (uint64_t{1} << 32) - 1000;  // crosses 2^32: the high word must carry
+  auto run = [&] {
+    for (int64_t b = 0; b < kBlocks; ++b)
+      kernels::cpu::philox_block_with(isa, first + b * kernels::cpu::kPhiloxBlockCounters, kStream, kKey,
+                                      words.data() + b * kernels::cpu::kPhiloxBlockWords);
+  };
+  run();
+  std::vector<double> ref(kWords), got(words.begin(), words.end());
+  for (int64_t k = 0; k < kWords; ++k) {
+    const uint64_t counter = first + static_cast<uint64_t>(k / 4);
+    const kernels::Philox4x32 r = kernels::philox4x32_10(
+        kernels::Philox4x32{{static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
+                             static_cast<uint32_t>(kStream), static_cast<uint32_t>(kStream >> 32)}},
+        static_cast<uint32_t>(kKey), static_cast<uint32_t>(kKey >> 32));
+    ref[k] = r.v[k % 4];
+  }
+  if (!matches(state, "words", ref, got, 0, 0)) return;
+  time_cpu(state, {0, 4.0 * kWords}, [&] {
+    first += kWords / 4;
+    run();
+  });
+  if (state.counters.count("GB/s")) state.counters["ns/word"] = 4.0 / state.counters["GB/s"];  // 4 bytes a word
+}
+
 const bool registered = [] {
+  // Each version this CPU runs (the others are not registered: the portable one always is).
+  for (const auto& [isa, name] : {std::pair{kernels::cpu::PhiloxIsa::portable, "portable"},
+                                  std::pair{kernels::cpu::PhiloxIsa::avx2, "avx2"},
+                                  std::pair{kernels::cpu::PhiloxIsa::avx512, "avx512"}})
+    if (kernels::cpu::philox_isa_supported(isa))
+      add(std::string("philox_block/") + name, [isa](benchmark::State& st) { philox_block_version(st, isa); });
+
   // Each tensor a Dropout layer drops, at its rate (experiment 4 drops only its head's Dense 64).
   for (const SizeCase& c : activation_cases()) {
     if (c.dropout_rate == 0) continue;
