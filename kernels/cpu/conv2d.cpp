@@ -231,6 +231,23 @@ void weight_gradient(const Conv2dShape& s, const float* x, const float* dy, floa
 
 }  // namespace
 
+Conv2dPacking conv2d_forward_packing(const Conv2dShape& s) {
+  if (!direct::handles_forward(s)) return {};
+  const direct::ForwardPacking p = direct::forward_packing(s);
+  return {p.floats, p.width};
+}
+
+void conv2d_pack_forward_weights(const Conv2dShape& s, const float* w, float* packed) {
+  if (direct::handles_forward(s)) direct::pack_forward_weights(s, w, packed);
+}
+
+void conv2d_forward_packed(const Conv2dShape& s, const float* x, const float* packed, const float* bias_or_null,
+                           float* y) {
+  if (!direct::handles_forward(s))
+    throw std::invalid_argument("conv2d_forward_packed: this shape's forward takes no packed weights");
+  direct::forward_packed(s, x, packed, bias_or_null, y);
+}
+
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
   if (direct::handles_forward(s)) return direct::forward(s, x, w, bias_or_null, y);  // unpadded layers
   const int64_t P = out_pixels(s), RSC = col_row_length(s);

@@ -115,14 +115,18 @@ class WindowWalker {
   }
 }
 
-std::vector<float> filter_panels(const Conv2dShape& s, const float* w, int width) {
+// Every filter's taps as panels, taps * K floats into panels.
+void pack_filter_panels(const Conv2dShape& s, const float* w, int width, float* panels) {
   const int64_t taps = taps_of(s);
-  std::vector<float> panels(static_cast<size_t>(taps * s.K));
   // Threads only for the larger weights: a parallel region costs more than a few small panels.
   parallel_for(s.K / width, std::max<int64_t>(1, (int64_t{1} << 16) / (taps * width)), [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j)
-      pack_panel(w, taps, width, static_cast<int>(j * width), 0, taps, panels.data() + j * taps * width);
+      pack_panel(w, taps, width, static_cast<int>(j * width), 0, taps, panels + j * taps * width);
   });
+}
+std::vector<float> filter_panels(const Conv2dShape& s, const float* w, int width) {
+  std::vector<float> panels(static_cast<size_t>(taps_of(s) * s.K));
+  pack_filter_panels(s, w, width, panels.data());
   return panels;
 }
 
@@ -285,37 +289,45 @@ template <typename V, int KV, int PB, int... Rest>
 }
 
 // One work item: pixels [p0, p1) times filters [k0, k1), block by block of taps. panels: room for
-// the group's blocks, (k1 - k0) * kTapBlock floats; xs: 12 rows of kTapBlock.
+// the group's blocks, (k1 - k0) * kTapBlock floats; xs: 12 rows of kTapBlock. With prepacked (all
+// the weights packed ahead in pack_forward_weights' block-major layout) each block's panels are read
+// from there and panels goes unused.
 template <typename V, int KV, int PB, int... Rest>
-[[gnu::always_inline]] inline void large_item(const Conv2dShape& s, const float* x, const float* w, const float* bias,
-                                              const int64_t* offsets, float* y, int64_t p0, int64_t p1, int k0,
-                                              int k1, float* panels, float* xs) {
+[[gnu::always_inline]] inline void large_item(const Conv2dShape& s, const float* x, const float* w,
+                                              const float* prepacked, const float* bias, const int64_t* offsets,
+                                              float* y, int64_t p0, int64_t p1, int k0, int k1, float* panels,
+                                              float* xs) {
   constexpr int width = kLanes<V> * KV;
   const int64_t taps = taps_of(s);
   for (int64_t t0 = 0; t0 < taps; t0 += kTapBlock) {
     const int64_t t1 = std::min(taps, t0 + kTapBlock);
-    for (int kb = k0; kb < k1; kb += width) pack_panel(w, taps, width, kb, t0, t1, panels + (kb - k0) * kTapBlock);
+    const float* block = prepacked ? prepacked + (t0 / kTapBlock) * s.K * kTapBlock + k0 * kTapBlock : panels;
+    if (!prepacked)
+      for (int kb = k0; kb < k1; kb += width) pack_panel(w, taps, width, kb, t0, t1, panels + (kb - k0) * kTapBlock);
     WindowWalker walker(s, offsets, p0);
     int64_t p = p0;
-    packed_pixels<V, KV, PB, Rest...>(s, x, panels, bias, walker, y, p, p1, k0, k1, t0, t1, xs);
+    packed_pixels<V, KV, PB, Rest...>(s, x, block, bias, walker, y, p, p1, k0, k1, t0, t1, xs);
   }
 }
 
 // The tiles and widths of forward_dispatch and its twin.
-CXR_DIRECT_CLONES void large_dispatch(const Conv2dShape& s, const float* x, const float* w, const float* bias,
-                                      const int64_t* offsets, float* y, int64_t p0, int64_t p1, int k0, int k1,
-                                      float* panels, float* xs) {
-  if (s.K % 16 == 0) large_item<v8, 2, 6, 3, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
-  else large_item<v8, 1, 8, 3, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+CXR_DIRECT_CLONES void large_dispatch(const Conv2dShape& s, const float* x, const float* w, const float* prepacked,
+                                      const float* bias, const int64_t* offsets, float* y, int64_t p0, int64_t p1,
+                                      int k0, int k1, float* panels, float* xs) {
+  if (s.K % 16 == 0) large_item<v8, 2, 6, 3, 1>(s, x, w, prepacked, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+  else large_item<v8, 1, 8, 3, 1>(s, x, w, prepacked, bias, offsets, y, p0, p1, k0, k1, panels, xs);
 }
-CXR_DIRECT_AVX512 void large_dispatch_avx512(const Conv2dShape& s, const float* x, const float* w, const float* bias,
-                                             const int64_t* offsets, float* y, int64_t p0, int64_t p1, int k0, int k1,
-                                             float* panels, float* xs) {
+CXR_DIRECT_AVX512 void large_dispatch_avx512(const Conv2dShape& s, const float* x, const float* w,
+                                             const float* prepacked, const float* bias, const int64_t* offsets,
+                                             float* y, int64_t p0, int64_t p1, int k0, int k1, float* panels,
+                                             float* xs) {
   // Tiles of 8 and 4 before the last few pixels: ResNet's last stage has 128 a batch, and its tiles
   // of 3 and 1 (too few accumulators to hide the FMAs' latency) cost a fifth of its time.
-  if (s.K % 32 == 0) large_item<v16, 2, 12, 8, 4, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
-  else if (s.K % 16 == 0) large_item<v16, 1, 12, 8, 4, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
-  else large_item<v8, 1, 8, 3, 1>(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+  if (s.K % 32 == 0)
+    large_item<v16, 2, 12, 8, 4, 1>(s, x, w, prepacked, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+  else if (s.K % 16 == 0)
+    large_item<v16, 1, 12, 8, 4, 1>(s, x, w, prepacked, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+  else large_item<v8, 1, 8, 3, 1>(s, x, w, prepacked, bias, offsets, y, p0, p1, k0, k1, panels, xs);
 }
 
 // ---- input gradient -----------------------------------------------------------------------------
@@ -548,10 +560,11 @@ constexpr int64_t kUnit = 24;
 
 // forward() over large weights: work items of a group of filters (up to kMaxGroupPanels panels, in
 // as many groups as it takes for 2 items a thread) times a range of up to ~1,500 pixels. Each item
-// packs its group's weights for its range, and copies its range's windows for its group: over all
-// the items, the weights are packed once per range and the windows copied once per group.
-void forward_large(const Conv2dShape& s, const float* x, const float* w, const float* bias, const int64_t* offsets,
-                   float* y, bool wide, int width) {
+// packs its group's weights for its range (unless they come packed ahead), and copies its range's
+// windows for its group: over all the items, the weights are packed once per range and the windows
+// copied once per group.
+void forward_large(const Conv2dShape& s, const float* x, const float* w, const float* prepacked, const float* bias,
+                   const int64_t* offsets, float* y, bool wide, int width) {
   constexpr int64_t kMaxRangeUnits = 64;
   const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit, panel_count = s.K / width;
   if (units == 0) return;  // no pixels
@@ -573,7 +586,7 @@ void forward_large(const Conv2dShape& s, const float* x, const float* w, const f
       const int64_t p0 = u0 * kUnit, p1 = std::min(pixels, u1 * kUnit);
       if (k0 >= k1 || p0 >= p1) continue;
       auto* item = wide ? large_dispatch_avx512 : large_dispatch;
-      item(s, x, w, bias, offsets, y, p0, p1, k0, k1, panels, xs);
+      item(s, x, w, prepacked, bias, offsets, y, p0, p1, k0, k1, panels, xs);
     }
   });
 }
@@ -591,23 +604,65 @@ bool handles_forward(const Conv2dShape& s) {
 
 bool handles_input_gradient(const Conv2dShape& s) { return handles(s) && (int64_t{s.S} * s.C) % 8 == 0; }
 
-void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
+namespace {
+// The filters a forward panel holds: the dispatch's tiles' width.
+int forward_width(const Conv2dShape& s) { return avx512() && s.K % 32 == 0 ? 32 : s.K % 16 == 0 ? 16 : 8; }
+bool forward_is_large(const Conv2dShape& s) { return s.K * taps_of(s) > kMaxWeights; }
+
+// forward() with the weights w, or with them packed ahead (prepacked, forward_packing's layout).
+void forward_with(const Conv2dShape& s, const float* x, const float* w, const float* prepacked,
+                  const float* bias_or_null, float* y) {
   const bool wide = avx512();
-  const int width = wide && s.K % 32 == 0 ? 32 : s.K % 16 == 0 ? 16 : 8;  // the dispatch's tiles' filters
+  const int width = forward_width(s);
   const std::vector<int64_t> offsets = window_offsets(s);
   const int64_t taps = taps_of(s);
-  if (s.K * taps > kMaxWeights) return forward_large(s, x, w, bias_or_null, offsets.data(), y, wide, width);
+  if (forward_is_large(s)) return forward_large(s, x, w, prepacked, bias_or_null, offsets.data(), y, wide, width);
   const int64_t pixels = s.N * pixels_of(s), units = (pixels + kUnit - 1) / kUnit;
-  const std::vector<float> panels = filter_panels(s, w, width);
+  std::vector<float> packed_here;
+  if (!prepacked) packed_here = filter_panels(s, w, width);
+  const float* panels = prepacked ? prepacked : packed_here.data();
   // About 8 ranges a thread, of at least ~0.5 MFLOP each, handed out as threads come free.
   const int64_t flops_per_unit = 2 * kUnit * s.K * taps;
   const int64_t min_units = std::max<int64_t>(1, (int64_t{1} << 19) / flops_per_unit);
   const int64_t grain = std::max<int64_t>(min_units, units / (8 * cpu_threads()));
   parallel_for_dynamic(units, grain, [&](int64_t u0, int64_t u1) {
     const int64_t p0 = u0 * kUnit, p1 = std::min(pixels, u1 * kUnit);
-    if (wide) forward_dispatch_avx512(s, x, panels.data(), bias_or_null, offsets.data(), y, p0, p1);
-    else forward_dispatch(s, x, panels.data(), bias_or_null, offsets.data(), y, p0, p1);
+    if (wide) forward_dispatch_avx512(s, x, panels, bias_or_null, offsets.data(), y, p0, p1);
+    else forward_dispatch(s, x, panels, bias_or_null, offsets.data(), y, p0, p1);
   });
+}
+}  // namespace
+
+void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y) {
+  forward_with(s, x, w, nullptr, bias_or_null, y);
+}
+
+ForwardPacking forward_packing(const Conv2dShape& s) {
+  const int width = forward_width(s);
+  const int64_t taps = taps_of(s);
+  // Over kMaxWeights: block-major, every panel's block of kTapBlock taps (the last block padded) side
+  // by side, so that a work item's group of panels lies contiguous whatever the grouping.
+  const int64_t floats = forward_is_large(s) ? (taps + kTapBlock - 1) / kTapBlock * kTapBlock * s.K : taps * s.K;
+  return {floats, width};
+}
+
+void pack_forward_weights(const Conv2dShape& s, const float* w, float* packed) {
+  const int width = forward_width(s);
+  const int64_t taps = taps_of(s);
+  if (!forward_is_large(s)) return pack_filter_panels(s, w, width, packed);
+  const int64_t blocks = (taps + kTapBlock - 1) / kTapBlock;
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t0 = b * kTapBlock, t1 = std::min(taps, t0 + kTapBlock);
+      float* block = packed + b * s.K * kTapBlock;
+      if (t1 - t0 < kTapBlock) std::fill(block, block + s.K * kTapBlock, 0.0f);  // the padded rows: never read
+      for (int kb = 0; kb < s.K; kb += width) pack_panel(w, taps, width, kb, t0, t1, block + kb * kTapBlock);
+    }
+  });
+}
+
+void forward_packed(const Conv2dShape& s, const float* x, const float* packed, const float* bias_or_null, float* y) {
+  forward_with(s, x, nullptr, packed, bias_or_null, y);
 }
 
 void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx) {

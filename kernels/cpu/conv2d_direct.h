@@ -21,6 +21,17 @@ bool handles_input_gradient(const Conv2dShape& s);
 // y = conv(x, w) + bias (bias may be null). Same contract as cpu::conv2d_forward.
 void forward(const Conv2dShape& s, const float* x, const float* w, const float* bias_or_null, float* y);
 
+// The forward's weights packed ahead, for many forwards with the same weights (cpu::conv2d_forward_packed).
+// The layout follows the vector width in use (set_avx512): a packing is good only while width agrees.
+struct ForwardPacking {
+  int64_t floats = 0;  // what pack_forward_weights writes
+  int width = 0;       // filters a panel
+};
+ForwardPacking forward_packing(const Conv2dShape& s);
+void pack_forward_weights(const Conv2dShape& s, const float* w, float* packed);
+// forward() with weights packed by pack_forward_weights under the same forward_packing(s). The same bits.
+void forward_packed(const Conv2dShape& s, const float* x, const float* packed, const float* bias_or_null, float* y);
+
 // dx = the input gradient (OVERWRITTEN), as cpu::conv2d_backward computes it.
 void input_gradient(const Conv2dShape& s, const float* w, const float* dy, float* dx);
 

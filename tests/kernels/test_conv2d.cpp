@@ -332,6 +332,52 @@ TEST(Conv2d, LargeWeightsForwardGivesTheBitsOfTheUnblockedKernel) {
   }
 }
 
+// Weights packed once (conv2d_pack_forward_weights: what the engine keeps for frozen layers) give
+// the bits of conv2d_forward, which packs them on every call: small and large weights, a last tap
+// block of 136 (the packing pads it), in the 16-float kernels and the 8-float ones, whose panels
+// differ (the layout says which).
+TEST_F(DirectAvx512, PackedForwardWeightsGiveTheBitsOfTheForward) {
+  const Case cases[] = {
+      {3, 12, 11, 3, 16, 5, 5, 1, 1, false, true},   // experiment 1's conv1: small weights
+      {2, 13, 13, 32, 64, 5, 5, 2, 2, false, false}, // conv3: 64 filters
+      {2, 9, 9, 72, 1024, 3, 3, 1, 1, false, true},  // large: tap blocks 256 + 256 + 136, groups of panels
+      {2, 6, 7, 1024, 512, 1, 1, 1, 1, false, true}, // large 1x1: 4 whole tap blocks
+      {2, 7, 7, 64, 520, 3, 3, 2, 2, false, false},  // large in 8-filter tiles
+  };
+  uint32_t seed = 500;
+  for (const bool wide : {true, false}) {
+    cpu::direct::set_avx512(wide);
+    if (wide && !cpu::direct::avx512()) continue;  // this CPU has no AVX-512: the 8-float kernels only
+    for (const Case& c : cases) {
+      SCOPED_TRACE(describe(c) + (wide ? ", 16-float kernels" : ", 8-float kernels"));
+      const Conv2dShape s = make_conv2d_shape(c.N, c.H, c.W, c.C, c.K, c.R, c.S, c.sh, c.sw, c.same);
+      const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, seed++);
+      const auto w = random_vector(static_cast<size_t>(s.K) * s.R * s.S * s.C, seed++);
+      const auto b = random_vector(s.K, seed++);
+      const cpu::Conv2dPacking packing = cpu::conv2d_forward_packing(s);
+      ASSERT_GE(packing.floats, static_cast<int64_t>(w.size()));
+      std::vector<float> packed(static_cast<size_t>(packing.floats), std::nanf("")), y(s.N * s.OH * s.OW * s.K),
+          y_packed(y.size());
+      cpu::conv2d_pack_forward_weights(s, w.data(), packed.data());
+      cpu::conv2d_forward(s, x.data(), w.data(), c.bias ? b.data() : nullptr, y.data());
+      cpu::conv2d_forward_packed(s, x.data(), packed.data(), c.bias ? b.data() : nullptr, y_packed.data());
+      for (size_t j = 0; j < y.size(); ++j)
+        ASSERT_EQ(std::memcmp(&y[j], &y_packed[j], sizeof(float)), 0)
+            << "element " << j << ": " << y_packed[j] << " from packed weights against " << y[j];
+    }
+  }
+  // The two widths' packings are told apart, so a packing made under one is not used under the other.
+  const Conv2dShape s = make_conv2d_shape(2, 9, 9, 72, 1024, 3, 3, 1, 1, false);
+  cpu::direct::set_avx512(false);
+  EXPECT_EQ(cpu::conv2d_forward_packing(s).layout, 16);  // the 8-float kernels' panels: 16 filters
+  cpu::direct::set_avx512(true);
+  if (cpu::direct::avx512()) {
+    EXPECT_EQ(cpu::conv2d_forward_packing(s).layout, 32);
+  }
+  // A padded shape's forward goes through im2col and packs nothing.
+  EXPECT_EQ(cpu::conv2d_forward_packing(make_conv2d_shape(1, 8, 8, 3, 16, 3, 3, 1, 1, true)).floats, 0);
+}
+
 TEST(Conv2d, BackwardComputesOnlyTheRequestedGradients) {
   const Conv2dShape s = make_conv2d_shape(2, 7, 7, 3, 4, 3, 3, 2, 2, true);
   const auto x = random_vector(static_cast<size_t>(s.N) * s.H * s.W * s.C, 7);
