@@ -53,7 +53,12 @@ class Tensor {
   Tensor& set_name(const std::string& name);
   std::string describe() const;  // "'conv2d/kernel' [16, 5, 5, 3] on cpu"
 
-  float* data() { return impl_->storage->data() + impl_->offset; }
+  // The writable pointer counts as a write (Storage::version): what was derived from the contents
+  // before it is stale. Read through a const Tensor to leave it be.
+  float* data() {
+    impl_->storage->mark_written();
+    return impl_->storage->data() + impl_->offset;
+  }
   const float* data() const { return impl_->storage->data() + impl_->offset; }
 
   std::vector<float> to_vector() const;  // copies to the host
