@@ -24,36 +24,13 @@
 #include "apps/trainer.h"
 #include "engine/error.h"
 #include "engine/profile.h"
+#include "layers/arithmetic.h"
 
 namespace cxr {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The floating-point operations a Conv2D's or Dense's step does, per batch: forward, a multiply and an
-// add per kernel element per output position (a Conv2D's output pixels; a Dense's rows, one per
-// sample); backward, as many again for the weight gradient where the layer trains and for the input
-// gradient where a layer below it trains (the images need none). Biases left out.
-struct LayerFlops {
-  double forward = 0, backward = 0;
-};
-std::map<std::string, LayerFlops> flops_of(const Model& model, int64_t batch) {
-  std::map<std::string, LayerFlops> flops;
-  bool gradient_below = false;
-  for (const auto& layer : model.layers) {
-    const std::string kind = layer->class_name();
-    if ((kind == "Conv2D" || kind == "Dense") && !layer->parameters().empty()) {
-      double positions = static_cast<double>(batch);
-      for (size_t d = 0; d + 1 < layer->output_shape.size(); ++d) positions *= static_cast<double>(layer->output_shape[d]);
-      const double forward = 2.0 * positions * static_cast<double>(layer->parameters()[0].value.numel());
-      const bool trains = layer->trainable_parameter_count() > 0;
-      flops[layer->name] = {forward, forward * ((trains ? 1 : 0) + (gradient_below ? 1 : 0))};
-    }
-    gradient_below = gradient_below || layer->trainable_parameter_count() > 0;
-  }
-  return flops;
-}
 
 // A row's layer classes, "Conv2D" or "BatchNormalization+Dropout+Activation" for a fused one, a part
 // of a layer ("resnet50v2/conv4_block6") its layer's; empty for the loss and the optimizer.
@@ -131,18 +108,18 @@ int command_profile(const ProfileOptions& options, std::ostream& out) {
 
   std::map<std::string, std::string> class_of;
   for (const auto& layer : model.layers) class_of[layer->name] = layer->class_name();
-  const std::map<std::string, LayerFlops> flops = flops_of(model, config.data.batch_size);
+  const StepArithmetic arithmetic = step_arithmetic(model, config.data.batch_size);
   struct Line {
     std::string label, kind;
     std::array<double, 3> ms{};
     double total_ms = 0;
-    LayerFlops flops;  // zeros for rows that are not one Conv2D or Dense
+    StepFlops flops;  // zeros for rows without a convolution or matrix product
   };
   std::vector<Line> lines;
   double timed_ms = 0;
   for (const ProfileRow& row : profile.rows()) {
-    const auto f = flops.find(row.label);
-    Line line{row.label, kinds_of(row.label, class_of), {}, 0, f == flops.end() ? LayerFlops{} : f->second};
+    const auto f = arithmetic.rows.find(row.label);
+    Line line{row.label, kinds_of(row.label, class_of), {}, 0, f == arithmetic.rows.end() ? StepFlops{} : f->second};
     for (size_t p = 0; p < 3; ++p) line.ms[p] = 1e3 * row.seconds[p] / options.steps;
     line.total_ms = line.ms[0] + line.ms[1] + line.ms[2];
     timed_ms += line.total_ms;
@@ -156,6 +133,9 @@ int command_profile(const ProfileOptions& options, std::ostream& out) {
   out << ", batch " << batch << ", " << count_of(options.steps, "step") << " after " << options.warmup + 1
       << " warm-up\n";
   out << fixed(step_ms, 3) << " ms a step (" << fixed(batch / step_s, 0) << " images/s)";
+  const double step_flop = arithmetic.total.forward + arithmetic.total.backward;
+  out << "; " << fixed(step_flop / 1e9, 2) << " GFLOP of convolutions and matrix products a step, "
+      << fixed(step_flop / (step_s * 1e9), 0) << " GFLOP/s";
   if (device.is_cuda())
     out << "; every row waits for the GPU where it starts and ends, so the step is slower here than in "
            "bench_e2e, where the host queues ahead";
@@ -170,7 +150,7 @@ int command_profile(const ProfileOptions& options, std::ostream& out) {
   // GFLOP/s of `gflop` (per step) done in `ms` (per step); empty where there is none.
   auto rate = [](double flop, double ms) { return flop > 0 && ms > 0 ? fixed(flop / (ms * 1e6), 0) : "-"; };
   auto print = [&](const std::string& label, const std::string& kind, const std::array<double, 3>& ms, double total,
-                   const LayerFlops& f) {
+                   const StepFlops& f) {
     out << padded(label, label_width, false) << "  " << padded(kind, kind_width, false);
     const int widths[3] = {10, 11, 9};
     for (size_t p = 0; p < 3; ++p) out << "  " << padded(ms[p] > 0 ? fixed(ms[p], 3) : "", widths[p], true);
@@ -198,6 +178,7 @@ int command_profile(const ProfileOptions& options, std::ostream& out) {
                                    {"step_ms", step_ms},
                                    {"images_per_s", batch / step_s},
                                    {"untimed_ms", untimed_ms},
+                                   {"step_gflop", step_flop / 1e9},
                                    {"rows", rows}};
     write_text_file(options.json_path, report.dump(2) + "\n");
   }

@@ -415,6 +415,60 @@ def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
     return lines + [""], ratios
 
 
+def cpu_ceiling(kernels):
+    """The CPU's arithmetic ceiling of the run (OpenBLAS SGEMM), GFLOP/s, or None."""
+    ctx = (kernels or {}).get("context", {})
+    return float(ctx["ceiling_GFLOPs"]) if "ceiling_GFLOPs" in ctx else None
+
+
+def step_gflop(e2e, e):
+    """GFLOP of experiment e's training step: its convolutions and matrix products (layers/arithmetic.h)."""
+    b = runs(e2e).get(("train_step", f"experiment{e}", "cpu"))
+    return b.get("GFLOP/step") if b and not failed(b) else None
+
+
+def arithmetic_section(e2e, torch, keras, kernels):
+    """Each framework's training step as GFLOP/s of the same arithmetic, against the CPU's ceiling."""
+    ceiling = cpu_ceiling(kernels)
+    rows = []
+    for e in range(1, 5):
+        gflop = step_gflop(e2e, e)
+        speeds = (cpu_step_speed(e2e, e), peer_speed(torch, e), peer_speed(keras, e))
+        if not gflop or not any(speeds):
+            continue
+        def cell(images_per_s):
+            if not images_per_s:
+                return ""
+            rate = gflop * images_per_s / 32
+            return f"{rate:.0f}" + (f" ({100 * rate / ceiling:.0f}%)" if ceiling else "")
+        rows.append(f"| {e} | {gflop:.2f} | " + " | ".join(cell(x) for x in speeds) + " |")
+    if not rows:
+        return []
+    return ["The same steps as GFLOP/s: each step's convolutions and matrix products (layers/arithmetic.h: "
+            "forward,", "weight and input gradients; the peers do the same arithmetic) over its time, in brackets "
+            "the share of", "this run's CPU arithmetic ceiling" + (f" ({ceiling:.1f} GFLOP/s)." if ceiling else "."), "",
+            "| experiment | GFLOP a step | cxrnet CPU GFLOP/s | PyTorch CPU | Keras CPU |", "|---|---|---|---|---|"] + rows + [""]
+
+
+def target_demands(e2e, torch, keras, kernels):
+    """What each CPU ratio target asks of the arithmetic: the images/s it needs as GFLOP/s, against the
+    ceiling. Over 100%, no float32 implementation of the same arithmetic reaches it on this machine."""
+    ceiling, lines = cpu_ceiling(kernels), []
+    for e, peer, target in CPU_RATIO_TARGETS:
+        gflop, theirs = step_gflop(e2e, e), peer_speed(torch if peer == "torch" else keras, e)
+        if not (gflop and theirs and ceiling):
+            continue
+        needed = target * theirs
+        rate = gflop * needed / 32
+        name = "PyTorch" if peer == "torch" else "Keras"
+        lines.append(f"- experiment {e} at {target:g}x {name}: {needed:,.0f} images/s, {rate:.0f} GFLOP/s of its "
+                     f"{gflop:.2f} GFLOP a step, {100 * rate / ceiling:.0f}% of the arithmetic ceiling")
+    if not lines:
+        return []
+    return ["What the ratio targets ask of this CPU's arithmetic (over 100%: out of reach of any float32 code "
+            "doing the same", "convolutions):", ""] + lines + [""]
+
+
 def memory_section(e2e, torch_cuda):
     """The tensor memory a training step holds at its peak and between steps (bench_e2e's peak_MiB and
     held_MiB), beside PyTorch's on the GPU (peers.py's peak_mib and held_mib)."""
@@ -492,9 +546,12 @@ def verdict(value, target, entries=()):
     return "met" if value >= target else f"MISSED by {100 * (1 - value / target):.0f}%"
 
 
+CPU_RATIO_TARGETS = ((1, "torch", 3.0), (1, "keras", 5.0), (3, "torch", 1.5))  # issue 7: (experiment, peer, ratio)
+
+
 def targets_section(kernels, cuda, ratios):
     lines = ["## Targets (issue 7)", "", "| target | measured | verdict |", "|---|---|---|"]
-    for e, peer, target in ((1, "torch", 3.0), (1, "keras", 5.0), (3, "torch", 1.5)):
+    for e, peer, target in CPU_RATIO_TARGETS:
         v = ratios.get((e, peer))  # a Ratio: judged on the best speeds
         name = "PyTorch" if peer == "torch" else "Keras"
         lines.append(f"| experiment {e} training step >= {target:g}x {name} (CPU) | {v or '-'} | "
@@ -558,7 +615,8 @@ def main():
     if ceil:
         lines += ["Ceilings, measured in the same run:", ""] + ceil + [""]
     e2e_lines, ratios = e2e_section(e2e, torch, keras, torch_cuda, rounds)
-    lines += targets_section(kernels, cuda, ratios) + e2e_lines + memory_section(e2e, torch_cuda)
+    lines += targets_section(kernels, cuda, ratios) + target_demands(e2e, torch, keras, kernels)
+    lines += e2e_lines + arithmetic_section(e2e, torch, keras, kernels) + memory_section(e2e, torch_cuda)
     profiles = {int(m.group(1)): doc for path in sorted(glob.glob(os.path.join(args.dir, "profile-experiment*.json")))
                 if (m := re.search(r"profile-experiment(\d+)\.json$", path)) and (doc := load(path))}
     lines += profile_section(profiles)

@@ -48,6 +48,12 @@ class Conv2D : public Layer {
     return apply_activation(forward_before_activation(x, context), activation);
   }
   ActivationFn output_activation() const override { return activation; }
+  // Per output value (OH x OW x filters), a multiply-add per kernel element per input channel.
+  std::vector<Product> products() const override {
+    const double outputs = static_cast<double>(output_shape[0] * output_shape[1] * output_shape[2]);
+    const double taps = static_cast<double>(parameters()[0].value.numel() / filters);  // kh * kw * C
+    return {{"", outputs * taps, trainable_parameter_count() > 0}};
+  }
 };
 
 std::unique_ptr<Layer> make(const SpecNode& spec) {

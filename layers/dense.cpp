@@ -35,6 +35,9 @@ class Dense : public Layer {
     return apply_activation(forward_before_activation(x, context), activation);
   }
   ActivationFn output_activation() const override { return activation; }
+  std::vector<Product> products() const override {  // one multiply-add per weight
+    return {{"", static_cast<double>(parameters()[0].value.numel()), trainable_parameter_count() > 0}};
+  }
 };
 
 std::unique_ptr<Layer> make(const SpecNode& spec) {

@@ -27,6 +27,17 @@ struct ForwardContext {
   uint64_t step = 0;
 };
 
+// A convolution or matrix product a layer runs, where nearly all of a training step's arithmetic is:
+// the multiply-adds of one sample's forward pass, whether its weights train, and the part of a nested
+// model it belongs to ("conv4_block6", as `cxrnet profile` labels its rows; empty in a plain layer).
+// A nested model also lists each trainable layer without a product (a batch norm) with 0 multiply-adds,
+// so that the products after it count their input gradients (layers/arithmetic.h).
+struct Product {
+  std::string part;
+  double multiply_adds = 0;
+  bool trains = false;
+};
+
 // Activation functions by their Keras names (layers/activation_fn.h parses and applies them).
 enum class ActivationFn { Linear, Relu, Sigmoid };
 
@@ -68,6 +79,9 @@ class Layer {
   // The mask this layer draws in this step, for the layer before it to fuse in: Dropout's, in
   // training mode; none for other layers.
   virtual std::optional<DropoutKey> fusable_dropout(const ForwardContext& /*context*/) const { return std::nullopt; }
+
+  // This layer's convolutions and matrix products, in the order it runs them; none for most layers.
+  virtual std::vector<Product> products() const { return {}; }
 
   std::vector<Parameter>& parameters() { return parameters_; }
   const std::vector<Parameter>& parameters() const { return parameters_; }

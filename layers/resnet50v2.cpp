@@ -33,6 +33,9 @@ class ResNet50V2 : public Layer {
   const char* class_name() const override { return "Functional"; }
   Shape build(const Shape& in, uint64_t seed, uint64_t index) override;
   Tensor forward(const Tensor& x, const ForwardContext& context) override;
+  std::vector<Product> products() const override;
+
+  Shape input_shape;  // [H, W, C], kept by build() for products()
 
   // Where each Keras layer's parameters start in parameters(): kernel[, bias] or gamma, beta, mean, variance.
   std::map<std::string, size_t> first_parameter;
@@ -42,16 +45,36 @@ class ResNet50V2 : public Layer {
   }
 };
 
-// Build mode: values are shapes [H, W, C]; conv and batch_norm create the parameters.
-struct Builder {
+// Values as shapes [H, W, C]: the ops without parameters, for the Builder and the Counter.
+struct ShapeOps {
+  static kernels::Conv2dShape conv_shape(const Shape& x, int filters, int k, int stride) {
+    return kernels::make_conv2d_shape(1, static_cast<int>(x[0]), static_cast<int>(x[1]), static_cast<int>(x[2]),
+                                      filters, k, k, stride, stride, false);
+  }
+  Shape relu(const Shape& x) { return x; }
+  int part(const std::string&) { return 0; }  // building times nothing
+  Shape zero_pad(const Shape& x, int p) { return {x[0] + 2 * p, x[1] + 2 * p, x[2]}; }
+  Shape max_pool(const Shape& x, int k, int stride) {
+    const auto s = kernels::make_pool2d_shape(1, static_cast<int>(x[0]), static_cast<int>(x[1]),
+                                              static_cast<int>(x[2]), k, k, stride, stride, false);
+    return {s.OH, s.OW, x[2]};
+  }
+  Shape add(const Shape& a, const Shape& b) {
+    CXR_CHECK(a == b, "resnet50v2: residual branches differ: " << shape_str(a) << " vs " << shape_str(b));
+    return a;
+  }
+};
+
+// Build mode: conv and batch_norm create the parameters.
+struct Builder : ShapeOps {
   ResNet50V2& layer;
   uint64_t seed, index;
   uint64_t convs = 0;
 
+  Builder(ResNet50V2& l, uint64_t s, uint64_t i) : layer(l), seed(s), index(i) {}
   Shape conv(const Shape& x, const std::string& name, int filters, int k, int stride, bool bias) {
     const int C = static_cast<int>(x[2]);
-    const auto s = kernels::make_conv2d_shape(1, static_cast<int>(x[0]), static_cast<int>(x[1]), C, filters, k, k,
-                                              stride, stride, false);
+    const auto s = conv_shape(x, filters, k, stride);
     layer.first_parameter[name] = layer.parameters().size();
     layer.has_bias[name] = bias;
     Tensor& w = layer.new_parameter(name + "/kernel", {filters, k, k, C}, true);
@@ -68,17 +91,31 @@ struct Builder {
     layer.new_parameter(name + "/moving_variance", {x[2]}, false).fill_(1.0f);
     return x;
   }
-  Shape relu(const Shape& x) { return x; }
-  int part(const std::string&) { return 0; }  // building times nothing
-  Shape zero_pad(const Shape& x, int p) { return {x[0] + 2 * p, x[1] + 2 * p, x[2]}; }
-  Shape max_pool(const Shape& x, int k, int stride) {
-    const auto s = kernels::make_pool2d_shape(1, static_cast<int>(x[0]), static_cast<int>(x[1]),
-                                              static_cast<int>(x[2]), k, k, stride, stride, false);
-    return {s.OH, s.OW, x[2]};
+};
+
+// products() mode: each conv's multiply-adds, under the part (block) it runs in.
+struct Counter : ShapeOps {
+  const ResNet50V2& layer;
+  std::vector<Product> products;
+  std::string current_part;
+
+  explicit Counter(const ResNet50V2& l) : layer(l) {}
+  bool trains(const std::string& name) const {  // its kernel, or its gamma
+    return layer.trainable && layer.parameters()[layer.first_parameter.at(name)].trainable;
   }
-  Shape add(const Shape& a, const Shape& b) {
-    CXR_CHECK(a == b, "resnet50v2: residual branches differ: " << shape_str(a) << " vs " << shape_str(b));
-    return a;
+  int part(const std::string& name) {
+    current_part = name;
+    return 0;
+  }
+  Shape conv(const Shape& x, const std::string& name, int filters, int k, int stride, bool) {
+    const auto s = conv_shape(x, filters, k, stride);
+    const double outputs = static_cast<double>(s.OH) * s.OW * filters;
+    products.push_back({current_part, outputs * k * k * static_cast<double>(x[2]), trains(name)});
+    return {s.OH, s.OW, filters};
+  }
+  Shape batch_norm(const Shape& x, const std::string& name) {
+    if (trains(name)) products.push_back({current_part, 0, true});
+    return x;
   }
 };
 
@@ -116,7 +153,8 @@ Shape ResNet50V2::build(const Shape& in, uint64_t seed, uint64_t index) {
   // keras obtain_input_shape(min_size=32).
   CXR_CHECK(in[0] >= 32 && in[1] >= 32, "layer '" << name << "' (ResNet50V2): input " << shape_str(in)
                                                   << " is smaller than Keras's minimum of 32x32");
-  Builder builder{*this, seed, index};
+  input_shape = in;
+  Builder builder(*this, seed, index);
   const Shape out = resnet::resnet50v2(builder, in);
   if (!weights_path.empty()) {
     // The file names tensors as the Keras model does ("resnet50v2/conv1_conv/kernel"), whatever
@@ -132,6 +170,12 @@ Shape ResNet50V2::build(const Shape& in, uint64_t seed, uint64_t index) {
 Tensor ResNet50V2::forward(const Tensor& x, const ForwardContext& context) {
   Runner runner{*this, context};
   return resnet::resnet50v2(runner, x);
+}
+
+std::vector<Product> ResNet50V2::products() const {
+  Counter counter(*this);
+  resnet::resnet50v2(counter, input_shape);
+  return std::move(counter.products);
 }
 
 std::unique_ptr<Layer> make(const SpecNode& spec) {

@@ -23,6 +23,7 @@
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "engine/storage.h"
+#include "layers/arithmetic.h"
 #include "layers/model.h"
 #ifdef CXR_WITH_CUDA
 #include "kernels/cuda/graph.h"
@@ -145,6 +146,15 @@ void time_steps(benchmark::State& state, Device device, Queue queue) {
   state.counters["batch"] = kBatch;
 }
 
+// The arithmetic a step does (its convolutions and matrix products, layers/arithmetic.h) and at what
+// rate: report.py holds it against the machine's measured ceiling, for cxrnet and for the peers.
+void report_arithmetic(benchmark::State& state, const Model& model) {
+  const StepArithmetic a = step_arithmetic(model, kBatch);
+  const double gflop = (a.total.forward + a.total.backward) / 1e9;
+  state.counters["GFLOP/step"] = gflop;
+  state.counters["GFLOP/s"] = gflop * state.counters.at("images/s").value / kBatch;
+}
+
 void train_step(benchmark::State& state, int experiment, Device device, std::optional<KernelChoice> kernels) {
   if (device.is_cuda() && !cuda_available()) {
     state.SkipWithError("no GPU");
@@ -172,6 +182,7 @@ void train_step(benchmark::State& state, int experiment, Device device, std::opt
   memory.reset_peak();
   time_steps(state, device, step);
   memory.report(state);
+  report_arithmetic(state, model);
   // CPU time of every thread of the process per step: on a loaded machine, where wall time also
   // counts the time other processes held the cores, the steadier measure of the work done (it also
   // counts OpenBLAS threads spinning while they wait for work).
@@ -233,6 +244,7 @@ void graph_step(benchmark::State& state, int experiment) {
     return;
   }
   time_steps(state, Device::cuda(), [&] { graph->replay(); });  // nothing allocates between replays (graph.h)
+  report_arithmetic(state, graphed.model);
   // What the launched step queues one by one: with its host_ms/step, the host's time a launch.
   state.counters["launches/step"] = static_cast<double>(graph->nodes());
 }

@@ -200,13 +200,19 @@ TEST(ProfileCommand, AFrozenLayerCountsNoBackwardOperations) {
   const nlohmann::json report = nlohmann::json::parse(file);
   fs::remove(json);
   std::map<std::string, std::pair<double, double>> seen;
-  for (const nlohmann::json& row : report["rows"])
+  double sum = 0;
+  for (const nlohmann::json& row : report["rows"]) {
     seen[row["label"]] = {row["forward_gflop"].get<double>(), row["backward_gflop"].get<double>()};
+    sum += seen[row["label"]].first + seen[row["label"]].second;
+  }
+  EXPECT_NEAR(report["step_gflop"].get<double>(), sum, 1e-9);
   EXPECT_NEAR(seen.at("dense").first, 2.0 * 32 * 2048 * 64 / 1e9, 1e-12);
   EXPECT_EQ(seen.at("dense").second, 0.0);  // frozen, and nothing below it trains
   EXPECT_NEAR(seen.at("dense_1").first, 2.0 * 32 * 64 / 1e9, 1e-12);
   EXPECT_NEAR(seen.at("dense_1").second, 2.0 * 32 * 64 / 1e9, 1e-12);  // its weight gradient only
-  EXPECT_EQ(seen.at("resnet50v2/conv1").first, 0.0);  // a part of a layer: no count of its own
+  // A part of the backbone counts its own convolutions: the stem's 7x7x3 kernels over 25x25x64 outputs.
+  EXPECT_NEAR(seen.at("resnet50v2/conv1").first, 2.0 * 32 * 25 * 25 * 64 * 7 * 7 * 3 / 1e9, 1e-12);
+  EXPECT_EQ(seen.at("resnet50v2/conv1").second, 0.0);
 }
 
 TEST(ProfileCommand, RefusesAJsonPathItCannotWriteBeforeAnyWork) {

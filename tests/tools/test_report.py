@@ -223,6 +223,33 @@ class RoundsTest(unittest.TestCase):
         self.assertIn((1, "torch"), report.e2e_section(e2e, torch, None, None)[1])
 
 
+class ArithmeticTest(unittest.TestCase):
+    E2E = {"benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
+                           "images/s": 1600.0, "GFLOP/step": 2.0}]}
+    KERNELS = {"context": {"ceiling_GFLOPs": "200", "ceiling_bandwidth_GBps": "30"}}
+    KERAS = {"results": [{"experiment": 1, "images_per_second": 800.0}]}
+
+    def test_each_framework_step_as_gflops_and_share_of_the_ceiling(self):
+        lines = report.arithmetic_section(self.E2E, None, self.KERAS, self.KERNELS)
+        # 2 GFLOP x 1600 / 32 = 100 GFLOP/s, half the ceiling; Keras 2 x 800 / 32 = 50.
+        self.assertIn("| 1 | 2.00 | 100 (50%) |  | 50 (25%) |", lines)
+        self.assertTrue(any("(200.0 GFLOP/s)" in l for l in lines))
+
+    def test_what_a_ratio_target_asks_of_the_ceiling(self):
+        lines = report.target_demands(self.E2E, None, self.KERAS, self.KERNELS)
+        # 5 x 800 = 4,000 images/s: 2 x 4000 / 32 = 250 GFLOP/s, 125% of 200.
+        self.assertIn("- experiment 1 at 5x Keras: 4,000 images/s, 250 GFLOP/s of its 2.00 GFLOP a step, "
+                      "125% of the arithmetic ceiling", lines)
+        self.assertFalse(any("PyTorch" in l for l in lines))  # no PyTorch run: nothing to say
+        self.assertEqual(report.target_demands(self.E2E, None, self.KERAS, None), [])  # no ceiling measured
+
+    def test_a_run_without_the_counter_adds_nothing(self):
+        old = {"benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
+                               "images/s": 1600.0}]}
+        self.assertEqual(report.arithmetic_section(old, None, self.KERAS, self.KERNELS), [])
+        self.assertEqual(report.target_demands(old, None, self.KERAS, self.KERNELS), [])
+
+
 class GpuKernelsTest(unittest.TestCase):
     def test_custom_kernels_far_behind_the_vendor_are_listed_first(self):
         cuda = {"benchmarks": [timed("cuda/batchnorm_forward_train/custom/e2_bn5", 66.0, 0.05),
