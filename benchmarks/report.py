@@ -311,9 +311,14 @@ def peer_speed(doc, e):
     return None
 
 
-def cpu_step_speed(doc, e):
-    b = runs(doc).get(("train_step", f"experiment{e}", "cpu"))
+def step_speed(e2e, e, variant):
+    """bench_e2e's images/s of experiment e's step on `variant` ("cpu", "cuda_custom", ...), or None."""
+    b = runs(e2e).get(("train_step", f"experiment{e}", variant))
     return b["images/s"] if b and not failed(b) else None
+
+
+def cpu_step_speed(doc, e):
+    return step_speed(doc, e, "cpu")
 
 
 def cpu_ratio(e, ours, theirs, rounds):
@@ -415,25 +420,26 @@ def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
     return lines + [""], ratios
 
 
-def cpu_ceiling(kernels):
-    """The CPU's arithmetic ceiling of the run (OpenBLAS SGEMM), GFLOP/s, or None."""
-    ctx = (kernels or {}).get("context", {})
+def arithmetic_ceiling(doc):
+    """The arithmetic ceiling a bench run measured (CPU: OpenBLAS SGEMM; GPU: cuBLAS), GFLOP/s, or None."""
+    ctx = (doc or {}).get("context", {})
     return float(ctx["ceiling_GFLOPs"]) if "ceiling_GFLOPs" in ctx else None
 
 
 def step_gflop(e2e, e):
     """GFLOP of experiment e's training step: its convolutions and matrix products (layers/arithmetic.h)."""
-    b = runs(e2e).get(("train_step", f"experiment{e}", "cpu"))
-    return b.get("GFLOP/step") if b and not failed(b) else None
+    for variant in ("cpu", "cuda_custom", "cuda_vendor"):
+        b = runs(e2e).get(("train_step", f"experiment{e}", variant))
+        if b and not failed(b) and b.get("GFLOP/step"):
+            return b["GFLOP/step"]
+    return None
 
 
-def arithmetic_section(e2e, torch, keras, kernels):
-    """Each framework's training step as GFLOP/s of the same arithmetic, against the CPU's ceiling."""
-    ceiling = cpu_ceiling(kernels)
+def arithmetic_table(e2e, columns, ceiling, device):
+    """columns: (heading, images/s of experiment e) pairs; each cell as GFLOP/s and share of the ceiling."""
     rows = []
     for e in range(1, 5):
-        gflop = step_gflop(e2e, e)
-        speeds = (cpu_step_speed(e2e, e), peer_speed(torch, e), peer_speed(keras, e))
+        gflop, speeds = step_gflop(e2e, e), [speed(e) for _, speed in columns]
         if not gflop or not any(speeds):
             continue
         def cell(images_per_s):
@@ -444,16 +450,30 @@ def arithmetic_section(e2e, torch, keras, kernels):
         rows.append(f"| {e} | {gflop:.2f} | " + " | ".join(cell(x) for x in speeds) + " |")
     if not rows:
         return []
-    return ["The same steps as GFLOP/s: each step's convolutions and matrix products (layers/arithmetic.h: "
+    share = f"this run's {device} arithmetic ceiling" + (f" ({ceiling:.1f} GFLOP/s)." if ceiling else " (not measured).")
+    return [f"The {device} steps as GFLOP/s: each step's convolutions and matrix products (layers/arithmetic.h: "
             "forward,", "weight and input gradients; the peers do the same arithmetic) over its time, in brackets "
-            "the share of", "this run's CPU arithmetic ceiling" + (f" ({ceiling:.1f} GFLOP/s)." if ceiling else "."), "",
-            "| experiment | GFLOP a step | cxrnet CPU GFLOP/s | PyTorch CPU | Keras CPU |", "|---|---|---|---|---|"] + rows + [""]
+            "the share of", share, "",
+            "| experiment | GFLOP a step | " + " | ".join(h for h, _ in columns) + " |",
+            "|---|---|" + "---|" * len(columns)] + rows + [""]
+
+
+def arithmetic_section(e2e, torch, keras, kernels, cuda=None, torch_cuda=None):
+    """Each framework's training step as GFLOP/s of the same arithmetic, against the measured ceilings."""
+    cpu = arithmetic_table(e2e, [("cxrnet CPU GFLOP/s", lambda e: step_speed(e2e, e, "cpu")),
+                                 ("PyTorch CPU", lambda e: peer_speed(torch, e)),
+                                 ("Keras CPU", lambda e: peer_speed(keras, e))], arithmetic_ceiling(kernels), "CPU")
+    gpu = arithmetic_table(e2e, [("cxrnet GPU custom", lambda e: step_speed(e2e, e, "cuda_custom")),
+                                 ("custom, one graph", lambda e: step_speed(e2e, e, "cuda_custom_graph")),
+                                 ("vendor", lambda e: step_speed(e2e, e, "cuda_vendor")),
+                                 ("PyTorch GPU", lambda e: peer_speed(torch_cuda, e))], arithmetic_ceiling(cuda), "GPU")
+    return cpu + gpu
 
 
 def target_demands(e2e, torch, keras, kernels):
     """What each CPU ratio target asks of the arithmetic: the images/s it needs as GFLOP/s, against the
     ceiling. Over 100%, no float32 implementation of the same arithmetic reaches it on this machine."""
-    ceiling, lines = cpu_ceiling(kernels), []
+    ceiling, lines = arithmetic_ceiling(kernels), []
     for e, peer, target in CPU_RATIO_TARGETS:
         gflop, theirs = step_gflop(e2e, e), peer_speed(torch if peer == "torch" else keras, e)
         if not (gflop and theirs and ceiling):
@@ -616,7 +636,8 @@ def main():
         lines += ["Ceilings, measured in the same run:", ""] + ceil + [""]
     e2e_lines, ratios = e2e_section(e2e, torch, keras, torch_cuda, rounds)
     lines += targets_section(kernels, cuda, ratios) + target_demands(e2e, torch, keras, kernels)
-    lines += e2e_lines + arithmetic_section(e2e, torch, keras, kernels) + memory_section(e2e, torch_cuda)
+    lines += e2e_lines + arithmetic_section(e2e, torch, keras, kernels, cuda, torch_cuda)
+    lines += memory_section(e2e, torch_cuda)
     profiles = {int(m.group(1)): doc for path in sorted(glob.glob(os.path.join(args.dir, "profile-experiment*.json")))
                 if (m := re.search(r"profile-experiment(\d+)\.json$", path)) and (doc := load(path))}
     lines += profile_section(profiles)

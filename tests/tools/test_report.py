@@ -243,6 +243,16 @@ class ArithmeticTest(unittest.TestCase):
         self.assertFalse(any("PyTorch" in l for l in lines))  # no PyTorch run: nothing to say
         self.assertEqual(report.target_demands(self.E2E, None, self.KERAS, None), [])  # no ceiling measured
 
+    def test_gpu_steps_against_the_gpu_ceiling(self):
+        e2e = {"benchmarks": [{"name": f"train_step/experiment3/{v}/manual_time", "run_type": "iteration",
+                               "images/s": speed, "GFLOP/step": 19.0}
+                              for v, speed in (("cuda_custom", 8000.0), ("cuda_vendor", 16000.0))]}
+        cuda = {"context": {"ceiling_GFLOPs": "50000"}}
+        lines = report.arithmetic_section(e2e, None, None, self.KERNELS, cuda, None)
+        # 19 x 8000 / 32 = 4,750 GFLOP/s, 9.5% of 50,000 (rounded to 10%); no CPU row without a CPU step.
+        self.assertIn("| 3 | 19.00 | 4750 (10%) |  | 9500 (19%) |  |", lines)
+        self.assertFalse(any("CPU steps" in l for l in lines))
+
     def test_a_run_without_the_counter_adds_nothing(self):
         old = {"benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
                                "images/s": 1600.0}]}
