@@ -52,7 +52,7 @@ class Conv2D : public Layer {
   std::vector<Product> products() const override {
     const double outputs = static_cast<double>(output_shape[0] * output_shape[1] * output_shape[2]);
     const double taps = static_cast<double>(parameters()[0].value.numel() / filters);  // kh * kw * C
-    return {{"", outputs * taps, trainable_parameter_count() > 0}};
+    return {{"", outputs * taps, trainable && parameters()[0].trainable}};  // the kernel's gradient
   }
 };
 

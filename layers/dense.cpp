@@ -36,7 +36,7 @@ class Dense : public Layer {
   }
   ActivationFn output_activation() const override { return activation; }
   std::vector<Product> products() const override {  // one multiply-add per weight
-    return {{"", static_cast<double>(parameters()[0].value.numel()), trainable_parameter_count() > 0}};
+    return {{"", static_cast<double>(parameters()[0].value.numel()), trainable && parameters()[0].trainable}};
   }
 };
 

@@ -56,6 +56,14 @@ TEST(StepArithmetic, AFrozenLayerNeedsNoWeightGradientAndNoneBelowItNeedsAnInput
   EXPECT_DOUBLE_EQ(a.total.forward, f1 + f2 + f3);
 }
 
+TEST(StepArithmetic, AFrozenKernelWithATrainingBiasNeedsNoWeightGradient) {
+  Model m = build_yaml(R"({input: [20, 20, 1], freeze: ["conv2d_1/kernel"], layers: [
+      {type: Conv2D, filters: 8, kernel: 3, trainable: false},
+      {type: Conv2D, filters: 8, kernel: 3}]})");
+  const StepArithmetic a = step_arithmetic(m, 32);
+  EXPECT_DOUBLE_EQ(a.rows.at("conv2d_1").backward, 0);  // its bias's gradient is a sum, not counted
+}
+
 // ResNet50V2 at 50x50: conv1_pad to 56, conv1_conv 7x7/2 -> 25, pool1 to 13, then 7, 4, 2 and 2 pixels
 // after conv2..conv5 (the stride in each stage's last block but conv5's).
 double conv5_block3_forward() {
