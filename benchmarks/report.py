@@ -332,6 +332,20 @@ def cpu_ratio(e, ours, theirs, rounds):
     return Ratio(ours / theirs, min(per_round), max(per_round), len(per_round))
 
 
+def compiled_modes(name, doc, compiler):
+    """What a peer's compiled mode gave, where tools/bench-peers --compiled tried it (best_of.py's
+    "tried" lists): each experiment's best compiled and default images/s, and which was kept."""
+    parts = []
+    for r in (doc or {}).get("results", []):
+        best = lambda compiled: max((t["images_per_second"] for t in r.get("tried", [])
+                                     if bool(t.get("compiled")) == compiled), default=None)
+        compiled, default = best(True), best(False)
+        if compiled and default:
+            kept = "compiled" if r.get("compiled") else "default"
+            parts.append(f"experiment {r['experiment']} {compiled:.1f} against {default:.1f} ({kept} kept)")
+    return f"{name} with {compiler}: {', '.join(parts)}" if parts else None
+
+
 def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
     """rounds: {"e2e": [...], "torch": [...], "keras": [...]}, the documents of tools/bench --rounds
     (e2e, torch and keras being then their best-of documents)."""
@@ -360,6 +374,11 @@ def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
                     f"TensorFlow {(keras or {}).get('tensorflow', '-')}, {t.get('threads')} threads (cxrnet: "
                     f"{(e2e or {}).get('context', {}).get('cpu_threads', '?')} OpenMP threads); peers measured "
                     f"{(torch or {}).get('date', '?')} (PyTorch) and {(keras or {}).get('date', '?')} (Keras).")
+        modes = [m for m in (compiled_modes("PyTorch", torch, "torch.compile"),
+                             compiled_modes("Keras", keras, "jit_compile=True (XLA)")) if m]
+        if modes:
+            head.append("Each peer also ran compiled (tools/bench-peers --compiled), keeping each experiment's faster "
+                        "way; images/s compiled against default: " + "; ".join(modes) + ".")
     if len(rounds.get("e2e", [])) > 1:
         head.append(f"Each framework's best of {len(rounds['e2e'])} rounds, taken in turns (tools/bench --rounds); "
                     "in brackets the range of the rounds' own ratios.")

@@ -4,7 +4,12 @@ benchmarks/e2e/bench_train_step.cpp. Same layers and shapes as configs/experimen
 one step = forward, loss, backward, optimizer update. Prints (or writes) JSON.
 
     python peers.py --framework torch|keras [--device cpu|cuda] [--threads 2] [--experiments 1,2,3,4]
-                    [--min-seconds 3] [--out FILE]
+                    [--min-seconds 3] [--compile] [--out FILE]
+
+--compile runs each framework's compiler over the model: torch.compile (Inductor) for PyTorch,
+jit_compile=True (XLA) for Keras. Without it, the frameworks' defaults: PyTorch eager, and Keras's
+tf.function graph, which Keras keeps off XLA on a machine without a GPU. tools/bench-peers --compiled
+runs both and keeps each experiment's faster (benchmarks/peers/best_of.py).
 
 Run by tools/bench-peers (CPU, in a venv under the build folder) and tools/gpu-check (PyTorch with
 cuDNN on a GPU machine). One framework per process: TensorFlow and PyTorch each bring an OpenMP.
@@ -42,9 +47,13 @@ def conv_output(size, convs):
 
 
 def time_steps(step, sync, min_seconds, after_warmup=lambda: None):
-    """Two warm-up steps, then steps until min_seconds have passed (at least 3): images/s."""
-    for _ in range(2):
-        step()
+    """Two warm-up steps, then steps until min_seconds have passed (at least 3): images/s. The first
+    step's time is kept apart: it holds the graph tracing, and with --compile the compilation."""
+    first = time.perf_counter()
+    step()
+    sync()
+    first = time.perf_counter() - first
+    step()
     sync()
     after_warmup()
     steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
@@ -57,7 +66,8 @@ def time_steps(step, sync, min_seconds, after_warmup=lambda: None):
             # CPU time of all the process's threads per step: steadier than wall time on a loaded machine.
             cpu = time.process_time() - cpu_start
             return {"steps": steps, "seconds": elapsed, "ms_per_step": 1e3 * elapsed / steps,
-                    "cpu_ms_per_step": 1e3 * cpu / steps, "images_per_second": BATCH * steps / elapsed}
+                    "cpu_ms_per_step": 1e3 * cpu / steps, "images_per_second": BATCH * steps / elapsed,
+                    "first_step_seconds": first}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -174,9 +184,11 @@ def run_torch(args):
         x = (torch.rand(BATCH, 3, size, size) * 255 * RESCALE[e]).to(device)
         y = torch.randint(0, 2, (BATCH, 1)).float().to(device)
 
+        forward = torch.compile(model) if args.compile else model  # Inductor: forward and backward
+
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(forward(x), y)
             loss.backward()
             opt.step()
 
@@ -244,7 +256,7 @@ def run_keras(args):
         size, model = keras_model(keras, e)
         # Keras turns the sigmoid output's cross-entropy into the logits form itself (keras-facts §4).
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE[e], epsilon=1e-7),
-                      loss="binary_crossentropy")
+                      loss="binary_crossentropy", jit_compile=True if args.compile else "auto")
         x = (rng.random((BATCH, size, size, 3), dtype=np.float32) * 255 * RESCALE[e]).astype(np.float32)
         y = rng.integers(0, 2, (BATCH, 1)).astype(np.float32)
         r = time_steps(lambda: model.train_on_batch(x, y), lambda: None, args.min_seconds)  # returns the loss: synchronous
@@ -262,12 +274,15 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--experiments", default="1,2,3,4")
     p.add_argument("--min-seconds", type=float, default=3.0)
+    p.add_argument("--compile", action="store_true", help="torch.compile / Keras jit_compile=True (XLA)")
     p.add_argument("--out")
     args = p.parse_args()
     args.experiments = [int(e) for e in args.experiments.split(",")]
     if args.framework == "keras" and args.device != "cpu":
         p.error("the Keras peer runs on the CPU (tensorflow-cpu)")
     report = run_torch(args) if args.framework == "torch" else run_keras(args)
+    # How this run went, for best_of.py and the report: the OpenMP wait policy the caller set, if any.
+    report.update(compiled=args.compile, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
     report.update(device=args.device, batch=BATCH, date=datetime.datetime.now().isoformat(timespec="minutes"), python=platform.python_version(), machine=platform.machine())
     text = json.dumps(report, indent=2)
     if args.out:

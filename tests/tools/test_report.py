@@ -222,6 +222,31 @@ class RoundsTest(unittest.TestCase):
         e2e["context"]["cpu_threads"] = "2"
         self.assertIn((1, "torch"), report.e2e_section(e2e, torch, None, None)[1])
 
+    def test_the_peers_compiled_modes_are_reported_where_they_were_tried(self):
+        e2e = {"context": {"cpu_threads": "2"},
+               "benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
+                               "images/s": 2000.0}]}
+        tried = lambda eager, compiled: [{"compiled": False, "images_per_second": eager},
+                                         {"compiled": True, "images_per_second": compiled}]
+        # best_of.py's merge: experiment 1 kept compiled, experiment 4 eager.
+        torch = {"threads": 2, "results": [
+            {"experiment": 1, "images_per_second": 720.0, "compiled": True, "tried": tried(700.0, 720.0)},
+            {"experiment": 4, "images_per_second": 250.0, "compiled": False, "tried": tried(250.0, 189.0)}]}
+        keras = {"threads": 2, "results": [
+            {"experiment": 1, "images_per_second": 950.0, "compiled": False, "tried": tried(950.0, 54.0)}]}
+        lines, ratios = report.e2e_section(e2e, torch, keras, None)
+        line = next(l for l in lines if l.startswith("Each peer also ran compiled"))
+        self.assertIn("PyTorch with torch.compile: experiment 1 720.0 against 700.0 (compiled kept), "
+                      "experiment 4 189.0 against 250.0 (default kept); Keras with jit_compile=True (XLA): "
+                      "experiment 1 54.0 against 950.0 (default kept).", line)
+        # The ratio is against the faster way.
+        self.assertEqual(str(ratios[(1, "torch")]), "2.78x")
+        # Runs without --compiled (or from an older tools/bench-peers) say nothing of it.
+        plain = {"threads": 2, "results": [{"experiment": 1, "images_per_second": 700.0,
+                                            "tried": [{"compiled": False, "images_per_second": 700.0}]}]}
+        self.assertFalse(any(l.startswith("Each peer also ran compiled")
+                             for l in report.e2e_section(e2e, plain, None, None)[0]))
+
 
 class ArithmeticTest(unittest.TestCase):
     E2E = {"benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
