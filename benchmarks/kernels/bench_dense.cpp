@@ -76,10 +76,14 @@ const bool registered = [] {
     add(std::string("dense_forward/") + c.name, [&c](benchmark::State& st) { dense_forward(st, c); });
     add(std::string("dense_backward/") + c.name, [&c](benchmark::State& st) { dense_backward(st, c); });
   }
+  // Issue 7's SGEMM target is the ratio of two of these runs, each a fraction of a second: one second
+  // in which something else held a core once put cxrnet at 48% of OpenBLAS at n=1024 (95-133% in
+  // seven reruns; docs/benchmarks.md, session 29). So each runs 3 times, and the report takes the
+  // fastest of each (benchmarks/report.py, runs()).
   for (int n : {256, 512, 1024, 2048, 4096}) {
     const std::string size = "/n" + std::to_string(n);
-    add("sgemm/cxrnet" + size, [n](benchmark::State& st) { sgemm(st, Gemm::Cxrnet, n); });
-    add("sgemm/openblas" + size, [n](benchmark::State& st) { sgemm(st, Gemm::OpenBlas, n); });
+    add("sgemm/cxrnet" + size, [n](benchmark::State& st) { sgemm(st, Gemm::Cxrnet, n); })->Repetitions(3);
+    add("sgemm/openblas" + size, [n](benchmark::State& st) { sgemm(st, Gemm::OpenBlas, n); })->Repetitions(3);
   }
   return true;
 }();

@@ -160,6 +160,29 @@ class EndToEndTest(unittest.TestCase):
         lines = report.targets_section(None, cuda, {})
         self.assertIn("| GPU custom SGEMM n=4096 >= 80% of cuBLAS | - | not measured (no GPU) |", lines)
 
+    def test_the_sgemm_target_takes_the_fastest_of_each_sides_repetitions(self):
+        def rep(name, microseconds, index, **extra):
+            return dict(timed(name, microseconds), repetitions=3, repetition_index=index, **extra)
+        kernels = {"benchmarks": [
+            # cxrnet's first repetition caught a core held by something else; its third failed its check.
+            rep("cpu/sgemm/cxrnet/n1024", 21868.0, 0), rep("cpu/sgemm/cxrnet/n1024", 11000.0, 1),
+            rep("cpu/sgemm/cxrnet/n1024", 1.0, 2, error_occurred=True),
+            rep("cpu/sgemm/openblas/n1024", 10560.0, 0), rep("cpu/sgemm/openblas/n1024", 12000.0, 1),
+            rep("cpu/sgemm/openblas/n1024", 10450.0, 2),
+            {"name": "cpu/sgemm/cxrnet/n1024/manual_time_mean", "run_type": "aggregate", "real_time": 1.0,
+             "time_unit": "us", "repetitions": 3},
+            # Without repetitions a repeated name still keeps its last run.
+            timed("cpu/sgemm/cxrnet/n2048", 80000.0), timed("cpu/sgemm/cxrnet/n2048", 90000.0),
+            timed("cpu/sgemm/openblas/n2048", 86000.0)]}
+        lines = report.targets_section(kernels, None, {})
+        self.assertIn("| CPU SGEMM n=1024 >= 50% of OpenBLAS | 95% | met |", lines)  # 10450 / 11000
+        self.assertIn("| CPU SGEMM n=2048 >= 50% of OpenBLAS | 96% | met |", lines)  # 86000 / 90000
+        # A benchmark whose every repetition failed is reported failed, not kept as a time.
+        failing = {"benchmarks": [rep("cpu/sgemm/cxrnet/n4096", 1.0, i, error_occurred=True, error_message="C[7] off")
+                                  for i in range(3)] + [rep("cpu/sgemm/openblas/n4096", 600000.0, 0)]}
+        self.assertTrue(any(l.startswith("| CPU SGEMM n=4096 >= 50% of OpenBLAS | - | FAILED")
+                            for l in report.targets_section(failing, None, {})))
+
 
 
 class RoundsTest(unittest.TestCase):
