@@ -94,13 +94,15 @@ def best_steps(rounds):
 
 
 def best_peer(rounds):
-    """A peer's rounds (benchmarks/peers/peers.py) as one document: each experiment at its best round."""
-    best = {}
+    """A peer's rounds (benchmarks/peers/peers.py) as one document: each experiment at its best round,
+    with every round's runs tried (best_of.py's "tried": the wait policies, eager and compiled)."""
+    best, tried = {}, {}
     for doc in rounds:
         for x in doc.get("results", []):
             if x["experiment"] not in best or x["images_per_second"] > best[x["experiment"]]["images_per_second"]:
                 best[x["experiment"]] = x
-    return dict(rounds[-1], results=[best[e] for e in sorted(best)])
+            tried.setdefault(x["experiment"], []).extend(x.get("tried", []))
+    return dict(rounds[-1], results=[dict(best[e], tried=tried[e]) for e in sorted(best)])
 
 
 class Ratio(typing.NamedTuple):
@@ -341,7 +343,8 @@ def cpu_ratio(e, ours, theirs, rounds):
 
 def compiled_modes(name, doc, compiler):
     """What a peer's compiled mode gave, where tools/bench-peers --compiled tried it (best_of.py's
-    "tried" lists): each experiment's best compiled and default images/s, and which was kept."""
+    "tried" lists, over all rounds): each experiment's best compiled and default images/s, and which
+    was kept."""
     parts = []
     for r in (doc or {}).get("results", []):
         best = lambda compiled: max((t["images_per_second"] for t in r.get("tried", [])

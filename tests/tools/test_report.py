@@ -270,6 +270,18 @@ class RoundsTest(unittest.TestCase):
         self.assertFalse(any(l.startswith("Each peer also ran compiled")
                              for l in report.e2e_section(e2e, plain, None, None)[0]))
 
+    def test_the_compiled_line_covers_every_round(self):
+        def round_doc(eager, compiled):
+            best = max(eager, compiled)
+            return {"results": [{"experiment": 4, "images_per_second": best, "compiled": compiled > eager,
+                                 "tried": [{"compiled": False, "images_per_second": eager},
+                                           {"compiled": True, "images_per_second": compiled}]}]}
+        # Round 2 holds the best eager run, round 1 the best compiled one.
+        torch = report.best_peer([round_doc(233.0, 257.0), round_doc(275.0, 266.0), round_doc(280.0, 242.0)])
+        self.assertEqual(report.peer_speed(torch, 4), 280.0)
+        self.assertEqual(report.compiled_modes("PyTorch", torch, "torch.compile"),
+                         "PyTorch with torch.compile: experiment 4 266.0 against 280.0 (default kept)")
+
 
 class ArithmeticTest(unittest.TestCase):
     E2E = {"benchmarks": [{"name": "train_step/experiment1/cpu/manual_time", "run_type": "iteration",
