@@ -356,6 +356,23 @@ def compiled_modes(name, doc, compiler):
     return f"{name} with {compiler}: {', '.join(parts)}" if parts else None
 
 
+def peer_layouts(doc):
+    """PyTorch's memory formats, where peers.py ran each model in several (its "layouts", and those of
+    every run best_of.py and the rounds tried): each experiment's best images/s in each."""
+    parts = []
+    for r in (doc or {}).get("results", []):
+        best = {}
+        for run in [r] + r.get("tried", []):
+            for layout, speed in (run.get("layouts") or {}).items():
+                best[layout] = max(best.get(layout, 0.0), speed)
+        if len(best) > 1:
+            ranked = sorted(best.items(), key=lambda kv: -kv[1])
+            parts.append(f"experiment {r['experiment']} " + " against ".join(f"{l} {v:.1f}" for l, v in ranked))
+    if not parts:
+        return None
+    return "PyTorch ran each model in each memory format and kept the faster; images/s: " + ", ".join(parts) + "."
+
+
 def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
     """rounds: {"e2e": [...], "torch": [...], "keras": [...]}, the documents of tools/bench --rounds
     (e2e, torch and keras being then their best-of documents)."""
@@ -384,6 +401,9 @@ def e2e_section(e2e, torch, keras, torch_cuda, rounds=None):
                     f"TensorFlow {(keras or {}).get('tensorflow', '-')}, {t.get('threads')} threads (cxrnet: "
                     f"{(e2e or {}).get('context', {}).get('cpu_threads', '?')} OpenMP threads); peers measured "
                     f"{(torch or {}).get('date', '?')} (PyTorch) and {(keras or {}).get('date', '?')} (Keras).")
+        layouts = peer_layouts(torch)
+        if layouts:
+            head.append(layouts)
         modes = [m for m in (compiled_modes("PyTorch", torch, "torch.compile"),
                              compiled_modes("Keras", keras, "jit_compile=True (XLA)")) if m]
         if modes:

@@ -29,7 +29,10 @@ def best_of(docs):
     merged = {k: v for k, v in docs[0].items() if k not in ("results", "omp_wait_policy", "compiled")}
     merged["results"] = []
     for i in range(len(experiments[0])):
-        tried = [dict(variant(d), images_per_second=d["results"][i]["images_per_second"]) for d in docs]
+        # Each run's speed, and its speed in each memory format where it tried several (peers.py's layouts).
+        tried = [dict(variant(d), images_per_second=d["results"][i]["images_per_second"],
+                      **({"layouts": d["results"][i]["layouts"]} if "layouts" in d["results"][i] else {}))
+                 for d in docs]
         fastest = max(range(len(docs)), key=lambda j: docs[j]["results"][i]["images_per_second"])
         merged["results"].append(dict(docs[fastest]["results"][i], **variant(docs[fastest]), tried=tried))
     return merged

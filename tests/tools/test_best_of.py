@@ -49,6 +49,13 @@ class BestOfTest(unittest.TestCase):
         self.assertEqual([(r["images_per_second"], r["compiled"]) for r in merged["results"]],
                          [(500.0, False), (60.0, False), (200.0, False)])
 
+    def test_each_runs_memory_formats_come_with_it(self):
+        a, b = run("ACTIVE", False, [700.0, 90.0, 240.0]), run("PASSIVE", False, [650.0, 95.0, 250.0])
+        a["results"][0]["layouts"] = {"nchw": 680.0, "channels_last": 700.0}
+        merged = best_of.best_of([a, b])
+        self.assertEqual([t.get("layouts") for t in merged["results"][0]["tried"]],
+                         [{"nchw": 680.0, "channels_last": 700.0}, None])
+
     def test_runs_that_do_not_match_are_refused(self):
         with self.assertRaisesRegex(ValueError, "different experiments"):
             short = run("ACTIVE", True, [720.0, 80.0])

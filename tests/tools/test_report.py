@@ -270,6 +270,17 @@ class RoundsTest(unittest.TestCase):
         self.assertFalse(any(l.startswith("Each peer also ran compiled")
                              for l in report.e2e_section(e2e, plain, None, None)[0]))
 
+    def test_pytorchs_memory_formats_are_reported_at_their_best_over_every_run(self):
+        torch = {"results": [
+            {"experiment": 1, "images_per_second": 716.0, "layouts": {"nchw": 694.0, "channels_last": 716.0},
+             "tried": [{"images_per_second": 716.0, "layouts": {"nchw": 694.0, "channels_last": 716.0}},
+                       {"images_per_second": 700.0, "layouts": {"nchw": 700.0, "channels_last": 650.0}}]},
+            {"experiment": 4, "images_per_second": 280.0, "layouts": {"nchw": 280.0}}]}  # one format: not listed
+        self.assertEqual(report.peer_layouts(torch), "PyTorch ran each model in each memory format and kept the "
+                         "faster; images/s: experiment 1 channels_last 716.0 against nchw 700.0.")
+        self.assertIsNone(report.peer_layouts({"results": [{"experiment": 1, "images_per_second": 1.0}]}))
+        self.assertIsNone(report.peer_layouts(None))
+
     def test_the_compiled_line_covers_every_round(self):
         def round_doc(eager, compiled):
             best = max(eager, compiled)
