@@ -293,7 +293,7 @@ def main():
     args = p.parse_args()
     args.experiments = [int(e) for e in args.experiments.split(",")]
     args.layouts = (args.layouts or ("nchw,channels_last" if args.device == "cpu" else "nchw")).split(",")
-    if not args.layouts or any(layout not in ("nchw", "channels_last") for layout in args.layouts):
+    if any(layout not in ("nchw", "channels_last") for layout in args.layouts):
         p.error(f"--layouts: nchw and/or channels_last, not {','.join(args.layouts)}")
     if args.framework == "keras" and args.device != "cpu":
         p.error("the Keras peer runs on the CPU (tensorflow-cpu)")

@@ -30,13 +30,15 @@ class BestOfTest(unittest.TestCase):
         runs = [run("ACTIVE", False, [700.0, 90.0, 240.0]), run("PASSIVE", False, [650.0, 95.0, 250.0]),
                 run("ACTIVE", True, [720.0, 80.0, 180.0]), run("PASSIVE", True, [600.0, 70.0, 190.0])]
         merged = best_of.best_of(runs)
-        kept = [(r["experiment"], r["images_per_second"], r["omp_wait_policy"], r["compiled"]) for r in merged["results"]]
+        kept = [(r["experiment"], r["images_per_second"], r["omp_wait_policy"], r["compiled"])
+                for r in merged["results"]]
         self.assertEqual(kept, [(1, 720.0, "ACTIVE", True), (3, 95.0, "PASSIVE", False), (4, 250.0, "PASSIVE", False)])
         # The kept run's own fields come with it, not the first run's.
         self.assertEqual(merged["results"][0]["ms_per_step"], 32e3 / 720.0)
         # Every run tried, in the order given.
-        self.assertEqual([(t["omp_wait_policy"], t["compiled"], t["images_per_second"]) for t in merged["results"][1]["tried"]],
-                         [("ACTIVE", False, 90.0), ("PASSIVE", False, 95.0), ("ACTIVE", True, 80.0), ("PASSIVE", True, 70.0)])
+        tried = [(t["omp_wait_policy"], t["compiled"], t["images_per_second"]) for t in merged["results"][1]["tried"]]
+        self.assertEqual(tried, [("ACTIVE", False, 90.0), ("PASSIVE", False, 95.0), ("ACTIVE", True, 80.0),
+                                 ("PASSIVE", True, 70.0)])
         # The document's own fields from the first run; the per-run ones only per result.
         self.assertEqual((merged["framework"], merged["date"]), ("pytorch", "ACTIVE-False"))
         self.assertNotIn("compiled", merged)
@@ -68,7 +70,8 @@ class BestOfTest(unittest.TestCase):
     def test_the_command_writes_the_merge_or_names_the_files_it_refused(self):
         d = tempfile.mkdtemp()
         paths = []
-        for i, doc in enumerate([run("ACTIVE", False, [700.0, 90.0, 240.0]), run("ACTIVE", True, [720.0, 80.0, 180.0])]):
+        docs = [run("ACTIVE", False, [700.0, 90.0, 240.0]), run("ACTIVE", True, [720.0, 80.0, 180.0])]
+        for i, doc in enumerate(docs):
             paths.append(os.path.join(d, f"run{i}.json"))
             with open(paths[-1], "w") as f:
                 json.dump(doc, f)
