@@ -7,8 +7,8 @@ one step = forward, loss, backward, optimizer update. Prints (or writes) JSON.
                     [--min-seconds 3] [--compile] [--layouts nchw,channels_last] [--out FILE]
 
 PyTorch runs each model in both memory formats on the CPU, NCHW (its default) and channels_last
-(NHWC: on the 2-core development VM ~15% faster at experiment 3, no faster at experiment 4), and
-keeps the faster; on a GPU NCHW only, unless --layouts says otherwise.
+(NHWC: on the 2-core development VM 9-28% faster at experiments 1-3, no faster at experiment 4),
+and keeps the faster; on a GPU NCHW only, unless --layouts says otherwise.
 
 --compile runs each framework's compiler over the model: torch.compile (Inductor) for PyTorch,
 jit_compile=True (XLA) for Keras. Without it, the frameworks' defaults: PyTorch eager, and Keras's
